@@ -1,0 +1,3 @@
+export * from "./errors.js";
+export * from "./cases.js";
+export * from "./oids.js";
