@@ -1,2 +1,4 @@
 export * from "./types.js";
 export * from "./errors.js";
+export * from "./names.js";
+export * from "./cert.js";

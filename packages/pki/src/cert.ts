@@ -1,0 +1,332 @@
+import { createHash, createPublicKey, type KeyObject } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import * as asn1js from "asn1js";
+import * as pkijs from "pkijs";
+import { PkiError } from "./errors.js";
+import { bytesEqual, commonNameOf, namesEqual, nameToString, parseName } from "./names.js";
+import type { CertInfo } from "./types.js";
+
+/**
+ * X.509 certificate parsing: DER or PEM in, CertInfo out. pkijs/asn1js decode the structure; node:crypto builds the
+ * public KeyObject from the exact SubjectPublicKeyInfo bytes. Parsing checks structure only: signatures, validity and
+ * path rules are the trust module's job.
+ */
+
+/** One PEM block: its label ("CERTIFICATE", "PRIVATE KEY" ...) and decoded bytes. */
+export interface PemBlock {
+  label: string;
+  der: Uint8Array;
+}
+
+const PEM_RE = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
+
+/**
+ * Every PEM block of a text, in order, optionally only those with one of `labels`. Headers inside a block
+ * ("Proc-Type: ...") are skipped; the base64 body must be well-formed or PkiError MALFORMED is thrown.
+ */
+export function decodePem(text: string, labels?: string[]): PemBlock[] {
+  const out: PemBlock[] = [];
+  for (const m of text.matchAll(PEM_RE)) {
+    const label = m[1]!;
+    if (labels && !labels.includes(label)) continue;
+    const body = m[2]!
+      .split(/\r?\n/)
+      .filter((l) => !l.includes(":"))
+      .join("")
+      .replace(/\s+/g, "");
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body) || body.length % 4 !== 0) {
+      throw new PkiError("MALFORMED", `A PEM "${label}" block is damaged (its base64 text is not valid).`, {
+        hint: "Export the file again from its source.",
+      });
+    }
+    out.push({ label, der: new Uint8Array(Buffer.from(body, "base64")) });
+  }
+  return out;
+}
+
+/** True when the bytes look like PEM text rather than DER (they start, after whitespace, with "-----BEGIN"). */
+export function looksLikePem(bytes: Uint8Array): boolean {
+  let i = 0;
+  while (i < bytes.length && (bytes[i] === 0x20 || bytes[i] === 0x0a || bytes[i] === 0x0d || bytes[i] === 0x09)) i++;
+  if (bytes[i] === 0xef && bytes[i + 1] === 0xbb && bytes[i + 2] === 0xbf) return looksLikePem(bytes.subarray(i + 3));
+  return Buffer.from(bytes.subarray(i, i + 10)).toString("latin1") === "-----BEGIN";
+}
+
+const CERT_LABELS = ["CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE"];
+
+const KEY_USAGE_BITS = [
+  "digitalSignature",
+  "nonRepudiation",
+  "keyEncipherment",
+  "dataEncipherment",
+  "keyAgreement",
+  "keyCertSign",
+  "cRLSign",
+  "encipherOnly",
+  "decipherOnly",
+];
+
+const OID_KEY_USAGE = "2.5.29.15";
+const OID_BASIC_CONSTRAINTS = "2.5.29.19";
+const OID_SUBJECT_KEY_ID = "2.5.29.14";
+
+const CURVE_BITS: Record<string, number> = {
+  prime256v1: 256,
+  secp256k1: 256,
+  secp384r1: 384,
+  secp521r1: 521,
+  brainpoolP256r1: 256,
+  brainpoolP384r1: 384,
+  brainpoolP512r1: 512,
+};
+
+function malformed(detail: string, cause?: unknown): PkiError {
+  return new PkiError("MALFORMED", `This is not a valid X.509 certificate: ${detail}.`, {
+    cause,
+    hint: "Check that the file is a certificate (PEM or DER) and not damaged; ask its issuer for a fresh copy.",
+  });
+}
+
+function hex(b: Uint8Array | ArrayBuffer): string {
+  return Buffer.from(b instanceof ArrayBuffer ? new Uint8Array(b) : b).toString("hex");
+}
+
+/** Lower-case hex of a DER INTEGER's content octets (the serial as encoded, e.g. "00c3..." when the high bit is set). */
+function integerHex(block: asn1js.AsnType): string {
+  const view = block.valueBeforeDecodeView;
+  return hex(view.subarray(block.idBlock.blockLength + block.lenBlock.blockLength));
+}
+
+function parseKeyUsage(ext: pkijs.Extension): Set<string> {
+  const v = asn1js.fromBER(ext.extnValue.valueBlock.valueHexView);
+  if (v.offset === -1 || !(v.result instanceof asn1js.BitString)) throw malformed("the keyUsage extension is damaged");
+  const bits = v.result.valueBlock.valueHexView;
+  const unused = v.result.valueBlock.unusedBits;
+  const total = bits.length * 8 - unused;
+  const set = new Set<string>();
+  for (let i = 0; i < total && i < KEY_USAGE_BITS.length; i++) {
+    if ((bits[i >> 3]! >> (7 - (i & 7))) & 1) set.add(KEY_USAGE_BITS[i]!);
+  }
+  return set;
+}
+
+function parseBasicConstraintsCA(ext: pkijs.Extension): boolean {
+  const v = asn1js.fromBER(ext.extnValue.valueBlock.valueHexView);
+  if (v.offset === -1 || !(v.result instanceof asn1js.Sequence)) {
+    throw malformed("the basicConstraints extension is damaged");
+  }
+  const first = v.result.valueBlock.value[0];
+  return first instanceof asn1js.Boolean ? first.valueBlock.value : false;
+}
+
+function parseSubjectKeyId(ext: pkijs.Extension): string {
+  const v = asn1js.fromBER(ext.extnValue.valueBlock.valueHexView);
+  if (v.offset === -1 || !(v.result instanceof asn1js.OctetString)) {
+    throw malformed("the subjectKeyIdentifier extension is damaged");
+  }
+  return hex(v.result.valueBlock.valueHexView);
+}
+
+/** The pkijs view of a certificate (for modules that need extensions CertInfo does not carry). */
+export function toPkijsCertificate(cert: CertInfo | Uint8Array): pkijs.Certificate {
+  const der = cert instanceof Uint8Array ? cert : cert.der;
+  return pkijs.Certificate.fromBER(der);
+}
+
+/** Parses one DER certificate; the bytes must be exactly one certificate (no trailing data). */
+function parseDer(der: Uint8Array): CertInfo {
+  const r = asn1js.fromBER(der);
+  if (r.offset === -1) throw malformed("the DER encoding cannot be read");
+  if (r.offset !== der.length) throw malformed("there are extra bytes after the certificate");
+  const top = r.result;
+  if (!(top instanceof asn1js.Sequence) || top.valueBlock.value.length !== 3) {
+    throw malformed("the outer structure is not Certificate ::= SEQUENCE { tbs, algorithm, signature }");
+  }
+  const tbs = top.valueBlock.value[0];
+  if (!(tbs instanceof asn1js.Sequence)) throw malformed("tbsCertificate is not a SEQUENCE");
+  const fields = tbs.valueBlock.value;
+  let i = 0;
+  if (fields[0] && fields[0].idBlock.tagClass === 3 && fields[0].idBlock.tagNumber === 0) i = 1;
+  const serialBlock = fields[i];
+  const issuerBlock = fields[i + 2];
+  const subjectBlock = fields[i + 4];
+  const spkiBlock = fields[i + 5];
+  if (!(serialBlock instanceof asn1js.Integer)) throw malformed("the serial number is not an INTEGER");
+  if (!issuerBlock || !subjectBlock || !spkiBlock) throw malformed("tbsCertificate is incomplete");
+
+  let cert: pkijs.Certificate;
+  try {
+    cert = new pkijs.Certificate({ schema: top });
+  } catch (e) {
+    throw malformed("its fields do not match the X.509 structure", e);
+  }
+
+  const issuerDer = new Uint8Array(issuerBlock.valueBeforeDecodeView);
+  const subjectDer = new Uint8Array(subjectBlock.valueBeforeDecodeView);
+  const subjectName = parseName(subjectDer, "certificate subject");
+  const issuerName = parseName(issuerDer, "certificate issuer");
+  const spkiDer = Buffer.from(spkiBlock.valueBeforeDecodeView);
+
+  let publicKey: KeyObject;
+  try {
+    publicKey = createPublicKey({ key: spkiDer, format: "der", type: "spki" });
+  } catch (e) {
+    const alg = cert.subjectPublicKeyInfo.algorithm.algorithmId;
+    throw new PkiError("UNSUPPORTED_ALGORITHM", `The certificate's public key (algorithm ${alg}) cannot be used.`, {
+      cause: e,
+      hint: "sealpost works with RSA (and EC) keys; ask for a certificate with an RSA-2048 key.",
+      details: { algorithm: alg },
+    });
+  }
+  const keyType = publicKey.asymmetricKeyType ?? "unknown";
+  const details = publicKey.asymmetricKeyDetails;
+  let keyBits: number | undefined = details?.modulusLength;
+  if (keyBits === undefined && details?.namedCurve) keyBits = CURVE_BITS[details.namedCurve];
+
+  let keyUsage: Set<string> | undefined;
+  let isCA = false;
+  let subjectKeyIdHex: string | undefined;
+  for (const ext of cert.extensions ?? []) {
+    if (ext.extnID === OID_KEY_USAGE) keyUsage = parseKeyUsage(ext);
+    else if (ext.extnID === OID_BASIC_CONSTRAINTS) isCA = parseBasicConstraintsCA(ext);
+    else if (ext.extnID === OID_SUBJECT_KEY_ID) subjectKeyIdHex = parseSubjectKeyId(ext);
+  }
+
+  const copy = new Uint8Array(der);
+  return {
+    der: copy,
+    subject: nameToString(subjectName),
+    commonName: commonNameOf(subjectName),
+    issuer: nameToString(issuerName),
+    issuerDer,
+    subjectDer,
+    serialHex: integerHex(serialBlock),
+    notBefore: cert.notBefore.value,
+    notAfter: cert.notAfter.value,
+    keyUsage,
+    subjectKeyIdHex,
+    publicKey,
+    keyType,
+    keyBits,
+    signatureAlgorithmOid: cert.signatureAlgorithm.algorithmId,
+    sha256: createHash("sha256").update(copy).digest("hex"),
+    sha1: createHash("sha1").update(copy).digest("hex"),
+    isCA,
+    selfIssued: namesEqual(issuerDer, subjectDer),
+  };
+}
+
+function wrap(e: unknown): never {
+  if (e instanceof PkiError) throw e;
+  throw malformed("it could not be decoded", e);
+}
+
+/**
+ * Parses one certificate: DER bytes, or PEM (string or bytes; the first CERTIFICATE block is used).
+ * Throws PkiError MALFORMED (or UNSUPPORTED_ALGORITHM for a public key node:crypto cannot load).
+ */
+export function parseCertificate(input: Uint8Array | string): CertInfo {
+  try {
+    if (typeof input === "string" || looksLikePem(input)) {
+      const text = typeof input === "string" ? input : Buffer.from(input).toString("utf8");
+      const block = decodePem(text, CERT_LABELS)[0];
+      if (!block) throw malformed("no CERTIFICATE block was found in the PEM text");
+      return parseDer(block.der);
+    }
+    return parseDer(input);
+  } catch (e) {
+    return wrap(e);
+  }
+}
+
+/**
+ * Parses every certificate of a PEM bundle (in file order), or the single certificate of DER bytes.
+ * An empty PEM text (no CERTIFICATE block) throws PkiError MALFORMED.
+ */
+export function parseCertificates(input: Uint8Array | string): CertInfo[] {
+  try {
+    if (typeof input === "string" || looksLikePem(input)) {
+      const text = typeof input === "string" ? input : Buffer.from(input).toString("utf8");
+      const blocks = decodePem(text, CERT_LABELS);
+      if (blocks.length === 0) throw malformed("no CERTIFICATE block was found in the PEM text");
+      return blocks.map((b) => parseDer(b.der));
+    }
+    return [parseDer(input)];
+  } catch (e) {
+    return wrap(e);
+  }
+}
+
+/** Reads a certificate file (PEM bundle or one DER certificate). Throws PkiError IO or MALFORMED. */
+export async function readCertificates(path: string): Promise<CertInfo[]> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new PkiError("IO", `Cannot read the certificate file ${path} (${code ?? "read error"}).`, {
+      cause: e,
+      hint: "Check the path and that you may read the file.",
+    });
+  }
+  return parseCertificates(bytes);
+}
+
+/** Normalises a serial number given as hex (any case, optional "0x"/colons) or INTEGER content bytes. */
+function serialToHex(serial: Uint8Array | string | bigint): string {
+  if (typeof serial === "bigint") {
+    let h = serial.toString(16);
+    if (h.length % 2) h = `0${h}`;
+    if (Number.parseInt(h[0]!, 16) >= 8) h = `00${h}`;
+    return h;
+  }
+  const h = typeof serial === "string" ? serial.toLowerCase().replace(/^0x/, "").replace(/[:\s]/g, "") : hex(serial);
+  return h;
+}
+
+/** Strips redundant leading zero bytes so "0001" and "01" compare equal (tolerates non-DER serial encodings). */
+function canonicalSerial(h: string): string {
+  let s = h.length % 2 ? `0${h}` : h;
+  while (s.length > 2 && s.startsWith("00") && Number.parseInt(s[2]!, 16) < 8) s = s.slice(2);
+  return s;
+}
+
+/** True when two serial numbers (hex, INTEGER content bytes or bigint) are the same number. */
+export function serialsEqual(a: Uint8Array | string | bigint, b: Uint8Array | string | bigint): boolean {
+  return canonicalSerial(serialToHex(a)) === canonicalSerial(serialToHex(b));
+}
+
+/**
+ * True when the certificate is the one named by an IssuerAndSerialNumber (CMS recipient or signer identifier):
+ * issuer Names equal per RFC 5280 §7.1 and serial numbers equal.
+ */
+export function issuerAndSerialMatches(
+  cert: CertInfo,
+  issuerDer: Uint8Array,
+  serial: Uint8Array | string | bigint,
+): boolean {
+  return serialsEqual(cert.serialHex, serial) && namesEqual(cert.issuerDer, issuerDer);
+}
+
+/** True when the certificate's subjectKeyIdentifier equals `keyId` (bytes or hex). */
+export function subjectKeyIdMatches(cert: CertInfo, keyId: Uint8Array | string): boolean {
+  if (cert.subjectKeyIdHex === undefined) return false;
+  const want = typeof keyId === "string" ? keyId.toLowerCase() : hex(keyId);
+  return cert.subjectKeyIdHex === want;
+}
+
+/** True when `child` names `parent` as its issuer (issuer Name of child equals subject Name of parent). */
+export function issuedBy(child: CertInfo, parent: CertInfo): boolean {
+  return namesEqual(child.issuerDer, parent.subjectDer);
+}
+
+/** True when both CertInfos are the same certificate (same DER). */
+export function sameCertificate(a: CertInfo, b: CertInfo): boolean {
+  return bytesEqual(a.der, b.der);
+}
+
+/** Converts a CertInfo back to PEM text. */
+export function certificateToPem(cert: CertInfo): string {
+  const b64 = Buffer.from(cert.der).toString("base64");
+  return `-----BEGIN CERTIFICATE-----\n${b64.replace(/(.{64})/g, "$1\n").replace(/\n$/, "")}\n-----END CERTIFICATE-----\n`;
+}
