@@ -1,3 +1,4 @@
 export * from "./errors.js";
 export * from "./cases.js";
 export * from "./oids.js";
+export * from "./exit-codes.js";
