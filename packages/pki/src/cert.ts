@@ -284,11 +284,13 @@ function serialToHex(serial: Uint8Array | string | bigint): string {
   return h;
 }
 
-/** Strips redundant leading zero bytes so "0001" and "01" compare equal (tolerates non-DER serial encodings). */
+/**
+ * Serial numbers are positive (RFC 5280 4.1.2.2): compare magnitudes, so the DER "0080", the hex "80" and 128n are
+ * one number, and non-minimal encodings ("000001") still match.
+ */
 function canonicalSerial(h: string): string {
-  let s = h.length % 2 ? `0${h}` : h;
-  while (s.length > 2 && s.startsWith("00") && Number.parseInt(s[2]!, 16) < 8) s = s.slice(2);
-  return s;
+  const s = h.replace(/^0+/, "");
+  return s === "" ? "0" : s;
 }
 
 /** True when two serial numbers (hex, INTEGER content bytes or bigint) are the same number. */
