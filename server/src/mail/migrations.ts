@@ -1,22 +1,15 @@
-import type Database from "better-sqlite3";
-
-/**
- * One schema step. Local copy of the shape in server/src/db/migration.ts (owned by server-core); structurally
- * identical, so either type is accepted by the runner. Switch to the import once that file exists.
- */
-export interface Migration {
-  id: string;
-  up(db: Database.Database): void;
-}
+import type { Migration } from "../db/migration.js";
 
 /**
  * Schema owned by the mail and retention modules, applied after the core migrations (see server/src/db/all-migrations.ts).
  *
  * - mail-001: `mail_outbox`, the durable outbox. Timestamps are ISO-8601 UTC strings (`Date#toISOString`), which
  *   sort as text. `recipients` is a JSON array of addresses. State moves queued -> sending -> sent, or back to
- *   queued after a failed attempt, or to failed once the attempts run out.
- * - retention-001: `purged_files`, one row per (file, case) whose stored content was deleted by the retention purge.
- *   The case keeps its hashes and receipts; this table records that the bytes are gone and when.
+ *   queued after a failed attempt, or to failed once the attempts run out. `attempts` counts finished
+ *   failed attempts (and sends interrupted by a crash); `last_attempt_at` is when the last one ended.
+ * - retention-001: `purged_files`, one row per (file, case, role) whose stored content was deleted by the retention
+ *   purge (role "payload" or "result"). The case keeps its hashes and receipts; `files.purged_at` (core) says the
+ *   bytes are gone, this table says for which case and role they were purged.
  */
 export const migrations: Migration[] = [
   {
@@ -35,6 +28,7 @@ export const migrations: Migration[] = [
           attempts INTEGER NOT NULL DEFAULT 0,
           next_attempt_at TEXT NOT NULL,
           last_error TEXT,
+          last_attempt_at TEXT,
           sent_at TEXT
         );
         CREATE INDEX mail_outbox_due ON mail_outbox (state, next_attempt_at);

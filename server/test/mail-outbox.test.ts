@@ -1,0 +1,539 @@
+/**
+ * The mail outbox against a real SMTP server (smtp-server on a loopback port) and a real SQLite database.
+ * Time is driven through the worker's injected clock and drainOnce(); nothing waits on timers.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import Database from "better-sqlite3";
+import { SMTPServer, type SMTPServerAddress } from "smtp-server";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { migrations as coreMigrations } from "../src/db/core-migrations.js";
+import { migrate } from "../src/db/migrate.js";
+import type { Logger } from "../src/log.js";
+import { backoffDelayMs } from "../src/mail/backoff.js";
+import { MailError } from "../src/mail/errors.js";
+import { migrations as mailMigrations } from "../src/mail/migrations.js";
+import { claimNextDue, enqueueMail, getOutboxEntry, mailStatus, requeueFailedMail } from "../src/mail/outbox.js";
+import { renderNewCaseMail } from "../src/mail/templates.js";
+import { type MailAuditEntry, type MailWorkerConfig, startMailWorker } from "../src/mail/worker.js";
+
+// ---------------------------------------------------------------------------------------------------------------
+// A real SMTP server with switchable failure modes, and a minimal MIME reader (headers, RFC 2047 words, body).
+
+type Mode = "ok" | "rcpt451" | "rcpt550" | "data451" | "hang";
+
+interface Received {
+  from: string;
+  /** Header lines as sent (unfolded, not decoded). */
+  rawHeaders: Map<string, string>;
+  rcptTo: string[];
+  headers: Map<string, string>;
+  body: string;
+}
+
+interface SmtpHarness {
+  port: number;
+  mode: Mode;
+  received: Received[];
+  /** RCPT commands seen, including refused ones. */
+  rcptCalls: number;
+  /** Messages whose DATA fully arrived, including refused and unanswered ones. */
+  dataReceived: number;
+  close(): Promise<void>;
+}
+
+/** Listens on 127.0.0.1:`port` (default: a free port). */
+async function startSmtp(port = 0): Promise<SmtpHarness> {
+  const h: SmtpHarness = { port: 0, mode: "ok", received: [], rcptCalls: 0, dataReceived: 0, close: async () => {} };
+  const refuse = (code: number, text: string) => Object.assign(new Error(text), { responseCode: code });
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ["STARTTLS"],
+    logger: false,
+    onRcptTo(_address: SMTPServerAddress, _session, cb) {
+      h.rcptCalls++;
+      if (h.mode === "rcpt451") return cb(refuse(451, "Mailbox temporarily unavailable, try again later"));
+      if (h.mode === "rcpt550") return cb(refuse(550, "No such user here"));
+      cb();
+    },
+    onData(stream, session, cb) {
+      const chunks: Buffer[] = [];
+      stream.on("data", (c: Buffer) => chunks.push(c));
+      stream.on("end", () => {
+        h.dataReceived++;
+        if (h.mode === "hang") return; // never answer: the client is stuck in DATA
+        if (h.mode === "data451") return cb(refuse(451, "Local error in processing, try later"));
+        h.received.push({
+          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : "",
+          rcptTo: session.envelope.rcptTo.map((r) => r.address),
+          ...parseMessage(Buffer.concat(chunks).toString("latin1")),
+        });
+        cb();
+      });
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  h.port = (server.server.address() as AddressInfo).port;
+  h.close = () => new Promise<void>((resolve) => server.close(() => resolve()));
+  return h;
+}
+
+function decodeWords(value: string): string {
+  // Adjacent encoded words separated only by whitespace are joined (RFC 2047 section 6.2).
+  return value
+    .replace(/(=\?[^?]+\?[BbQq]\?[^?]*\?=)\s+(?==\?)/g, "$1")
+    .replace(/=\?([^?]+)\?([BbQq])\?([^?]*)\?=/g, (_m, charset: string, enc: string, data: string) => {
+      expect(charset.toLowerCase()).toBe("utf-8");
+      const bytes =
+        enc.toUpperCase() === "B"
+          ? Buffer.from(data, "base64")
+          : Buffer.from(
+              data
+                .replace(/_/g, " ")
+                .replace(/=([0-9A-Fa-f]{2})/g, (_x, hex: string) => String.fromCharCode(parseInt(hex, 16))),
+              "latin1",
+            );
+      return bytes.toString("utf8");
+    });
+}
+
+function parseMessage(raw: string): { rawHeaders: Map<string, string>; headers: Map<string, string>; body: string } {
+  const split = raw.indexOf("\r\n\r\n");
+  const head = raw.slice(0, split).replace(/\r\n[ \t]+/g, " ");
+  const headers = new Map<string, string>();
+  const rawHeaders = new Map<string, string>();
+  for (const line of head.split("\r\n")) {
+    const i = line.indexOf(":");
+    rawHeaders.set(line.slice(0, i).toLowerCase(), line.slice(i + 1).trim());
+    headers.set(line.slice(0, i).toLowerCase(), decodeWords(line.slice(i + 1).trim()));
+  }
+  const rawBody = raw.slice(split + 4);
+  const cte = (headers.get("content-transfer-encoding") ?? "7bit").toLowerCase();
+  let bytes: Buffer;
+  if (cte === "base64") bytes = Buffer.from(rawBody.replace(/\s+/g, ""), "base64");
+  else if (cte === "quoted-printable")
+    bytes = Buffer.from(
+      rawBody
+        .replace(/=\r\n/g, "")
+        .replace(/=([0-9A-Fa-f]{2})/g, (_x, hex: string) => String.fromCharCode(parseInt(hex, 16))),
+      "latin1",
+    );
+  else bytes = Buffer.from(rawBody, "latin1");
+  return { rawHeaders, headers, body: bytes.toString("utf8") };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+interface LogLine {
+  level: "info" | "warn" | "error";
+  msg: string;
+  fields?: Record<string, unknown>;
+}
+
+function captureLog(): Logger & { lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const at = (level: LogLine["level"]) => (msg: string, fields?: Record<string, unknown>) =>
+    void lines.push({ level, msg, fields });
+  return { lines, info: at("info"), warn: at("warn"), error: at("error") };
+}
+
+function freshDb(): Database.Database {
+  const db = new Database(":memory:");
+  db.pragma("foreign_keys = ON");
+  migrate(db, [...coreMigrations, ...mailMigrations]);
+  return db;
+}
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+/** Polls `done` every 20 ms (no timing assertion: fails only after 30 s, with `why()`). */
+async function waitFor(done: () => boolean, why: () => string): Promise<void> {
+  for (let i = 0; i < 1500; i++) {
+    if (done()) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(why());
+}
+
+const T0 = new Date("2026-03-02T01:00:00.000Z");
+const newCase = renderNewCaseMail({
+  caseId: "C-20260302-0001",
+  category: "戶籍資料比對",
+  senderAgency: "測試縣政府",
+  receivingAgency: "範例戶政事務所",
+  recordCount: 1234,
+  uploadNo: "U-0001",
+});
+
+let smtp: SmtpHarness;
+beforeAll(async () => {
+  smtp = await startSmtp();
+});
+afterAll(async () => {
+  await smtp.close();
+});
+beforeEach(() => {
+  smtp.mode = "ok";
+  smtp.received.length = 0;
+  smtp.rcptCalls = 0;
+  smtp.dataReceived = 0;
+});
+
+function setup(overrides: Partial<MailWorkerConfig> = {}) {
+  const db = freshDb();
+  const clock = { t: T0.getTime() };
+  const audit: MailAuditEntry[] = [];
+  const failures: number[] = [];
+  const log = captureLog();
+  const config: MailWorkerConfig = {
+    smtp: { host: "127.0.0.1", port: smtp.port, from: "sealpost 通知 <noreply@sealpost.example>", ignoreTLS: true },
+    pollMs: 0,
+    maxAttempts: 5,
+    backoffBaseMs: 60_000,
+    now: () => new Date(clock.t),
+    random: () => 0.5,
+    ...overrides,
+  };
+  const start = () =>
+    startMailWorker(db, config, log, { audit: (e) => void audit.push(e), onFailure: (e) => void failures.push(e.id) });
+  return { db, clock, audit, failures, log, config, start };
+}
+
+describe("enqueueMail", () => {
+  it("inserts one queued row, due now, and nothing else", () => {
+    const db = freshDb();
+    const id = enqueueMail(db, { to: ["staff.a@agency.example"], ...newCase, kind: "case.new", caseId: "C-1" }, T0);
+    const row = getOutboxEntry(db, id);
+    expect(row).toMatchObject({
+      state: "queued",
+      attempts: 0,
+      kind: "case.new",
+      caseId: "C-1",
+      recipients: ["staff.a@agency.example"],
+      nextAttemptAt: T0.toISOString(),
+    });
+    expect(mailStatus(db).counts).toEqual({ queued: 1, sending: 0, sent: 0, failed: 0 });
+  });
+
+  it("joins the caller's transaction: a rolled-back change leaves no notice", () => {
+    const db = freshDb();
+    expect(() =>
+      db.transaction(() => {
+        enqueueMail(db, { to: ["staff.a@agency.example"], subject: "s", text: "t", kind: "case.new" });
+        throw new Error("the case change failed");
+      })(),
+    ).toThrow("the case change failed");
+    expect(mailStatus(db).counts.queued).toBe(0);
+  });
+
+  it.each([
+    { name: "no recipients", to: [], code: "NO_RECIPIENTS" },
+    { name: "malformed address", to: ["not-an-address"], code: "BAD_RECIPIENT" },
+    { name: "header injection in address", to: ["a@b.example\r\nBcc: x@evil.example"], code: "BAD_RECIPIENT" },
+    { name: "second recipient smuggled", to: ["a@b.example,c@d.example"], code: "BAD_RECIPIENT" },
+  ])("rejects $name with $code", ({ to, code }) => {
+    const db = freshDb();
+    let caught: unknown;
+    try {
+      enqueueMail(db, { to, subject: "s", text: "t", kind: "case.new" });
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(MailError);
+    expect((caught as MailError).code).toBe(code);
+    expect(mailStatus(db).counts.queued).toBe(0);
+  });
+
+  it("rejects a subject with a line break", () => {
+    const db = freshDb();
+    expect(() =>
+      enqueueMail(db, { to: ["a@b.example"], subject: "x\r\nBcc: y@z.example", text: "", kind: "k" }),
+    ).toThrow(MailError);
+  });
+});
+
+describe("backoffDelayMs", () => {
+  it("grows from attempt to attempt for any jitter, and respects the cap", () => {
+    const policy = { baseMs: 1000, maxMs: 64_000 };
+    for (const [lo, hi] of [
+      [0, 0.999],
+      [0.999, 0],
+      [0.3, 0.3],
+    ] as const) {
+      for (let n = 1; n < 7; n++) {
+        expect(backoffDelayMs(n + 1, policy, () => hi)).toBeGreaterThanOrEqual(backoffDelayMs(n, policy, () => lo));
+      }
+    }
+    expect(backoffDelayMs(1, policy, () => 0)).toBe(500);
+    expect(backoffDelayMs(1, policy, () => 0.999)).toBe(1000);
+    expect(backoffDelayMs(30, policy, () => 0.999)).toBeLessThanOrEqual(64_000);
+  });
+});
+
+describe("mail worker against a real SMTP server", () => {
+  it("delivers to the right recipients with a correctly encoded Chinese subject and UTF-8 body", async () => {
+    const { db, start, audit } = setup();
+    const id = enqueueMail(
+      db,
+      {
+        to: ["staff.a@agency.example", "staff.b@agency.example"],
+        ...newCase,
+        kind: "case.new",
+        caseId: "C-20260302-0001",
+      },
+      T0,
+    );
+    const worker = start();
+    try {
+      expect(await worker.drainOnce()).toBe(1);
+    } finally {
+      await worker.stop();
+    }
+    expect(smtp.received).toHaveLength(1);
+    const m = smtp.received[0]!;
+    expect(m.from).toBe("noreply@sealpost.example");
+    expect(m.rcptTo.sort()).toEqual(["staff.a@agency.example", "staff.b@agency.example"]);
+    // On the wire the subject is 7-bit encoded words; decoded it is the exact rendered subject.
+    expect(m.rawHeaders.get("subject")).toMatch(/^=\?UTF-8\?[BQ]\?/i);
+    expect(m.rawHeaders.get("subject")).toMatch(/^[\x20-\x7e]+$/);
+    expect(m.headers.get("subject")).toBe(newCase.subject);
+    expect(m.headers.get("subject")).toContain("新案件 C-20260302-0001");
+    expect(m.headers.get("from")).toBe("sealpost 通知 <noreply@sealpost.example>");
+    expect(m.headers.get("x-sealpost-case")).toBe("C-20260302-0001");
+    expect(m.headers.get("content-type")).toMatch(/charset=utf-8/i);
+    expect(m.body.replace(/\r\n/g, "\n")).toBe(newCase.text);
+    expect(getOutboxEntry(db, id)).toMatchObject({ state: "sent", attempts: 0, sentAt: T0.toISOString() });
+    expect(audit.map((a) => a.action)).toEqual(["mail.sent"]);
+    expect(audit[0]).toMatchObject({ actor: "system", caseId: "C-20260302-0001", detail: { mailId: id } });
+  });
+
+  it("retries an SMTP outage (451 to RCPT, then to DATA, then connection refused) with growing backoff, then delivers exactly once", async () => {
+    const { db, start, clock, audit, log } = setup();
+    const id = enqueueMail(db, { to: ["staff.a@agency.example"], ...newCase, kind: "case.new", caseId: "C-2" }, T0);
+    const worker = start();
+    const gaps: number[] = [];
+    try {
+      smtp.mode = "rcpt451";
+      expect(await worker.drainOnce()).toBe(0);
+      let row = getOutboxEntry(db, id)!;
+      expect(row).toMatchObject({ state: "queued", attempts: 1 });
+      expect(row.lastError).toMatch(/451/);
+      gaps.push(Date.parse(row.nextAttemptAt) - clock.t);
+
+      // Not due yet: a pass at the same instant does not touch the SMTP server.
+      const calls = smtp.rcptCalls;
+      expect(await worker.drainOnce()).toBe(0);
+      expect(smtp.rcptCalls).toBe(calls);
+      expect(getOutboxEntry(db, id)!.attempts).toBe(1);
+
+      smtp.mode = "data451";
+      clock.t = Date.parse(row.nextAttemptAt);
+      expect(await worker.drainOnce()).toBe(0);
+      row = getOutboxEntry(db, id)!;
+      expect(row).toMatchObject({ state: "queued", attempts: 2 });
+      expect(row.lastError).toMatch(/451/);
+      gaps.push(Date.parse(row.nextAttemptAt) - clock.t);
+
+      // Server gone: connection refused on the same port.
+      await smtp.close();
+      clock.t = Date.parse(row.nextAttemptAt);
+      expect(await worker.drainOnce()).toBe(0);
+      row = getOutboxEntry(db, id)!;
+      expect(row).toMatchObject({ state: "queued", attempts: 3 });
+      expect(row.lastError).toMatch(/ECONNREFUSED|connect/i);
+      gaps.push(Date.parse(row.nextAttemptAt) - clock.t);
+    } finally {
+      await worker.stop();
+    }
+
+    // Recovery: a new server on the same port, then the notice goes out once.
+    const port = smtp.port;
+    smtp = await startSmtp(port);
+    const worker2 = startMailWorker(db, setupConfig(port, clock), log, { audit: (e) => void audit.push(e) });
+    try {
+      clock.t = Date.parse(getOutboxEntry(db, id)!.nextAttemptAt);
+      expect(await worker2.drainOnce()).toBe(1);
+      clock.t += 24 * 3600_000;
+      expect(await worker2.drainOnce()).toBe(0);
+    } finally {
+      await worker2.stop();
+    }
+    expect(gaps).toEqual([...gaps].sort((a, b) => a - b));
+    expect(gaps[0]).toBeLessThan(gaps[1]!);
+    expect(gaps[1]).toBeLessThan(gaps[2]!);
+    expect(smtp.received).toHaveLength(1);
+    expect(smtp.received[0]!.headers.get("subject")).toBe(newCase.subject);
+    expect(getOutboxEntry(db, id)).toMatchObject({ state: "sent", attempts: 3 });
+    expect(audit.map((a) => a.action)).toEqual([
+      "mail.attempt_failed",
+      "mail.attempt_failed",
+      "mail.attempt_failed",
+      "mail.sent",
+    ]);
+    expect(log.lines.filter((l) => l.level === "warn")).toHaveLength(3);
+    expect(JSON.stringify(log.lines)).not.toContain("資料已加密"); // bodies never logged
+  });
+
+  it("marks a notice failed after maxAttempts: visible in mailStatus, audit, log and onFailure; requeue sends it", async () => {
+    const { db, start, clock, audit, failures, log } = setup({ maxAttempts: 3 });
+    const id = enqueueMail(db, { to: ["staff.a@agency.example"], ...newCase, kind: "case.new", caseId: "C-3" }, T0);
+    const worker = start();
+    try {
+      smtp.mode = "rcpt451";
+      for (let i = 0; i < 3; i++) {
+        clock.t = Date.parse(getOutboxEntry(db, id)!.nextAttemptAt);
+        expect(await worker.drainOnce()).toBe(0);
+      }
+      const row = getOutboxEntry(db, id)!;
+      expect(row).toMatchObject({ state: "failed", attempts: 3 });
+      // Failed rows are never picked up again.
+      smtp.mode = "ok";
+      clock.t += 30 * 24 * 3600_000;
+      expect(await worker.drainOnce()).toBe(0);
+      expect(smtp.received).toHaveLength(0);
+
+      const status = mailStatus(db);
+      expect(status.counts).toEqual({ queued: 0, sending: 0, sent: 0, failed: 1 });
+      expect(status.oldestQueued).toBeNull();
+      expect(status.lastErrors[0]).toMatchObject({ id, state: "failed", attempts: 3, caseId: "C-3" });
+      expect(status.lastErrors[0]!.lastError).toMatch(/451/);
+      expect(audit.map((a) => a.action)).toEqual(["mail.attempt_failed", "mail.attempt_failed", "mail.failed"]);
+      expect(audit[2]!.detail).toMatchObject({ attempts: 3, permanent: false, nextAttemptAt: null });
+      expect(failures).toEqual([id]);
+      expect(log.lines.filter((l) => l.level === "error").map((l) => l.fields?.mailId)).toEqual([id]);
+
+      // An administrator requeues it after the fix: delivered.
+      expect(requeueFailedMail(db, [id], new Date(clock.t))).toBe(1);
+      expect(await worker.drainOnce()).toBe(1);
+      expect(smtp.received).toHaveLength(1);
+    } finally {
+      await worker.stop();
+    }
+  });
+
+  it("fails at once when the server refuses the recipient permanently (550)", async () => {
+    const { db, start, audit } = setup();
+    const id = enqueueMail(db, { to: ["gone@agency.example"], ...newCase, kind: "case.new" }, T0);
+    const worker = start();
+    try {
+      smtp.mode = "rcpt550";
+      expect(await worker.drainOnce()).toBe(0);
+    } finally {
+      await worker.stop();
+    }
+    expect(getOutboxEntry(db, id)).toMatchObject({ state: "failed", attempts: 1 });
+    expect(audit.map((a) => a.action)).toEqual(["mail.failed"]);
+    expect(audit[0]!.detail).toMatchObject({ permanent: true });
+  });
+
+  it("reclaims a notice left in 'sending' when the sending process is killed mid-DATA, and delivers it", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "sealpost-mail-"));
+    const dbPath = path.join(dir, "sealpost.db");
+    const db = new Database(dbPath);
+    db.pragma("journal_mode = WAL");
+    db.pragma("busy_timeout = 5000");
+    migrate(db, [...coreMigrations, ...mailMigrations]);
+    const id = enqueueMail(db, { to: ["staff.a@agency.example"], ...newCase, kind: "case.new", caseId: "C-4" });
+    smtp.mode = "hang"; // the server takes the message but never answers the final "."
+    const child = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        "--input-type=module",
+        "-e",
+        `const { default: Database } = await import("better-sqlite3");
+         const { startMailWorker } = await import("./server/src/mail/worker.ts");
+         const db = new Database(process.env.MAIL_TEST_DB);
+         db.pragma("busy_timeout = 5000");
+         const quiet = { info() {}, warn() {}, error() {} };
+         const w = startMailWorker(db, { smtp: { host: "127.0.0.1", port: Number(process.env.MAIL_TEST_PORT),
+           from: "noreply@sealpost.example", ignoreTLS: true }, pollMs: 0 }, quiet);
+         await w.drainOnce();`,
+      ],
+      {
+        cwd: repoRoot,
+        env: { ...process.env, MAIL_TEST_DB: dbPath, MAIL_TEST_PORT: String(smtp.port) },
+        stdio: "pipe",
+      },
+    );
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    let stderr = "";
+    child.stderr.on("data", (c: Buffer) => {
+      stderr += c.toString();
+    });
+    try {
+      await waitFor(
+        () => smtp.dataReceived === 1,
+        () => `the child never sent DATA: ${stderr}`,
+      );
+      expect(getOutboxEntry(db, id)!.state).toBe("sending");
+      expect(mailStatus(db).counts.sending).toBe(1);
+    } finally {
+      child.kill("SIGKILL");
+      await exited;
+    }
+
+    smtp.mode = "ok";
+    const audit: MailAuditEntry[] = [];
+    const log = captureLog();
+    const worker = startMailWorker(db, setupConfig(smtp.port, { t: Date.now() }), log, {
+      audit: (e) => void audit.push(e),
+    });
+    try {
+      // Reclaimed at start, before any pass.
+      expect(getOutboxEntry(db, id)).toMatchObject({ state: "queued", attempts: 1 });
+      expect(getOutboxEntry(db, id)!.lastError).toMatch(/stopped while sending/);
+      expect(audit.map((a) => a.action)).toEqual(["mail.reclaimed"]);
+      expect(log.lines.some((l) => l.level === "warn" && l.fields?.mailId === id)).toBe(true);
+      expect(await worker.drainOnce()).toBe(1);
+    } finally {
+      await worker.stop();
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(smtp.received).toHaveLength(1);
+    expect(smtp.received[0]!.headers.get("message-id")).toMatch(new RegExp(`^<sealpost-mail-${id}\\.`));
+  });
+
+  it("fails, instead of requeueing, an interrupted notice that has used up its attempts", () => {
+    const { db, start, audit, failures } = setup({ maxAttempts: 1 });
+    const id = enqueueMail(db, { to: ["staff.a@agency.example"], ...newCase, kind: "case.new" }, T0);
+    expect(claimNextDue(db, T0)?.id).toBe(id);
+    const worker = start();
+    void worker.stop();
+    expect(getOutboxEntry(db, id)).toMatchObject({ state: "failed", attempts: 1 });
+    expect(audit.map((a) => a.action)).toEqual(["mail.failed"]);
+    expect(failures).toEqual([id]);
+  });
+
+  it("rejects unusable settings with BAD_CONFIG", () => {
+    const db = freshDb();
+    const bad =
+      (smtpOverride: object, extra: object = {}) =>
+      () =>
+        startMailWorker(
+          db,
+          { smtp: { host: "127.0.0.1", port: 25, from: "a@b.example", ...smtpOverride }, pollMs: 0, ...extra },
+          captureLog(),
+        );
+    for (const f of [bad({ host: "" }), bad({ port: 0 }), bad({ from: "" }), bad({}, { backoffBaseMs: 0 })]) {
+      expect(f).toThrow(expect.objectContaining({ code: "BAD_CONFIG" }));
+    }
+  });
+});
+
+function setupConfig(port: number, clock: { t: number }): MailWorkerConfig {
+  return {
+    smtp: { host: "127.0.0.1", port, from: "sealpost 通知 <noreply@sealpost.example>", ignoreTLS: true },
+    pollMs: 0,
+    maxAttempts: 5,
+    backoffBaseMs: 60_000,
+    now: () => new Date(clock.t),
+    random: () => 0.5,
+  };
+}
