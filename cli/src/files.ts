@@ -1,0 +1,124 @@
+import { randomBytes } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import { link, lstat, mkdtemp, open, rename, rm, unlink } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, dirname, join } from "node:path";
+import { PassThrough, type Readable, type Writable } from "node:stream";
+import { finished, pipeline } from "node:stream/promises";
+import { CliError } from "./errors.js";
+
+/**
+ * File plumbing of the CLI: refusing to overwrite, writing through a temporary file (mode 0600) that is renamed
+ * into place only on success, stdin spooling and copying verified content to stdout.
+ */
+
+/** True when `path` names stdin/stdout ("-"). */
+export function isStdio(path: string | undefined): boolean {
+  return path === "-";
+}
+
+/** Throws CliError OUTPUT_EXISTS when `path` exists (as anything, even a dangling link) and `force` is not set. */
+export async function assertCanWrite(path: string, force: boolean): Promise<void> {
+  if (force) return;
+  try {
+    await lstat(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
+    throw ioError(`Cannot check the output path ${path}`, e);
+  }
+  throw new CliError("OUTPUT_EXISTS", `The output file ${path} already exists; it was not overwritten.`, {
+    hint: "Add --force to replace it, or choose another name with -o.",
+    details: { path },
+  });
+}
+
+/**
+ * Writes `path` through a temporary file beside it (created exclusively, mode 0600): `write` fills the stream and
+ * must end it; on success the temp file becomes `path` (without --force by a hard link, which fails if `path`
+ * appeared meanwhile; with --force by rename); on failure the temp file is removed and nothing is left.
+ */
+export async function writeAtomically<T>(
+  path: string,
+  force: boolean,
+  write: (out: Writable) => Promise<T>,
+): Promise<T> {
+  await assertCanWrite(path, force);
+  const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
+  const ws = createWriteStream(temp, { flags: "wx", mode: 0o600 });
+  try {
+    const result = await write(ws);
+    if (!ws.writableFinished) await finished(ws);
+    if (force) await rename(temp, path);
+    else {
+      try {
+        await link(temp, path);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "EEXIST") await assertCanWrite(path, false);
+        throw e;
+      }
+      await unlink(temp);
+    }
+    return result;
+  } catch (e) {
+    ws.destroy();
+    await rm(temp, { force: true });
+    throw e;
+  }
+}
+
+/** A private temporary folder (mode 0700) removed by the returned cleanup, e.g. for content bound for stdout. */
+export async function privateTempDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), "sealpost-"));
+  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** Copies a file to stdout (stdout is left open). */
+export async function copyFileToStdout(path: string, stdout: Writable = process.stdout): Promise<void> {
+  await pipeline(createReadStream(path), stdout, { end: false });
+}
+
+/**
+ * A writable that forwards to stdout without ever ending stdout itself (libraries end the stream they are given).
+ * Await `done` after the writer ended it.
+ */
+export function stdoutSink(stdout: Writable = process.stdout): { stream: Writable; done: Promise<void> } {
+  const pass = new PassThrough();
+  const done = pipeline(pass, stdout, { end: false });
+  return { stream: pass, done };
+}
+
+/** Spools stdin to a file in a private temp folder (for library calls that need a path). */
+export async function spoolStdin(
+  stdin: Readable = process.stdin,
+): Promise<{ path: string; cleanup: () => Promise<void> }> {
+  const t = await privateTempDir();
+  const path = join(t.dir, "stdin");
+  try {
+    await pipeline(stdin, createWriteStream(path, { flags: "wx", mode: 0o600 }));
+  } catch (e) {
+    await t.cleanup();
+    throw ioError("Cannot read the input from stdin", e);
+  }
+  return { path, cleanup: t.cleanup };
+}
+
+/** A CliError IO for a failed file operation (the errno code in the message, never file content). */
+export function ioError(what: string, cause: unknown): CliError {
+  const code = (cause as NodeJS.ErrnoException)?.code;
+  return new CliError("IO", `${what}${code ? ` (${code})` : ""}.`, { cause });
+}
+
+/** The first `max` bytes of a file (default 64 KiB: enough to tell PEM from DER and see PEM labels). */
+export async function readHead(path: string, what: string, max = 65536): Promise<Buffer> {
+  let fh: Awaited<ReturnType<typeof open>> | undefined;
+  try {
+    fh = await open(path, "r");
+    const buf = Buffer.alloc(max);
+    const { bytesRead } = await fh.read(buf, 0, max, 0);
+    return buf.subarray(0, bytesRead);
+  } catch (e) {
+    throw ioError(what, e);
+  } finally {
+    await fh?.close();
+  }
+}
