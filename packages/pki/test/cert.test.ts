@@ -266,3 +266,22 @@ describe("published certificates (PKITS)", () => {
     expect(root.keyUsage).toEqual(new Set(["keyCertSign", "cRLSign"]));
   });
 });
+
+describe("fuzz corpus (BoringSSL parse_certificate)", () => {
+  it("every input gives a CertInfo or a typed PkiError", () => {
+    const d = path.join(vectors, "fuzz-corpora/boringssl-parse_certificate_fuzzer_corpus");
+    let parsed = 0;
+    let typed = 0;
+    for (const f of readdirSync(d)) {
+      try {
+        parseCertificate(new Uint8Array(readFileSync(path.join(d, f))));
+        parsed++;
+      } catch (e) {
+        if (!(e instanceof PkiError)) throw e;
+        typed++;
+      }
+    }
+    console.log(`certificate corpus: ${parsed} parsed, ${typed} typed rejections`);
+    expect(parsed + typed).toBeGreaterThan(500);
+  });
+});
