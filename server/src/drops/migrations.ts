@@ -1,15 +1,9 @@
-import type Database from "better-sqlite3";
+import type { Migration } from "../db/migration.js";
 
 /**
  * Schema of the SFTP drops module (issue 7). Applied by server-core's runner after the core and mail migrations.
  * Ids are "drops-NNN"; never edit an applied migration, add a new one.
  */
-// Same shape as server/src/db/migration.ts (server-core); replaced by an import once that file exists.
-interface Migration {
-  id: string;
-  up(db: Database.Database): void;
-}
-
 export const migrations: Migration[] = [
   {
     id: "drops-001",
@@ -17,7 +11,7 @@ export const migrations: Migration[] = [
       db.exec(`
         CREATE TABLE drops (
           name TEXT PRIMARY KEY CHECK (name GLOB '[a-z0-9]*' AND name NOT GLOB '*[^a-z0-9._-]*' AND length(name) <= 64),
-          agency TEXT NOT NULL,
+          agency TEXT NOT NULL REFERENCES agencies(code),
           direction TEXT NOT NULL CHECK (direction IN ('pull', 'push')),
           host TEXT NOT NULL,
           port INTEGER NOT NULL DEFAULT 22 CHECK (port BETWEEN 1 AND 65535),
@@ -65,6 +59,8 @@ export const migrations: Migration[] = [
           kind TEXT CHECK (kind IN ('payload', 'result')),
           outcome TEXT NOT NULL CHECK (outcome IN ('registering', 'registered', 'processed', 'failed', 'delivered')),
           error TEXT,
+          moved INTEGER NOT NULL DEFAULT 0 CHECK (moved IN (0, 1)),
+          moved_to TEXT,
           run_id INTEGER REFERENCES drop_runs(id) ON DELETE SET NULL,
           created_at TEXT NOT NULL,
           updated_at TEXT NOT NULL

@@ -1,0 +1,253 @@
+import { createHash } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { type Readable, Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import SftpClient from "ssh2-sftp-client";
+import { DropError } from "./errors.js";
+import { hostKeyFingerprint, hostKeyMatches } from "./fingerprint.js";
+
+/** Where and as whom a drop connects. `hostKeySha256` is the pinned OpenSSH fingerprint ("SHA256:..."). */
+export interface SftpEndpoint {
+  host: string;
+  port: number;
+  username: string;
+  hostKeySha256: string;
+}
+
+/** One entry of a remote folder listing (regular files and folders only; links are ignored). */
+export interface RemoteEntry {
+  name: string;
+  size: number;
+  type: "file" | "dir";
+}
+
+/** Options of `SftpSession.open`. */
+export interface SftpOpenOptions {
+  /** Time allowed for TCP connect + SSH handshake + login. Default 20000 ms. */
+  readyTimeoutMs?: number;
+  /** SSH keepalive interval; a dead peer is noticed after 3 missed keepalives. Default 5000 ms. */
+  keepaliveIntervalMs?: number;
+}
+
+const quiet = { error: () => {}, end: () => {}, close: () => {} };
+
+function describe(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * An SFTP connection whose server proved it holds the pinned host key. Every method throws DropError: SFTP_IO for
+ * failed operations (retryable), CONNECT_FAILED when the connection is gone. Call `close()` when done (always safe).
+ */
+export class SftpSession {
+  private closed = false;
+
+  private constructor(
+    private readonly client: SftpClient,
+    readonly endpoint: SftpEndpoint,
+  ) {}
+
+  /**
+   * Connects and logs in with `privateKey`. The server's host key is ALWAYS checked against
+   * `endpoint.hostKeySha256` (SHA-256 of the key blob, constant-time compare) before authentication; a different key
+   * ends the handshake with DropError HOST_KEY_MISMATCH naming both fingerprints. Refused logins give AUTH_FAILED,
+   * unreachable servers CONNECT_FAILED.
+   */
+  static async open(endpoint: SftpEndpoint, privateKey: string, options: SftpOpenOptions = {}): Promise<SftpSession> {
+    const client = new SftpClient("sealpost-drop", quiet);
+    let presented: string | undefined;
+    let hostKeyRefused = false;
+    try {
+      await client.connect({
+        host: endpoint.host,
+        port: endpoint.port,
+        username: endpoint.username,
+        privateKey,
+        readyTimeout: options.readyTimeoutMs ?? 20_000,
+        keepaliveInterval: options.keepaliveIntervalMs ?? 5_000,
+        keepaliveCountMax: 3,
+        retries: 0,
+        hostVerifier: (key: Buffer) => {
+          presented = hostKeyFingerprint(key);
+          const ok = hostKeyMatches(key, endpoint.hostKeySha256);
+          hostKeyRefused = !ok;
+          return ok;
+        },
+      } as SftpClient.ConnectOptions);
+    } catch (e) {
+      await client.end().catch(() => {});
+      const where = `${endpoint.host}:${endpoint.port}`;
+      if (hostKeyRefused) {
+        throw new DropError(
+          "HOST_KEY_MISMATCH",
+          `The SFTP server ${where} presented an unknown host key; nothing was transferred.`,
+          {
+            hint: "If the agency really re-installed its server, confirm the new fingerprint with them by phone and update the drop; otherwise report a possible interception.",
+            details: { expected: endpoint.hostKeySha256, presented },
+          },
+        );
+      }
+      const msg = describe(e);
+      if (/authentication methods failed|All configured authentication/i.test(msg)) {
+        throw new DropError(
+          "AUTH_FAILED",
+          `The SFTP server ${where} refused the login of user "${endpoint.username}".`,
+          {
+            cause: e,
+            hint: "Check that the drop's public key is in that user's authorized_keys on the agency's server.",
+          },
+        );
+      }
+      throw new DropError("CONNECT_FAILED", `Could not connect to the SFTP server ${where}: ${msg}`, {
+        cause: e,
+        hint: "The run is retried automatically; if this persists, check the host, port and the agency's firewall.",
+      });
+    }
+    return new SftpSession(client, endpoint);
+  }
+
+  private fail(op: string, remotePath: string, e: unknown): never {
+    if (e instanceof DropError) throw e;
+    throw new DropError("SFTP_IO", `SFTP ${op} of ${remotePath} failed: ${describe(e)}`, {
+      cause: e,
+      details: { op, path: remotePath },
+    });
+  }
+
+  /** Regular files and folders of `dir` (symbolic links and others are left out). */
+  async list(dir: string): Promise<RemoteEntry[]> {
+    try {
+      const entries = await this.client.list(dir);
+      return entries
+        .filter((e) => e.type === "-" || e.type === "d")
+        .map((e) => ({ name: e.name, size: e.size, type: e.type === "d" ? ("dir" as const) : ("file" as const) }));
+    } catch (e) {
+      this.fail("list", dir, e);
+    }
+  }
+
+  /** Size of a regular file, or undefined when nothing exists at that path. */
+  async size(remotePath: string): Promise<number | undefined> {
+    try {
+      const kind = await this.client.exists(remotePath);
+      if (kind === false) return undefined;
+      return (await this.client.stat(remotePath)).size;
+    } catch (e) {
+      this.fail("stat", remotePath, e);
+    }
+  }
+
+  /** Creates `dir` unless it exists. */
+  async ensureDir(dir: string): Promise<void> {
+    try {
+      if ((await this.client.exists(dir)) === "d") return;
+      await this.client.mkdir(dir, false);
+    } catch (e) {
+      this.fail("mkdir", dir, e);
+    }
+  }
+
+  /**
+   * Streams `remotePath` into `localPath` (created with mode 0600, must not exist), hashing as it goes. Fails with
+   * SFTP_IO when more than `maxBytes` arrive or when fewer bytes arrive than the file's size when the download began
+   * (a connection that dies mid-file never yields a short file that looks complete).
+   */
+  async download(
+    remotePath: string,
+    localPath: string,
+    maxBytes = Number.MAX_SAFE_INTEGER,
+  ): Promise<{ sha256: string; size: number }> {
+    try {
+      const expected = (await this.client.stat(remotePath)).size;
+      if (expected > maxBytes) {
+        throw new DropError("SFTP_IO", `${remotePath} is ${expected} bytes, more than the ${maxBytes} allowed.`);
+      }
+      const hash = createHash("sha256");
+      let size = 0;
+      const counter = new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          size += chunk.length;
+          if (size > maxBytes) {
+            cb(new DropError("SFTP_IO", `${remotePath} grew past the ${maxBytes} bytes allowed while being read.`));
+            return;
+          }
+          hash.update(chunk);
+          cb(null, chunk);
+        },
+      });
+      await pipeline(
+        this.client.createReadStream(remotePath),
+        counter,
+        createWriteStream(localPath, { flags: "wx", mode: 0o600 }),
+      );
+      if (size !== expected) {
+        throw new DropError("SFTP_IO", `Only ${size} of ${expected} bytes of ${remotePath} arrived.`);
+      }
+      return { sha256: hash.digest("hex"), size };
+    } catch (e) {
+      this.fail("download", remotePath, e);
+    }
+  }
+
+  /**
+   * Streams `source` to `remotePath` (created or truncated) and checks the remote size afterwards against `size`.
+   * The caller renames the file into place; this method never does.
+   */
+  async upload(source: Readable, remotePath: string, size: number): Promise<void> {
+    try {
+      await this.client.put(source, remotePath);
+      const got = (await this.client.stat(remotePath)).size;
+      if (got !== size) throw new DropError("SFTP_IO", `Only ${got} of ${size} bytes of ${remotePath} were written.`);
+    } catch (e) {
+      this.fail("upload", remotePath, e);
+    }
+  }
+
+  /** Reads a small file whole; SFTP_IO when it is larger than `maxBytes`. */
+  async readSmall(remotePath: string, maxBytes: number): Promise<Buffer> {
+    try {
+      const size = (await this.client.stat(remotePath)).size;
+      if (size > maxBytes)
+        throw new DropError("SFTP_IO", `${remotePath} is larger than the ${maxBytes} bytes allowed.`);
+      const data = await this.client.get(remotePath);
+      if (!Buffer.isBuffer(data)) throw new DropError("SFTP_IO", `${remotePath} could not be read.`);
+      return data;
+    } catch (e) {
+      this.fail("read", remotePath, e);
+    }
+  }
+
+  /** Writes a small text file (UTF-8) at `remotePath`, replacing it. */
+  async writeText(remotePath: string, text: string): Promise<void> {
+    try {
+      await this.client.put(Buffer.from(text, "utf8"), remotePath);
+    } catch (e) {
+      this.fail("write", remotePath, e);
+    }
+  }
+
+  /** Renames `from` to `to`; fails when `to` exists (SFTP rename semantics). */
+  async rename(from: string, to: string): Promise<void> {
+    try {
+      await this.client.rename(from, to);
+    } catch (e) {
+      this.fail("rename", from, e);
+    }
+  }
+
+  /** Removes a file; a missing file is not an error. */
+  async remove(remotePath: string): Promise<void> {
+    try {
+      await this.client.delete(remotePath, true);
+    } catch (e) {
+      this.fail("delete", remotePath, e);
+    }
+  }
+
+  /** Ends the connection; never throws. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.client.end().catch(() => {});
+  }
+}
