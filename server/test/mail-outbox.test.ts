@@ -11,6 +11,8 @@ import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { SMTPServer, type SMTPServerAddress } from "smtp-server";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { iterateAudit } from "../src/audit/log.js";
+import { verifyAudit } from "../src/audit/verify.js";
 import { migrations as coreMigrations } from "../src/db/core-migrations.js";
 import { migrate } from "../src/db/migrate.js";
 import type { Logger } from "../src/log.js";
@@ -415,10 +417,11 @@ describe("mail worker against a real SMTP server", () => {
     }
   });
 
-  it("fails at once when the server refuses the recipient permanently (550)", async () => {
-    const { db, start, audit } = setup();
-    const id = enqueueMail(db, { to: ["gone@agency.example"], ...newCase, kind: "case.new" }, T0);
-    const worker = start();
+  it("fails at once on a permanent refusal (550), written to the real hash-chained audit log by default", async () => {
+    const db = freshDb();
+    const log = captureLog();
+    const id = enqueueMail(db, { to: ["gone@agency.example"], ...newCase, kind: "case.new", caseId: "C-5" }, T0);
+    const worker = startMailWorker(db, setupConfig(smtp.port, { t: T0.getTime() }), log);
     try {
       smtp.mode = "rcpt550";
       expect(await worker.drainOnce()).toBe(0);
@@ -426,8 +429,12 @@ describe("mail worker against a real SMTP server", () => {
       await worker.stop();
     }
     expect(getOutboxEntry(db, id)).toMatchObject({ state: "failed", attempts: 1 });
-    expect(audit.map((a) => a.action)).toEqual(["mail.failed"]);
-    expect(audit[0]!.detail).toMatchObject({ permanent: true });
+    const entries = [...iterateAudit(db)];
+    expect(entries.map((e) => [e.action, e.actor, e.caseId])).toEqual([["mail.failed", "system", "C-5"]]);
+    expect(entries[0]!.detail).toMatchObject({ mailId: id, permanent: true, attempts: 1 });
+    expect(String(entries[0]!.detail.error)).toMatch(/550/);
+    expect(verifyAudit(db).ok).toBe(true);
+    expect(log.lines.filter((l) => l.level === "error")).toHaveLength(1);
   });
 
   it("reclaims a notice left in 'sending' when the sending process is killed mid-DATA, and delivers it", async () => {

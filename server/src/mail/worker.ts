@@ -1,5 +1,6 @@
 import type Database from "better-sqlite3";
 import nodemailer from "nodemailer";
+import { type AuditEntryInput, appendAudit } from "../audit/log.js";
 import type { Logger } from "../log.js";
 import { backoffDelayMs } from "./backoff.js";
 import { MailError } from "./errors.js";
@@ -12,17 +13,8 @@ import {
   requeueInterrupted,
 } from "./outbox.js";
 
-/** The audit record the worker writes for each outcome (same shape as server-core's AuditEntryInput). */
-export interface MailAuditEntry {
-  actor: string | null;
-  role: string | null;
-  agency: string | null;
-  action: string;
-  caseId?: string | null;
-  fileSha256?: string[];
-  source?: string | null;
-  detail?: Record<string, unknown>;
-}
+/** The audit record the worker writes for each outcome (server-core's AuditEntryInput). */
+export type MailAuditEntry = AuditEntryInput;
 
 /** How to reach the SMTP server (the `smtp` block of config.json). */
 export interface SmtpSettings {
@@ -65,6 +57,7 @@ export interface MailWorkerHooks {
   /**
    * Writes an audit entry. Called inside the transaction that records the outcome of an attempt (sent, attempt
    * failed, failed for good, interrupted send reclaimed), so it must be synchronous and use the same database.
+   * Default: `appendAudit(db, entry)` (the hash-chained audit log).
    */
   audit?(entry: MailAuditEntry): void;
   /** Told when a notice is marked failed for good (after the audit entry and the error log line). */
@@ -158,6 +151,7 @@ export function startMailWorker(
   const pollMs = config.pollMs ?? 15_000;
   const timeout = config.smtp.timeoutMs ?? 30_000;
   const domain = messageIdDomain(config.smtp.from);
+  const audit = hooks.audit ?? ((entry: MailAuditEntry) => void appendAudit(db, entry));
 
   const transport = nodemailer.createTransport({
     host: config.smtp.host,
@@ -172,15 +166,15 @@ export function startMailWorker(
   });
 
   /** Runs `record` and its audit entry in one transaction; an audit failure is logged, never lets the row hang. */
-  function record(what: string, change: () => void, audit: MailAuditEntry): void {
+  function record(what: string, change: () => void, entry: MailAuditEntry): void {
     try {
       db.transaction(() => {
         change();
-        hooks.audit?.(audit);
+        audit(entry);
       })();
     } catch (err) {
       log.error("mail: could not write the audit entry; recording the outcome without it", {
-        action: audit.action,
+        action: entry.action,
         what,
         error: describe(err).message,
       });

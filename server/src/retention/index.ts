@@ -1,0 +1,4 @@
+export { ENDED_STATES, listPurgeCandidates } from "./candidates.js";
+export { RetentionError, type RetentionErrorCode } from "./errors.js";
+export { checkRetentionDays, type PurgeOptions, type PurgeResult, purgeExpiredFiles } from "./purge.js";
+export { type RetentionWorker, type RetentionWorkerOptions, startRetentionWorker } from "./worker.js";
