@@ -1,0 +1,98 @@
+import { createCipheriv, randomBytes } from "node:crypto";
+import type { CipherGCM } from "node:crypto";
+import type { CertInfo } from "@sealpost/pki";
+import { type CipherName, type KeyTransportName, cbcAlgId, gcmAlgId } from "./algorithms.js";
+import { encodeInteger, encodeOid, octetString } from "./ber/der.js";
+import { EOC, SegmentWriter, openIndefinite } from "./ber/writer.js";
+import { OID } from "./oids.js";
+import { buildRecipientInfos, checkRecipientCert } from "./recipient-infos.js";
+
+export interface EnvelopeWriterOptions {
+  recipients: CertInfo[];
+  /** Default "aes-256-gcm" (AuthEnvelopedData, RFC 5083/5084); "aes-256-cbc" writes EnvelopedData. */
+  cipher?: CipherName;
+  /** Default "oaep". */
+  keyTransport?: KeyTransportName;
+  /** Default "issuerAndSerialNumber". */
+  recipientIdentifier?: "issuerAndSerialNumber" | "subjectKeyIdentifier";
+  /** Default 65536: size of the encryptedContent OCTET STRING segments. */
+  chunkSize?: number;
+  /** Default: now (recipient certificates must be valid at this time). */
+  now?: Date;
+}
+
+/**
+ * Stream generator of an AuthEnvelopedData (AES-256-GCM, 12-byte nonce, 16-byte tag in `mac`) or EnvelopedData
+ * (AES-256-CBC) in a ContentInfo, indefinite-length BER, encrypted content type id-data.
+ *
+ * Call order: `start()`, `update(plaintext)` any number of times, `finish()` once: finish writes the trailer
+ * (last segment, the GCM tag, end-of-contents octets). A fresh random CEK and IV are drawn per envelope.
+ */
+export class EnvelopeWriter {
+  readonly cipherName: CipherName;
+  readonly keyTransport: KeyTransportName;
+  private readonly cipher;
+  private readonly cek: Buffer;
+  private readonly iv: Buffer;
+  private readonly segments: SegmentWriter;
+  private state: "new" | "open" | "done" = "new";
+
+  constructor(
+    private readonly opts: EnvelopeWriterOptions,
+    private readonly emit: (b: Buffer) => void,
+  ) {
+    if (opts.recipients.length === 0) throw new TypeError("seal needs at least one recipient");
+    for (const r of opts.recipients) checkRecipientCert(r, opts.now);
+    this.cipherName = opts.cipher ?? "aes-256-gcm";
+    this.keyTransport = opts.keyTransport ?? "oaep";
+    this.cek = randomBytes(32);
+    this.iv = randomBytes(this.cipherName === "aes-256-gcm" ? 12 : 16);
+    this.cipher =
+      this.cipherName === "aes-256-gcm"
+        ? createCipheriv("aes-256-gcm", this.cek, this.iv, { authTagLength: 16 })
+        : createCipheriv("aes-256-cbc", this.cek, this.iv);
+    this.segments = new SegmentWriter(emit, opts.chunkSize ?? 65536);
+  }
+
+  start(): void {
+    if (this.state !== "new") throw new Error("EnvelopeWriter.start() called twice");
+    this.state = "open";
+    const gcm = this.cipherName === "aes-256-gcm";
+    const sid = this.opts.recipientIdentifier ?? "issuerAndSerialNumber";
+    const ris = buildRecipientInfos(this.opts.recipients, this.cek, this.keyTransport, sid);
+    const version = gcm ? 0 : sid === "subjectKeyIdentifier" ? 2 : 0;
+    this.emit(
+      Buffer.concat([
+        openIndefinite(0x30),
+        encodeOid(gcm ? OID.authEnvelopedData : OID.envelopedData),
+        openIndefinite(0xa0),
+        openIndefinite(0x30),
+        encodeInteger(version),
+        ris,
+        openIndefinite(0x30), // EncryptedContentInfo
+        encodeOid(OID.data),
+        gcm ? gcmAlgId(this.iv) : cbcAlgId(this.iv),
+        openIndefinite(0xa0), // [0] IMPLICIT encryptedContent, constructed
+      ]),
+    );
+  }
+
+  update(plain: Uint8Array): void {
+    if (this.state !== "open") throw new Error("EnvelopeWriter.update() outside start()/finish()");
+    const c = this.cipher.update(plain);
+    if (c.length) this.segments.write(c);
+  }
+
+  finish(): void {
+    if (this.state !== "open") throw new Error("EnvelopeWriter.finish() outside start()");
+    this.state = "done";
+    const last = this.cipher.final();
+    if (last.length) this.segments.write(last);
+    this.segments.flush();
+    const out: Buffer[] = [EOC, EOC]; // [0] encryptedContent, EncryptedContentInfo
+    if (this.cipherName === "aes-256-gcm") out.push(octetString((this.cipher as CipherGCM).getAuthTag()));
+    out.push(EOC, EOC, EOC); // AuthEnvelopedData/EnvelopedData, [0], ContentInfo
+    this.emit(Buffer.concat(out));
+    this.cek.fill(0);
+  }
+}

@@ -1,0 +1,73 @@
+import type { TransferManifest } from "@sealpost/protocol";
+import { OID_TRANSFER_MANIFEST } from "@sealpost/protocol";
+import { type Node, TAG, decode, decodeInteger, encodeInteger, malformed, seq, tlv } from "./ber/der.js";
+
+/**
+ * The transfer-manifest signed attribute: binds a sealed file to its case. Attribute type OID_TRANSFER_MANIFEST
+ * (@sealpost/protocol, under sealpost's private arc), exactly one value:
+ *
+ * ```asn1
+ * SealpostManifest DEFINITIONS IMPLICIT TAGS ::= BEGIN
+ *   -- id-sealpost-transferManifest ::= { 2 25 268489201638532013468901130321964757583 1 1 }
+ *   TransferManifest ::= SEQUENCE {
+ *     caseId          [0] UTF8String OPTIONAL,
+ *     senderAgency    [1] UTF8String OPTIONAL,
+ *     receivingAgency [2] UTF8String OPTIONAL,
+ *     fileName        [3] UTF8String OPTIONAL,
+ *     byteSize        [4] INTEGER (0..MAX) OPTIONAL,
+ *     recordCount     [5] INTEGER (0..MAX) OPTIONAL,
+ *     uploadNo        [6] UTF8String OPTIONAL,
+ *     ... }
+ * END
+ * ```
+ *
+ * Fields appear in tag order, absent ones are omitted; unknown higher tags are ignored on reading (extensible).
+ */
+export const MANIFEST_ATTRIBUTE_OID = OID_TRANSFER_MANIFEST;
+
+const STRING_FIELDS = [
+  "caseId",
+  "senderAgency",
+  "receivingAgency",
+  "fileName",
+  undefined,
+  undefined,
+  "uploadNo",
+] as const;
+const INT_FIELDS: Record<number, "byteSize" | "recordCount"> = { 4: "byteSize", 5: "recordCount" };
+
+/** DER of a TransferManifest value. */
+export function encodeManifest(m: TransferManifest): Buffer {
+  const parts: Buffer[] = [];
+  for (let i = 0; i <= 6; i++) {
+    const sf = STRING_FIELDS[i];
+    const inf = INT_FIELDS[i];
+    if (sf && m[sf] !== undefined) parts.push(tlv(0x80 | i, Buffer.from(String(m[sf]), "utf8")));
+    if (inf && m[inf] !== undefined) {
+      const v = m[inf]!;
+      if (!Number.isSafeInteger(v) || v < 0) throw new TypeError(`manifest ${inf} must be a non-negative integer`);
+      parts.push(tlv(0x80 | i, encodeInteger(v).subarray(2)));
+    }
+  }
+  return seq(...parts);
+}
+
+/** Parse a TransferManifest value (MALFORMED when it is not one). */
+export function decodeManifest(value: Node | Uint8Array): TransferManifest {
+  const node = value instanceof Uint8Array ? decode(value) : value;
+  if (node.tag !== TAG.SEQUENCE) throw malformed("the transfer manifest is not a SEQUENCE");
+  const m: TransferManifest = {};
+  for (const f of node.children) {
+    if (f.cls !== 0x80 || f.constructed) continue;
+    const i = f.tagNumber;
+    const sf = STRING_FIELDS[i];
+    const inf = INT_FIELDS[i];
+    if (sf) m[sf] = f.content.toString("utf8");
+    else if (inf) {
+      const v = decodeInteger(f.content);
+      if (v < 0n || v > BigInt(Number.MAX_SAFE_INTEGER)) throw malformed(`the manifest ${inf} is out of range`);
+      m[inf] = Number(v);
+    }
+  }
+  return m;
+}

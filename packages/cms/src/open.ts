@@ -1,0 +1,263 @@
+import { createDecipheriv, createHash } from "node:crypto";
+import type { DecipherGCM } from "node:crypto";
+import { createReadStream } from "node:fs";
+import type { Readable } from "node:stream";
+import { type ContentCipher, parseContentCipher, unsupported } from "./algorithms.js";
+import { malformed } from "./ber/der.js";
+import { BerReader, ByteSource } from "./ber/reader.js";
+import {
+  type ContentInfoStart,
+  type EnvelopeHead,
+  readContentInfoStart,
+  readEnvelopeHead,
+  readEnvelopeTail,
+} from "./envelope-reader.js";
+import { CmsError } from "./errors.js";
+import { unwrapKey } from "./key-transport.js";
+import { OID, oidName } from "./oids.js";
+import { matchRecipient, notARecipient, recipientSummary } from "./recipient-infos.js";
+import { type ParsedSignedData, type SignerVerification, readSignedData, verifySigners } from "./signed-data-reader.js";
+import { TempOutput, ioError } from "./temp-output.js";
+import type { OpenOptions, OpenResult } from "./types.js";
+
+/**
+ * Open a sealed file: decrypt with the first of `options.keys` that is a recipient, stream the inner SignedData's
+ * content into a temporary file beside `outPath` (`.<name>.sealpost-<random>.tmp`, mode 0600) while hashing it,
+ * then check in order: the GCM tag or CBC padding (TAMPERED), the signature and signed attributes, the signer's
+ * trust (see verifySigners), and only then rename the temporary file to `outPath`. On any failure the temporary
+ * file is removed and a CmsError is thrown; nothing unverified is ever released.
+ *
+ * Accepts AuthEnvelopedData (AES-128/192/256-GCM) and EnvelopedData (AES-128/192/256-CBC; DES-EDE3-CBC with a
+ * warning), KeyTransRecipientInfo with RSA-OAEP (parameters honoured) or RSAES-PKCS1-v1_5 (implicit rejection: a
+ * wrong key surfaces as TAMPERED), definite or indefinite BER, and both nestings: encrypted content type id-data
+ * holding a ContentInfo/SignedData (what sealpost and `openssl cms -sign | openssl cms -encrypt` write) and
+ * id-signedData holding a bare SignedData (strict RFC 5652). Content without a SignedData is refused with
+ * UNSIGNED_CONTENT unless `allowUnsigned`. Input ending early => TRUNCATED; bytes after the end => MALFORMED.
+ * `force` allows replacing an existing outPath (default: OUTPUT_EXISTS).
+ */
+export async function openFile(
+  input: string | Readable,
+  outPath: string,
+  options: OpenOptions & { force?: boolean },
+): Promise<OpenResult> {
+  const stream = typeof input === "string" ? await openInput(input) : input;
+  const tmp = await TempOutput.create(outPath, options.force);
+  try {
+    const result = await openStream(stream, (b) => tmp.write(b), options);
+    await tmp.commit();
+    return result;
+  } catch (e) {
+    await tmp.abort();
+    if (typeof input === "string") stream.destroy();
+    throw e;
+  }
+}
+
+export async function openInput(path: string): Promise<Readable> {
+  const s = createReadStream(path, { highWaterMark: 65536 });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      s.once("open", () => resolve());
+      s.once("error", reject);
+    });
+  } catch (e) {
+    throw ioError(`cannot read ${path}`, e);
+  }
+  return s;
+}
+
+/** Marks errors raised by the outer (envelope) layer, so they are never re-labelled as inner errors. */
+const outerErrors = new WeakSet<object>();
+
+const innerEof = (what: string) => malformed(`the decrypted content ends early (${what})`);
+
+/**
+ * The streaming core of openFile: writes verified-later content through `sink` and returns the result once all
+ * checks passed. Callers must discard everything `sink` received when it throws.
+ */
+export async function openStream(
+  input: AsyncIterable<Uint8Array>,
+  sink: (chunk: Buffer) => Promise<void>,
+  options: OpenOptions,
+): Promise<OpenResult> {
+  const r = new BerReader(ByteSource.from(input));
+  const start = await readContentInfoStart(r);
+  if (start.contentType !== OID.authEnvelopedData && start.contentType !== OID.envelopedData) {
+    if (start.contentType === OID.signedData) {
+      throw new CmsError("MALFORMED", "This file is signed but not encrypted: there is nothing to decrypt.", {
+        hint: "Verify it with `sealpost verify` instead.",
+        details: { contentType: "signedData" },
+      });
+    }
+    throw unsupported(`the content type ${oidName(start.contentType)} (not an encrypted envelope)`);
+  }
+  const head = await readEnvelopeHead(r, start.contentType);
+  const checks: string[] = [];
+  const warnings: string[] = [];
+  const match = matchRecipient(head.recipients.ktris, options.keys);
+  if (!match) throw notARecipient(head.recipients.summaries, options.keys);
+  checks.push("recipient");
+  const cipher = parseContentCipher(head.cipherAlg, head.kind === "authEnvelopedData");
+  if (cipher.warning) warnings.push(cipher.warning);
+  if (match.ktri.alg instanceof Error) throw match.ktri.alg;
+  const kt = match.ktri.alg;
+  const cek = unwrapKey(match.key.privateKey, match.ktri.encryptedKey, kt, cipher.keyLength);
+  if (!cek) throw tampered("the content key could not be decrypted with your key", "key-transport");
+  checks.push("key-transport");
+  if (!head.encryptedContent) throw unsupported("detached encrypted content");
+
+  const plaintext = decrypt(r, head, start, cipher, cek, checks);
+  const it = plaintext[Symbol.asyncIterator]();
+  const inner = new BerReader(new ByteSource(it, innerEof));
+  const contentHash = createHash("sha256");
+  let contentBytes = 0;
+  const counted = async (b: Buffer) => {
+    contentHash.update(b);
+    contentBytes += b.length;
+    await sink(b);
+    options.onProgress?.(contentBytes);
+  };
+
+  let nesting: OpenResult["nesting"] = "id-data";
+  let parsed: ParsedSignedData | undefined;
+  let innerError: unknown;
+  try {
+    if (head.encryptedContentType === OID.signedData) {
+      nesting = "id-signedData";
+      parsed = await readSignedData(inner, await inner.readHeader("the signed data"), counted);
+    } else if (head.encryptedContentType === OID.data) {
+      if (await looksSigned(inner.src)) {
+        const ci = await readContentInfoStart(inner);
+        parsed = await readSignedData(inner, await inner.readHeader("the signed data"), counted);
+        await inner.expectEnd(ci.explicit, "the signed ContentInfo");
+        await inner.expectEnd(ci.outer, "the signed ContentInfo");
+      } else if (options.allowUnsigned) {
+        for (;;) {
+          if (await inner.src.atEof()) break;
+          await counted(await inner.src.readSome(65536));
+        }
+      } else {
+        throw new CmsError(
+          "UNSIGNED_CONTENT",
+          "The decrypted content is not signed, so its sender cannot be verified.",
+          {
+            hint: "Ask the sender to seal it with sealpost (which signs), or open it with --allow-unsigned if you accept that.",
+          },
+        );
+      }
+    } else {
+      throw unsupported(`the encrypted content type ${oidName(head.encryptedContentType)}`);
+    }
+    if (!(await inner.src.atEof())) throw malformed("there are unexpected bytes after the signed content");
+  } catch (e) {
+    innerError = e;
+  }
+  if (innerError !== undefined) {
+    if (typeof innerError === "object" && innerError !== null && outerErrors.has(innerError)) throw innerError;
+    // Finish the outer layer first: a failed tag, padding, truncation or trailing data explains the inner error.
+    for (;;) {
+      const n = await it.next();
+      if (n.done) break;
+    }
+    if (!cipher.aead && innerError instanceof CmsError && innerError.code === "MALFORMED") {
+      throw tampered("the decrypted content is not well-formed", "structure", innerError);
+    }
+    throw innerError;
+  }
+
+  const result: OpenResult = {
+    signed: parsed !== undefined,
+    cipher: cipher.node,
+    keyTransport: kt.name,
+    contentBytes,
+    contentSha256: contentHash.digest("hex"),
+    recipient: recipientSummary(match.key.cert),
+    checks,
+    warnings,
+    nesting,
+  };
+  if (!parsed) {
+    warnings.push("The content is not signed: its sender could not be verified.");
+    return result;
+  }
+  const v: SignerVerification = await verifySigners(parsed, {
+    trust: options.trust,
+    intermediates: options.intermediates,
+  });
+  checks.push(...v.checks);
+  warnings.push(...v.warnings);
+  result.signer = { cert: v.signer, commonName: v.signer.commonName, subject: v.signer.subject };
+  result.signingTime = v.signingTime;
+  result.manifest = v.manifest;
+  result.signatureAlgorithm = v.signatureAlgorithm;
+  result.digest = v.digest;
+  result.trust = v.trust;
+  return result;
+}
+
+function tampered(what: string, reason: string, cause?: unknown): CmsError {
+  return new CmsError(
+    "TAMPERED",
+    `The file failed its integrity check: ${what}. It was altered or damaged, or it was not sealed for your key.`,
+    {
+      cause,
+      hint: "Do not use this file; ask the sender to send it again.",
+      details: { reason },
+    },
+  );
+}
+
+/** Decrypt the encrypted content as chunks; after the last chunk, read the trailer and check tag / padding. */
+async function* decrypt(
+  r: BerReader,
+  head: EnvelopeHead,
+  start: ContentInfoStart,
+  cipher: ContentCipher,
+  cek: Buffer,
+  checks: string[],
+): AsyncGenerator<Buffer> {
+  try {
+    const decipher = cipher.aead
+      ? createDecipheriv(cipher.node as "aes-256-gcm", cek, cipher.iv, { authTagLength: cipher.tagLength })
+      : createDecipheriv(cipher.node, cek, cipher.iv);
+    let macSeen = false;
+    for await (const c of r.stringChunks(head.encryptedContent!, "the encrypted content")) {
+      const p = decipher.update(c);
+      if (p.length) yield p;
+    }
+    const tail = await readEnvelopeTail(r, head, start);
+    if (cipher.aead) {
+      if (tail.authAttrs) throw unsupported("authenticated attributes in AuthEnvelopedData");
+      if (!tail.mac || tail.mac.length !== cipher.tagLength)
+        throw tampered("the authentication tag is missing or has the wrong length", "tag");
+      (decipher as DecipherGCM).setAuthTag(tail.mac);
+      macSeen = true;
+    }
+    let last: Buffer;
+    try {
+      last = decipher.final();
+    } catch {
+      throw cipher.aead
+        ? tampered("the authentication tag does not match", "tag")
+        : tampered("the decrypted content has invalid padding", "padding");
+    }
+    checks.push(macSeen ? "gcm-tag" : "cbc-padding");
+    if (last.length) yield last;
+  } catch (e) {
+    if (typeof e === "object" && e !== null) outerErrors.add(e);
+    throw e;
+  } finally {
+    cek.fill(0);
+  }
+}
+
+/** True when the next bytes start a ContentInfo of type id-signedData. */
+async function looksSigned(src: ByteSource): Promise<boolean> {
+  const p = await src.peek(24);
+  if (p.length < 2 || p[0] !== 0x30) return false;
+  let i = 1;
+  const l = p[i++]!;
+  if (l > 0x80) i += l & 0x7f;
+  const oid = Buffer.from([0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02]);
+  return p.subarray(i, i + oid.length).equals(oid);
+}

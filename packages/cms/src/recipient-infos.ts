@@ -1,0 +1,201 @@
+import type { CertInfo, KeyEntry } from "@sealpost/pki";
+import { PkiError, issuerAndSerialMatches, nameToString, subjectKeyIdMatches } from "@sealpost/pki";
+import { type KeyTransportAlg, RSA_PKCS1_ALGID, oaepAlgId, parseAlgId, parseKeyTransportAlg } from "./algorithms.js";
+import { type Node, TAG, decodeInteger, encodeInteger, malformed, octetString, seq, setOf, tlv } from "./ber/der.js";
+import { CmsError } from "./errors.js";
+import { wrapKey } from "./key-transport.js";
+import type { RecipientInfoSummary, RecipientSummary } from "./types.js";
+
+/** Summary of a certificate as a recipient. */
+export function recipientSummary(c: CertInfo): RecipientSummary {
+  const out: RecipientSummary = {
+    commonName: c.commonName,
+    subject: c.subject,
+    issuer: c.issuer,
+    serialHex: c.serialHex,
+  };
+  if (c.subjectKeyIdHex) out.subjectKeyIdHex = c.subjectKeyIdHex;
+  return out;
+}
+
+/**
+ * Check a recipient certificate before sealing to it: RSA, keyUsage keyEncipherment (when the extension is present)
+ * and within validity now. Full path validation is the caller's business (trust.validate before seal).
+ */
+export function checkRecipientCert(c: CertInfo, now = new Date()): void {
+  const who = c.commonName || c.subject;
+  if (c.keyType !== "rsa") {
+    throw new CmsError(
+      "UNSUPPORTED_ALGORITHM",
+      `The certificate of ${who} has a ${c.keyType} key; sealpost encrypts to RSA keys only.`,
+    );
+  }
+  if (c.keyUsage && !c.keyUsage.has("keyEncipherment")) {
+    throw new CmsError(
+      "KEY_USAGE",
+      `The certificate of ${who} is not an encryption certificate (no keyEncipherment).`,
+      {
+        hint: "Use the recipient's encryption certificate, not the signing one.",
+        details: { subject: c.subject, serialHex: c.serialHex },
+      },
+    );
+  }
+  if (now < c.notBefore || now > c.notAfter) {
+    const code = now < c.notBefore ? "NOT_YET_VALID" : "EXPIRED";
+    throw new PkiError(
+      code,
+      `The encryption certificate of ${who} is not valid now (valid ${c.notBefore.toISOString()} to ${c.notAfter.toISOString()}).`,
+      {
+        hint: "Ask the recipient to register a current certificate.",
+        details: { subject: c.subject, serialHex: c.serialHex },
+      },
+    );
+  }
+}
+
+/** DER RecipientInfos (SET OF KeyTransRecipientInfo) for `cek`. */
+export function buildRecipientInfos(
+  recipients: CertInfo[],
+  cek: Buffer,
+  kind: "oaep" | "pkcs1",
+  id: "issuerAndSerialNumber" | "subjectKeyIdentifier",
+): Buffer {
+  const alg = kind === "oaep" ? oaepAlgId("sha256") : RSA_PKCS1_ALGID;
+  const infos = recipients.map((c) => {
+    let rid: Buffer;
+    let version: number;
+    if (id === "subjectKeyIdentifier") {
+      if (!c.subjectKeyIdHex) {
+        throw new CmsError(
+          "KEY_USAGE",
+          `The certificate of ${c.commonName || c.subject} has no subjectKeyIdentifier.`,
+          {
+            hint: "Identify recipients by issuer and serial number instead.",
+          },
+        );
+      }
+      rid = tlv(0x80, Buffer.from(c.subjectKeyIdHex, "hex"));
+      version = 2;
+    } else {
+      rid = seq(Buffer.from(c.issuerDer), encodeInteger(Buffer.from(c.serialHex, "hex")));
+      version = 0;
+    }
+    return seq(encodeInteger(version), rid, alg, octetString(wrapKey(c.publicKey, cek, kind)));
+  });
+  return setOf(infos);
+}
+
+/** A parsed KeyTransRecipientInfo. */
+export interface Ktri {
+  version: number;
+  issuerDer?: Buffer;
+  serial?: Buffer;
+  ski?: Buffer;
+  alg: KeyTransportAlg | Error;
+  encryptedKey: Buffer;
+}
+
+const RI_TYPES: Record<number, RecipientInfoSummary["type"]> = {
+  161: "kari", // [1]
+  162: "kekri", // [2]
+  163: "pwri", // [3]
+  164: "ori", // [4]
+};
+
+export interface ParsedRecipients {
+  ktris: Ktri[];
+  summaries: RecipientInfoSummary[];
+}
+
+/** Parse RecipientInfos. Unknown key-transport algorithms are kept as errors (thrown only when that one matches). */
+export function parseRecipientInfos(set: Node): ParsedRecipients {
+  if (set.tag !== TAG.SET) throw malformed("RecipientInfos is not a SET");
+  const ktris: Ktri[] = [];
+  const summaries: RecipientInfoSummary[] = [];
+  for (const ri of set.children) {
+    if (ri.tag !== TAG.SEQUENCE) {
+      summaries.push({ type: RI_TYPES[ri.tag] ?? "ori" });
+      continue;
+    }
+    const [v, rid, algNode, ek] = ri.children;
+    if (!v || v.tag !== TAG.INTEGER || !rid || !algNode || !ek || ek.tag !== TAG.OCTET_STRING) {
+      throw malformed("a KeyTransRecipientInfo is incomplete");
+    }
+    const k: Ktri = {
+      version: Number(decodeInteger(v.content)),
+      alg: new Error("unparsed"),
+      encryptedKey: ek.content,
+    };
+    try {
+      k.alg = parseKeyTransportAlg(parseAlgId(algNode, "the key transport algorithm"));
+    } catch (e) {
+      k.alg = e as Error;
+    }
+    const s: RecipientInfoSummary = { type: "ktri", version: k.version };
+    if (!(k.alg instanceof Error)) s.keyTransport = k.alg.name;
+    if (rid.tag === TAG.SEQUENCE) {
+      const [issuer, serial] = rid.children;
+      if (!issuer || !serial || serial.tag !== TAG.INTEGER) throw malformed("an IssuerAndSerialNumber is incomplete");
+      k.issuerDer = issuer.raw;
+      k.serial = serial.content;
+      s.issuerDer = issuer.raw;
+      try {
+        s.issuer = nameToString(issuer.raw);
+      } catch {
+        s.issuer = `#${issuer.raw.toString("hex")}`;
+      }
+      s.serialHex = serial.content.toString("hex");
+    } else if (rid.tag === 0x80) {
+      k.ski = rid.content;
+      s.subjectKeyIdHex = rid.content.toString("hex");
+    } else {
+      throw malformed("a recipient identifier has an unknown form");
+    }
+    ktris.push(k);
+    summaries.push(s);
+  }
+  return { ktris, summaries };
+}
+
+/** First (key, ktri) pair where the key's certificate is the one the ktri names; undefined if none. */
+export function matchRecipient(ktris: Ktri[], keys: KeyEntry[]): { key: KeyEntry; ktri: Ktri } | undefined {
+  for (const key of keys) {
+    for (const ktri of ktris) {
+      if (ktri.ski && subjectKeyIdMatches(key.cert, ktri.ski)) return { key, ktri };
+      if (ktri.issuerDer && ktri.serial && issuerAndSerialMatches(key.cert, ktri.issuerDer, ktri.serial)) {
+        return { key, ktri };
+      }
+    }
+  }
+  return undefined;
+}
+
+export function notARecipient(summaries: RecipientInfoSummary[], keys: KeyEntry[]): CmsError {
+  const list = summaries.map((s) => ({
+    type: s.type,
+    issuer: s.issuer,
+    serialHex: s.serialHex,
+    subjectKeyIdHex: s.subjectKeyIdHex,
+  }));
+  const names = list
+    .map((r) =>
+      r.serialHex ? `${r.issuer} serial ${r.serialHex}` : r.subjectKeyIdHex ? `key id ${r.subjectKeyIdHex}` : r.type,
+    )
+    .slice(0, 10)
+    .join("; ");
+  return new CmsError(
+    "NOT_A_RECIPIENT",
+    `This file was not sealed for your key. It is addressed to ${list.length} recipient(s): ${names}${list.length > 10 ? "; ..." : ""}.`,
+    {
+      hint: "Open it with the keystore holding one of these encryption certificates, or ask the sender to seal it to your registered certificate.",
+      details: {
+        recipients: list,
+        yourCertificates: keys.map((k) => ({
+          subject: k.cert.subject,
+          issuer: k.cert.issuer,
+          serialHex: k.cert.serialHex,
+        })),
+      },
+    },
+  );
+}

@@ -1,0 +1,187 @@
+import { createHash, sign as rsaSign, constants } from "node:crypto";
+import type { Hash } from "node:crypto";
+import type { CertInfo, KeyEntry } from "@sealpost/pki";
+import type { TransferManifest } from "@sealpost/protocol";
+import {
+  DIGEST_LENGTH,
+  type DigestName,
+  type SignatureScheme,
+  digestAlgId,
+  signatureAlgId,
+  signatureAlgName,
+} from "./algorithms.js";
+import { buildSignedAttributes } from "./attributes.js";
+import { encodeInteger, encodeOid, octetString, seq, setOf, tlv } from "./ber/der.js";
+import { EOC, SegmentWriter, openIndefinite } from "./ber/writer.js";
+import { CmsError } from "./errors.js";
+import { OID } from "./oids.js";
+
+/** Options of the SignedData stream generator. */
+export interface SignedDataWriterOptions {
+  signer: KeyEntry;
+  /** Default "sha256". */
+  digest?: DigestName;
+  /** Default "pkcs1". */
+  signatureScheme?: SignatureScheme;
+  manifest?: TransferManifest;
+  /** Default: now. */
+  signingTime?: Date;
+  /** Default true (signer cert + keystore chain). */
+  includeChain?: boolean;
+  /** Default false. When true the content is hashed but not written (detached signature). */
+  detached?: boolean;
+  /** Default 65536: size of the eContent OCTET STRING segments. */
+  chunkSize?: number;
+}
+
+/** Check a signing key before use: RSA >= 2048 bits and a certificate allowing signatures. */
+export function checkSignerKey(signer: KeyEntry): void {
+  const c = signer.cert;
+  const who = c.commonName || c.subject;
+  if (c.keyType !== "rsa") {
+    throw new CmsError(
+      "UNSUPPORTED_ALGORITHM",
+      `The signing certificate of ${who} has a ${c.keyType} key; sealpost signs with RSA keys only.`,
+    );
+  }
+  if ((c.keyBits ?? 0) < 2048) {
+    throw new CmsError(
+      "WEAK_ALGORITHM",
+      `The signing key of ${who} has ${c.keyBits} bits; at least 2048 are required.`,
+      {
+        hint: "Apply for a new certificate with an RSA-2048 or larger key.",
+      },
+    );
+  }
+  if (c.keyUsage && !c.keyUsage.has("digitalSignature") && !c.keyUsage.has("nonRepudiation")) {
+    throw new CmsError("KEY_USAGE", `The certificate of ${who} is not a signing certificate (no digitalSignature).`, {
+      hint: "Use the signing key of your keystore or IC card, not the encryption key.",
+    });
+  }
+}
+
+/**
+ * Stream generator of a SignedData (RFC 5652 section 5) wrapped in a ContentInfo, as indefinite-length BER.
+ *
+ * Call order: `start()` once, `update(chunk)` for each piece of content (any size), then `finish()` once: finish
+ * writes the trailer (certificates and the SignerInfo, whose signed attributes need the final digest). Output goes
+ * to `emit` synchronously; memory use is one segment (chunkSize) regardless of the content size.
+ */
+export class SignedDataWriter {
+  readonly digest: DigestName;
+  readonly scheme: SignatureScheme;
+  readonly signingTime: Date;
+  private readonly hash: Hash;
+  private readonly segments: SegmentWriter;
+  private started = false;
+  private finished = false;
+  contentBytes = 0;
+  /** The content digest, after finish(). */
+  contentDigest: Buffer | undefined;
+
+  constructor(
+    private readonly opts: SignedDataWriterOptions,
+    private readonly emit: (b: Buffer) => void,
+  ) {
+    checkSignerKey(opts.signer);
+    this.digest = opts.digest ?? "sha256";
+    this.scheme = opts.signatureScheme ?? "pkcs1";
+    this.signingTime = opts.signingTime ?? new Date();
+    this.hash = createHash(this.digest);
+    this.segments = new SegmentWriter(emit, opts.chunkSize ?? 65536);
+  }
+
+  get signatureAlgorithm(): string {
+    return signatureAlgName(this.scheme, this.digest);
+  }
+
+  start(): void {
+    if (this.started) throw new Error("SignedDataWriter.start() called twice");
+    this.started = true;
+    const out = [
+      openIndefinite(0x30), // ContentInfo
+      encodeOid(OID.signedData),
+      openIndefinite(0xa0), // [0] EXPLICIT
+      openIndefinite(0x30), // SignedData
+      encodeInteger(1),
+      setOf([digestAlgId(this.digest)]),
+      openIndefinite(0x30), // EncapsulatedContentInfo
+      encodeOid(OID.data),
+    ];
+    if (!this.opts.detached) out.push(openIndefinite(0xa0), openIndefinite(0x24));
+    this.emit(Buffer.concat(out));
+  }
+
+  update(chunk: Uint8Array): void {
+    if (!this.started || this.finished) throw new Error("SignedDataWriter.update() outside start()/finish()");
+    this.hash.update(chunk);
+    this.contentBytes += chunk.length;
+    if (!this.opts.detached) this.segments.write(chunk);
+  }
+
+  finish(): void {
+    if (!this.started || this.finished) throw new Error("SignedDataWriter.finish() outside start()");
+    this.finished = true;
+    this.segments.flush();
+    const digest = this.hash.digest();
+    this.contentDigest = digest;
+    const signer = this.opts.signer;
+    const dAlg = digestAlgId(this.digest);
+    const sAlg = signatureAlgId(this.scheme, this.digest);
+    const attrs = buildSignedAttributes({
+      contentType: OID.data,
+      digest,
+      signingTime: this.signingTime,
+      signerCert: signer.cert,
+      digestAlgId: dAlg,
+      signatureAlgId: sAlg,
+      manifest: this.opts.manifest,
+    });
+    const signature =
+      this.scheme === "pss"
+        ? rsaSign(this.digest, attrs, {
+            key: signer.privateKey,
+            padding: constants.RSA_PKCS1_PSS_PADDING,
+            saltLength: DIGEST_LENGTH[this.digest],
+          })
+        : rsaSign(this.digest, attrs, signer.privateKey);
+    const sid = seq(Buffer.from(signer.cert.issuerDer), encodeInteger(Buffer.from(signer.cert.serialHex, "hex")));
+    const signerInfo = seq(
+      encodeInteger(1),
+      sid,
+      dAlg,
+      tlv(0xa0, attrs.subarray(headerLength(attrs))),
+      sAlg,
+      octetString(signature),
+    );
+    const certs = certificateList(signer.cert, this.opts.includeChain === false ? [] : signer.chain);
+    const out: Buffer[] = [];
+    if (!this.opts.detached) out.push(EOC, EOC); // OCTET STRING, [0]
+    out.push(EOC); // EncapsulatedContentInfo
+    const certSet = setOf(certs.map((c) => Buffer.from(c.der)));
+    out.push(tlv(0xa0, certSet.subarray(headerLength(certSet))));
+    out.push(setOf([signerInfo]));
+    out.push(EOC, EOC, EOC); // SignedData, [0], ContentInfo
+    this.emit(Buffer.concat(out));
+  }
+}
+
+/** Length of a DER header (identifier + length octets) with a single-byte tag. */
+export function headerLength(der: Buffer): number {
+  const l = der[1]!;
+  return 2 + (l < 0x80 ? 0 : l & 0x7f);
+}
+
+/** The signer cert followed by its chain, duplicates removed. */
+function certificateList(cert: CertInfo, chain: CertInfo[]): CertInfo[] {
+  const seen = new Set<string>();
+  const out: CertInfo[] = [];
+  for (const c of [cert, ...chain]) {
+    const k = Buffer.from(c.der).toString("base64");
+    if (!seen.has(k)) {
+      seen.add(k);
+      out.push(c);
+    }
+  }
+  return out;
+}

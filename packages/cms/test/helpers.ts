@@ -1,0 +1,135 @@
+import { X509Certificate, createPrivateKey } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { Readable } from "node:stream";
+import { fileURLToPath } from "node:url";
+import type { CertInfo, KeyEntry, TrustPolicy, TrustResult, ValidateOptions } from "@sealpost/pki";
+import { PkiError, parseCertificate } from "@sealpost/pki";
+
+/** Test helpers: the fixture PKI (fictional people), a minimal trust policy, temp dirs, streams. */
+
+export const repoRoot = resolve(fileURLToPath(new URL(".", import.meta.url)), "../../..");
+export const pkiDir = join(repoRoot, "fixtures/pki");
+export const vectorsDir = resolve(repoRoot, "../shared/vectors");
+
+interface Manifest {
+  root: { cert: string };
+  intermediate: { cert: string };
+  people: Record<string, { sign: { cert: string; key: string }; encrypt: { cert: string; key: string }; name: string }>;
+  troubled: Record<string, { cert: string; key: string }>;
+}
+export const manifest: Manifest = JSON.parse(readFileSync(join(pkiDir, "manifest.json"), "utf8"));
+
+export const root: CertInfo = parseCertificate(readFileSync(join(pkiDir, manifest.root.cert), "utf8"));
+export const intermediate: CertInfo = parseCertificate(readFileSync(join(pkiDir, manifest.intermediate.cert), "utf8"));
+export const rootPem = join(pkiDir, manifest.root.cert);
+export const intermediatePem = join(pkiDir, manifest.intermediate.cert);
+
+export function entry(certPath: string, keyPath: string): KeyEntry {
+  return {
+    cert: parseCertificate(readFileSync(join(pkiDir, certPath), "utf8")),
+    privateKey: createPrivateKey(readFileSync(join(pkiDir, keyPath))),
+    chain: [intermediate, root],
+  };
+}
+
+/** The signing and encryption key entries of a fixture person (e.g. "soc-chen", "tax-wang"). */
+export function person(id: string): { sign: KeyEntry; encrypt: KeyEntry; files: Manifest["people"][string] } {
+  const p = manifest.people[id];
+  if (!p) throw new Error(`no fixture person ${id}`);
+  return { sign: entry(p.sign.cert, p.sign.key), encrypt: entry(p.encrypt.cert, p.encrypt.key), files: p };
+}
+
+export function troubled(kind: string): KeyEntry {
+  const t = manifest.troubled[kind]!;
+  return entry(t.cert, t.key);
+}
+
+/**
+ * A minimal TrustPolicy for cms tests (not the product's): the path must reach `anchor` through the given
+ * intermediates, each signature checking with node:crypto, each cert valid at `time`, CA certs marked CA, and the
+ * end entity's keyUsage fit for the purpose.
+ */
+export function testTrust(anchors: CertInfo[] = [root]): TrustPolicy & { calls: ValidateOptions[] } {
+  const calls: ValidateOptions[] = [];
+  return {
+    calls,
+    async validate(cert: CertInfo, options: ValidateOptions = {}): Promise<TrustResult> {
+      calls.push(options);
+      const time = options.time ?? new Date();
+      const pool = [...(options.intermediates ?? []), ...anchors];
+      if (options.purpose) checkPurpose(cert, options.purpose);
+      const path: CertInfo[] = [cert];
+      let cur = cert;
+      for (let depth = 0; depth < 8; depth++) {
+        const x = new X509Certificate(cur.der);
+        if (time < cur.notBefore || time > cur.notAfter) {
+          throw new PkiError("EXPIRED", `certificate ${cur.subject} is not valid at ${time.toISOString()}`);
+        }
+        const anchor = anchors.find((a) => Buffer.from(a.der).equals(Buffer.from(cur.der)));
+        if (anchor) return { path, checks: ["signature", "validity", "keyUsage"], revocation: undefined, warnings: [] };
+        const issuer = pool.find((c) => {
+          const ix = new X509Certificate(c.der);
+          return c.isCA && x.checkIssued(ix) && x.verify(ix.publicKey);
+        });
+        if (!issuer) throw new PkiError("UNTRUSTED", `no trusted issuer found for ${cur.subject}`);
+        path.push(issuer);
+        cur = issuer;
+      }
+      throw new PkiError("UNTRUSTED", "path too long");
+    },
+  };
+}
+
+/** Fix up keyUsage check for purpose (done separately so the policy stays tiny). */
+export function checkPurpose(cert: CertInfo, purpose: "sign" | "encrypt"): void {
+  const ku = cert.keyUsage;
+  if (!ku) return;
+  if (purpose === "sign" && !ku.has("digitalSignature") && !ku.has("nonRepudiation")) {
+    throw new PkiError("KEY_USAGE", "not a signing certificate");
+  }
+  if (purpose === "encrypt" && !ku.has("keyEncipherment"))
+    throw new PkiError("KEY_USAGE", "not an encryption certificate");
+}
+
+export function tempDir(prefix = "sealpost-cms-"): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Deterministic pseudo-random bytes (no crypto cost) for test content. */
+export function pattern(n: number, seed = 1): Buffer {
+  const b = Buffer.allocUnsafe(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    b[i] = x & 0xff;
+  }
+  return b;
+}
+
+/** A Readable that delivers `data` in writes of `writeSize` bytes. */
+export function chunked(data: Buffer, writeSize: number): Readable {
+  let off = 0;
+  return new Readable({
+    read() {
+      if (off >= data.length) {
+        this.push(null);
+        return;
+      }
+      const end = Math.min(data.length, off + writeSize);
+      this.push(data.subarray(off, end));
+      off = end;
+    },
+  });
+}
+
+/** Collect a stream into one Buffer (tests only: small data). */
+export async function collect(s: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of s) parts.push(Buffer.from(c));
+  return Buffer.concat(parts);
+}
