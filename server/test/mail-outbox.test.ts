@@ -20,7 +20,7 @@ import { backoffDelayMs } from "../src/mail/backoff.js";
 import { MailError } from "../src/mail/errors.js";
 import { migrations as mailMigrations } from "../src/mail/migrations.js";
 import { claimNextDue, enqueueMail, getOutboxEntry, mailStatus, requeueFailedMail } from "../src/mail/outbox.js";
-import { renderNewCaseMail } from "../src/mail/templates.js";
+import { renderDropFailingMail, renderNewCaseMail, renderProcessedMail } from "../src/mail/templates.js";
 import { type MailAuditEntry, type MailWorkerConfig, startMailWorker } from "../src/mail/worker.js";
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -162,14 +162,15 @@ async function waitFor(done: () => boolean, why: () => string): Promise<void> {
 }
 
 const T0 = new Date("2026-03-02T01:00:00.000Z");
-const newCase = renderNewCaseMail({
+const caseInfo = {
   caseId: "C-20260302-0001",
   category: "戶籍資料比對",
   senderAgency: "測試縣政府",
   receivingAgency: "範例戶政事務所",
   recordCount: 1234,
   uploadNo: "U-0001",
-});
+};
+const newCase = renderNewCaseMail(caseInfo);
 
 let smtp: SmtpHarness;
 beforeAll(async () => {
@@ -311,6 +312,29 @@ describe("mail worker against a real SMTP server", () => {
     expect(getOutboxEntry(db, id)).toMatchObject({ state: "sent", attempts: 0, sentAt: T0.toISOString() });
     expect(audit.map((a) => a.action)).toEqual(["mail.sent"]);
     expect(audit[0]).toMatchObject({ actor: "system", caseId: "C-20260302-0001", detail: { mailId: id } });
+  });
+
+  it("delivers every template with its subject decoded exactly and its body intact", async () => {
+    const { db, start } = setup();
+    const mails = [
+      renderNewCaseMail({ ...caseInfo, publicUrl: "https://sealpost.test.example" }),
+      renderProcessedMail(caseInfo),
+      renderDropFailingMail({
+        name: "county-outbox",
+        consecutiveFailures: 4,
+        lastError: "timed out",
+        lastSuccessAt: null,
+      }),
+    ];
+    for (const m of mails) enqueueMail(db, { to: ["ops@agency.example"], ...m, kind: "test" }, T0);
+    const worker = start();
+    try {
+      expect(await worker.drainOnce()).toBe(3);
+    } finally {
+      await worker.stop();
+    }
+    expect(smtp.received.map((r) => r.headers.get("subject"))).toEqual(mails.map((m) => m.subject));
+    expect(smtp.received.map((r) => r.body.replace(/\r\n/g, "\n"))).toEqual(mails.map((m) => m.text));
   });
 
   it("retries an SMTP outage (451 to RCPT, then to DATA, then connection refused) with growing backoff, then delivers exactly once", async () => {
