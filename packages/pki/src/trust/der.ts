@@ -1,0 +1,197 @@
+import * as asn1js from "asn1js";
+
+/**
+ * Small helpers over asn1js' decoded tree, so the trust code reads certificates, CRLs and OCSP structures field by
+ * field with exact control over what is accepted. Every reader throws DerError on a shape it does not expect; the
+ * callers turn that into a PkiError that names the structure.
+ */
+export class DerError extends Error {}
+
+export type Node = asn1js.AsnType;
+
+export const UNIVERSAL = 1;
+export const CONTEXT = 3;
+
+/** Decodes exactly one DER/BER element covering all of `bytes`. */
+export function decode(bytes: Uint8Array): Node {
+  const r = asn1js.fromBER(bytes);
+  if (r.offset === -1 || r.result.error) throw new DerError(`malformed encoding (${r.result.error || "truncated"})`);
+  if (r.offset !== bytes.byteLength) throw new DerError("trailing data after the encoded structure");
+  return r.result;
+}
+
+export function tagClass(n: Node): number {
+  return n.idBlock.tagClass;
+}
+export function tagNumber(n: Node): number {
+  return n.idBlock.tagNumber;
+}
+export function isConstructed(n: Node): boolean {
+  return n.idBlock.isConstructed;
+}
+/** True for a universal-class element of the given tag number. */
+export function isUniversal(n: Node | undefined, num: number): boolean {
+  return n !== undefined && tagClass(n) === UNIVERSAL && tagNumber(n) === num;
+}
+/** True for a context-specific [num] element. */
+export function isContext(n: Node | undefined, num: number): boolean {
+  return n !== undefined && tagClass(n) === CONTEXT && tagNumber(n) === num;
+}
+
+/** The complete encoding (tag, length, content) of `n`. */
+export function raw(n: Node): Uint8Array {
+  return new Uint8Array(n.valueBeforeDecodeView);
+}
+
+/** The content octets of a primitive element. */
+export function content(n: Node): Uint8Array {
+  if (isConstructed(n)) throw new DerError("expected a primitive element");
+  const all = n.valueBeforeDecodeView;
+  const header = n.idBlock.blockLength + n.lenBlock.blockLength;
+  return new Uint8Array(all.subarray(header));
+}
+
+/** The children of a constructed element (SEQUENCE, SET, [n] EXPLICIT or IMPLICIT constructed). */
+export function kids(n: Node): Node[] {
+  if (!isConstructed(n)) throw new DerError("expected a constructed element");
+  return (n.valueBlock as unknown as { value: Node[] }).value;
+}
+
+export function expectSeq(n: Node | undefined, what: string): Node[] {
+  if (n === undefined || !isUniversal(n, 16)) throw new DerError(`${what}: expected a SEQUENCE`);
+  return kids(n);
+}
+
+/** Decodes an OBJECT IDENTIFIER's content to dotted form. */
+export function oidOf(n: Node | undefined, what = "OID"): string {
+  if (n === undefined || !isUniversal(n, 6)) throw new DerError(`${what}: expected an OBJECT IDENTIFIER`);
+  return oidFromContent(content(n));
+}
+
+export function oidFromContent(c: Uint8Array): string {
+  if (c.length === 0) throw new DerError("empty OBJECT IDENTIFIER");
+  const parts: number[] = [];
+  let v = 0;
+  for (let i = 0; i < c.length; i++) {
+    const b = c[i] as number;
+    v = v * 128 + (b & 0x7f);
+    if ((b & 0x80) === 0) {
+      parts.push(v);
+      v = 0;
+    } else if (i === c.length - 1) throw new DerError("truncated OBJECT IDENTIFIER");
+  }
+  const first = parts[0] as number;
+  const head = first < 40 ? [0, first] : first < 80 ? [1, first - 40] : [2, first - 80];
+  return [...head, ...parts.slice(1)].join(".");
+}
+
+/** INTEGER content as a bigint (two's complement). */
+export function intOf(n: Node | undefined, what = "INTEGER"): bigint {
+  if (n === undefined || !isUniversal(n, 2)) throw new DerError(`${what}: expected an INTEGER`);
+  return bigintFromTwos(content(n));
+}
+
+export function bigintFromTwos(c: Uint8Array): bigint {
+  if (c.length === 0) throw new DerError("empty INTEGER");
+  let v = 0n;
+  for (const b of c) v = (v << 8n) | BigInt(b);
+  if (((c[0] as number) & 0x80) !== 0) v -= 1n << BigInt(c.length * 8);
+  return v;
+}
+
+export function boolOf(n: Node | undefined): boolean {
+  if (n === undefined || !isUniversal(n, 1)) throw new DerError("expected a BOOLEAN");
+  const c = content(n);
+  if (c.length !== 1) throw new DerError("bad BOOLEAN");
+  return c[0] !== 0;
+}
+
+/** BIT STRING: the bits as bytes, and how many trailing bits are unused. */
+export function bitsOf(n: Node | undefined, what = "BIT STRING"): { bytes: Uint8Array; unused: number } {
+  if (n === undefined || !isUniversal(n, 3)) throw new DerError(`${what}: expected a BIT STRING`);
+  const c = content(n);
+  if (c.length === 0) throw new DerError(`${what}: empty BIT STRING`);
+  const unused = c[0] as number;
+  if (unused > 7) throw new DerError(`${what}: bad unused-bits count`);
+  return { bytes: c.subarray(1), unused };
+}
+
+/** Tests bit `i` (0 = most significant bit of the first byte) of a named-bit BIT STRING. */
+export function bitSet(bytes: Uint8Array, i: number): boolean {
+  const byte = bytes[i >> 3];
+  return byte !== undefined && (byte & (0x80 >> (i & 7))) !== 0;
+}
+
+export function octetsOf(n: Node | undefined, what = "OCTET STRING"): Uint8Array {
+  if (n === undefined || !isUniversal(n, 4)) throw new DerError(`${what}: expected an OCTET STRING`);
+  return content(n);
+}
+
+/** UTCTime or GeneralizedTime to a Date (RFC 5280 4.1.2.5 rules for UTCTime years). */
+export function timeOf(n: Node | undefined, what = "time"): Date {
+  if (n === undefined) throw new DerError(`${what}: missing`);
+  const s = new TextDecoder("latin1").decode(content(n));
+  let m: RegExpExecArray | null;
+  if (isUniversal(n, 23)) {
+    m = /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})?Z$/.exec(s);
+    if (!m) throw new DerError(`${what}: bad UTCTime "${s}"`);
+    const yy = Number(m[1]);
+    const year = yy >= 50 ? 1900 + yy : 2000 + yy;
+    return new Date(Date.UTC(year, Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6] ?? 0)));
+  }
+  if (isUniversal(n, 24)) {
+    m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:\.(\d+))?Z$/.exec(s);
+    if (!m) throw new DerError(`${what}: bad GeneralizedTime "${s}"`);
+    const ms = m[7] ? Math.floor(Number(`0.${m[7]}`) * 1000) : 0;
+    return new Date(
+      Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]), ms),
+    );
+  }
+  throw new DerError(`${what}: expected UTCTime or GeneralizedTime`);
+}
+
+/** Decodes an ASN.1 character string (PrintableString, UTF8String, BMPString ...) to text, or undefined. */
+export function stringOf(n: Node): string | undefined {
+  if (tagClass(n) !== UNIVERSAL || isConstructed(n)) return undefined;
+  const c = content(n);
+  switch (tagNumber(n)) {
+    case 12:
+      return new TextDecoder("utf-8", { fatal: false }).decode(c);
+    case 18: // NumericString
+    case 19: // PrintableString
+    case 22: // IA5String
+    case 26: // VisibleString
+    case 20: // TeletexString (treated as latin1)
+    case 27: // GeneralString
+      return new TextDecoder("latin1").decode(c);
+    case 30: {
+      let s = "";
+      for (let i = 0; i + 1 < c.length; i += 2)
+        s += String.fromCharCode(((c[i] as number) << 8) | (c[i + 1] as number));
+      return s;
+    }
+    case 28: {
+      let s = "";
+      for (let i = 0; i + 3 < c.length; i += 4) {
+        const cp =
+          (((c[i] as number) << 24) |
+            ((c[i + 1] as number) << 16) |
+            ((c[i + 2] as number) << 8) |
+            (c[i + 3] as number)) >>>
+          0;
+        s += String.fromCodePoint(cp);
+      }
+      return s;
+    }
+    default:
+      return undefined;
+  }
+}
+
+export function hex(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
+}
+
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(a, b) === 0;
+}
