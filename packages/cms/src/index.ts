@@ -11,3 +11,6 @@ export { MANIFEST_ATTRIBUTE_OID, decodeManifest, encodeManifest } from "./manife
 export { SignedDataWriter, type SignedDataWriterOptions } from "./signed-data-writer.js";
 export { EnvelopeWriter, type EnvelopeWriterOptions } from "./envelope-writer.js";
 export { OID, oidName } from "./oids.js";
+export { inspect } from "./inspect.js";
+export { SignStream, signFile } from "./sign.js";
+export { verifyFile } from "./verify.js";
