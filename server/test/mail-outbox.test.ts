@@ -542,6 +542,35 @@ describe("mail worker against a real SMTP server", () => {
     expect(failures).toEqual([id]);
   });
 
+  it("with pollMs set, sends on its own: notices queued before start and while running", async () => {
+    const db = freshDb();
+    const log = captureLog();
+    enqueueMail(db, { to: ["staff.a@agency.example"], subject: "before start", text: "1", kind: "k" });
+    const worker = startMailWorker(
+      db,
+      { smtp: { host: "127.0.0.1", port: smtp.port, from: "noreply@sealpost.example", ignoreTLS: true }, pollMs: 25 },
+      log,
+    );
+    try {
+      await waitFor(
+        () => smtp.received.length === 1,
+        () => "the queued notice was not sent at start",
+      );
+      enqueueMail(db, { to: ["staff.a@agency.example"], subject: "while running", text: "2", kind: "k" });
+      await waitFor(
+        () => smtp.received.length === 2,
+        () => "the notice queued while running was not sent",
+      );
+    } finally {
+      await worker.stop();
+    }
+    expect(smtp.received.map((r) => r.headers.get("subject"))).toEqual(["before start", "while running"]);
+    expect(mailStatus(db).counts).toMatchObject({ queued: 0, sent: 2 });
+    // Called again after stop, nothing is sent.
+    enqueueMail(db, { to: ["staff.a@agency.example"], subject: "after stop", text: "3", kind: "k" });
+    expect(await worker.drainOnce()).toBe(0);
+  });
+
   it("rejects unusable settings with BAD_CONFIG", () => {
     const db = freshDb();
     const bad =

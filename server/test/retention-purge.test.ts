@@ -14,6 +14,7 @@ import { migrate } from "../src/db/migrate.js";
 import type { Logger } from "../src/log.js";
 import { RetentionError } from "../src/retention/errors.js";
 import { purgeExpiredFiles } from "../src/retention/purge.js";
+import { retentionStatus } from "../src/retention/status.js";
 import { startRetentionWorker } from "../src/retention/worker.js";
 import { LocalFileStore } from "../src/store/files.js";
 
@@ -140,8 +141,20 @@ describe("purgeExpiredFiles", () => {
     ).run(aPayload, daysAgo(45));
     const before = db.prepare("SELECT * FROM cases ORDER BY id").all();
 
+    expect(retentionStatus(db, { retentionDays: 30, now: NOW })).toMatchObject({
+      purgedFiles: 0,
+      dueFiles: 3,
+      dueBytes: 4096 + 1000 + 4096,
+    });
+
     const r = await purgeExpiredFiles(db, { store, retentionDays: 30, now: NOW });
 
+    expect(retentionStatus(db, { retentionDays: 30, now: NOW })).toMatchObject({
+      purgedFiles: 3,
+      purgedBytes: 4096 + 1000 + 4096,
+      dueFiles: 0,
+      dueBytes: 0,
+    });
     expect(r.cutoff).toBe(daysAgo(30));
     expect(r.failed).toEqual([]);
     expect(r.purged.map((p) => p.sha256).sort()).toEqual([aPayload, aResult, bPayload].sort());

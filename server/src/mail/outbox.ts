@@ -71,8 +71,9 @@ function toEntry(row: OutboxRow): OutboxEntry {
   };
 }
 
-// Deliberately simple: one "@", no whitespace, no angle brackets or commas (which would smuggle extra recipients).
-const ADDRESS = /^[^\s@<>,;"]+@[^\s@<>,;"]+\.[^\s@<>,;"]+$/;
+// Deliberately simple: one "@", no whitespace, no angle brackets, commas, semicolons or quotes (which would smuggle
+// extra recipients or headers). A dotless domain (an intranet host) is allowed, as the staff registry allows it.
+const ADDRESS = /^[^\s@<>,;"]+@[^\s@<>,;"]+$/;
 
 function validate(msg: OutboxMessage): string[] {
   if (!Array.isArray(msg.to) || msg.to.length === 0) {

@@ -1,0 +1,39 @@
+import type Database from "better-sqlite3";
+import { listPurgeCandidates } from "./candidates.js";
+import { checkRetentionDays } from "./purge.js";
+
+/** What `sealpost-server status` shows about retention. */
+export interface RetentionStatus {
+  retentionDays: number;
+  /** Files purged so far and their total size in bytes. */
+  purgedFiles: number;
+  purgedBytes: number;
+  /** When the last file was purged (ISO-8601 UTC), or null. */
+  lastPurgedAt: string | null;
+  /** Files the next run would purge, and their size: non-zero for long means the retention worker is not running. */
+  dueFiles: number;
+  dueBytes: number;
+}
+
+/** Retention figures at `now` (default: the current time). Throws RetentionError BAD_CONFIG for a bad retentionDays. */
+export function retentionStatus(
+  db: Database.Database,
+  options: { retentionDays: number; now?: Date },
+): RetentionStatus {
+  const days = checkRetentionDays(options.retentionDays);
+  const now = options.now ?? new Date();
+  const done = db
+    .prepare(
+      "SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS bytes, MAX(purged_at) AS last FROM files WHERE purged_at IS NOT NULL",
+    )
+    .get() as { n: number; bytes: number; last: string | null };
+  const due = listPurgeCandidates(db, new Date(now.getTime() - days * 24 * 3600_000).toISOString());
+  return {
+    retentionDays: days,
+    purgedFiles: done.n,
+    purgedBytes: done.bytes,
+    lastPurgedAt: done.last,
+    dueFiles: due.length,
+    dueBytes: due.reduce((n, f) => n + f.size, 0),
+  };
+}
