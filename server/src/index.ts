@@ -1,1 +1,14 @@
-export {};
+export { createContext } from "./app.js";
+export { type AuditEntry, type AuditEntryInput, appendAudit, iterateAudit } from "./audit/log.js";
+export { type AuditVerifyResult, verifyAudit } from "./audit/verify.js";
+export { acceptFile, registerPayloadFromFile } from "./cases/service.js";
+export { DEFAULT_CONFIG, loadConfig, type ServerConfig } from "./config.js";
+export type { Actor, Notice, ServerContext } from "./context.js";
+export { migrate } from "./db/migrate.js";
+export type { Migration } from "./db/migration.js";
+export { openDatabase } from "./db/open.js";
+export { ERROR_CATALOGUE, ServerError, type ServerErrorCode } from "./errors.js";
+export { buildApp, type RouteList } from "./http/app.js";
+export { initDataDir } from "./commands/init.js";
+export { type Logger, silentLogger, stderrLogger } from "./log.js";
+export { type RunningServer, startServer } from "./server.js";

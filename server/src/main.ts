@@ -1,1 +1,141 @@
-console.log("sealpost-server");
+import { createWriteStream } from "node:fs";
+import { once } from "node:events";
+import { Command, Option } from "commander";
+import { SealpostError } from "@sealpost/protocol";
+import { iterateAudit } from "./audit/log.js";
+import { verifyAudit } from "./audit/verify.js";
+import { initDataDir } from "./commands/init.js";
+import { serverStatus } from "./commands/status.js";
+import { openDatabase } from "./db/open.js";
+import { stderrLogger } from "./log.js";
+import { startServer } from "./server.js";
+
+/**
+ * `sealpost-server`: init, start, audit verify|export, status. Exit codes: 0 ok, 1 internal error, 2 usage or
+ * configuration error, 6 audit chain broken.
+ */
+const program = new Command("sealpost-server")
+  .description("sealpost relay server: registry, transfer cases, sealed files, audit trail")
+  .showHelpAfterError();
+
+const collect = (v: string, acc: string[]) => [...acc, v];
+
+program
+  .command("init")
+  .description("create a data folder: database, file store, config.json and the first admin")
+  .requiredOption("--data <dir>", "data folder (created)")
+  .requiredOption("--trust <root.pem>", "trust anchors (PEM bundle)")
+  .requiredOption("--admin-cert <cert.pem>", "the first admin's signing certificate (PEM)")
+  .option("--admin-name <name>", "the admin's name", "administrator")
+  .option("--admin-email <email>", "the admin's e-mail address", "admin@sealpost.invalid")
+  .option("--admin-agency <code>", "the admin's agency code (created)", "SEALPOST")
+  .option("--intermediates <pem>", "intermediate CA certificates (PEM bundle)")
+  .option("--crl <file>", "a CRL file (repeatable)", collect, [])
+  .option("--crl-dir <dir>", "a folder of CRL files")
+  .addOption(
+    new Option("--revocation <mode>", "revocation checking").choices(["require", "prefer", "off"]).default("require"),
+  )
+  .option("--listen <host:port>", "default listen address", "127.0.0.1:8443")
+  .addHelpText(
+    "after",
+    "\nExample:\n  sealpost-server init --data /srv/sealpost --trust grca.pem --intermediates gca.pem \\\n    --crl gca.crl --admin-cert admin-sign.pem --admin-email admin@example.gov.tw",
+  )
+  .action(async (o) => {
+    const r = await initDataDir({ ...o, log: stderrLogger() });
+    process.stdout.write(`created ${o.data} (admin ${o.adminEmail}, id ${r.adminId})\n`);
+  });
+
+program
+  .command("start")
+  .description("serve the API")
+  .requiredOption("--data <dir>", "data folder")
+  .option("--listen <host:port>", "address to listen on (default from config.json, 127.0.0.1:8443)")
+  .option("--tls-cert <cert.pem>", "TLS certificate (without TLS only loopback addresses are allowed)")
+  .option("--tls-key <key.pem>", "TLS private key")
+  .action(async (o) => {
+    if (!!o.tlsCert !== !!o.tlsKey) throw new SealpostError("USAGE", "Give both --tls-cert and --tls-key, or neither.");
+    const log = stderrLogger();
+    const s = await startServer(o.data, {
+      log,
+      ...(o.listen ? { listen: o.listen } : {}),
+      ...(o.tlsCert ? { tls: { cert: o.tlsCert, key: o.tlsKey } } : {}),
+    });
+    process.stdout.write(`sealpost-server listening on ${s.url}${s.tls ? "" : " (no TLS: loopback only)"}\n`);
+    const stop = async () => {
+      await s.close();
+      process.exit(0);
+    };
+    process.once("SIGTERM", stop);
+    process.once("SIGINT", stop);
+  });
+
+const audit = program.command("audit").description("check or export the audit trail");
+audit
+  .command("verify")
+  .description("recompute the hash chain; names the first broken entry (exit 6)")
+  .requiredOption("--data <dir>", "data folder")
+  .action((o) => {
+    const db = openDatabase(o.data, { migrate: false });
+    const r = verifyAudit(db);
+    db.close();
+    if (r.ok) {
+      process.stdout.write(`audit chain intact: ${r.entries} entries, last hash ${r.lastHash}\n`);
+      return;
+    }
+    process.stderr.write(
+      `sealpost-server: error: audit chain broken at entry ${r.broken!.seq}: ${r.broken!.message}\n`,
+    );
+    process.stderr.write(
+      `sealpost-server: hint: ${r.entries} entries before it verify; restore the database from a backup and investigate.\n`,
+    );
+    process.exitCode = 6;
+  });
+audit
+  .command("export")
+  .description("write the audit trail as JSON lines")
+  .requiredOption("--data <dir>", "data folder")
+  .option("-o, --output <file>", "output file (default: standard output)")
+  .action(async (o) => {
+    const db = openDatabase(o.data, { migrate: false });
+    const out = o.output ? createWriteStream(o.output, { flags: "wx", mode: 0o600 }) : process.stdout;
+    for (const e of iterateAudit(db)) {
+      if (!out.write(`${JSON.stringify(e)}\n`)) await once(out, "drain");
+    }
+    db.close();
+    if (o.output) {
+      out.end();
+      await once(out, "finish");
+    }
+  });
+
+program
+  .command("status")
+  .description("case counts by state and the mail outbox")
+  .requiredOption("--data <dir>", "data folder")
+  .option("--json", "JSON output")
+  .action((o) => {
+    const db = openDatabase(o.data);
+    const s = serverStatus(db);
+    db.close();
+    if (o.json) {
+      process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
+      return;
+    }
+    process.stdout.write("cases:\n");
+    for (const [k, v] of Object.entries(s.cases)) process.stdout.write(`  ${k.padEnd(16)} ${v}\n`);
+    process.stdout.write("mail outbox:\n");
+    for (const [k, v] of Object.entries(s.mail.counts)) process.stdout.write(`  ${k.padEnd(16)} ${v}\n`);
+    for (const e of s.mail.lastErrors)
+      process.stdout.write(`  error #${e.id} (${e.kind}, ${e.attempts} attempts): ${e.lastError}\n`);
+  });
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  if (e instanceof SealpostError) {
+    process.stderr.write(`sealpost-server: error: ${e.message}\n`);
+    if (e.hint) process.stderr.write(`sealpost-server: hint: ${e.hint}\n`);
+    process.exitCode = e.code === "INTERNAL" ? 1 : 2;
+  } else {
+    process.stderr.write(`sealpost-server: error: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exitCode = 1;
+  }
+});

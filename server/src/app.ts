@@ -1,0 +1,43 @@
+import type Database from "better-sqlite3";
+import { loadConfig, type ServerConfig } from "./config.js";
+import type { Notice, ServerContext } from "./context.js";
+import { openDatabase } from "./db/open.js";
+import type { Logger } from "./log.js";
+import { enqueueMail } from "./mail/outbox.js";
+import { LocalFileStore } from "./store/files.js";
+import { loadTrust } from "./trust.js";
+
+/**
+ * Opens a data folder for serving: config, database (migrated), file store and trust policy. With `sweep` (default
+ * true) it first removes temporary upload files and stored files no case references (left by a crash), so nothing
+ * half-received is ever visible.
+ */
+export async function createContext(
+  dataDir: string,
+  options: { log: Logger; sweep?: boolean; config?: Partial<ServerConfig> },
+): Promise<ServerContext> {
+  const config = { ...loadConfig(dataDir), ...options.config };
+  const db = openDatabase(dataDir);
+  const store = new LocalFileStore(dataDir);
+  await store.ensure();
+  if (options.sweep ?? true) {
+    const known = db.prepare("SELECT 1 FROM files WHERE sha256 = ?");
+    const swept = await store.sweep((sha) => known.get(sha) !== undefined);
+    if (swept.temp || swept.orphans) options.log.warn("removed leftovers of interrupted uploads", swept);
+  }
+  const { policy, intermediates } = await loadTrust(dataDir, config);
+  return {
+    dataDir,
+    db,
+    config,
+    store,
+    trust: policy,
+    intermediates,
+    log: options.log,
+    notify: (n: Notice) => {
+      enqueueMail(db, n);
+    },
+  };
+}
+
+export type { Database };

@@ -1,0 +1,731 @@
+import { createReadStream } from "node:fs";
+import { rm } from "node:fs/promises";
+import { randomBytes, verify } from "node:crypto";
+import {
+  CASE_TRANSITIONS,
+  type CaseAction,
+  type CaseDto,
+  type CaseState,
+  type CreateCaseRequest,
+  canonicalJson,
+  type NoteDto,
+  type ProfileRecipient,
+  type ReceiptDto,
+  type ReceiptRequest,
+  type TransferProfile,
+} from "@sealpost/protocol";
+import { certificateToPem, PkiError } from "@sealpost/pki";
+import { appendAudit } from "../audit/log.js";
+import type { Actor, ServerContext } from "../context.js";
+import { inspectCms } from "../crypto.js";
+import { ServerError } from "../errors.js";
+import {
+  activeCertRows,
+  type CertRow,
+  certDto,
+  certOf,
+  getAgency,
+  getCategory,
+  getStaff,
+  validateCert,
+} from "../registry/service.js";
+import { compareRecipients } from "./recipients.js";
+
+/**
+ * Transfer cases (DESIGN section 2). Every transition runs in one database transaction as
+ * `UPDATE cases SET state = ... WHERE id = ? AND state IN (<allowed from-states>)` and succeeds only when exactly one
+ * row changed, so of two concurrent transitions exactly one wins; the other gets ILLEGAL_TRANSITION (409). The audit
+ * entry and the mail notices of a transition are written in the same transaction.
+ */
+
+export interface CaseRow {
+  id: string;
+  state: CaseState;
+  category: string;
+  sender_agency: string;
+  sender_staff: string;
+  receiving_agency: string;
+  record_count: number;
+  upload_no: string;
+  remarks: string;
+  payload_sha256: string | null;
+  payload_size: number | null;
+  payload_at: string | null;
+  result_sha256: string | null;
+  result_size: number | null;
+  result_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export type Side = "sender" | "receiver";
+const now = () => new Date().toISOString();
+
+/** A new case id: date and 8 random hex digits, e.g. "C20261130-3f9a0c12". */
+function newCaseId(): string {
+  return `C${new Date().toISOString().slice(0, 10).replaceAll("-", "")}-${randomBytes(4).toString("hex")}`;
+}
+
+export function caseDto(r: CaseRow): CaseDto {
+  return {
+    id: r.id,
+    state: r.state,
+    category: r.category,
+    senderAgency: r.sender_agency,
+    senderStaff: r.sender_staff,
+    receivingAgency: r.receiving_agency,
+    recordCount: r.record_count,
+    uploadNo: r.upload_no,
+    remarks: r.remarks,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    ...(r.payload_sha256
+      ? { payload: { sha256: r.payload_sha256, size: r.payload_size ?? 0, uploadedAt: r.payload_at ?? "" } }
+      : {}),
+    ...(r.result_sha256
+      ? { result: { sha256: r.result_sha256, size: r.result_size ?? 0, uploadedAt: r.result_at ?? "" } }
+      : {}),
+  };
+}
+
+function auditBase(actor: Actor) {
+  return { actor: actor.staffId, role: actor.role, agency: actor.agency, source: actor.source };
+}
+
+/** The sides of a case the actor's agency is on. */
+export function sidesOf(actor: Actor, c: CaseRow): Side[] {
+  const s: Side[] = [];
+  if (c.sender_agency === actor.agency) s.push("sender");
+  if (c.receiving_agency === actor.agency) s.push("receiver");
+  return s;
+}
+
+/**
+ * Loads a case the actor may act on from `side` ("either" for reading). Only role "staff" acts on cases; a case of
+ * another agency is NOT_FOUND (its existence is not disclosed); the wrong side of an own case is FORBIDDEN.
+ */
+export function caseFor(ctx: ServerContext, actor: Actor, id: string, side: Side | "either"): CaseRow {
+  if (actor.role !== "staff") throw new ServerError("FORBIDDEN", "Only agency staff act on transfer cases.");
+  const c = ctx.db.prepare("SELECT * FROM cases WHERE id = ?").get(id) as CaseRow | undefined;
+  const sides = c ? sidesOf(actor, c) : [];
+  if (!c || sides.length === 0) throw new ServerError("NOT_FOUND", `No case ${id} visible to you.`);
+  if (side !== "either" && !sides.includes(side)) {
+    throw new ServerError("FORBIDDEN", `Only the ${side === "sender" ? "sending" : "receiving"} agency can do this.`);
+  }
+  return c;
+}
+
+/**
+ * Moves a case by `action` inside the current transaction: one conditional UPDATE; throws ILLEGAL_TRANSITION (409)
+ * when the case is not (or no longer) in an allowed from-state. `set` adds column updates.
+ */
+export function transition(
+  ctx: ServerContext,
+  id: string,
+  action: CaseAction,
+  set: Record<string, unknown> = {},
+): CaseRow {
+  const t = CASE_TRANSITIONS[action];
+  const cols = Object.keys(set);
+  const from = t.from as readonly string[];
+  const info = ctx.db
+    .prepare(
+      `UPDATE cases SET state = ?, updated_at = ?${cols.map((c) => `, ${c} = ?`).join("")}
+       WHERE id = ? AND state IN (${from.map(() => "?").join(",")})`,
+    )
+    .run(t.to, now(), ...cols.map((c) => set[c]), id, ...from);
+  const row = ctx.db.prepare("SELECT * FROM cases WHERE id = ?").get(id) as CaseRow | undefined;
+  if (!row) throw new ServerError("NOT_FOUND", `No case ${id}.`);
+  if (info.changes !== 1) {
+    throw new ServerError("ILLEGAL_TRANSITION", `Case ${id} is ${row.state}; "${action}" needs ${from.join(" or ")}.`, {
+      details: { caseId: id, state: row.state, action, allowedFrom: from },
+    });
+  }
+  return row;
+}
+
+/** Active staff (role staff) of an agency. */
+function agencyStaff(ctx: ServerContext, agency: string): { id: string; name: string; email: string }[] {
+  return ctx.db
+    .prepare("SELECT id, name, email FROM staff WHERE agency = ? AND active = 1 AND role = 'staff' ORDER BY email")
+    .all(agency) as { id: string; name: string; email: string }[];
+}
+
+/** The staff member's active encryption certificates that validate now (invalid ones are skipped, or thrown when `strict`). */
+async function validEncryptionCerts(ctx: ServerContext, staffId: string, strict: boolean): Promise<CertRow[]> {
+  const ok: CertRow[] = [];
+  for (const r of activeCertRows(ctx.db, staffId, "encrypt")) {
+    const { cert, chain } = certOf(r);
+    try {
+      await validateCert(ctx, cert, "encrypt", chain);
+      ok.push(r);
+    } catch (e) {
+      if (strict) throw e;
+      ctx.log.warn("skipping a registered encryption certificate that no longer validates", {
+        staffId,
+        certSha256: r.sha256,
+        reason: e instanceof ServerError ? (e.details?.pkiCode ?? e.code) : String(e),
+      });
+    }
+  }
+  return ok;
+}
+
+function recipientOf(ctx: ServerContext, r: CertRow): ProfileRecipient {
+  const s = getStaff(ctx.db, r.staff_id);
+  return { staffId: s.id, name: s.name, email: s.email, agency: s.agency, certificate: certDto(r) };
+}
+
+/**
+ * Registers a case from the sender's side and returns its transfer profile. Receivers: the given e-mail addresses
+ * (each must be active staff of the receiving agency with a valid encryption certificate), by default every active
+ * staff member of the receiving agency with one. The sender's own valid encryption certificates are added so the
+ * sender can open the sealed file again.
+ */
+export async function createCase(ctx: ServerContext, actor: Actor, req: CreateCaseRequest): Promise<TransferProfile> {
+  if (actor.role !== "staff") throw new ServerError("FORBIDDEN", "Only agency staff register transfer cases.");
+  if (!req || typeof req.category !== "string" || typeof req.receivingAgency !== "string") {
+    throw new ServerError("BAD_REQUEST", "category and receivingAgency are required.");
+  }
+  if (!Number.isSafeInteger(req.recordCount) || req.recordCount < 0) {
+    throw new ServerError("BAD_REQUEST", "recordCount must be a whole number of records (0 or more).");
+  }
+  if (typeof req.uploadNo !== "string" || req.uploadNo.trim() === "" || req.uploadNo.length > 100) {
+    throw new ServerError("BAD_REQUEST", "uploadNo (the upload number) is required.");
+  }
+  const cat = getCategory(ctx.db, req.category);
+  if (!cat.active) throw new ServerError("BAD_REQUEST", `Transfer category ${cat.code} is no longer in use.`);
+  getAgency(ctx.db, req.receivingAgency);
+  const all = agencyStaff(ctx, req.receivingAgency);
+  let chosen = all;
+  if (req.receivers && req.receivers.length > 0) {
+    chosen = req.receivers.map((email) => {
+      const s = all.find((x) => x.email.toLowerCase() === String(email).toLowerCase());
+      if (!s) {
+        throw new ServerError("BAD_REQUEST", `${email} is not active staff of agency ${req.receivingAgency}.`);
+      }
+      return s;
+    });
+  }
+  const receivers: CertRow[] = [];
+  for (const s of chosen) {
+    const certs = await validEncryptionCerts(ctx, s.id, false);
+    if (certs.length === 0 && req.receivers?.length) {
+      throw new ServerError("NO_RECIPIENTS", `${s.email} has no valid registered encryption certificate.`, {
+        hint: "Ask the administrator to register the staff member's current encryption certificate.",
+      });
+    }
+    receivers.push(...certs);
+  }
+  if (receivers.length === 0) {
+    throw new ServerError(
+      "NO_RECIPIENTS",
+      `No staff of agency ${req.receivingAgency} has a valid encryption certificate.`,
+    );
+  }
+  const own = await validEncryptionCerts(ctx, actor.staffId, false);
+  const id = newCaseId();
+  ctx.db.transaction(() => {
+    const t = now();
+    ctx.db
+      .prepare(
+        `INSERT INTO cases (id, state, category, sender_agency, sender_staff, receiving_agency, record_count, upload_no,
+           remarks, created_at, updated_at) VALUES (?, 'registered', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        id,
+        cat.code,
+        actor.agency,
+        actor.staffId,
+        req.receivingAgency,
+        req.recordCount,
+        req.uploadNo.trim(),
+        req.remarks ?? "",
+        t,
+        t,
+      );
+    const ins = ctx.db.prepare(
+      "INSERT INTO case_recipients (case_id, side, cert_id, staff_id, role) VALUES (?, 'payload', ?, ?, ?)",
+    );
+    for (const r of receivers) ins.run(id, r.id, r.staff_id, "receiver");
+    for (const r of own) ins.run(id, r.id, r.staff_id, "sender-copy");
+    appendAudit(ctx.db, {
+      ...auditBase(actor),
+      action: "case.register",
+      caseId: id,
+      detail: {
+        category: cat.code,
+        receivingAgency: req.receivingAgency,
+        recordCount: req.recordCount,
+        uploadNo: req.uploadNo.trim(),
+        recipients: [...receivers, ...own].map((r) => r.sha256),
+      },
+    });
+  })();
+  return profile(ctx, actor, id);
+}
+
+function payloadRecipientRows(ctx: ServerContext, caseId: string): CertRow[] {
+  return ctx.db
+    .prepare(
+      `SELECT c.* FROM case_recipients r JOIN certificates c ON c.id = r.cert_id
+       WHERE r.case_id = ? AND r.side = 'payload' ORDER BY r.role, c.created_at`,
+    )
+    .all(caseId) as CertRow[];
+}
+
+/** The transfer profile of a case (either side may read it). */
+export function profile(ctx: ServerContext, actor: Actor, id: string): TransferProfile {
+  const c = caseFor(ctx, actor, id, "either");
+  return { case: caseDto(c), recipients: payloadRecipientRows(ctx, id).map((r) => recipientOf(ctx, r)) };
+}
+
+/** The result's recipients now: every valid encryption certificate of the sending agency's active staff. */
+async function resultRecipientRows(ctx: ServerContext, c: CaseRow): Promise<CertRow[]> {
+  const rows: CertRow[] = [];
+  for (const s of agencyStaff(ctx, c.sender_agency)) rows.push(...(await validEncryptionCerts(ctx, s.id, false)));
+  return rows;
+}
+
+/** The result profile (receiving side): the certificates a result file must be sealed to, exactly. */
+export async function resultProfile(ctx: ServerContext, actor: Actor, id: string): Promise<TransferProfile> {
+  const c = caseFor(ctx, actor, id, "receiver");
+  const rows = await resultRecipientRows(ctx, c);
+  if (rows.length === 0) {
+    throw new ServerError("NO_RECIPIENTS", `No staff of agency ${c.sender_agency} has a valid encryption certificate.`);
+  }
+  return { case: caseDto(c), recipients: rows.map((r) => recipientOf(ctx, r)) };
+}
+
+export function getCase(ctx: ServerContext, actor: Actor, id: string): CaseDto {
+  const c = caseFor(ctx, actor, id, "either");
+  return { ...caseDto(c), notes: notesOf(ctx, id) };
+}
+
+function notesOf(ctx: ServerContext, id: string): NoteDto[] {
+  return (
+    ctx.db
+      .prepare(
+        `SELECT n.id, n.staff_id, s.name, n.text, n.created_at FROM case_notes n JOIN staff s ON s.id = n.staff_id
+         WHERE n.case_id = ? ORDER BY n.id`,
+      )
+      .all(id) as { id: number; staff_id: string; name: string; text: string; created_at: string }[]
+  ).map((n) => ({ id: n.id, staffId: n.staff_id, staffName: n.name, text: n.text, createdAt: n.created_at }));
+}
+
+/** Cases of the actor's agency: `box` inbox (received), outbox (sent) or both; optionally one state. */
+export function listCases(
+  ctx: ServerContext,
+  actor: Actor,
+  opts: { box?: "inbox" | "outbox"; state?: string },
+): CaseDto[] {
+  if (actor.role !== "staff") throw new ServerError("FORBIDDEN", "Only agency staff see transfer cases.");
+  const where: string[] = [];
+  const args: unknown[] = [];
+  if (opts.box === "inbox") {
+    where.push("receiving_agency = ?");
+    args.push(actor.agency);
+  } else if (opts.box === "outbox") {
+    where.push("sender_agency = ?");
+    args.push(actor.agency);
+  } else {
+    where.push("(receiving_agency = ? OR sender_agency = ?)");
+    args.push(actor.agency, actor.agency);
+  }
+  if (opts.state) {
+    where.push("state = ?");
+    args.push(opts.state);
+  }
+  return (
+    ctx.db
+      .prepare(`SELECT * FROM cases WHERE ${where.join(" AND ")} ORDER BY created_at DESC`)
+      .all(...args) as CaseRow[]
+  ).map(caseDto);
+}
+
+function staffEmails(ctx: ServerContext, ids: string[]): string[] {
+  return [
+    ...new Set(
+      ids
+        .map((i) => getStaff(ctx.db, i))
+        .filter((s) => s.active)
+        .map((s) => s.email),
+    ),
+  ];
+}
+
+function notifySafely(ctx: ServerContext, n: Parameters<ServerContext["notify"]>[0]): void {
+  if (n.to.length > 0) ctx.notify(n);
+}
+
+export type FileKind = "payload" | "result";
+
+/** A fully received upload waiting in a temporary file. */
+export interface IncomingFile {
+  tempPath: string;
+  sha256: string;
+  size: number;
+}
+
+/**
+ * Checks a received file and makes it the case's payload or result: the envelope's RecipientInfos must be exactly
+ * the expected certificates (NOT_CMS / RECIPIENTS_MISMATCH otherwise, 422), then the file is renamed into the store
+ * and one transaction records the transition, the file, the audit entry and the notices. The temporary file is
+ * always gone afterwards (moved or removed).
+ */
+export async function acceptFile(
+  ctx: ServerContext,
+  actor: Actor,
+  caseId: string,
+  kind: FileKind,
+  file: IncomingFile,
+): Promise<CaseDto> {
+  try {
+    const c = caseFor(ctx, actor, caseId, kind === "payload" ? "sender" : "receiver");
+    const action: CaseAction = kind === "payload" ? "upload_payload" : "upload_result";
+    const from = CASE_TRANSITIONS[action].from as readonly string[];
+    if (!from.includes(c.state)) {
+      throw new ServerError(
+        "ILLEGAL_TRANSITION",
+        `Case ${caseId} is ${c.state}; "${action}" needs ${from.join(" or ")}.`,
+        {
+          details: { caseId, state: c.state, action, allowedFrom: from },
+        },
+      );
+    }
+    const expected = kind === "payload" ? payloadRecipientRows(ctx, caseId) : await resultRecipientRows(ctx, c);
+    let info: Awaited<ReturnType<typeof inspectCms>>;
+    try {
+      info = await inspectCms(createReadStream(file.tempPath));
+    } catch (e) {
+      if (e instanceof ServerError) throw e;
+      throw new ServerError("NOT_CMS", undefined, {
+        cause: e,
+        hint: "Upload the sealed file (sealpost seal / sealpost send), not the plain batch.",
+        details: { reason: e instanceof Error ? e.message : String(e) },
+      });
+    }
+    if (info.contentType !== "authEnvelopedData" && info.contentType !== "envelopedData") {
+      throw new ServerError("NOT_CMS", `The file is CMS ${info.contentType}, not an envelope sealed to recipients.`);
+    }
+    const cmp = compareRecipients(info.recipients, expected);
+    if (!cmp.exact) {
+      throw new ServerError("RECIPIENTS_MISMATCH", undefined, {
+        hint: "Fetch the case's profile again and seal to exactly its recipient certificates.",
+        details: { missing: cmp.missing, unexpected: cmp.unexpected, expected: expected.map((r) => r.sha256) },
+      });
+    }
+    await ctx.store.commit(file.tempPath, file.sha256);
+    try {
+      return commitTransition(ctx, actor, c, kind, file, expected);
+    } catch (e) {
+      const used = ctx.db
+        .prepare("SELECT 1 FROM cases WHERE payload_sha256 = ? OR result_sha256 = ?")
+        .get(file.sha256, file.sha256);
+      if (!used) await ctx.store.remove(file.sha256);
+      throw e;
+    }
+  } finally {
+    await rm(file.tempPath, { force: true });
+  }
+}
+
+function commitTransition(
+  ctx: ServerContext,
+  actor: Actor,
+  c: CaseRow,
+  kind: FileKind,
+  file: IncomingFile,
+  expected: CertRow[],
+): CaseDto {
+  return ctx.db.transaction(() => {
+    const t = now();
+    ctx.db
+      .prepare(
+        "INSERT INTO files (sha256, size, created_at) VALUES (?, ?, ?) ON CONFLICT(sha256) DO UPDATE SET purged_at = NULL",
+      )
+      .run(file.sha256, file.size, t);
+    let row: CaseRow;
+    if (kind === "payload") {
+      row = transition(ctx, c.id, "upload_payload", {
+        payload_sha256: file.sha256,
+        payload_size: file.size,
+        payload_at: t,
+      });
+      const receivers = ctx.db
+        .prepare(
+          "SELECT DISTINCT staff_id FROM case_recipients WHERE case_id = ? AND side = 'payload' AND role = 'receiver'",
+        )
+        .all(c.id) as { staff_id: string }[];
+      notifySafely(ctx, {
+        to: staffEmails(
+          ctx,
+          receivers.map((r) => r.staff_id),
+        ),
+        subject: `[sealpost] 新案件 ${c.id} 已傳送 (new case from ${c.sender_agency})`,
+        text: `Agency ${c.sender_agency} sent case ${c.id} (category ${c.category}, ${c.record_count} records, upload no. ${c.upload_no}).\nReceive it with: sealpost receive ${c.id}\n`,
+        kind: "case.sent",
+        caseId: c.id,
+      });
+    } else {
+      row = transition(ctx, c.id, "upload_result", {
+        result_sha256: file.sha256,
+        result_size: file.size,
+        result_at: t,
+      });
+      const ins = ctx.db.prepare(
+        "INSERT OR IGNORE INTO case_recipients (case_id, side, cert_id, staff_id, role) VALUES (?, 'result', ?, ?, 'result')",
+      );
+      for (const r of expected) ins.run(c.id, r.id, r.staff_id);
+      notifySafely(ctx, {
+        to: staffEmails(ctx, [c.sender_staff]),
+        subject: `[sealpost] 案件 ${c.id} 處理完成 (result ready)`,
+        text: `Agency ${c.receiving_agency} processed case ${c.id} and uploaded a result file.\nFetch it with: sealpost result ${c.id}\n`,
+        kind: "case.processed",
+        caseId: c.id,
+      });
+    }
+    appendAudit(ctx.db, {
+      ...auditBase(actor),
+      action: kind === "payload" ? "case.upload_payload" : "case.upload_result",
+      caseId: c.id,
+      fileSha256: [file.sha256],
+      detail: { size: file.size, from: c.state, to: row.state },
+    });
+    return caseDto(row);
+  })();
+}
+
+/**
+ * Records a download (payload by the receiving side, result by the sending side) as a transition and an audit entry,
+ * and returns the file's hash and size. The caller streams the bytes afterwards.
+ */
+export function recordDownload(
+  ctx: ServerContext,
+  actor: Actor,
+  caseId: string,
+  kind: FileKind,
+  range?: string,
+): { sha256: string; size: number } {
+  const side: Side = kind === "payload" ? "receiver" : "sender";
+  const c = caseFor(ctx, actor, caseId, side);
+  return ctx.db.transaction(() => {
+    const action: CaseAction = kind === "payload" ? "download_payload" : "download_result";
+    const row = transition(ctx, caseId, action, kind === "payload" ? {} : { ended_at: now() });
+    const sha = kind === "payload" ? row.payload_sha256 : row.result_sha256;
+    const size = kind === "payload" ? row.payload_size : row.result_size;
+    if (!sha || size === null) throw new ServerError("NOT_FOUND", `Case ${caseId} has no ${kind} file.`);
+    const f = ctx.db.prepare("SELECT purged_at FROM files WHERE sha256 = ?").get(sha) as
+      | { purged_at: string | null }
+      | undefined;
+    if (!f || f.purged_at) throw new ServerError("FILE_GONE");
+    appendAudit(ctx.db, {
+      ...auditBase(actor),
+      action: kind === "payload" ? "case.download_payload" : "case.download_result",
+      caseId,
+      fileSha256: [sha],
+      detail: { from: c.state, to: row.state, ...(range ? { range } : {}) },
+    });
+    return { sha256: sha, size };
+  })();
+}
+
+/** Adds a processing note (receiving side, while the case is received). */
+export function addNote(ctx: ServerContext, actor: Actor, caseId: string, text: string): CaseDto {
+  if (typeof text !== "string" || text.trim() === "" || text.length > 4000) {
+    throw new ServerError("BAD_REQUEST", "A note needs text (at most 4000 characters).");
+  }
+  caseFor(ctx, actor, caseId, "receiver");
+  return ctx.db.transaction(() => {
+    transition(ctx, caseId, "add_note");
+    const info = ctx.db
+      .prepare("INSERT INTO case_notes (case_id, staff_id, text, created_at) VALUES (?, ?, ?, ?)")
+      .run(caseId, actor.staffId, text.trim(), now());
+    appendAudit(ctx.db, {
+      ...auditBase(actor),
+      action: "case.note",
+      caseId,
+      detail: { noteId: Number(info.lastInsertRowid) },
+    });
+    return getCase(ctx, actor, caseId);
+  })();
+}
+
+/** Withdraws a case (sending side, before receipt). */
+export function cancelCase(ctx: ServerContext, actor: Actor, caseId: string, reason = ""): CaseDto {
+  const c = caseFor(ctx, actor, caseId, "sender");
+  return ctx.db.transaction(() => {
+    const row = transition(ctx, caseId, "cancel", { ended_at: now() });
+    appendAudit(ctx.db, {
+      ...auditBase(actor),
+      action: "case.cancel",
+      caseId,
+      fileSha256: row.payload_sha256 ? [row.payload_sha256] : [],
+      detail: { from: c.state, reason },
+    });
+    if (c.state === "sent") {
+      const receivers = ctx.db
+        .prepare(
+          "SELECT DISTINCT staff_id FROM case_recipients WHERE case_id = ? AND side = 'payload' AND role = 'receiver'",
+        )
+        .all(caseId) as { staff_id: string }[];
+      notifySafely(ctx, {
+        to: staffEmails(
+          ctx,
+          receivers.map((r) => r.staff_id),
+        ),
+        subject: `[sealpost] 案件 ${caseId} 已撤回 (withdrawn)`,
+        text: `Agency ${c.sender_agency} withdrew case ${caseId}. Nothing more to do.\n`,
+        kind: "case.cancelled",
+        caseId,
+      });
+    }
+    return caseDto(row);
+  })();
+}
+
+/**
+ * Verifies and keeps a signed receipt. Payload receipts come from a receiving staff member the payload was sealed
+ * to, once the case is received; result receipts from the sending side once the result was fetched. The signature
+ * (over canonicalJson(statement)) must verify with one of the signer's active registered signing certificates,
+ * re-validated now, and statement.sha256 must be the case's file.
+ */
+export async function addReceipt(
+  ctx: ServerContext,
+  actor: Actor,
+  caseId: string,
+  req: ReceiptRequest,
+): Promise<ReceiptDto> {
+  const st = req?.statement;
+  if (st?.type !== "sealpost-receipt" || (st.kind !== "payload" && st.kind !== "result")) {
+    throw new ServerError("BAD_REQUEST", "A receipt needs a sealpost-receipt statement of kind payload or result.");
+  }
+  const c = caseFor(ctx, actor, caseId, st.kind === "payload" ? "receiver" : "sender");
+  const bad = (message: string) => new ServerError("BAD_RECEIPT", message);
+  if (st.caseId !== caseId) throw bad("The receipt names another case.");
+  const okStates: CaseState[] =
+    st.kind === "payload" ? ["received", "processed", "result_received"] : ["result_received"];
+  if (!okStates.includes(c.state)) {
+    throw new ServerError("ILLEGAL_TRANSITION", `Case ${caseId} is ${c.state}: no ${st.kind} receipt yet.`, {
+      details: { caseId, state: c.state },
+    });
+  }
+  const fileSha = st.kind === "payload" ? c.payload_sha256 : c.result_sha256;
+  if (!fileSha || st.sha256 !== fileSha) throw bad(`The receipt's SHA-256 is not the case's ${st.kind} file.`);
+  if (!Number.isFinite(Date.parse(st.time))) throw bad("The receipt's time is not a valid time.");
+  if (st.kind === "payload") {
+    const isReceiver = ctx.db
+      .prepare(
+        "SELECT 1 FROM case_recipients WHERE case_id = ? AND side = 'payload' AND role = 'receiver' AND staff_id = ?",
+      )
+      .get(caseId, actor.staffId);
+    if (!isReceiver)
+      throw new ServerError("FORBIDDEN", "Only a receiving staff member named on the case signs its receipt.");
+  }
+  const row = activeCertRows(ctx.db, actor.staffId, "sign").find(
+    (r) => r.sha256 === String(req.certSha256).toLowerCase(),
+  );
+  if (!row) throw bad("The receipt's certificate is not one of your active registered signing certificates.");
+  const { cert, chain } = certOf(row);
+  await validateCert(ctx, cert, "sign", chain);
+  let ok = false;
+  try {
+    ok = verify(
+      "sha256",
+      Buffer.from(canonicalJson(st), "utf8"),
+      cert.publicKey,
+      Buffer.from(String(req.signature), "base64"),
+    );
+  } catch (e) {
+    if (!(e instanceof Error) || e instanceof PkiError) throw e;
+  }
+  if (!ok) throw bad("The receipt's signature does not verify with your registered signing certificate.");
+  return ctx.db.transaction(() => {
+    const info = ctx.db
+      .prepare(
+        `INSERT INTO receipts (case_id, kind, staff_id, cert_id, sha256, statement, signature, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(caseId, st.kind, actor.staffId, row.id, st.sha256, canonicalJson(st), req.signature, now());
+    appendAudit(ctx.db, {
+      ...auditBase(actor),
+      action: `case.receipt_${st.kind}`,
+      caseId,
+      fileSha256: [st.sha256],
+      detail: { receiptId: Number(info.lastInsertRowid), certSha256: row.sha256 },
+    });
+    return listReceipts(ctx, actor, caseId).find((r) => r.id === Number(info.lastInsertRowid))!;
+  })();
+}
+
+export function listReceipts(ctx: ServerContext, actor: Actor, caseId: string): ReceiptDto[] {
+  caseFor(ctx, actor, caseId, "either");
+  const rows = ctx.db
+    .prepare(
+      `SELECT r.*, s.name, c.sha256 AS cert_sha, c.der FROM receipts r JOIN staff s ON s.id = r.staff_id
+       JOIN certificates c ON c.id = r.cert_id WHERE r.case_id = ? ORDER BY r.id`,
+    )
+    .all(caseId) as {
+    id: number;
+    staff_id: string;
+    name: string;
+    cert_sha: string;
+    der: Buffer;
+    statement: string;
+    signature: string;
+    created_at: string;
+  }[];
+  return rows.map((r) => ({
+    id: r.id,
+    staffId: r.staff_id,
+    staffName: r.name,
+    receivedAt: r.created_at,
+    certSha256: r.cert_sha,
+    statement: JSON.parse(r.statement),
+    signature: r.signature,
+    certificatePem: certificateToPem(certOf({ der: r.der, chain_pem: "" } as CertRow).cert),
+  }));
+}
+
+/**
+ * For the SFTP drops module: registers a case for `senderStaffId` and makes a sealed file pulled from an agency's
+ * outbox its payload, exactly like a manual upload (same recipient check, same transaction, same audit and notices).
+ * `tempPath` must be a complete file under the store's tmp folder; it is moved or removed. If the file is refused
+ * (NOT_CMS, RECIPIENTS_MISMATCH...) the new case is cancelled (audited) and the error rethrown.
+ * `actorLabel` (e.g. "drop:taipei-social") is recorded in the audit entries' detail.
+ */
+export async function registerPayloadFromFile(
+  ctx: ServerContext,
+  input: {
+    caseFields: CreateCaseRequest;
+    senderStaffId: string;
+    tempPath: string;
+    sha256: string;
+    size: number;
+    actorLabel?: string;
+  },
+): Promise<CaseDto> {
+  const s = getStaff(ctx.db, input.senderStaffId);
+  const actor: Actor = {
+    staffId: s.id,
+    name: s.name,
+    email: s.email,
+    agency: s.agency,
+    role: s.role,
+    certId: "",
+    source: input.actorLabel ?? "drop",
+  };
+  let created: TransferProfile;
+  try {
+    created = await createCase(ctx, actor, input.caseFields);
+  } catch (e) {
+    await rm(input.tempPath, { force: true });
+    throw e;
+  }
+  try {
+    return await acceptFile(ctx, actor, created.case.id, "payload", input);
+  } catch (e) {
+    cancelCase(ctx, actor, created.case.id, `payload refused: ${e instanceof ServerError ? e.code : "error"}`);
+    throw e;
+  }
+}

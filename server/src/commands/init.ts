@@ -1,0 +1,74 @@
+import { copyFile, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { createContext } from "../app.js";
+import { configPath, DEFAULT_CONFIG, type ServerConfig } from "../config.js";
+import { databasePath, openDatabase } from "../db/open.js";
+import { ServerError } from "../errors.js";
+import type { Logger } from "../log.js";
+import { addAgency, addCertificate, addStaff } from "../registry/service.js";
+
+export interface InitOptions {
+  data: string;
+  /** PEM bundle of trust anchors (copied to <data>/trust/anchors.pem). */
+  trust: string;
+  /** The first admin's signing certificate (PEM, optionally followed by its chain). */
+  adminCert: string;
+  adminName?: string;
+  /** Default "admin@sealpost.invalid". */
+  adminEmail?: string;
+  /** The admin's agency code (created). Default "SEALPOST". */
+  adminAgency?: string;
+  intermediates?: string;
+  /** CRL files (copied to <data>/trust/crls/). */
+  crl?: string[];
+  /** A CRL folder, used in place (absolute path kept in config.json). */
+  crlDir?: string;
+  /** Default "require". */
+  revocation?: "require" | "prefer" | "off";
+  listen?: string;
+  log: Logger;
+}
+
+/**
+ * Creates a data folder: config.json with defaults, trust material, the SQLite database (migrated), the file store
+ * (files/, tmp/), and the first admin (agency, staff member, signing certificate validated against the trust
+ * anchors). Refuses a folder that already holds a database.
+ */
+export async function initDataDir(o: InitOptions): Promise<{ adminId: string; config: ServerConfig }> {
+  const data = resolve(o.data);
+  await mkdir(data, { recursive: true, mode: 0o700 });
+  if ((await readdir(data)).includes("sealpost.db")) {
+    throw new ServerError("CONFLICT", `${databasePath(data)} already exists.`, { hint: "Use another --data folder." });
+  }
+  await mkdir(join(data, "trust", "crls"), { recursive: true });
+  await copyFile(o.trust, join(data, "trust", "anchors.pem"));
+  const trust: ServerConfig["trust"] = { anchors: "trust/anchors.pem", revocation: o.revocation ?? "require" };
+  if (o.intermediates) {
+    await copyFile(o.intermediates, join(data, "trust", "intermediates.pem"));
+    trust.intermediates = "trust/intermediates.pem";
+  }
+  if (o.crl?.length) {
+    trust.crls = [];
+    for (const [i, f] of o.crl.entries()) {
+      const name = `crl-${i + 1}.crl`;
+      await copyFile(f, join(data, "trust", "crls", name));
+      trust.crls.push(`trust/crls/${name}`);
+    }
+  }
+  if (o.crlDir) trust.crlDir = resolve(o.crlDir);
+  const config: ServerConfig = { ...DEFAULT_CONFIG, ...(o.listen ? { listen: o.listen } : {}), trust };
+  await writeFile(configPath(data), `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+  openDatabase(data, { mustExist: false }).close();
+  const ctx = await createContext(data, { log: o.log, sweep: false });
+  try {
+    const pem = await readFile(o.adminCert, "utf8");
+    const agency = o.adminAgency ?? "SEALPOST";
+    const email = o.adminEmail ?? "admin@sealpost.invalid";
+    addAgency(ctx, null, { code: agency, name: agency, email, allowCidrs: [] });
+    const admin = addStaff(ctx, null, { agency, name: o.adminName ?? "administrator", email, role: "admin" });
+    await addCertificate(ctx, null, { staff: admin.id, pem, purpose: "sign" });
+    return { adminId: admin.id, config };
+  } finally {
+    ctx.db.close();
+  }
+}

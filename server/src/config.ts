@@ -1,0 +1,82 @@
+import { readFileSync } from "node:fs";
+import { isAbsolute, join } from "node:path";
+import { ServerError } from "./errors.js";
+
+/** SMTP settings for the mail worker (server/src/mail). */
+export interface SmtpConfig {
+  host: string;
+  port: number;
+  secure: boolean;
+  from: string;
+  auth?: { user: string; pass: string };
+}
+
+/** Trust anchors and revocation sources used to validate registered certificates. Paths are relative to the data folder unless absolute. */
+export interface TrustConfig {
+  /** PEM bundle of trust anchors. Default "trust/anchors.pem" (init copies --trust there). */
+  anchors: string;
+  /** PEM bundle of intermediate CAs (optional). */
+  intermediates?: string;
+  /** CRL files (DER or PEM). */
+  crls?: string[];
+  /** A folder of CRL files. */
+  crlDir?: string;
+  /** Revocation checking. Default "require": a certificate whose revocation status is unknown is refused. */
+  revocation: "require" | "prefer" | "off";
+}
+
+/** `<data>/config.json`. Every field has a default (see DEFAULT_CONFIG). */
+export interface ServerConfig {
+  /** HOST:PORT to listen on. Default "127.0.0.1:8443". */
+  listen: string;
+  /** TLS certificate and key files; without them the server listens on loopback only. */
+  tls?: { cert: string; key: string };
+  smtp?: SmtpConfig;
+  /** Days after a case ends before its sealed files are purged. Default 30. */
+  retentionDays: number;
+  /** Largest accepted upload in bytes. Default 2 GiB. */
+  maxUploadBytes: number;
+  /** Lifetime of a login token in seconds. Default 3600 (1 hour). */
+  tokenTtlSeconds: number;
+  /** The URL staff use to reach the server (for mails and the login origin check). */
+  publicUrl?: string;
+  trust: TrustConfig;
+}
+
+export const DEFAULT_CONFIG: ServerConfig = {
+  listen: "127.0.0.1:8443",
+  retentionDays: 30,
+  maxUploadBytes: 2 * 1024 ** 3,
+  tokenTtlSeconds: 3600,
+  trust: { anchors: "trust/anchors.pem", revocation: "require" },
+};
+
+/** `<data>/config.json` path. */
+export function configPath(dataDir: string): string {
+  return join(dataDir, "config.json");
+}
+
+/** Loads `<data>/config.json` over the defaults. Throws ServerError BAD_REQUEST when missing or not JSON. */
+export function loadConfig(dataDir: string): ServerConfig {
+  let text: string;
+  try {
+    text = readFileSync(configPath(dataDir), "utf8");
+  } catch (e) {
+    throw new ServerError("BAD_REQUEST", `No server configuration at ${configPath(dataDir)}.`, {
+      cause: e,
+      hint: "Run `sealpost-server init --data DIR ...` first.",
+    });
+  }
+  let parsed: Partial<ServerConfig>;
+  try {
+    parsed = JSON.parse(text) as Partial<ServerConfig>;
+  } catch (e) {
+    throw new ServerError("BAD_REQUEST", `${configPath(dataDir)} is not valid JSON.`, { cause: e });
+  }
+  return { ...DEFAULT_CONFIG, ...parsed, trust: { ...DEFAULT_CONFIG.trust, ...parsed.trust } };
+}
+
+/** A config path resolved against the data folder. */
+export function dataPath(dataDir: string, p: string): string {
+  return isAbsolute(p) ? p : join(dataDir, p);
+}

@@ -1,0 +1,138 @@
+import type { Migration } from "./migration.js";
+
+/** The core schema: registry, authentication, cases and their files, receipts, and the audit chain. */
+export const migrations: Migration[] = [
+  {
+    id: "core-001",
+    up(db) {
+      db.exec(`
+CREATE TABLE agencies (
+  code TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  email TEXT NOT NULL,
+  allow_cidrs TEXT NOT NULL DEFAULT '[]',
+  created_at TEXT NOT NULL
+);
+CREATE TABLE staff (
+  id TEXT PRIMARY KEY,
+  agency TEXT NOT NULL REFERENCES agencies(code),
+  name TEXT NOT NULL,
+  email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+  role TEXT NOT NULL CHECK (role IN ('staff','admin','ops')),
+  active INTEGER NOT NULL DEFAULT 1,
+  created_at TEXT NOT NULL
+);
+CREATE TABLE certificates (
+  id TEXT PRIMARY KEY,
+  staff_id TEXT NOT NULL REFERENCES staff(id),
+  purpose TEXT NOT NULL CHECK (purpose IN ('sign','encrypt')),
+  status TEXT NOT NULL CHECK (status IN ('active','revoked','expired')),
+  sha256 TEXT NOT NULL UNIQUE,
+  der BLOB NOT NULL,
+  chain_pem TEXT NOT NULL DEFAULT '',
+  subject TEXT NOT NULL,
+  common_name TEXT NOT NULL,
+  issuer TEXT NOT NULL,
+  serial_hex TEXT NOT NULL,
+  ski_hex TEXT,
+  not_before TEXT NOT NULL,
+  not_after TEXT NOT NULL,
+  revoked_at TEXT,
+  revoke_reason TEXT,
+  created_at TEXT NOT NULL
+);
+CREATE INDEX certificates_staff ON certificates(staff_id, purpose, status);
+CREATE TABLE categories (
+  code TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  purpose TEXT NOT NULL,
+  active INTEGER NOT NULL DEFAULT 1,
+  created_at TEXT NOT NULL
+);
+CREATE TABLE challenges (
+  id TEXT PRIMARY KEY,
+  challenge TEXT NOT NULL,
+  staff_id TEXT NOT NULL REFERENCES staff(id),
+  expires_at TEXT NOT NULL
+);
+CREATE TABLE tokens (
+  hash TEXT PRIMARY KEY,
+  staff_id TEXT NOT NULL REFERENCES staff(id),
+  cert_id TEXT NOT NULL REFERENCES certificates(id),
+  created_at TEXT NOT NULL,
+  expires_at TEXT NOT NULL
+);
+CREATE TABLE files (
+  sha256 TEXT PRIMARY KEY,
+  size INTEGER NOT NULL,
+  created_at TEXT NOT NULL,
+  purged_at TEXT
+);
+CREATE TABLE cases (
+  id TEXT PRIMARY KEY,
+  state TEXT NOT NULL CHECK (state IN ('registered','sent','received','processed','result_received','cancelled')),
+  category TEXT NOT NULL REFERENCES categories(code),
+  sender_agency TEXT NOT NULL REFERENCES agencies(code),
+  sender_staff TEXT NOT NULL REFERENCES staff(id),
+  receiving_agency TEXT NOT NULL REFERENCES agencies(code),
+  record_count INTEGER NOT NULL,
+  upload_no TEXT NOT NULL,
+  remarks TEXT NOT NULL DEFAULT '',
+  payload_sha256 TEXT REFERENCES files(sha256),
+  payload_size INTEGER,
+  payload_at TEXT,
+  result_sha256 TEXT REFERENCES files(sha256),
+  result_size INTEGER,
+  result_at TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  ended_at TEXT
+);
+CREATE INDEX cases_sender ON cases(sender_agency, state);
+CREATE INDEX cases_receiver ON cases(receiving_agency, state);
+CREATE TABLE case_recipients (
+  case_id TEXT NOT NULL REFERENCES cases(id),
+  side TEXT NOT NULL CHECK (side IN ('payload','result')),
+  cert_id TEXT NOT NULL REFERENCES certificates(id),
+  staff_id TEXT NOT NULL REFERENCES staff(id),
+  role TEXT NOT NULL CHECK (role IN ('receiver','sender-copy','result')),
+  PRIMARY KEY (case_id, side, cert_id)
+);
+CREATE TABLE case_notes (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  case_id TEXT NOT NULL REFERENCES cases(id),
+  staff_id TEXT NOT NULL REFERENCES staff(id),
+  text TEXT NOT NULL,
+  created_at TEXT NOT NULL
+);
+CREATE TABLE receipts (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  case_id TEXT NOT NULL REFERENCES cases(id),
+  kind TEXT NOT NULL CHECK (kind IN ('payload','result')),
+  staff_id TEXT NOT NULL REFERENCES staff(id),
+  cert_id TEXT NOT NULL REFERENCES certificates(id),
+  sha256 TEXT NOT NULL,
+  statement TEXT NOT NULL,
+  signature TEXT NOT NULL,
+  created_at TEXT NOT NULL
+);
+CREATE TABLE audit_log (
+  seq INTEGER PRIMARY KEY,
+  time TEXT NOT NULL,
+  actor TEXT,
+  role TEXT,
+  agency TEXT,
+  action TEXT NOT NULL,
+  case_id TEXT,
+  file_sha256 TEXT NOT NULL DEFAULT '[]',
+  source TEXT,
+  detail TEXT NOT NULL DEFAULT '{}',
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL
+);
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+`);
+    },
+  },
+];

@@ -1,0 +1,47 @@
+import type { FastifyError, FastifyInstance } from "fastify";
+import { ERROR_CATALOGUE, ServerError, type ServerErrorCode } from "../errors.js";
+
+/** Fastify's own error codes mapped onto the catalogue. */
+const FASTIFY_CODES: Record<string, ServerErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: "PAYLOAD_TOO_LARGE",
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: "UNSUPPORTED_MEDIA_TYPE",
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: "BAD_REQUEST",
+  FST_ERR_CTP_EMPTY_JSON_BODY: "BAD_REQUEST",
+  FST_ERR_CTP_INVALID_JSON_BODY: "BAD_REQUEST",
+  FST_ERR_VALIDATION: "BAD_REQUEST",
+};
+
+/**
+ * One error handler: ServerError => its catalogue status and `{error:{code,message,hint?,details?}}`; Fastify's
+ * parser errors => their catalogue code; anything else => 500 INTERNAL (logged, never echoed).
+ */
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError | ServerError, request, reply) => {
+    let e: ServerError;
+    if (err instanceof ServerError) e = err;
+    else if (typeof err.code === "string" && FASTIFY_CODES[err.code])
+      e = new ServerError(FASTIFY_CODES[err.code]!, err.message);
+    else if ((err as FastifyError).statusCode === 400 || (err as { type?: string }).type === "entity.parse.failed") {
+      e = new ServerError("BAD_REQUEST", "The request body is not valid JSON.");
+    } else {
+      request.log.error({ err }, "internal error");
+      e = new ServerError("INTERNAL");
+    }
+    if (reply.sent || reply.raw.headersSent) return;
+    const body = {
+      error: {
+        code: e.code,
+        message: e.message,
+        ...(e.hint ? { hint: e.hint } : {}),
+        ...(e.details ? { details: e.details } : {}),
+      },
+    };
+    if (e.code === "PAYLOAD_TOO_LARGE" || e.code === "UPLOAD_INCOMPLETE") reply.header("connection", "close");
+    reply.status(ERROR_CATALOGUE[e.code].status).type("application/json").send(body);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    reply.status(404).send({
+      error: { code: "NOT_FOUND", message: `No such endpoint: ${request.method} ${request.url.split("?")[0]}` },
+    });
+  });
+}

@@ -1,0 +1,93 @@
+import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
+import type { FastifyInstance } from "fastify";
+import { createContext } from "./app.js";
+import { dataPath, type ServerConfig } from "./config.js";
+import type { ServerContext } from "./context.js";
+import { ServerError } from "./errors.js";
+import { buildApp } from "./http/app.js";
+import type { Logger } from "./log.js";
+
+/** A running server. `close()` stops the listener, background workers, and closes the database. */
+export interface RunningServer {
+  app: FastifyInstance;
+  ctx: ServerContext;
+  /** e.g. "http://127.0.0.1:41234". */
+  url: string;
+  tls: boolean;
+  close(): Promise<void>;
+}
+
+/** Splits "HOST:PORT" / "[::1]:PORT". */
+export function parseListen(listen: string): { host: string; port: number } {
+  const m = /^\[?([^\]]*?)\]?:(\d{1,5})$/.exec(listen);
+  const port = m ? Number(m[2]) : Number.NaN;
+  if (!m?.[1] || port > 65535) {
+    throw new ServerError("BAD_REQUEST", `--listen must be HOST:PORT (e.g. 127.0.0.1:8443), not "${listen}".`);
+  }
+  return { host: m[1], port };
+}
+
+/** True for 127.0.0.0/8, ::1 and "localhost". */
+export function isLoopback(host: string): boolean {
+  if (host === "localhost") return true;
+  if (isIP(host) === 4) return host.startsWith("127.");
+  return host === "::1";
+}
+
+/**
+ * Opens the data folder and listens. Without TLS (options.tls or config.tls) only a loopback address is accepted
+ * (ServerError BAD_REQUEST otherwise): bearer tokens and sealed files must not cross a network in clear.
+ * Starts the mail worker when the mail module provides one and SMTP is configured.
+ */
+export async function startServer(
+  dataDir: string,
+  options: { listen?: string; tls?: { cert: string; key: string }; log: Logger; config?: Partial<ServerConfig> },
+): Promise<RunningServer> {
+  const ctx = await createContext(dataDir, { log: options.log, ...(options.config ? { config: options.config } : {}) });
+  const tlsFiles = options.tls ?? ctx.config.tls;
+  const { host, port } = parseListen(options.listen ?? ctx.config.listen);
+  if (!tlsFiles && !isLoopback(host)) {
+    ctx.db.close();
+    throw new ServerError("BAD_REQUEST", `Refusing to listen on ${host} without TLS.`, {
+      hint: "Give --tls-cert and --tls-key, or listen on 127.0.0.1.",
+    });
+  }
+  const https = tlsFiles
+    ? { cert: readFileSync(dataPath(dataDir, tlsFiles.cert)), key: readFileSync(dataPath(dataDir, tlsFiles.key)) }
+    : undefined;
+  const app = await buildApp(ctx, https ? { https } : {});
+  await app.listen({ host, port });
+  const addr = app.server.address();
+  const actualPort = typeof addr === "object" && addr ? addr.port : port;
+  const shownHost = isIP(host) === 6 ? `[${host}]` : host;
+  const url = `${https ? "https" : "http"}://${shownHost}:${actualPort}`;
+  const worker = await startOptionalMailWorker(ctx);
+  return {
+    app,
+    ctx,
+    url,
+    tls: !!https,
+    async close() {
+      await app.close();
+      await worker?.stop();
+      ctx.db.close();
+    },
+  };
+}
+
+async function startOptionalMailWorker(ctx: ServerContext): Promise<{ stop(): Promise<void> } | undefined> {
+  if (!ctx.config.smtp) return undefined;
+  try {
+    const m = (await import("./mail/worker.js" as string)) as {
+      startMailWorker?: (db: unknown, config: unknown, log: Logger) => { stop(): Promise<void> };
+    };
+    return m.startMailWorker?.(ctx.db, ctx.config, ctx.log);
+  } catch (e) {
+    if ((e as { code?: string }).code === "ERR_MODULE_NOT_FOUND") {
+      ctx.log.warn("no mail worker available: notices stay queued in the outbox");
+      return undefined;
+    }
+    throw e;
+  }
+}

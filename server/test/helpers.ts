@@ -1,0 +1,163 @@
+import { createPrivateKey, sign } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import type { KeyEntry } from "@sealpost/pki";
+import { parseCertificate, parseCertificates } from "@sealpost/pki";
+import { canonicalJson, type LoginResponse } from "@sealpost/protocol";
+import { initDataDir } from "../src/commands/init.js";
+import { silentLogger } from "../src/log.js";
+import { type RunningServer, startServer } from "../src/server.js";
+
+/** Shared test fixtures and a small HTTP client for server tests (fictional test PKI under fixtures/pki). */
+export const REPO = resolve(import.meta.dirname, "../..");
+export const PKI = join(REPO, "fixtures/pki");
+
+interface Person {
+  name: string;
+  agency: string;
+  role: "staff" | "admin" | "ops";
+  email: string;
+  sign: { cert: string; key: string };
+  encrypt: { cert: string; key: string };
+  p12: string;
+  pin: string;
+}
+export const MANIFEST = JSON.parse(readFileSync(join(PKI, "manifest.json"), "utf8")) as {
+  agencies: Record<string, { name: string; email: string }>;
+  people: Record<string, Person>;
+  root: { cert: string; crl: string };
+  intermediate: { cert: string; crl: string };
+};
+export const person = (id: string): Person => MANIFEST.people[id]!;
+export const pkiPath = (p: string) => join(PKI, p);
+
+/** A person's key entry (signing or encryption) from the fixture PEM files. */
+export function keyEntry(id: string, purpose: "sign" | "encrypt"): KeyEntry {
+  const p = person(id)[purpose];
+  return {
+    privateKey: createPrivateKey(readFileSync(pkiPath(p.key))),
+    cert: parseCertificate(readFileSync(pkiPath(p.cert), "utf8")),
+    chain: parseCertificates(readFileSync(pkiPath(MANIFEST.intermediate.cert), "utf8")),
+  };
+}
+
+/** A fresh data folder initialised with the fixture trust (root, GCA, both CRLs) and ops-wu as first admin. */
+export async function freshDataDir(): Promise<{ dir: string; cleanup(): void }> {
+  const dir = mkdtempSync(join(tmpdir(), "sealpost-server-"));
+  const admin = person("ops-wu");
+  await initDataDir({
+    data: dir,
+    trust: pkiPath(MANIFEST.root.cert),
+    intermediates: pkiPath(MANIFEST.intermediate.cert),
+    crl: [pkiPath(MANIFEST.intermediate.crl), pkiPath(MANIFEST.root.crl)],
+    adminCert: pkiPath(admin.sign.cert),
+    adminName: admin.name,
+    adminEmail: admin.email,
+    adminAgency: admin.agency,
+    log: silentLogger,
+  });
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export async function startTestServer(dir: string, config: Record<string, unknown> = {}): Promise<RunningServer> {
+  return startServer(dir, { listen: "127.0.0.1:0", log: silentLogger, config });
+}
+
+/** A JSON response: status and parsed body. */
+// biome-ignore lint/suspicious/noExplicitAny: test responses are checked field by field
+export interface Res<T = any> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+/** A minimal JSON client for one server URL and optional bearer token. */
+export class Api {
+  constructor(
+    readonly url: string,
+    public token?: string,
+  ) {}
+
+  // biome-ignore lint/suspicious/noExplicitAny: test responses are checked field by field
+  async call<T = any>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<Res<T>> {
+    const h: Record<string, string> = { ...headers };
+    if (this.token) h.authorization = `Bearer ${this.token}`;
+    let payload: BodyInit | undefined;
+    if (body instanceof Uint8Array) {
+      payload = body;
+      h["content-type"] ??= "application/octet-stream";
+    } else if (body !== undefined) {
+      payload = JSON.stringify(body);
+      h["content-type"] = "application/json";
+    }
+    const r = await fetch(this.url + path, { method, headers: h, body: payload });
+    const text = await r.text();
+    let parsed: unknown = text;
+    if (r.headers.get("content-type")?.includes("json") && text) parsed = JSON.parse(text);
+    return { status: r.status, body: parsed as T, headers: r.headers };
+  }
+
+  /** Logs in as a fixture person with their signing key; sets this.token. */
+  async login(id: string): Promise<LoginResponse> {
+    const k = keyEntry(id, "sign");
+    const ch = await this.call("POST", "/v1/auth/challenge", { certSha256: k.cert.sha256 });
+    if (ch.status !== 200) throw new Error(`challenge: ${ch.status} ${JSON.stringify(ch.body)}`);
+    const statement = {
+      type: "sealpost-login" as const,
+      challenge: ch.body.challenge,
+      origin: new URL(this.url).origin,
+      time: new Date().toISOString(),
+    };
+    const signature = sign("sha256", Buffer.from(canonicalJson(statement)), k.privateKey).toString("base64");
+    const r = await this.call("POST", "/v1/auth/login", {
+      challengeId: ch.body.challengeId,
+      certSha256: k.cert.sha256,
+      statement,
+      signature,
+    });
+    if (r.status !== 200) throw new Error(`login: ${r.status} ${JSON.stringify(r.body)}`);
+    this.token = r.body.token;
+    return r.body;
+  }
+}
+
+/**
+ * Registers the fixture agencies (KHH-SOC, KHH-TAX; SEALPOST-OPS exists from init), every fixture person with both
+ * certificates (ops-wu's encryption certificate too), and one category "WELFARE-TAX". `admin` is logged in.
+ */
+export async function registerFixtures(admin: Api): Promise<void> {
+  for (const [code, a] of Object.entries(MANIFEST.agencies)) {
+    if (code === "SEALPOST-OPS") continue;
+    const r = await admin.call("POST", "/v1/admin/agencies", { code, name: a.name, email: a.email, allowCidrs: [] });
+    if (r.status !== 201) throw new Error(`agency ${code}: ${JSON.stringify(r.body)}`);
+  }
+  for (const [id, p] of Object.entries(MANIFEST.people)) {
+    if (id !== "ops-wu") {
+      const r = await admin.call("POST", "/v1/admin/staff", {
+        agency: p.agency,
+        name: p.name,
+        email: p.email,
+        role: p.role,
+      });
+      if (r.status !== 201) throw new Error(`staff ${id}: ${JSON.stringify(r.body)}`);
+    }
+    for (const purpose of ["sign", "encrypt"] as const) {
+      if (id === "ops-wu" && purpose === "sign") continue;
+      const pem = readFileSync(pkiPath(p[purpose].cert), "utf8");
+      const r = await admin.call("POST", "/v1/admin/certificates", { staff: p.email, pem, purpose });
+      if (r.status !== 201) throw new Error(`cert ${id} ${purpose}: ${JSON.stringify(r.body)}`);
+    }
+  }
+  const c = await admin.call("POST", "/v1/admin/categories", {
+    code: "WELFARE-TAX",
+    name: "社會救助資格財稅查調",
+    purpose: "Checking welfare applicants' income and assets (fictional test category).",
+  });
+  if (c.status !== 201) throw new Error(`category: ${JSON.stringify(c.body)}`);
+}
