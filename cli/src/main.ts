@@ -2,6 +2,10 @@ import { readFileSync, realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Command, CommanderError } from "commander";
 import { registerCertCommands } from "./commands/cert.js";
+import { registerInspectCommand } from "./commands/inspect.js";
+import { registerOpenCommand } from "./commands/open.js";
+import { registerSealCommand } from "./commands/seal.js";
+import { registerSignCommands } from "./commands/sign.js";
 import type { Runtime } from "./commands/common.js";
 import { type CliConfig, loadConfig } from "./config.js";
 import { CliError, usageError } from "./errors.js";
@@ -34,6 +38,10 @@ export function createProgram(rt: Runtime): Command {
     .configureOutput({ outputError: () => {} })
     .exitOverride()
     .addHelpText("after", rootEpilog());
+  registerSealCommand(program, rt);
+  registerOpenCommand(program, rt);
+  registerInspectCommand(program, rt);
+  registerSignCommands(program, rt);
   registerCertCommands(program, rt);
   registerRemoteCommands(program);
   return program;

@@ -1,0 +1,176 @@
+import { stat } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import { type OpenResult, openFile } from "@sealpost/cms";
+import type { Command } from "commander";
+import { certOneLine } from "../describe.js";
+import { usageError } from "../errors.js";
+import { assertCanWrite, copyFileToStdout, ioError, isStdio, privateTempDir } from "../files.js";
+import { loadKeys } from "../keys.js";
+import { formatBytes, formatDate } from "../output.js";
+import { createProgress } from "../progress.js";
+import { buildTrust } from "../trust.js";
+import { printTrustResult, trustResultJson } from "./cert.js";
+import { addKeyOptions, addOutputOptions, addTrustOptions, keyContext, type Runtime } from "./common.js";
+import { manifestJson, printManifest } from "./manifest.js";
+import { signerJson } from "./seal.js";
+
+interface OpenCliOptions {
+  key?: string;
+  cert?: string;
+  pinFile?: string;
+  output?: string;
+  force?: boolean;
+  allowUnsigned?: boolean;
+  trust?: string[];
+  intermediate?: string[];
+  crl?: string[];
+  revocation?: "require" | "prefer" | "off";
+}
+
+/** The default output of `open`: FILE without its ".p7m" suffix; undefined when that is not clear. */
+export function defaultOpenOutput(file: string): string | undefined {
+  const m = /^(.+)\.p7m$/i.exec(basename(file));
+  if (!m?.[1] || m[1] === "." || m[1] === "..") return undefined;
+  return join(dirname(file), m[1]);
+}
+
+/** `sealpost open FILE.p7m --key KEYSTORE --trust ROOT`. */
+export function registerOpenCommand(program: Command, rt: Runtime): void {
+  const cmd = program
+    .command("open")
+    .description("decrypt a sealed file, verify its signature and signer, and only then write the content")
+    .argument("<file>", 'the sealed file ("-" for stdin, then -o is required)');
+  addKeyOptions(cmd);
+  addTrustOptions(cmd);
+  cmd.option("--allow-unsigned", "accept content that carries no signature (default: refuse, exit 7)");
+  addOutputOptions(cmd, "where to write the content (default: FILE without .p7m)");
+  cmd.addHelpText(
+    "after",
+    `
+Nothing is written until the decryption tag, the signature, the signed attributes and the signer's certificate path
+(and its revocation status) have all checked out. With -o - the content is written to a private temporary file
+first and copied to stdout only after every check passed.
+
+Examples:
+  sealpost open batch.csv.p7m --key tax-wang.p12 --trust grca.cert.pem --crl gca.crl
+  SEALPOST_PIN=... sealpost open batch.csv.p7m --key tax-wang.p12 --trust grca.cert.pem -o - | wc -l`,
+  );
+  cmd.action(async (file: string, opts: OpenCliOptions) => openAction(rt, file, opts));
+}
+
+async function openAction(rt: Runtime, file: string, opts: OpenCliOptions): Promise<void> {
+  const { out } = rt;
+  const config = await rt.config();
+  const fromStdin = isStdio(file);
+  let output = opts.output;
+  if (output === undefined) {
+    output = fromStdin ? undefined : defaultOpenOutput(file);
+    if (output === undefined) {
+      throw usageError(
+        fromStdin
+          ? "Opening from stdin needs -o FILE (or -o - for stdout)."
+          : `Cannot tell where to write the content of ${file}: its name does not end in .p7m.`,
+        "Give the output file with -o FILE (or -o - for stdout).",
+      );
+    }
+  }
+  const toStdout = isStdio(output);
+  if (toStdout && out.json) throw usageError("--json cannot be combined with -o - (both would use stdout).");
+  if (!fromStdin && !toStdout && resolve(file) === resolve(output)) {
+    throw usageError("The output would overwrite the input.", "Choose another name with -o.");
+  }
+  let size: number | undefined;
+  if (!fromStdin) {
+    try {
+      size = (await stat(file)).size;
+    } catch (e) {
+      throw ioError(`Cannot read the input ${file}`, e);
+    }
+  }
+  if (!toStdout) await assertCanWrite(output, opts.force === true);
+  const trust = await buildTrust(opts, config);
+  if (!trust.policy) {
+    throw usageError(
+      "open needs a trust anchor to check who signed the file.",
+      'Pass --trust ROOT.pem (your root certificate, e.g. the GRCA), or set "trust" in the config file.',
+    );
+  }
+  const { keystore } = await loadKeys(opts, keyContext(rt, config));
+  const progress = createProgress({ label: "opening", total: size, quiet: out.quiet });
+  const options = {
+    keys: keystore.entries,
+    trust: trust.policy,
+    intermediates: trust.intermediates,
+    allowUnsigned: opts.allowUnsigned === true,
+    onProgress: (n: number) => progress.update(n),
+  };
+  const input = fromStdin ? process.stdin : file;
+  let result: OpenResult;
+  try {
+    if (toStdout) {
+      const t = await privateTempDir();
+      try {
+        result = await openFile(input, join(t.dir, "content"), options);
+        progress.done();
+        out.useStdoutForData();
+        await copyFileToStdout(join(t.dir, "content"), out.stdout);
+      } finally {
+        await t.cleanup();
+      }
+    } else {
+      result = await openFile(input, output, { ...options, force: opts.force === true });
+    }
+  } finally {
+    progress.done();
+  }
+  for (const w of result.warnings) out.warn(w);
+  if (result.trust) for (const w of result.trust.warnings) out.warn(w);
+  if (!result.signed) out.warn("the content carries no signature: nobody vouches for who sent it (--allow-unsigned)");
+
+  out.line(
+    `Opened ${fromStdin ? "stdin" : file} -> ${toStdout ? "stdout" : output} (${formatBytes(result.contentBytes)})`,
+  );
+  const signer = result.signer ? signerJson(result.signer.cert) : undefined;
+  out.fields(
+    [
+      ["Signer", signer ? signer.commonName || signer.subject : "(unsigned)"],
+      ["Subject", signer?.subject],
+      ["Agency", signer?.agency],
+      ["Signing time", formatDate(result.signingTime)],
+      ["Recipient", certOneLine(result.recipient)],
+      [
+        "Algorithms",
+        `${result.cipher}, key transport ${result.keyTransport}${result.signatureAlgorithm ? `, signature ${result.signatureAlgorithm}` : ""}${result.digest ? ` (${result.digest})` : ""}`,
+      ],
+      ["Content SHA-256", result.contentSha256],
+      ["Checks", result.checks.join(", ")],
+    ],
+    "  ",
+  );
+  if (result.manifest) printManifest(out, result.manifest, "  ");
+  if (result.trust) printTrustResult(rt, result.trust, "  ");
+  out.result("open", {
+    input: fromStdin ? "-" : file,
+    output,
+    signed: result.signed,
+    signer: signer ?? null,
+    signingTime: formatDate(result.signingTime) ?? null,
+    manifest: manifestJson(result.manifest),
+    cipher: result.cipher,
+    keyTransport: result.keyTransport,
+    signatureAlgorithm: result.signatureAlgorithm ?? null,
+    digest: result.digest ?? null,
+    contentBytes: result.contentBytes,
+    contentSha256: result.contentSha256,
+    recipient: {
+      commonName: result.recipient.commonName,
+      subject: result.recipient.subject,
+      issuer: result.recipient.issuer,
+      serialHex: result.recipient.serialHex,
+    },
+    nesting: result.nesting,
+    checks: result.checks,
+    trust: result.trust ? trustResultJson(result.trust) : null,
+    warnings: result.warnings,
+  });
+}

@@ -1,0 +1,309 @@
+import { createReadStream } from "node:fs";
+import { stat } from "node:fs/promises";
+import { basename, resolve } from "node:path";
+import { type SealOptions, type SealResult, seal, sealFile } from "@sealpost/cms";
+import { type CertInfo, checkKeyUsage, PkiError, pickKey, readCertificates } from "@sealpost/pki";
+import type { TransferManifest } from "@sealpost/protocol";
+import { type Command, Option } from "commander";
+import { certOneLine, signatureAlgorithmName, summarizeCert } from "../describe.js";
+import { usageError } from "../errors.js";
+import { assertCanWrite, ioError, isStdio, stdoutSink, writeAtomically } from "../files.js";
+import { loadKeys } from "../keys.js";
+import { formatBytes, formatDate } from "../output.js";
+import { createProgress } from "../progress.js";
+import { buildTrust, type TrustSetup } from "../trust.js";
+import {
+  addKeyOptions,
+  addOutputOptions,
+  addTrustOptions,
+  collect,
+  keyContext,
+  positiveInt,
+  type Runtime,
+} from "./common.js";
+import { manifestJson, printManifest } from "./manifest.js";
+
+interface SealCliOptions {
+  to: string[];
+  key?: string;
+  cert?: string;
+  pinFile?: string;
+  output?: string;
+  force?: boolean;
+  cipher: "aes-256-gcm" | "aes-256-cbc";
+  rsaPadding: "oaep" | "pkcs1";
+  pss?: boolean;
+  digest: "sha256" | "sha384" | "sha512";
+  recipientId: "issuer-serial" | "ski";
+  caseId?: string;
+  records?: number;
+  uploadNo?: string;
+  senderAgency?: string;
+  receivingAgency?: string;
+  fileName?: string;
+  trust?: string[];
+  intermediate?: string[];
+  crl?: string[];
+  revocation?: "require" | "prefer" | "off";
+}
+
+/** `sealpost seal FILE --to CERT ... --key KEYSTORE`. */
+export function registerSealCommand(program: Command, rt: Runtime): void {
+  const cmd = program
+    .command("seal")
+    .description("sign a file with your signing key and encrypt it to each recipient's encryption certificate")
+    .argument("<file>", 'the file to seal ("-" for stdin, then -o is required)')
+    .requiredOption(
+      "--to <cert>",
+      "recipient's encryption certificate (PEM or DER; a bundle adds each non-CA certificate); repeatable",
+      collect,
+    );
+  addKeyOptions(cmd);
+  addOutputOptions(cmd, "sealed output file (default: FILE.p7m)");
+  cmd
+    .addOption(
+      new Option("--cipher <name>", "content encryption")
+        .choices(["aes-256-gcm", "aes-256-cbc"])
+        .default("aes-256-gcm"),
+    )
+    .addOption(
+      new Option("--rsa-padding <padding>", "RSA key transport padding").choices(["oaep", "pkcs1"]).default("oaep"),
+    )
+    .option("--pss", "sign with RSA-PSS instead of RSA PKCS#1 v1.5")
+    .addOption(
+      new Option("--digest <alg>", "signature digest").choices(["sha256", "sha384", "sha512"]).default("sha256"),
+    )
+    .addOption(
+      new Option("--recipient-id <kind>", "how recipients are identified")
+        .choices(["issuer-serial", "ski"])
+        .default("issuer-serial"),
+    )
+    .option("--case-id <id>", "manifest: transfer case id")
+    .option("--records <n>", "manifest: number of records in the file", positiveInt)
+    .option("--upload-no <no>", "manifest: upload number")
+    .option("--sender-agency <name>", "manifest: sending agency")
+    .option("--receiving-agency <name>", "manifest: receiving agency")
+    .option("--file-name <name>", "manifest: file name (default: FILE's name; none for stdin)");
+  addTrustOptions(cmd).addHelpText(
+    "after",
+    `
+Recipient certificates are validated for encryption against --trust/--intermediate/--crl (or the config's trust
+anchors) before anything is written; with no trust anchor at all only key usage and validity are checked (a warning
+says so). The manifest (file name, size, case fields) is signed with the content.
+
+Examples:
+  sealpost seal batch.csv --to tax-wang-enc.pem --to tax-lee-enc.pem --key soc-chen.p12 \\
+      --case-id C-2026-0001 --records 100 --upload-no U-1 --trust grca.cert.pem --crl gca.crl
+  cat batch.csv | SEALPOST_PIN=... sealpost seal - --to tax-wang-enc.pem --key soc-chen.p12 -o batch.p7m --json`,
+  );
+  cmd.action(async (file: string, opts: SealCliOptions) => sealAction(rt, file, opts));
+}
+
+async function sealAction(rt: Runtime, file: string, opts: SealCliOptions): Promise<void> {
+  const { out } = rt;
+  const config = await rt.config();
+  const fromStdin = isStdio(file);
+  const output = opts.output ?? (fromStdin ? undefined : `${file}.p7m`);
+  if (output === undefined) throw usageError("Sealing from stdin needs -o FILE (or -o - for stdout).");
+  const toStdout = isStdio(output);
+  if (toStdout && out.json) throw usageError("--json cannot be combined with -o - (both would use stdout).");
+  if (!fromStdin && !toStdout && resolve(file) === resolve(output)) {
+    throw usageError("The output would overwrite the input.", "Choose another name with -o.");
+  }
+  let size: number | undefined;
+  if (!fromStdin) {
+    try {
+      const st = await stat(file);
+      if (!st.isFile()) throw Object.assign(new Error("not a file"), { code: "EISDIR" });
+      size = st.size;
+    } catch (e) {
+      throw ioError(`Cannot read the input ${file}`, e);
+    }
+  }
+  if (!toStdout) await assertCanWrite(output, opts.force === true);
+
+  const trust = await buildTrust(opts, config);
+  const recipients = await loadRecipients(opts.to);
+  await checkRecipients(rt, recipients, trust);
+  const { keystore } = await loadKeys(opts, keyContext(rt, config));
+  const signer = pickKey(keystore, "sign");
+
+  const manifest: TransferManifest = {};
+  if (opts.caseId) manifest.caseId = opts.caseId;
+  if (opts.senderAgency) manifest.senderAgency = opts.senderAgency;
+  if (opts.receivingAgency) manifest.receivingAgency = opts.receivingAgency;
+  const fileName = opts.fileName ?? (fromStdin ? undefined : basename(file));
+  if (fileName) manifest.fileName = fileName;
+  if (size !== undefined) manifest.byteSize = size;
+  if (opts.records !== undefined) manifest.recordCount = opts.records;
+  if (opts.uploadNo) manifest.uploadNo = opts.uploadNo;
+
+  const progress = createProgress({ label: "sealing", total: size, quiet: out.quiet });
+  const options: SealOptions = {
+    recipients: recipients.map((r) => r.cert),
+    signer,
+    cipher: opts.cipher,
+    keyTransport: opts.rsaPadding,
+    recipientIdentifier: opts.recipientId === "ski" ? "subjectKeyIdentifier" : "issuerAndSerialNumber",
+    signatureScheme: opts.pss ? "pss" : "pkcs1",
+    digest: opts.digest,
+    ...(Object.keys(manifest).length > 0 ? { manifest } : {}),
+    onProgress: (n) => progress.update(n),
+  };
+  let result: SealResult;
+  try {
+    if (toStdout) {
+      out.useStdoutForData();
+      const sink = stdoutSink(out.stdout);
+      const input = fromStdin ? process.stdin : createReadStream(file);
+      result = await seal(input, sink.stream, options);
+      await sink.done;
+    } else if (fromStdin) {
+      result = await writeAtomically(output, opts.force === true, (ws) => seal(process.stdin, ws, options));
+    } else {
+      result = await sealFile(file, output, { ...options, force: opts.force === true });
+    }
+  } finally {
+    progress.done();
+  }
+
+  out.line(`Sealed ${fromStdin ? "stdin" : file} -> ${toStdout ? "stdout" : output}`);
+  out.fields(
+    [
+      ["Signed by", `${signer.cert.commonName || signer.cert.subject} (${signer.cert.subject})`],
+      ["Signing time", formatDate(result.signingTime)],
+    ],
+    "  ",
+  );
+  out.line(`  Recipients (${result.recipients.length}):`);
+  for (const r of result.recipients) out.line(`    ${certOneLine(r)}`);
+  out.fields(
+    [
+      ["Cipher", `${result.cipher}, key transport ${result.keyTransport}, signature ${result.signatureAlgorithm}`],
+      ["Content", `${formatBytes(result.contentBytes)}, SHA-256 ${result.contentSha256}`],
+      ["Output", `${formatBytes(result.outputBytes)}, SHA-256 ${result.outputSha256}`],
+    ],
+    "  ",
+  );
+  if (Object.keys(manifest).length > 0) printManifest(out, manifest, "  ");
+  out.result("seal", {
+    input: fromStdin ? "-" : file,
+    output,
+    outputBytes: result.outputBytes,
+    outputSha256: result.outputSha256,
+    contentBytes: result.contentBytes,
+    contentSha256: result.contentSha256,
+    cipher: result.cipher,
+    keyTransport: result.keyTransport,
+    signatureAlgorithm: result.signatureAlgorithm,
+    signingTime: formatDate(result.signingTime),
+    signer: signerJson(signer.cert),
+    recipients: result.recipients.map((r) => ({
+      commonName: r.commonName,
+      subject: r.subject,
+      issuer: r.issuer,
+      serialHex: r.serialHex,
+      subjectKeyIdHex: r.subjectKeyIdHex ?? null,
+    })),
+    recipientValidation: trust.policy ? "trust-path" : "key-usage-and-validity",
+    manifest: manifestJson(manifest),
+  });
+}
+
+/** A signer's certificate as the --json contract shows it. */
+export function signerJson(cert: CertInfo) {
+  const s = summarizeCert(cert);
+  return {
+    commonName: s.commonName,
+    subject: s.subject,
+    agency: s.agency,
+    issuer: s.issuer,
+    serialHex: s.serialHex,
+    sha256: s.sha256,
+  };
+}
+
+interface Recipient {
+  cert: CertInfo;
+  file: string;
+  /** CA certificates that came in the same file (path building help). */
+  extra: CertInfo[];
+}
+
+async function loadRecipients(files: string[]): Promise<Recipient[]> {
+  const seen = new Set<string>();
+  const out: Recipient[] = [];
+  for (const file of files) {
+    const certs = await readCertificates(file);
+    const ees = certs.filter((c) => !c.isCA);
+    const cas = certs.filter((c) => c.isCA);
+    if (ees.length === 0) {
+      throw usageError(
+        `${file} holds no end-entity certificate to encrypt to.`,
+        "Give each recipient's encryption certificate with --to (not a CA certificate).",
+      );
+    }
+    for (const cert of ees) {
+      if (seen.has(cert.sha256)) continue;
+      seen.add(cert.sha256);
+      out.push({ cert, file, extra: cas });
+    }
+  }
+  return out;
+}
+
+const WEAK_SIG_OIDS = new Set(["1.2.840.113549.1.1.4", "1.2.840.113549.1.1.5", "1.2.840.10045.4.1"]);
+
+/** Validates every recipient for encryption (full path when a trust anchor exists) before anything is written. */
+async function checkRecipients(rt: Runtime, recipients: Recipient[], trust: TrustSetup): Promise<void> {
+  if (!trust.policy) {
+    rt.out.warn(
+      'no trust anchor is configured: recipient certificates were checked for key usage and validity only, not for who issued them (give --trust ROOT or set "trust" in the config)',
+    );
+  }
+  const now = new Date();
+  for (const r of recipients) {
+    const who = `recipient ${r.cert.commonName || r.cert.subject} (${r.file})`;
+    try {
+      if (trust.policy) {
+        const result = await trust.policy.validate(r.cert, {
+          purpose: "encrypt",
+          intermediates: [...r.extra, ...trust.intermediates],
+        });
+        for (const w of result.warnings) rt.out.warn(`${who}: ${w}`);
+        continue;
+      }
+      checkKeyUsage(r.cert, "encrypt");
+      if (r.cert.notAfter < now) {
+        throw new PkiError("EXPIRED", `The certificate expired on ${formatDate(r.cert.notAfter)}.`);
+      }
+      if (r.cert.notBefore > now) {
+        throw new PkiError("NOT_YET_VALID", `The certificate is not valid before ${formatDate(r.cert.notBefore)}.`);
+      }
+      if (r.cert.keyType === "rsa" && (r.cert.keyBits ?? 0) < 2048) {
+        throw new PkiError(
+          "WEAK_KEY",
+          `The certificate's RSA key has only ${r.cert.keyBits} bits (at least 2048 needed).`,
+        );
+      }
+      if (WEAK_SIG_OIDS.has(r.cert.signatureAlgorithmOid)) {
+        throw new PkiError(
+          "WEAK_ALGORITHM",
+          `The certificate is signed with ${signatureAlgorithmName(r.cert.signatureAlgorithmOid)}, which is no longer safe.`,
+        );
+      }
+    } catch (e) {
+      throw withContext(e, who);
+    }
+  }
+}
+
+/** The same error (same class and code) with the recipient named in front of its message. */
+function withContext(e: unknown, who: string): unknown {
+  if (!(e instanceof PkiError)) return e;
+  return new PkiError(e.code, `Cannot encrypt to ${who}: ${e.message}`, {
+    cause: e,
+    hint: e.hint ?? "Ask the recipient's agency for their current encryption certificate.",
+    ...(e.details ? { details: e.details } : {}),
+  });
+}
