@@ -105,7 +105,7 @@ class Verifier<T extends CertInput> {
     return pc;
   }
 
-  async run(ee: T, extra: T[], opts: ValidateOptions & { time?: Date }): Promise<VerifyOutcome<T>> {
+  async run(ee: T, extra: T[], opts: ValidateOptions & { requiredKeyUsage?: string[] }): Promise<VerifyOutcome<T>> {
     const o = this.options;
     const now = o.now ? o.now() : new Date();
     const pee = this.remember(ee, parseInput(ee, "The certificate to validate"));
@@ -117,6 +117,7 @@ class Verifier<T extends CertInput> {
       time: opts.time ?? now,
       now,
       purpose: opts.purpose,
+      requiredKeyUsage: opts.requiredKeyUsage,
       revocation: o.revocation ?? "require",
       allowSha1: o.allowSha1,
       minRsaBits: o.minRsaBits,
@@ -166,8 +167,10 @@ export async function verifyCertificate<T extends CertInput>(
     intermediates?: T[];
     time?: Date;
     purpose?: ValidateOptions["purpose"];
+    /** keyUsage bits of which the end entity must assert at least one (instead of a purpose). */
+    requiredKeyUsage?: string[];
   },
 ): Promise<VerifyOutcome<T>> {
   const v = new Verifier<T>(options.anchors, options.intermediates ?? [], options);
-  return v.run(ee, [], { time: options.time, purpose: options.purpose });
+  return v.run(ee, [], { time: options.time, purpose: options.purpose, requiredKeyUsage: options.requiredKeyUsage });
 }
