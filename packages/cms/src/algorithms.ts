@@ -233,6 +233,7 @@ export function parseSignatureAlg(sig: AlgId, digest: string): SignatureAlg {
     throw unsupported(`the signature algorithm ${oidName(sig.oid)}`);
   }
   requireStrongDigest(out.hash, "signature");
+  requireStrongDigest(digest, "signature digest");
   if (out.hash !== digest) throw unsupported(`a signature hash (${out.hash}) different from the digest (${digest})`);
   return out;
 }

@@ -95,7 +95,15 @@ export async function openStream(
   const checks: string[] = [];
   const warnings: string[] = [];
   const match = matchRecipient(head.recipients.ktris, options.keys);
-  if (!match) throw notARecipient(head.recipients.summaries, options.keys);
+  if (!match) {
+    const others = head.recipients.summaries.filter((x) => x.type !== "ktri");
+    if (head.recipients.ktris.length === 0 && others.length > 0) {
+      throw unsupported(
+        `recipients of type ${[...new Set(others.map((x) => x.type))].join(", ")} (sealpost opens RSA key transport recipients only)`,
+      );
+    }
+    throw notARecipient(head.recipients.summaries, options.keys);
+  }
   checks.push("recipient");
   const cipher = parseContentCipher(head.cipherAlg, head.kind === "authEnvelopedData");
   if (cipher.warning) warnings.push(cipher.warning);

@@ -244,9 +244,10 @@ async function verifyOne(
 ): Promise<SignerVerification> {
   const checks: string[] = [];
   const warnings: string[] = [];
+  // Unknown algorithms first (UNSUPPORTED_ALGORITHM), then weak ones (WEAK_ALGORITHM, inside parseSignatureAlg).
   const digest = digestFromAlgId(f.digestAlg);
-  requireStrongDigest(digest, "signature digest");
   const sigAlg = parseSignatureAlg(f.signatureAlg, digest);
+  requireStrongDigest(digest, "signature digest");
   checks.push("algorithms");
   const signer = findSignerCert(f, [...fileCerts, ...(options.intermediates ?? [])]);
   if (!signer) {

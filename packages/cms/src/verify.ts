@@ -45,6 +45,11 @@ export async function verifyFile(inPath: string, options: VerifyOptions): Promis
     await r.expectEnd(start.explicit, "the ContentInfo");
     await r.expectEnd(start.outer, "the ContentInfo");
     if (!(await r.src.atEof())) throw malformed("there are unexpected bytes after the end of the signed file");
+    if (sd.signerInfos.length === 0) {
+      throw new CmsError("UNSIGNED_CONTENT", "The file carries no signature (a SignedData without signers).", {
+        hint: "This is a certificates-only or unsigned file; ask the sender for a signed one.",
+      });
+    }
     let detachedDigests: Map<string, Buffer> | undefined;
     let contentBytes = sd.contentBytes;
     if (sd.detached) {
