@@ -5,13 +5,18 @@
 # manifest.json and README.md. Uses only the openssl CLI (3.0+) and node (to merge two-key PKCS#12 files).
 #
 # Usage: bash scripts/make-pki.sh   (or `npm run fixtures:pki`)
+#   SEALPOST_PKI_OUT=/tmp/x/pki bash scripts/make-pki.sh   writes elsewhere (the folder must be named "pki").
 # Obligations: wipes fixtures/pki entirely and writes fresh keys, so every file that depends on the old keys (sealed
 # test files, registered certificates) must be regenerated too. Every name, agency and PIN is fictional test data.
 # Secrets never go on a command line: PINs reach openssl through environment variables (-passin/-passout env:VAR).
 set -euo pipefail
 
 ROOT_DIR="$(cd "$(dirname "$0")/.." && pwd)"
-OUT="$ROOT_DIR/fixtures/pki"
+OUT="${SEALPOST_PKI_OUT:-$ROOT_DIR/fixtures/pki}"
+if [ "$(basename "$OUT")" != pki ]; then
+  echo "make-pki: error: output folder must be named pki (got $OUT); it is wiped and regenerated" >&2
+  exit 2
+fi
 CNF="$ROOT_DIR/scripts/pki/openssl.cnf"
 MERGE="$ROOT_DIR/scripts/pki/merge-p12.mjs"
 TMP="$(mktemp -d)"
@@ -295,4 +300,20 @@ EOF
   cat "$README_ROWS"
 } >"$OUT/README.md"
 
-echo "make-pki: done ($(find "$OUT" -type f | wc -l) files in fixtures/pki)"
+# Self-check: every good certificate chains to the root with the current CRL; every PKCS#12 opens with its PIN.
+for f in "$OUT"/people/*/*.cert.pem; do
+  openssl verify -CAfile "$OUT/root/grca.cert.pem" -untrusted "$OUT/intermediate/gca.cert.pem" -crl_check \
+    -CRLfile "$OUT/intermediate/gca.crl.pem" "$f" >/dev/null
+done
+node -e '
+const { execFileSync } = require("node:child_process");
+const dir = process.argv[1];
+const m = require(dir + "/manifest.json");
+const stores = [...Object.values(m.people), ...Object.values(m.troubled)].filter((x) => x.p12);
+for (const s of stores) {
+  const legacy = s.p12.includes("legacy") ? ["-legacy"] : [];
+  execFileSync("openssl", ["pkcs12", "-info", "-noout", ...legacy, "-in", dir + "/" + s.p12, "-passin", "env:PIN"],
+    { env: { ...process.env, PIN: s.pin }, stdio: ["ignore", "ignore", "ignore"] });
+}' "$OUT"
+
+echo "make-pki: done ($(find "$OUT" -type f | wc -l) files in $OUT)"
