@@ -498,7 +498,8 @@ function commitTransition(
 
 /**
  * Records a download (payload by the receiving side, result by the sending side) as a transition and an audit entry,
- * and returns the file's hash and size. The caller streams the bytes afterwards.
+ * and returns the file's hash and size. `checkSize` may throw (e.g. an unsatisfiable range) to refuse before anything
+ * is recorded. The caller streams the bytes afterwards.
  */
 export function recordDownload(
   ctx: ServerContext,
@@ -506,6 +507,7 @@ export function recordDownload(
   caseId: string,
   kind: FileKind,
   range?: string,
+  checkSize?: (size: number) => void,
 ): { sha256: string; size: number } {
   const side: Side = kind === "payload" ? "receiver" : "sender";
   const c = caseFor(ctx, actor, caseId, side);
@@ -519,6 +521,7 @@ export function recordDownload(
       | { purged_at: string | null }
       | undefined;
     if (!f || f.purged_at) throw new ServerError("FILE_GONE");
+    checkSize?.(size);
     appendAudit(ctx.db, {
       ...auditBase(actor),
       action: kind === "payload" ? "case.download_payload" : "case.download_result",

@@ -71,19 +71,21 @@ export async function caseRoutes(app: FastifyInstance, opts: { ctx: ServerContex
   const download = (kind: FileKind) => async (request: FastifyRequest<P>, reply: FastifyReply) => {
     const actor = actorWith(request);
     const rangeHeader = request.headers.range;
-    const { sha256, size } = recordDownload(ctx, actor, request.params.id, kind, rangeHeader);
-    const range = parseRange(rangeHeader, size);
+    let range: ReturnType<typeof parseRange>;
+    const { sha256, size } = recordDownload(ctx, actor, request.params.id, kind, rangeHeader, (size) => {
+      range = parseRange(rangeHeader, size);
+      if (range === "unsatisfiable") {
+        reply.header("content-range", `bytes */${size}`);
+        throw new ServerError("RANGE_NOT_SATISFIABLE", undefined, { details: { size } });
+      }
+    });
     reply
       .header("accept-ranges", "bytes")
       .header("etag", `"${sha256}"`)
       .header("x-sealpost-sha256", sha256)
       .header("content-disposition", `attachment; filename="${request.params.id}.${kind}.p7m"`)
       .type("application/octet-stream");
-    if (range === "unsatisfiable") {
-      reply.header("content-range", `bytes */${size}`);
-      throw new ServerError("RANGE_NOT_SATISFIABLE", undefined, { details: { size } });
-    }
-    if (range) {
+    if (range && range !== "unsatisfiable") {
       reply
         .status(206)
         .header("content-range", `bytes ${range.start}-${range.end}/${size}`)
