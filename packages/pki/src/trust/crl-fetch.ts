@@ -12,6 +12,8 @@ export interface CrlFetcherOptions {
   timeoutMs?: number;
   /** Largest CRL accepted, bytes. Default 20 MiB. */
   maxBytes?: number | undefined;
+  /** Maps a distribution point URL before use (mirror, proxy, tests). */
+  rewriteUrl?: ((url: string) => string) | undefined;
 }
 
 /**
@@ -46,7 +48,8 @@ export class CrlFetcher {
   async fetchFor(cert: ParsedCert, now: Date): Promise<{ crls: ParsedCrl[]; errors: string[] }> {
     const crls: ParsedCrl[] = [];
     const errors: string[] = [];
-    for (const url of CrlFetcher.urlsOf(cert)) {
+    const rewrite = this.options.rewriteUrl ?? ((u: string) => u);
+    for (const url of CrlFetcher.urlsOf(cert).map(rewrite)) {
       try {
         crls.push(...(await this.get(url, now)));
       } catch (err) {

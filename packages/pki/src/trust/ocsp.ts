@@ -34,6 +34,8 @@ export interface OcspClientOptions {
   algorithms: AlgorithmPolicy;
   /** Largest answer accepted, bytes. Default 1 MiB. */
   maxBytes?: number;
+  /** Maps the AIA responder URL before use (mirror, proxy, tests). */
+  rewriteUrl?: ((url: string) => string) | undefined;
 }
 
 /** The CertID of RFC 6960 4.1.1 with SHA-1 (what every responder supports). */
@@ -209,7 +211,8 @@ export class OcspClient {
 
   async status(cert: ParsedCert, issuer: ParsedCert, now: Date): Promise<OcspStatus> {
     const errors: string[] = [];
-    for (const url of cert.ocspUrls) {
+    const rewrite = this.options.rewriteUrl ?? ((u: string) => u);
+    for (const url of cert.ocspUrls.map(rewrite)) {
       try {
         return await this.ask(url, cert, issuer, now);
       } catch (err) {

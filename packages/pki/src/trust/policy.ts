@@ -38,6 +38,11 @@ export interface TrustPolicyOptions extends AlgorithmPolicy, PolicyInputs {
   httpTimeoutMs?: number;
   /** Largest CRL accepted over HTTP, bytes. Default 20 MiB. */
   maxCrlBytes?: number;
+  /**
+   * Maps each CRL distribution point and OCSP responder URL before it is used (a local mirror or proxy, or a test
+   * server on another port). Default: URLs are used as the certificate names them.
+   */
+  rewriteUrl?: (url: string) => string;
   /** The clock: default () => new Date(). Used for CRL/OCSP freshness and as the default validation time. */
   now?: () => Date;
   /** See PathCheckOptions.acceptableEkus. */
@@ -87,7 +92,12 @@ class Verifier<T extends CertInput> {
     const timeout = options.httpTimeoutMs ?? 10_000;
     this.sources = { localCrls: () => store.all() };
     if (options.fetchCrls) {
-      const fetcher = new CrlFetcher({ cacheDir: options.cacheDir, timeoutMs: timeout, maxBytes: options.maxCrlBytes });
+      const fetcher = new CrlFetcher({
+        cacheDir: options.cacheDir,
+        timeoutMs: timeout,
+        maxBytes: options.maxCrlBytes,
+        rewriteUrl: options.rewriteUrl,
+      });
       this.sources.fetchCrls = (cert, now) => fetcher.fetchFor(cert, now);
     }
     if (options.ocsp) {
