@@ -19,6 +19,11 @@ export interface EnvelopeWriterOptions {
   chunkSize?: number;
   /** Default: now (recipient certificates must be valid at this time). */
   now?: Date;
+  /**
+   * Encrypted content type. Default id-data (the plaintext is a complete ContentInfo, as openssl writes);
+   * id-signedData when the plaintext is a bare SignedData (strict RFC 5652 nesting).
+   */
+  encryptedContentType?: string;
 }
 
 /**
@@ -70,7 +75,7 @@ export class EnvelopeWriter {
         encodeInteger(version),
         ris,
         openIndefinite(0x30), // EncryptedContentInfo
-        encodeOid(OID.data),
+        encodeOid(this.opts.encryptedContentType ?? OID.data),
         gcm ? gcmAlgId(this.iv) : cbcAlgId(this.iv),
         openIndefinite(0xa0), // [0] IMPLICIT encryptedContent, constructed
       ]),

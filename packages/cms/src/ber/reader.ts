@@ -51,8 +51,11 @@ export class ByteSource {
     readonly eof: EofError = truncated,
   ) {}
 
-  static from(iterable: AsyncIterable<Uint8Array>, eof?: EofError): ByteSource {
-    return new ByteSource(iterable[Symbol.asyncIterator](), eof);
+  /** From a Readable or any (async) iterable of chunks. */
+  static from(iterable: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, eof?: EofError): ByteSource {
+    if (Symbol.asyncIterator in iterable) return new ByteSource(iterable[Symbol.asyncIterator](), eof);
+    const sync = iterable[Symbol.iterator]();
+    return new ByteSource({ next: async () => sync.next() }, eof);
   }
 
   /** Pull until at least `n` bytes are buffered or the input ends; returns whether `n` are available. */
