@@ -54,6 +54,7 @@ async function startSmtp(port = 0): Promise<SmtpHarness> {
   const refuse = (code: number, text: string) => Object.assign(new Error(text), { responseCode: code });
   const server = new SMTPServer({
     authOptional: true,
+    disableReverseLookup: true,
     disabledCommands: ["STARTTLS"],
     logger: false,
     onRcptTo(_address: SMTPServerAddress, _session, cb) {

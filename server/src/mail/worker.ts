@@ -153,7 +153,11 @@ export function startMailWorker(
   const domain = messageIdDomain(config.smtp.from);
   const audit = hooks.audit ?? ((entry: MailAuditEntry) => void appendAudit(db, entry));
 
+  // One pooled connection, reused across notices (a new SMTP session per notice costs ~100 ms even on loopback);
+  // the pool reconnects by itself after the server drops it.
   const transport = nodemailer.createTransport({
+    pool: true,
+    maxConnections: 1,
     host: config.smtp.host,
     port: config.smtp.port,
     secure: config.smtp.secure ?? false,
