@@ -14,6 +14,12 @@ function malformed(message: string): CmsError {
   return new CmsError("MALFORMED", message, { hint: "The file may be corrupted or was written by a faulty program." });
 }
 
+/**
+ * Longest GCM nonce accepted: 256 bytes, the limit of Node's OpenSSL binding (GCM itself allows longer nonces; no
+ * CMS writer uses anything but 12 bytes).
+ */
+export const MAX_GCM_NONCE = 256;
+
 /** Throws CmsError MALFORMED unless the key is 16, 24 or 32 bytes. */
 export function aesKeyCheck(keyLength: number): void {
   if (!(AES_KEY_LENGTHS as readonly number[]).includes(keyLength)) {
@@ -22,11 +28,13 @@ export function aesKeyCheck(keyLength: number): void {
 }
 
 /**
- * GCM parameters (RFC 5084 GCMParameters): the nonce must not be empty (12 bytes is the norm; other non-zero
- * lengths are valid GCM) and the ICV (tag) must be 12 to 16 bytes. Throws CmsError MALFORMED otherwise.
+ * GCM parameters (RFC 5084 GCMParameters): the nonce must be 1 to MAX_GCM_NONCE bytes (12 is the norm and what
+ * sealpost writes) and the ICV (tag) 12 to 16 bytes. Throws CmsError MALFORMED otherwise.
  */
 export function gcmParamsCheck(ivLength: number, tagLength: number): void {
-  if (ivLength < 1 || ivLength > 1024) throw malformed(`An AES-GCM nonce of ${ivLength} bytes is not valid.`);
+  if (ivLength < 1 || ivLength > MAX_GCM_NONCE) {
+    throw malformed(`An AES-GCM nonce of ${ivLength} bytes is not supported (1 to ${MAX_GCM_NONCE} bytes).`);
+  }
   if (tagLength < 12 || tagLength > 16) {
     throw malformed(`An AES-GCM tag of ${tagLength} bytes is not allowed (12 to 16 bytes).`);
   }

@@ -11,6 +11,7 @@ export {
   aesKeyCheck,
   cbcParamsCheck,
   gcmParamsCheck,
+  MAX_GCM_NONCE,
 } from "./aes.js";
 export { HASH_LENGTHS, HASH_OIDS, type HashName, hashFromOid, normalizeHash } from "./hashes.js";
 export { mgf1 } from "./mgf1.js";
