@@ -13,6 +13,7 @@ import {
   tlv,
 } from "./ber/der.js";
 import { OID, oidName } from "./oids.js";
+import { type OaepParams, parseRsaesOaepParams } from "./primitives/index.js";
 
 /** Digests sealpost signs with. */
 export type DigestName = "sha256" | "sha384" | "sha512";
@@ -98,9 +99,8 @@ export const RSA_PKCS1_ALGID = algId(OID.rsaEncryption, NULL_DER);
 /** What a KeyTransRecipientInfo's keyEncryptionAlgorithm asks for. */
 export interface KeyTransportAlg {
   kind: "oaep" | "pkcs1";
-  /** OAEP hash (MGF1 uses the same; anything else is refused). */
-  hash?: string;
-  label?: Buffer;
+  /** Parsed RSAES-OAEP-params (hash, MGF1 hash, label), for kind "oaep". */
+  oaep?: OaepParams;
   name: string;
 }
 
@@ -110,37 +110,14 @@ function hashOfAlg(node: Node | undefined, what: string): string {
   return digestFromAlgId(a);
 }
 
-/** Parse RSAES-OAEP-params (defaults: SHA-1, MGF1-SHA-1, empty label). */
+/** Parse the key transport algorithm (RSAES-OAEP-params by the primitives layer: defaults SHA-1, MGF1-SHA-1). */
 export function parseKeyTransportAlg(a: AlgId): KeyTransportAlg {
   if (a.oid === OID.rsaEncryption) return { kind: "pkcs1", name: "rsaes-pkcs1-v1_5" };
   if (a.oid !== OID.rsaesOaep) throw unsupported(`the key transport algorithm ${oidName(a.oid)}`);
-  let hash = "sha1";
-  let mgfHash = "sha1";
-  let label: Buffer | undefined;
-  const p = a.params;
-  if (p && p.tag !== TAG.NULL) {
-    if (p.tag !== TAG.SEQUENCE) throw malformed("RSAES-OAEP parameters are not a SEQUENCE");
-    for (const f of p.children) {
-      const inner = f.children[0];
-      if (f.tag === 0xa0) hash = hashOfAlg(inner, "the OAEP hash");
-      else if (f.tag === 0xa1) {
-        if (!inner) throw malformed("the OAEP mask generation function is missing");
-        const mgf = parseAlgId(inner, "the OAEP mask generation function");
-        if (mgf.oid !== OID.mgf1) throw unsupported(`the OAEP mask generation function ${oidName(mgf.oid)}`);
-        mgfHash = hashOfAlg(mgf.params, "the MGF1 hash");
-      } else if (f.tag === 0xa2) {
-        if (!inner) throw malformed("the OAEP label is missing");
-        const src = parseAlgId(inner, "the OAEP label source");
-        if (src.oid !== OID.pSpecified || !src.params || src.params.tag !== TAG.OCTET_STRING) {
-          throw unsupported("an OAEP label source other than pSpecified");
-        }
-        label = src.params.content;
-      } else throw malformed("unknown field in RSAES-OAEP parameters");
-    }
-  }
-  if (hash !== mgfHash) throw unsupported(`RSA-OAEP with ${hash} and MGF1-${mgfHash} (different hashes)`);
-  if (hash === "md5") throw unsupported("RSA-OAEP with MD5");
-  return { kind: "oaep", hash, label, name: `rsaes-oaep-${hash}` };
+  const oaep = parseRsaesOaepParams(a.params && a.params.tag !== TAG.NULL ? a.params.raw : undefined);
+  const name =
+    oaep.mgf1Hash === oaep.hash ? `rsaes-oaep-${oaep.hash}` : `rsaes-oaep-${oaep.hash}-mgf1-${oaep.mgf1Hash}`;
+  return { kind: "oaep", oaep, name };
 }
 
 // ---- signatures ---------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import type { BerReader, Header } from "./ber/reader.js";
 import { CmsError } from "./errors.js";
 import { MANIFEST_ATTRIBUTE_OID, decodeManifest } from "./manifest.js";
 import { OID } from "./oids.js";
+import { type HashName, rsaVerify } from "./primitives/index.js";
 
 /**
  * Streaming parser of a SignedData (RFC 5652 section 5) and the checks of its SignerInfo.
@@ -385,16 +386,12 @@ function badSig(what: string, reason: string): CmsError {
 
 function verifySignature(alg: SignatureAlg, signer: CertInfo, data: Buffer, sig: Buffer): boolean {
   try {
-    if (alg.kind === "rsa-pss") {
-      return cryptoVerify(
-        alg.hash,
-        data,
-        { key: signer.publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: alg.saltLength },
-        sig,
-      );
-    }
     if (alg.kind === "ecdsa") return cryptoVerify(alg.hash, data, { key: signer.publicKey, dsaEncoding: "der" }, sig);
-    return cryptoVerify(alg.hash, data, { key: signer.publicKey, padding: constants.RSA_PKCS1_PADDING }, sig);
+    return rsaVerify(signer.publicKey, data, sig, {
+      scheme: alg.kind === "rsa-pss" ? "pss" : "pkcs1",
+      hash: alg.hash as HashName,
+      saltLength: alg.saltLength,
+    });
   } catch {
     return false;
   }

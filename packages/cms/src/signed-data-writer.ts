@@ -1,4 +1,4 @@
-import { createHash, sign as rsaSign, constants } from "node:crypto";
+import { createHash } from "node:crypto";
 import type { Hash } from "node:crypto";
 import type { CertInfo, KeyEntry } from "@sealpost/pki";
 import type { TransferManifest } from "@sealpost/protocol";
@@ -15,6 +15,7 @@ import { encodeInteger, encodeOid, octetString, seq, setOf, tlv } from "./ber/de
 import { EOC, SegmentWriter, openIndefinite } from "./ber/writer.js";
 import { CmsError } from "./errors.js";
 import { OID } from "./oids.js";
+import { rsaSign } from "./primitives/index.js";
 
 /** Options of the SignedData stream generator. */
 export interface SignedDataWriterOptions {
@@ -137,14 +138,11 @@ export class SignedDataWriter {
       signatureAlgId: sAlg,
       manifest: this.opts.manifest,
     });
-    const signature =
-      this.scheme === "pss"
-        ? rsaSign(this.digest, attrs, {
-            key: signer.privateKey,
-            padding: constants.RSA_PKCS1_PSS_PADDING,
-            saltLength: DIGEST_LENGTH[this.digest],
-          })
-        : rsaSign(this.digest, attrs, signer.privateKey);
+    const signature = rsaSign(signer.privateKey, attrs, {
+      scheme: this.scheme,
+      hash: this.digest,
+      saltLength: this.scheme === "pss" ? DIGEST_LENGTH[this.digest] : undefined,
+    });
     const sid = seq(Buffer.from(signer.cert.issuerDer), encodeInteger(Buffer.from(signer.cert.serialHex, "hex")));
     const signerInfo = seq(
       encodeInteger(1),
