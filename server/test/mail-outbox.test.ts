@@ -2,8 +2,8 @@
  * The mail outbox against a real SMTP server (smtp-server on a loopback port) and a real SQLite database.
  * Time is driven through the worker's injected clock and drainOnce(); nothing waits on timers.
  */
-import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -29,6 +29,8 @@ import { type MailAuditEntry, type MailWorkerConfig, startMailWorker } from "../
 type Mode = "ok" | "rcpt451" | "rcpt550" | "data451" | "hang";
 
 interface Received {
+  /** The session ran over TLS (STARTTLS). */
+  secure: boolean;
   from: string;
   /** Header lines as sent (unfolded, not decoded). */
   rawHeaders: Map<string, string>;
@@ -48,14 +50,14 @@ interface SmtpHarness {
   close(): Promise<void>;
 }
 
-/** Listens on 127.0.0.1:`port` (default: a free port). */
-async function startSmtp(port = 0): Promise<SmtpHarness> {
+/** Listens on 127.0.0.1:`port` (default: a free port); with `tls`, offers STARTTLS with that key and certificate. */
+async function startSmtp(port = 0, tls?: { key: string; cert: string }): Promise<SmtpHarness> {
   const h: SmtpHarness = { port: 0, mode: "ok", received: [], rcptCalls: 0, dataReceived: 0, close: async () => {} };
   const refuse = (code: number, text: string) => Object.assign(new Error(text), { responseCode: code });
   const server = new SMTPServer({
     authOptional: true,
     disableReverseLookup: true,
-    disabledCommands: ["STARTTLS"],
+    ...(tls ? { key: tls.key, cert: tls.cert } : { disabledCommands: ["STARTTLS"] }),
     logger: false,
     onRcptTo(_address: SMTPServerAddress, _session, cb) {
       h.rcptCalls++;
@@ -71,6 +73,7 @@ async function startSmtp(port = 0): Promise<SmtpHarness> {
         if (h.mode === "hang") return; // never answer: the client is stuck in DATA
         if (h.mode === "data451") return cb(refuse(451, "Local error in processing, try later"));
         h.received.push({
+          secure: session.secure,
           from: session.envelope.mailFrom ? session.envelope.mailFrom.address : "",
           rcptTo: session.envelope.rcptTo.map((r) => r.address),
           ...parseMessage(Buffer.concat(chunks).toString("latin1")),
@@ -570,6 +573,76 @@ describe("mail worker against a real SMTP server", () => {
     // Called again after stop, nothing is sent.
     enqueueMail(db, { to: ["staff.a@agency.example"], subject: "after stop", text: "3", kind: "k" });
     expect(await worker.drainOnce()).toBe(0);
+  });
+
+  it("sends over STARTTLS to a server whose certificate comes from a configured CA, and refuses an unknown one", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "sealpost-smtp-tls-"));
+    let tlsSmtp: SmtpHarness | undefined;
+    try {
+      execFileSync(
+        "openssl",
+        [
+          "req",
+          "-x509",
+          "-newkey",
+          "ec",
+          "-pkeyopt",
+          "ec_paramgen_curve:P-256",
+          "-nodes",
+          "-days",
+          "2",
+          "-subj",
+          "/CN=Test Mail Relay",
+          "-addext",
+          "subjectAltName=IP:127.0.0.1",
+          "-keyout",
+          path.join(dir, "key.pem"),
+          "-out",
+          path.join(dir, "cert.pem"),
+        ],
+        { stdio: "pipe" },
+      );
+      const cert = readFileSync(path.join(dir, "cert.pem"), "utf8");
+      tlsSmtp = await startSmtp(0, { key: readFileSync(path.join(dir, "key.pem"), "utf8"), cert });
+      const db = freshDb();
+      const id = enqueueMail(db, { to: ["staff.a@agency.example"], ...newCase, kind: "case.new" }, T0);
+      const clock = { t: T0.getTime() };
+      const base = { host: "127.0.0.1", port: tlsSmtp.port, from: "noreply@sealpost.example", requireTLS: true };
+
+      // Without the CA the certificate is not trusted: an attempt failure, never a silent plain-text fallback.
+      const untrusted = startMailWorker(db, { ...setupConfig(tlsSmtp.port, clock), smtp: base }, captureLog(), {
+        audit: () => {},
+      });
+      try {
+        expect(await untrusted.drainOnce()).toBe(0);
+      } finally {
+        await untrusted.stop();
+      }
+      expect(getOutboxEntry(db, id)).toMatchObject({ state: "queued", attempts: 1 });
+      expect(getOutboxEntry(db, id)!.lastError).toMatch(/certificate/i);
+      expect(tlsSmtp.received).toHaveLength(0);
+
+      const trusted = startMailWorker(
+        db,
+        { ...setupConfig(tlsSmtp.port, clock), smtp: { ...base, ca: cert } },
+        captureLog(),
+        {
+          audit: () => {},
+        },
+      );
+      try {
+        clock.t = Date.parse(getOutboxEntry(db, id)!.nextAttemptAt);
+        expect(await trusted.drainOnce()).toBe(1);
+      } finally {
+        await trusted.stop();
+      }
+      expect(tlsSmtp.received).toHaveLength(1);
+      expect(tlsSmtp.received[0]!.secure).toBe(true);
+      expect(tlsSmtp.received[0]!.headers.get("subject")).toBe(newCase.subject);
+    } finally {
+      await tlsSmtp?.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("rejects unusable settings with BAD_CONFIG", () => {

@@ -29,6 +29,11 @@ export interface SmtpSettings {
   ignoreTLS?: boolean;
   /** Refuse to send unless STARTTLS succeeds. Default false. */
   requireTLS?: boolean;
+  /**
+   * PEM certificates of the CA(s) that issued the SMTP server's TLS certificate, when it is not publicly trusted
+   * (a government-internal CA). Default: the system's trusted CAs only. The certificate is always verified.
+   */
+  ca?: string;
   /** Connection, greeting and socket timeout. Default 30 000 ms. */
   timeoutMs?: number;
 }
@@ -164,6 +169,7 @@ export function startMailWorker(
     auth: config.smtp.auth,
     ignoreTLS: config.smtp.ignoreTLS ?? false,
     requireTLS: config.smtp.requireTLS ?? false,
+    ...(config.smtp.ca ? { tls: { ca: config.smtp.ca } } : {}),
     connectionTimeout: timeout,
     greetingTimeout: timeout,
     socketTimeout: timeout,
