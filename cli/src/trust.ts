@@ -1,6 +1,12 @@
 import { readFile } from "node:fs/promises";
-import * as pki from "@sealpost/pki";
-import { type CertInfo, decodePem, looksLikePem, readCertificates, type TrustPolicy } from "@sealpost/pki";
+import {
+  type CertInfo,
+  createTrustPolicy,
+  decodePem,
+  looksLikePem,
+  readCertificates,
+  type TrustPolicy,
+} from "@sealpost/pki";
 import type { CliConfig } from "./config.js";
 import { ioError } from "./files.js";
 
@@ -48,13 +54,6 @@ export async function buildTrust(args: TrustArgs, config: CliConfig, at?: Date):
           ...(at ? { now: () => at } : {}),
         });
   return { policy, anchors, intermediates, crlFiles, crlDir, revocation };
-}
-
-// TEMPORARY until @sealpost/pki exports createTrustPolicy (being written): looked up at run time.
-function createTrustPolicy(options: Record<string, unknown>): TrustPolicy {
-  const f = (pki as unknown as { createTrustPolicy?: (o: Record<string, unknown>) => TrustPolicy }).createTrustPolicy;
-  if (typeof f !== "function") throw new Error("this build of @sealpost/pki has no createTrustPolicy yet");
-  return f(options);
 }
 
 /** The DER CRLs of a file (DER, or PEM with one or more "X509 CRL" blocks). */

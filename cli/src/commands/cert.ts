@@ -137,11 +137,10 @@ export function printTrustResult(rt: Runtime, result: TrustResult, indent = ""):
   result.path.forEach((c, i) => {
     out.line(`${indent}  ${i === 0 ? "" : "← "}${c.subject} (serial ${c.serialHex})`);
   });
-  out.line(`${indent}Checks: ${result.checks.join(", ")}`);
+  out.line(`${indent}Path checks: ${result.checks.join(", ")}`);
   const r = result.revocation;
-  out.line(
-    `${indent}Revocation: ${r ? `${r.source}${r.detail ? ` (${r.detail})` : ""}${r.thisUpdate ? `, issued ${formatDate(r.thisUpdate)}` : ""}` : "not checked"}`,
-  );
+  const when = r?.thisUpdate && !r.detail.includes("issued") ? `, issued ${formatDate(r.thisUpdate)}` : "";
+  out.line(`${indent}Revocation: ${r ? `${r.source}${r.detail ? ` (${r.detail})` : ""}${when}` : "not checked"}`);
 }
 
 interface ShownCert {

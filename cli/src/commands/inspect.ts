@@ -1,11 +1,11 @@
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
-import type { InspectResult } from "@sealpost/cms";
+import type { Readable } from "node:stream";
+import { inspect } from "@sealpost/cms";
 import type { Command } from "commander";
 import { certOneLine, summarizeCert } from "../describe.js";
 import { ioError, isStdio } from "../files.js";
 import { formatBytes, formatDate } from "../output.js";
-import { cmsCall } from "./cms-compat.js";
 import type { Runtime } from "./common.js";
 
 /** `sealpost inspect FILE`: the structure of a sealed or signed file, without any key. */
@@ -23,7 +23,7 @@ Examples:
     )
     .action(async (file: string) => {
       const { out } = rt;
-      let input: NodeJS.ReadableStream;
+      let input: Readable;
       if (isStdio(file)) input = process.stdin;
       else {
         try {
@@ -33,7 +33,6 @@ Examples:
         }
         input = createReadStream(file);
       }
-      const inspect = cmsCall("inspect") as (i: NodeJS.ReadableStream) => Promise<InspectResult>;
       const r = await inspect(input);
       out.line(`${file}: ${r.contentType} (${r.encoding}), ${formatBytes(r.totalBytes)}`);
       out.fields(

@@ -124,9 +124,10 @@ async function sealAction(rt: Runtime, file: string, opts: SealCliOptions): Prom
 
   const trust = await buildTrust(opts, config);
   const recipients = await loadRecipients(opts.to);
-  await checkRecipients(rt, recipients, trust);
   const { keystore } = await loadKeys(opts, keyContext(rt, config));
   const signer = pickKey(keystore, "sign");
+  // The keystore's own chain (usually the same government CAs) may help build the recipients' paths.
+  await checkRecipients(rt, recipients, trust, signer.chain);
 
   const manifest: TransferManifest = {};
   if (opts.caseId) manifest.caseId = opts.caseId;
@@ -255,7 +256,12 @@ async function loadRecipients(files: string[]): Promise<Recipient[]> {
 const WEAK_SIG_OIDS = new Set(["1.2.840.113549.1.1.4", "1.2.840.113549.1.1.5", "1.2.840.10045.4.1"]);
 
 /** Validates every recipient for encryption (full path when a trust anchor exists) before anything is written. */
-async function checkRecipients(rt: Runtime, recipients: Recipient[], trust: TrustSetup): Promise<void> {
+async function checkRecipients(
+  rt: Runtime,
+  recipients: Recipient[],
+  trust: TrustSetup,
+  moreIntermediates: CertInfo[],
+): Promise<void> {
   if (!trust.policy) {
     rt.out.warn(
       'no trust anchor is configured: recipient certificates were checked for key usage and validity only, not for who issued them (give --trust ROOT or set "trust" in the config)',
@@ -268,7 +274,7 @@ async function checkRecipients(rt: Runtime, recipients: Recipient[], trust: Trus
       if (trust.policy) {
         const result = await trust.policy.validate(r.cert, {
           purpose: "encrypt",
-          intermediates: [...r.extra, ...trust.intermediates],
+          intermediates: [...r.extra, ...trust.intermediates, ...moreIntermediates],
         });
         for (const w of result.warnings) rt.out.warn(`${who}: ${w}`);
         continue;

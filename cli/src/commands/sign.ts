@@ -1,6 +1,6 @@
 import { stat } from "node:fs/promises";
 import { basename, resolve } from "node:path";
-import type { SignOptions, SignResult, VerifyOptions, VerifyResult } from "@sealpost/cms";
+import { type SignResult, signFile, type VerifyResult, verifyFile } from "@sealpost/cms";
 import { pickKey } from "@sealpost/pki";
 import { type Command, Option } from "commander";
 import { usageError } from "../errors.js";
@@ -10,13 +10,9 @@ import { formatBytes, formatDate } from "../output.js";
 import { createProgress } from "../progress.js";
 import { buildTrust } from "../trust.js";
 import { printTrustResult, trustResultJson } from "./cert.js";
-import { cmsCall } from "./cms-compat.js";
 import { addKeyOptions, addOutputOptions, addTrustOptions, keyContext, type Runtime } from "./common.js";
 import { manifestJson, printManifest } from "./manifest.js";
 import { signerJson } from "./seal.js";
-
-type SignFile = (inPath: string, outPath: string, options: SignOptions) => Promise<SignResult>;
-type VerifyFile = (inPath: string, options: VerifyOptions) => Promise<VerifyResult>;
 
 /** `sealpost sign` and `sealpost verify` (signature only, no encryption). */
 export function registerSignCommands(program: Command, rt: Runtime): void {
@@ -70,7 +66,6 @@ Examples:
         if (!toStdout) await assertCanWrite(output, opts.force === true);
         const { keystore } = await loadKeys(opts, keyContext(rt, config));
         const signer = pickKey(keystore, "sign");
-        const signFile = cmsCall("signFile") as unknown as SignFile;
         const progress = createProgress({ label: "signing", total: size, quiet: out.quiet });
         const spooled = fromStdin ? await spoolStdin() : undefined;
         const temp = toStdout ? await privateTempDir() : undefined;
@@ -169,7 +164,6 @@ Examples:
         let size: number | undefined;
         if (!fromStdin) size = await fileSize(file);
         if (opts.content) await fileSize(opts.content);
-        const verifyFile = cmsCall("verifyFile") as unknown as VerifyFile;
         const progress = createProgress({ label: "verifying", total: size, quiet: out.quiet });
         const spooled = fromStdin ? await spoolStdin() : undefined;
         const temp = toStdout ? await privateTempDir() : undefined;
