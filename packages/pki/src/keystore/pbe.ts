@@ -193,22 +193,28 @@ export function pbeDecrypt(algId: Block | undefined, password: Password, data: U
     if (legacy.cipher === "rc2") return rc2Decrypt(key, legacy.rc2Bits!, iv, data);
     return cbcDecrypt(legacy.cipher === "3des" ? "des-ede3-cbc" : "des-ede-cbc", key, iv, data);
   }
-  if (alg.oid === OID_PBES2) {
-    const p = children(alg.params, "PBES2 parameters", 2, 2);
-    const kdf = algorithm(p[0], "PBES2 key derivation function");
-    if (kdf.oid !== OID_PBKDF2) throw unsupported("a PBES2 key derivation function", kdf.oid);
-    const enc = algorithm(p[1], "PBES2 encryption scheme");
-    const cipher = PBES2_CIPHERS[enc.oid];
-    if (!cipher) throw unsupported("a PBES2 cipher", enc.oid);
-    const iv = octets(enc.params, "PBES2 IV");
-    if (iv.length !== cipher.ivLen) throw malformed("PBES2 IV");
-    const k = parsePbkdf2(kdf.params);
-    if (k.keyLength !== undefined && k.keyLength !== cipher.keyLen) throw malformed("PBKDF2 key length");
-    const key = pbkdf2Sync(utf8Password(password), k.salt, k.iterations, cipher.keyLen, k.prf);
-    return cbcDecrypt(cipher.name, key, iv, data);
-  }
+  if (alg.oid === OID_PBES2) return pbes2Decrypt(alg.params, utf8Password(password), data);
   if (alg.oid.startsWith("1.2.840.113549.1.12.1.")) throw unsupported("an RC4 password-based cipher", alg.oid);
   throw unsupported("a password-based cipher", alg.oid);
+}
+
+/**
+ * PBES2 (RFC 8018 6.2) decryption with the password as bytes (UTF-8 for PKCS#12 and PKCS#8, as OpenSSL does):
+ * PBKDF2 with HMAC-SHA-1/2, then AES-128/192/256-CBC or DES-EDE3-CBC. Throws DecryptionFailed on bad padding.
+ */
+export function pbes2Decrypt(params: Block | undefined, password: Uint8Array, data: Uint8Array): Buffer {
+  const p = children(params, "PBES2 parameters", 2, 2);
+  const kdf = algorithm(p[0], "PBES2 key derivation function");
+  if (kdf.oid !== OID_PBKDF2) throw unsupported("a PBES2 key derivation function", kdf.oid);
+  const enc = algorithm(p[1], "PBES2 encryption scheme");
+  const cipher = PBES2_CIPHERS[enc.oid];
+  if (!cipher) throw unsupported("a PBES2 cipher", enc.oid);
+  const iv = octets(enc.params, "PBES2 IV");
+  if (iv.length !== cipher.ivLen) throw malformed("PBES2 IV");
+  const k = parsePbkdf2(kdf.params);
+  if (k.keyLength !== undefined && k.keyLength !== cipher.keyLen) throw malformed("PBKDF2 key length");
+  const key = pbkdf2Sync(password, k.salt, k.iterations, cipher.keyLen, k.prf);
+  return cbcDecrypt(cipher.name, key, iv, data);
 }
 
 /**
