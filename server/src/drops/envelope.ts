@@ -1,7 +1,6 @@
 import { createReadStream } from "node:fs";
-import type { Readable } from "node:stream";
-import * as cms from "@sealpost/cms";
 import { isSealpostError } from "@sealpost/protocol";
+import { inspectCms } from "../crypto.js";
 import { DropError } from "./errors.js";
 
 /** What the drops module reads from a sealed file without keys (a subset of @sealpost/cms InspectResult). */
@@ -10,21 +9,15 @@ export interface EnvelopeSummary {
   recipients: { type: string; issuer?: string; serialHex?: string; subjectKeyIdHex?: string }[];
 }
 
-type InspectFn = (input: Readable) => Promise<EnvelopeSummary>;
-
 /**
  * Reads the envelope of the sealed file at `path` with @sealpost/cms `inspect` (streaming, constant memory, no keys)
  * and checks it is an encrypted envelope (authEnvelopedData or envelopedData). Throws DropError NOT_CMS with the
  * reason otherwise. The recipient check against the case is the payload sink's (server-core's upload rules).
  */
 export async function inspectSealedFile(path: string): Promise<EnvelopeSummary> {
-  const inspect = (cms as unknown as { inspect?: InspectFn }).inspect;
-  if (typeof inspect !== "function") {
-    throw new Error("@sealpost/cms does not export inspect(): build packages/cms first");
-  }
   let summary: EnvelopeSummary;
   try {
-    summary = await inspect(createReadStream(path));
+    summary = await inspectCms(createReadStream(path));
   } catch (e) {
     if (isSealpostError(e)) {
       throw new DropError("NOT_CMS", `The file is not a sealed sealpost file (CMS envelope): ${e.message}`, {

@@ -183,7 +183,7 @@ async function moveTo(
   files: Map<string, number>,
 ): Promise<void> {
   const movedTo = await targetBase(ctx, name, folder);
-  ctx.store.setMoveTarget(ctx.drop.name, sha256, movedTo);
+  ctx.store.setMoveTarget(ctx.drop.name, sha256, name, movedTo);
   const rec = ctx.store.pulledFile(ctx.drop.name, sha256)!;
   await finishMove(ctx, rec, files);
 }
@@ -230,7 +230,7 @@ async function reject(
     "",
   ].join("\n");
   await ctx.session.writeText(posix.join(drop.remoteDir, `${movedTo}.error.txt`), text);
-  store.setMoveTarget(drop.name, sha256, movedTo);
+  store.setMoveTarget(drop.name, sha256, name, movedTo);
   await finishMove(ctx, store.pulledFile(drop.name, sha256)!, files);
   ctx.emit({ drop: drop.name, runId: ctx.runId, name, stage: "rejected", sha256, reason: `${e.code}: ${reason}` });
 }

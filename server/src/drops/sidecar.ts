@@ -10,6 +10,7 @@ export const MAX_SIDECAR_BYTES = 64 * 1024;
  *   { "category": "WELFARE-TAX", "receivingAgency": "TAX-TPE", "records": 1200, "uploadNo": "1130001",
  *     "remark": "monthly batch", "senderEmail": "chen.meiling@sw.example.gov.tw" }
  *
+ * Optional "receivers": a list of receiving staff e-mails (default: all active staff of the receiving agency).
  * Aliases accepted for scripts written against the CLI's option names: "to-agency" / "toAgency" for
  * receivingAgency, "recordCount" for records, "remarks" for remark, "sender" for senderEmail. `remark` defaults to "".
  * Throws DropError BAD_SIDECAR naming the first problem.
@@ -44,6 +45,17 @@ export function parseSidecar(bytes: Buffer): DropCaseFields {
   const records = pick("records", "recordCount");
   if (typeof records !== "number" || !Number.isSafeInteger(records) || records < 0) {
     throw bad('"records" must be a whole number of records, 0 or more');
+  }
+  const receivers = pick("receivers", "to");
+  if (receivers !== undefined) {
+    if (
+      !Array.isArray(receivers) ||
+      receivers.length === 0 ||
+      receivers.some((r) => typeof r !== "string" || !/^[^\s@]+@[^\s@]+$/.test(r))
+    ) {
+      throw bad('"receivers" must be a non-empty list of e-mail addresses');
+    }
+    return { category, receivingAgency, records, uploadNo, remark, senderEmail, receivers: receivers as string[] };
   }
   return { category, receivingAgency, records, uploadNo, remark, senderEmail };
 }

@@ -320,13 +320,14 @@ export class DropStore {
       );
   }
 
-  /** Records where a pulled file is about to be moved (before any rename). */
-  setMoveTarget(drop: string, sha256: string, movedTo: string): void {
+  /** Records where a pulled file (now named `remoteName` in the outbox) is about to be moved, before any rename. */
+  setMoveTarget(drop: string, sha256: string, remoteName: string, movedTo: string): void {
     this.db
       .prepare(
-        "UPDATE drop_files SET moved = 0, moved_to = ?, updated_at = ? WHERE direction = 'pull' AND drop_name = ? AND sha256 = ?",
+        `UPDATE drop_files SET moved = 0, remote_name = ?, moved_to = ?, updated_at = ?
+         WHERE direction = 'pull' AND drop_name = ? AND sha256 = ?`,
       )
-      .run(movedTo, this.iso(), drop, sha256);
+      .run(remoteName, movedTo, this.iso(), drop, sha256);
   }
 
   /** Records that every rename of a pulled file is done; a registered file becomes "processed". */

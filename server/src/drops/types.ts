@@ -92,4 +92,6 @@ export interface DropCaseFields {
   remark: string;
   /** E-mail of the sending agency's staff member the case is registered for. */
   senderEmail: string;
+  /** Receiving staff by e-mail; absent: every active staff member of the receiving agency (as `sealpost send`). */
+  receivers?: string[];
 }

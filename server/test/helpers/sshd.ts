@@ -123,7 +123,38 @@ export async function startSshd(): Promise<SshdHandle> {
   const clientPrivateKey = await readFile(clientKey, "utf8");
 
   let child: ChildProcess | undefined;
+  let alive = false;
   let exited: Promise<unknown> = Promise.resolve();
+  const launch = async (): Promise<void> => {
+    if (handle.running) return;
+    await exited;
+    const proc = spawn(SSHD, ["-D", "-e", "-f", config, "-o", "LogLevel=INFO"], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    child = proc;
+    exited = new Promise((resolve) =>
+      proc.once("exit", (code) => {
+        if (child === proc) alive = false;
+        resolve(code);
+      }),
+    );
+    await new Promise<void>((resolve, reject) => {
+      let buf = "";
+      const onData = (d: Buffer) => {
+        buf += d.toString("utf8");
+        if (buf.includes(`Server listening on 127.0.0.1 port ${port}`)) {
+          proc.stderr?.off("data", onData);
+          proc.stderr?.resume();
+          alive = true;
+          resolve();
+        }
+      };
+      proc.stderr?.on("data", onData);
+      proc.once("exit", (code) => reject(new Error(`sshd exited (${code}) before listening: ${buf.slice(0, 500)}`)));
+      proc.once("error", reject);
+    });
+  };
+  let starting: Promise<void> | undefined;
   const handle: SshdHandle = {
     host: "127.0.0.1",
     port,
@@ -133,33 +164,17 @@ export async function startSshd(): Promise<SshdHandle> {
     clientPrivateKey,
     hostKeyFingerprint,
     get running() {
-      return child !== undefined && child.exitCode === null && child.signalCode === null;
+      return alive;
     },
-    async start() {
-      if (handle.running) return;
-      await exited;
-      const proc = spawn(SSHD, ["-D", "-e", "-f", config, "-o", "LogLevel=INFO"], {
-        stdio: ["ignore", "ignore", "pipe"],
+    start() {
+      starting ??= launch().finally(() => {
+        starting = undefined;
       });
-      child = proc;
-      exited = new Promise((resolve) => proc.once("exit", resolve));
-      await new Promise<void>((resolve, reject) => {
-        let buf = "";
-        const onData = (d: Buffer) => {
-          buf += d.toString("utf8");
-          if (buf.includes(`Server listening on 127.0.0.1 port ${port}`)) {
-            proc.stderr?.off("data", onData);
-            proc.stderr?.resume();
-            resolve();
-          }
-        };
-        proc.stderr?.on("data", onData);
-        proc.once("exit", (code) => reject(new Error(`sshd exited (${code}) before listening: ${buf.slice(0, 500)}`)));
-        proc.once("error", reject);
-      });
+      return starting;
     },
     kill() {
       const proc = child;
+      alive = false;
       if (!proc?.pid) return;
       const pids = [proc.pid, ...descendants(proc.pid)];
       for (const pid of pids) {

@@ -1,0 +1,359 @@
+/**
+ * SFTP drops against a real OpenSSH server (helpers/sshd.ts) and server-core's real registration path: a data
+ * folder made by initDataDir, the registry filled with the fixture PKI, pulled files registered through
+ * registerPayloadFromFile (recipient check by @sealpost/cms inspect) and pushed files read from the real file store.
+ * Sealed files are made with `openssl cms -encrypt` against the fixture encryption certificates.
+ */
+import { execFile, spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { createContext } from "../src/app.js";
+import { initDataDir } from "../src/commands/init.js";
+import type { ServerContext } from "../src/context.js";
+import { corePayloadSink } from "../src/drops/core-sink.js";
+import { hostKeyFingerprint } from "../src/drops/fingerprint.js";
+import { coreDeliverySource } from "../src/drops/ports.js";
+import type { DropFileEvent } from "../src/drops/run-context.js";
+import { DropService } from "../src/drops/service.js";
+import type { DropInput, DropRun } from "../src/drops/types.js";
+import { silentLogger } from "../src/log.js";
+import { addAgency, addCategory, addCertificate, addStaff } from "../src/registry/service.js";
+import { type SshdHandle, startSshd } from "./helpers/sshd.js";
+
+const run = promisify(execFile);
+const repoRoot = path.resolve(import.meta.dirname, "../..");
+const pkiDir = path.join(repoRoot, "fixtures/pki");
+const manifest = JSON.parse(readFileSync(path.join(pkiDir, "manifest.json"), "utf8")) as {
+  root: { cert: string; crl: string };
+  intermediate: { cert: string; crl: string };
+  agencies: Record<string, { name: string; email: string }>;
+  people: Record<
+    string,
+    { name: string; agency: string; role: string; email: string; sign: { cert: string }; encrypt: { cert: string } }
+  >;
+};
+const fx = (p: string) => path.join(pkiDir, p);
+const person = (id: string) => manifest.people[id]!;
+
+let sshd: SshdHandle;
+let work: string;
+let data: string;
+let ctx: ServerContext;
+let service: DropService;
+/** Files made for the tests (sealed files, sidecars) before they are placed in a remote folder. */
+let made: string;
+
+const sha256 = (file: string) => createHash("sha256").update(readFileSync(file)).digest("hex");
+
+/** Seals random content with `openssl cms -encrypt` (EnvelopedData, AES-256-CBC, RSA-OAEP) to the given people. */
+async function seal(name: string, to: string[]): Promise<string> {
+  const plain = path.join(made, `${name}.csv`);
+  writeFileSync(plain, `id,name\n${randomBytes(24).toString("hex")},測試資料\n`);
+  const out = path.join(made, `${name}.p7m`);
+  const recips = to.flatMap((id) => ["-recip", fx(person(id).encrypt.cert), "-keyopt", "rsa_padding_mode:oaep"]);
+  await run("openssl", [
+    "cms",
+    "-encrypt",
+    "-binary",
+    "-aes-256-cbc",
+    "-outform",
+    "DER",
+    "-in",
+    plain,
+    "-out",
+    out,
+    ...recips,
+  ]);
+  return out;
+}
+
+const fields = (uploadNo: string) => ({
+  category: "WELFARE-TAX",
+  receivingAgency: "KHH-TAX",
+  records: 1,
+  uploadNo,
+  remark: "drop test",
+  senderEmail: person("soc-chen").email,
+});
+
+/** Places a sealed file (and optionally its sidecar / marker) in a remote folder, sidecar last. */
+function place(dir: string, sealed: string, opts: { sidecar?: unknown; marker?: boolean; name?: string } = {}): string {
+  const name = opts.name ?? path.basename(sealed);
+  writeFileSync(path.join(dir, name), readFileSync(sealed));
+  if (opts.sidecar !== undefined) {
+    const text = typeof opts.sidecar === "string" ? opts.sidecar : JSON.stringify(opts.sidecar);
+    writeFileSync(path.join(dir, `${name}.json`), text);
+  }
+  if (opts.marker) writeFileSync(path.join(dir, `${name}.done`), "");
+  return name;
+}
+
+function remoteFolder(name: string): string {
+  const dir = path.join(sshd.remoteDir, name);
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+function dropInput(name: string, dir: string, extra: Partial<DropInput> = {}): DropInput {
+  return {
+    name,
+    agency: "KHH-SOC",
+    direction: "pull",
+    host: sshd.host,
+    port: sshd.port,
+    username: sshd.username,
+    privateKey: sshd.clientPrivateKey,
+    remoteDir: dir,
+    hostKeySha256: sshd.hostKeyFingerprint,
+    schedule: "0 0 1 1 *",
+    retryBaseMs: 50,
+    maxAttempts: 3,
+    ...extra,
+  };
+}
+
+const ops = { staffId: "ops-test", agency: "SEALPOST-OPS" };
+
+function casesWithPayload(sha: string): { id: string; state: string }[] {
+  return ctx.db.prepare("SELECT id, state FROM cases WHERE payload_sha256 = ?").all(sha) as {
+    id: string;
+    state: string;
+  }[];
+}
+
+function auditCount(action: string, like = "%"): number {
+  return (
+    ctx.db.prepare("SELECT COUNT(*) AS n FROM audit_log WHERE action = ? AND detail LIKE ?").get(action, like) as {
+      n: number;
+    }
+  ).n;
+}
+
+beforeAll(async () => {
+  sshd = await startSshd();
+  work = await mkdtemp(path.join(tmpdir(), "sealpost-drops-"));
+  made = path.join(work, "made");
+  mkdirSync(made);
+  data = path.join(work, "data");
+  const chain = path.join(work, "chain.pem");
+  writeFileSync(chain, readFileSync(fx(manifest.intermediate.cert)));
+  await initDataDir({
+    data,
+    trust: fx(manifest.root.cert),
+    intermediates: chain,
+    crl: [fx(manifest.root.crl), fx(manifest.intermediate.crl)],
+    revocation: "require",
+    adminCert: fx(person("ops-wu").sign.cert),
+    adminEmail: person("ops-wu").email,
+    adminAgency: "SEALPOST-OPS",
+    log: silentLogger,
+  });
+  ctx = await createContext(data, { log: silentLogger });
+  for (const code of ["KHH-SOC", "KHH-TAX"]) {
+    const a = manifest.agencies[code]!;
+    addAgency(ctx, null, { code, name: a.name, email: a.email, allowCidrs: [] });
+  }
+  for (const id of ["soc-chen", "tax-wang", "ops-liu"]) {
+    const p = person(id);
+    const agency = p.agency;
+    const s = addStaff(ctx, null, { agency, name: p.name, email: p.email, role: p.role as "staff" | "ops" });
+    if (id !== "ops-liu") {
+      await addCertificate(ctx, null, {
+        staff: s.id,
+        pem: readFileSync(fx(p.encrypt.cert), "utf8"),
+        purpose: "encrypt",
+      });
+    }
+  }
+  addCategory(ctx, null, { code: "WELFARE-TAX", name: "社會救助資格比對", purpose: "社會救助法第44條之3 (test)" });
+  service = new DropService({
+    db: ctx.db,
+    dataDir: data,
+    payloads: corePayloadSink(ctx),
+    deliveries: coreDeliverySource(ctx.db, ctx.store),
+    tempPath: () => ctx.store.tempPath(),
+    log: silentLogger,
+  });
+});
+
+afterAll(async () => {
+  await service?.stop();
+  ctx?.db.close();
+  await sshd?.close();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+/** The recipients every good payload must be sealed to: the receiving staff and the sender's own certificate. */
+const GOOD = ["tax-wang", "soc-chen"];
+
+describe("pull", () => {
+  test("takes complete files, registers each once, moves them to processed/, leaves a file still being written", async () => {
+    const dir = remoteFolder("soc-out");
+    await service.create(dropInput("soc-out", dir), ops);
+    const a = await seal("pull-a", GOOD);
+    const b = await seal("pull-b", GOOD);
+    place(dir, a, { sidecar: fields("A-001") });
+    place(dir, b); // no sidecar yet: still being written
+
+    const first = await service.runNow("soc-out").done;
+    expect(first.status).toBe("ok");
+    expect(first.files).toBe(1);
+    expect(first.bytes).toBe(statSync(a).size);
+    expect(casesWithPayload(sha256(a))).toEqual([{ id: expect.any(String), state: "sent" }]);
+    expect(readdirSync(dir).sort()).toEqual(["failed", "processed", "pull-b.p7m"]);
+    expect(readdirSync(path.join(dir, "processed")).sort()).toEqual(["pull-a.p7m", "pull-a.p7m.json"]);
+    expect(sha256(path.join(dir, "processed/pull-a.p7m"))).toBe(sha256(a));
+    expect(auditCount("drop.pull.registered")).toBe(1);
+
+    writeFileSync(path.join(dir, "pull-b.p7m.json"), JSON.stringify(fields("B-001")));
+    const second = await service.runNow("soc-out").done;
+    expect(second.files).toBe(1);
+    expect(casesWithPayload(sha256(b))).toHaveLength(1);
+
+    // The agency drops the very same bytes again under another name: moved, never registered twice.
+    place(dir, a, { sidecar: fields("A-001"), name: "again.p7m" });
+    const third = await service.runNow("soc-out").done;
+    expect(third.status).toBe("ok");
+    expect(third.files).toBe(0);
+    expect(casesWithPayload(sha256(a))).toHaveLength(1);
+    expect(readdirSync(path.join(dir, "processed"))).toContain("again.p7m");
+    expect(readdirSync(dir).filter((n) => n.endsWith(".p7m"))).toEqual([]);
+    expect(service.store.files("soc-out").map((f) => f.outcome)).toEqual(["processed", "processed"]);
+  });
+
+  test("marker completion: a sidecar alone is not enough, the .done marker makes the file complete", async () => {
+    const dir = remoteFolder("soc-marker");
+    await service.create(dropInput("soc-marker", dir, { completion: "marker" }), ops);
+    const c = await seal("pull-c", GOOD);
+    place(dir, c, { sidecar: fields("C-001") });
+    expect((await service.runNow("soc-marker").done).files).toBe(0);
+    expect(readdirSync(dir)).toContain("pull-c.p7m");
+    writeFileSync(path.join(dir, "pull-c.p7m.done"), "");
+    expect((await service.runNow("soc-marker").done).files).toBe(1);
+    expect(readdirSync(path.join(dir, "processed")).sort()).toEqual([
+      "pull-c.p7m",
+      "pull-c.p7m.done",
+      "pull-c.p7m.json",
+    ]);
+  });
+
+  test("refused files go to failed/ with NAME.error.txt giving the reason; nothing is registered", async () => {
+    const dir = remoteFolder("soc-bad");
+    await service.create(dropInput("soc-bad", dir), ops);
+    const junk = path.join(made, "junk.p7m");
+    writeFileSync(junk, randomBytes(3000));
+    const wrong = await seal("wrong-recipients", ["tax-wang"]); // the sender's own certificate is missing
+    const good = await seal("bad-sidecar", GOOD);
+    place(dir, junk, { sidecar: fields("J-001") });
+    place(dir, wrong, { sidecar: fields("W-001") });
+    place(dir, good, { sidecar: "{ not json" });
+
+    const r = await service.runNow("soc-bad").done;
+    expect(r.status).toBe("ok");
+    expect(r.files).toBe(0);
+    expect(r.errors.map((e) => [e.file, e.code]).sort()).toEqual([
+      ["bad-sidecar.p7m", "BAD_SIDECAR"],
+      ["junk.p7m", "NOT_CMS"],
+      ["wrong-recipients.p7m", "RECIPIENTS_MISMATCH"],
+    ]);
+    const failed = path.join(dir, "failed");
+    expect(readdirSync(failed).sort()).toEqual([
+      "bad-sidecar.error.txt",
+      "bad-sidecar.p7m",
+      "bad-sidecar.p7m.json",
+      "junk.error.txt",
+      "junk.p7m",
+      "junk.p7m.json",
+      "wrong-recipients.error.txt",
+      "wrong-recipients.p7m",
+      "wrong-recipients.p7m.json",
+    ]);
+    expect(readFileSync(path.join(failed, "junk.error.txt"), "utf8")).toMatch(/NOT_CMS/);
+    expect(readFileSync(path.join(failed, "wrong-recipients.error.txt"), "utf8")).toMatch(/RECIPIENTS_MISMATCH/);
+    expect(readFileSync(path.join(failed, "bad-sidecar.error.txt"), "utf8")).toMatch(/not valid JSON/);
+    expect(readdirSync(dir).sort()).toEqual(["failed", "processed"]);
+    for (const f of [junk, wrong, good]) {
+      expect(casesWithPayload(sha256(f))).toEqual([]);
+    }
+    expect(auditCount("drop.pull.rejected", "%soc-bad%")).toBe(3);
+  });
+
+  test("an unknown host key is refused: nothing transferred, recorded in the run, drop failing, ops mailed", async () => {
+    const dir = remoteFolder("soc-mitm");
+    const other = hostKeyFingerprint(randomBytes(51));
+    await service.create(
+      dropInput("soc-mitm", dir, { hostKeySha256: other, notifyEmails: ["duty@ops.sealpost.example"] }),
+      ops,
+    );
+    const d = await seal("mitm", GOOD);
+    place(dir, d, { sidecar: fields("M-001") });
+    const r = await service.runNow("soc-mitm").done;
+    expect(r.status).toBe("failed");
+    expect(r.attempts).toBe(1);
+    expect(r.errors).toHaveLength(1);
+    expect(r.errors[0]!.code).toBe("HOST_KEY_MISMATCH");
+    expect(r.errors[0]!.message).toMatch(/unknown host key/);
+    expect(readdirSync(dir).sort()).toEqual(["mitm.p7m", "mitm.p7m.json"]);
+    expect(casesWithPayload(sha256(d))).toEqual([]);
+    expect(service.get("soc-mitm").health).toBe("failing");
+    const mail = ctx.db.prepare("SELECT recipients, subject FROM mail_outbox WHERE kind = 'drop.failing'").all() as {
+      recipients: string;
+      subject: string;
+    }[];
+    expect(mail).toHaveLength(1);
+    expect(JSON.parse(mail[0]!.recipients).sort()).toEqual(
+      ["duty@ops.sealpost.example", person("ops-liu").email].sort(),
+    );
+    expect(mail[0]!.subject).toMatch(/soc-mitm/);
+  });
+
+  test("the SFTP server dies mid-run and comes back: the run retries, nothing lost, nothing registered twice", async () => {
+    const dir = remoteFolder("soc-crash");
+    await service.create(dropInput("soc-crash", dir, { maxAttempts: 8, retryBaseMs: 100 }), ops);
+    const files = [];
+    for (let i = 1; i <= 4; i++) {
+      const f = await seal(`crash-${i}`, GOOD);
+      place(dir, f, { sidecar: fields(`K-00${i}`) });
+      files.push(f);
+    }
+    let killed = 0;
+    const stages: string[] = [];
+    const offFile = service.onFile((e: DropFileEvent) => {
+      if (e.drop === "soc-crash") stages.push(`${e.name}:${e.stage}`);
+      // Kill the server right after the first case is committed, before its remote move.
+      if (e.drop === "soc-crash" && e.stage === "registered" && killed === 0) {
+        killed += 1;
+        sshd.kill();
+      }
+    });
+    const restarts: Promise<void>[] = [];
+    const offAttempt = service.onAttemptFailed((e) => {
+      if (e.drop === "soc-crash") restarts.push(sshd.start());
+    });
+    let r: DropRun;
+    try {
+      r = await service.runNow("soc-crash").done;
+    } finally {
+      offFile();
+      offAttempt();
+      await Promise.allSettled(restarts);
+      await sshd.start();
+    }
+    expect(killed).toBe(1);
+    // The first file's case was committed before the kill: the retry only finishes its move.
+    expect(stages.slice(0, 3)).toEqual(["crash-1.p7m:registered", "crash-1.p7m:recovered", "crash-1.p7m:processed"]);
+    expect(r.status).toBe("ok");
+    expect(r.attempts).toBeGreaterThanOrEqual(2);
+    expect(r.errors.filter((e) => e.attempt !== undefined).length).toBe(r.attempts - 1);
+    expect(r.files).toBe(4);
+    expect(readdirSync(dir).sort()).toEqual(["failed", "processed"]);
+    expect(readdirSync(path.join(dir, "processed")).filter((n) => n.endsWith(".p7m"))).toHaveLength(4);
+    for (const f of files) expect(casesWithPayload(sha256(f))).toHaveLength(1);
+    expect(auditCount("drop.pull.registered", "%soc-crash%")).toBe(4);
+  });
+});
