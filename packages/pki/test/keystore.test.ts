@@ -123,6 +123,25 @@ describe("fixture keystores (fixtures/pki/manifest.json)", () => {
   });
 });
 
+describe("pickKey preferences", () => {
+  it("prefers an explicit keyUsage over an absent one, then a currently valid certificate", async () => {
+    const good = await loadKeystore(f(manifest.people["soc-chen"]!.p12), { pin: manifest.people["soc-chen"]!.pin });
+    const exp = manifest.troubled.expired!;
+    const expired = await loadKeystore(f(exp.p12), { pin: exp.pin });
+    const sign = pickKey(good, "sign");
+    const mixed = { source: "mixed", entries: [expired.entries[0]!, ...good.entries] };
+    expect(pickKey(mixed, "sign").cert.sha256).toBe(sign.cert.sha256); // valid beats expired
+    expect(pickKey(mixed, "sign", new Date("2021-06-01")).cert.sha256).toBe(expired.entries[0]!.cert.sha256);
+    const noUsage = { ...sign, cert: { ...sign.cert, keyUsage: undefined } };
+    const ks = { source: "x", entries: [noUsage, ...good.entries] };
+    expect(pickKey(ks, "sign").cert.keyUsage).toBeDefined(); // explicit usage wins
+    expect(pickKey({ source: "y", entries: [noUsage] }, "encrypt")).toBe(noUsage); // absent keyUsage allows all
+    expect(() => pickKey({ source: "empty", entries: [] }, "sign")).toThrow(
+      expect.objectContaining({ code: "NO_KEY" }),
+    );
+  });
+});
+
 describe("interop with the openssl CLI", () => {
   const dir = mkdtempSync(path.join(tmpdir(), "sealpost-p12-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
