@@ -19,7 +19,14 @@ import type { Logger } from "../src/log.js";
 import { backoffDelayMs } from "../src/mail/backoff.js";
 import { MailError } from "../src/mail/errors.js";
 import { migrations as mailMigrations } from "../src/mail/migrations.js";
-import { claimNextDue, enqueueMail, getOutboxEntry, mailStatus, requeueFailedMail } from "../src/mail/outbox.js";
+import {
+  claimNextDue,
+  enqueueMail,
+  getOutboxEntry,
+  mailStatus,
+  pruneSentMail,
+  requeueFailedMail,
+} from "../src/mail/outbox.js";
 import { renderDropFailingMail, renderNewCaseMail, renderProcessedMail } from "../src/mail/templates.js";
 import { type MailAuditEntry, type MailWorkerConfig, startMailWorker } from "../src/mail/worker.js";
 
@@ -43,6 +50,8 @@ interface SmtpHarness {
   port: number;
   mode: Mode;
   received: Received[];
+  /** Addresses answered 550 whatever the mode. */
+  refuse: Set<string>;
   /** RCPT commands seen, including refused ones. */
   rcptCalls: number;
   /** Messages whose DATA fully arrived, including refused and unanswered ones. */
@@ -52,15 +61,24 @@ interface SmtpHarness {
 
 /** Listens on 127.0.0.1:`port` (default: a free port); with `tls`, offers STARTTLS with that key and certificate. */
 async function startSmtp(port = 0, tls?: { key: string; cert: string }): Promise<SmtpHarness> {
-  const h: SmtpHarness = { port: 0, mode: "ok", received: [], rcptCalls: 0, dataReceived: 0, close: async () => {} };
+  const h: SmtpHarness = {
+    port: 0,
+    mode: "ok",
+    received: [],
+    refuse: new Set(),
+    rcptCalls: 0,
+    dataReceived: 0,
+    close: async () => {},
+  };
   const refuse = (code: number, text: string) => Object.assign(new Error(text), { responseCode: code });
   const server = new SMTPServer({
     authOptional: true,
     disableReverseLookup: true,
     ...(tls ? { key: tls.key, cert: tls.cert } : { disabledCommands: ["STARTTLS"] }),
     logger: false,
-    onRcptTo(_address: SMTPServerAddress, _session, cb) {
+    onRcptTo(address: SMTPServerAddress, _session, cb) {
       h.rcptCalls++;
+      if (h.refuse.has(address.address)) return cb(refuse(550, "No such user here"));
       if (h.mode === "rcpt451") return cb(refuse(451, "Mailbox temporarily unavailable, try again later"));
       if (h.mode === "rcpt550") return cb(refuse(550, "No such user here"));
       cb();
@@ -188,6 +206,7 @@ beforeEach(() => {
   smtp.received.length = 0;
   smtp.rcptCalls = 0;
   smtp.dataReceived = 0;
+  smtp.refuse.clear();
 });
 
 function setup(overrides: Partial<MailWorkerConfig> = {}) {
@@ -544,6 +563,50 @@ describe("mail worker against a real SMTP server", () => {
     expect(getOutboxEntry(db, id)).toMatchObject({ state: "failed", attempts: 1 });
     expect(audit.map((a) => a.action)).toEqual(["mail.failed"]);
     expect(failures).toEqual([id]);
+  });
+
+  it("delivers to the accepted recipients when one is refused, and records the refusal (warning and audit)", async () => {
+    const { db, start, audit, log } = setup();
+    smtp.refuse.add("left@agency.example");
+    const id = enqueueMail(
+      db,
+      { to: ["staff.a@agency.example", "left@agency.example"], ...newCase, kind: "case.new", caseId: "C-6" },
+      T0,
+    );
+    const worker = start();
+    try {
+      expect(await worker.drainOnce()).toBe(1);
+    } finally {
+      await worker.stop();
+    }
+    expect(smtp.received.map((r) => r.rcptTo)).toEqual([["staff.a@agency.example"]]);
+    expect(getOutboxEntry(db, id)!.state).toBe("sent");
+    expect(audit[0]).toMatchObject({
+      action: "mail.sent",
+      detail: { accepted: ["staff.a@agency.example"], rejected: ["left@agency.example"] },
+    });
+    expect(log.lines.filter((l) => l.level === "warn").map((l) => l.fields?.rejected)).toEqual([
+      ["left@agency.example"],
+    ]);
+  });
+
+  it("prunes delivered notices older than a date, never queued or failed ones", async () => {
+    const { db, start, clock } = setup({ maxAttempts: 1 });
+    const sent = enqueueMail(db, { to: ["staff.a@agency.example"], subject: "s", text: "t", kind: "k" }, T0);
+    const worker = start();
+    try {
+      expect(await worker.drainOnce()).toBe(1);
+      smtp.mode = "rcpt451";
+      enqueueMail(db, { to: ["staff.a@agency.example"], subject: "f", text: "t", kind: "k" }, T0);
+      expect(await worker.drainOnce()).toBe(0);
+    } finally {
+      await worker.stop();
+    }
+    enqueueMail(db, { to: ["staff.a@agency.example"], subject: "q", text: "t", kind: "k" }, T0);
+    expect(pruneSentMail(db, T0)).toBe(0); // sent at T0, not before it
+    expect(pruneSentMail(db, new Date(clock.t + 1))).toBe(1);
+    expect(getOutboxEntry(db, sent)).toBeUndefined();
+    expect(mailStatus(db).counts).toEqual({ queued: 1, sending: 0, sent: 0, failed: 1 });
   });
 
   it("with pollMs set, sends on its own: notices queued before start and while running", async () => {

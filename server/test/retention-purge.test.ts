@@ -292,6 +292,13 @@ describe("startRetentionWorker", () => {
     });
     const second = storeFile();
     addCase("B", "result_received", { payload: second }, 5);
+    // A notice delivered 100 days before the on-demand runs, and one delivered yesterday.
+    const insertSent = db.prepare(
+      `INSERT INTO mail_outbox (created_at, kind, recipients, subject, body, state, next_attempt_at, sent_at)
+       VALUES (?, 'case.new', '["a@b.example"]', 's', 't', 'sent', ?, ?)`,
+    );
+    insertSent.run(daysAgo(74), daysAgo(74), daysAgo(74));
+    insertSent.run(daysAgo(-25), daysAgo(-25), daysAgo(-25));
     try {
       clock.t += 26 * 24 * 3600_000;
       const [a, b] = await Promise.all([worker.runOnce(), worker.runOnce()]);
@@ -299,6 +306,8 @@ describe("startRetentionWorker", () => {
       expect(onDisk(second)).toBe(false);
       // The two on-demand runs were serialised: exactly one of them purged B.
       expect(a.purged.length + b.purged.length).toBe(1);
+      expect(a.sentMailPruned + b.sentMailPruned).toBe(1);
+      expect(db.prepare("SELECT COUNT(*) AS n FROM mail_outbox").get()).toEqual({ n: 1 });
     } finally {
       await worker.stop();
     }

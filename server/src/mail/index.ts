@@ -10,6 +10,7 @@ export {
   mailStatus,
   type OutboxEntry,
   type OutboxMessage,
+  pruneSentMail,
   requeueFailedMail,
 } from "./outbox.js";
 export {

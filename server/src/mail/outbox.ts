@@ -206,6 +206,14 @@ export function requeueFailedMail(db: Database.Database, ids?: number[], now: Da
     .run(at).changes;
 }
 
+/**
+ * Deletes delivered notices sent before `before` (their delivery stays in the audit log as "mail.sent"). Queued
+ * and failed notices are never deleted. Returns how many rows were deleted.
+ */
+export function pruneSentMail(db: Database.Database, before: Date): number {
+  return db.prepare("DELETE FROM mail_outbox WHERE state = 'sent' AND sent_at < ?").run(before.toISOString()).changes;
+}
+
 /** What `sealpost-server status` shows about mail. */
 export interface MailStatus {
   /** Rows per state (every state present, 0 when none). */

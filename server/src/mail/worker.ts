@@ -241,9 +241,14 @@ export function startMailWorker(
     }
   }
 
+  /**
+   * One delivery attempt. Only the SMTP exchange counts as the attempt: if recording the success fails (database
+   * error), that error propagates and the row stays "sending" until the next start reclaims it (at-least-once).
+   */
   async function sendOne(entry: OutboxEntry): Promise<boolean> {
+    let info: { accepted?: unknown[]; rejected?: unknown[] };
     try {
-      const info = await transport.sendMail({
+      info = await transport.sendMail({
         from: config.smtp.from,
         to: entry.recipients,
         subject: entry.subject,
@@ -254,33 +259,33 @@ export function startMailWorker(
           ...(entry.caseId ? { "X-Sealpost-Case": entry.caseId } : {}),
         },
       });
-      const rejected = (info.rejected ?? []).map(String);
-      const now = clock();
-      record(
-        "sent",
-        () => markSent(db, entry.id, now),
-        auditEntry("mail.sent", entry, {
-          attempts: entry.attempts + 1,
-          accepted: (info.accepted ?? []).map(String),
-          rejected,
-        }),
-      );
-      if (rejected.length > 0) {
-        log.warn("mail: notice delivered, but the mail server refused some recipients", {
-          mailId: entry.id,
-          kind: entry.kind,
-          caseId: entry.caseId,
-          rejected,
-        });
-      } else {
-        log.info("mail: notice delivered", { mailId: entry.id, kind: entry.kind, caseId: entry.caseId });
-      }
-      return true;
     } catch (err) {
       const f = describe(err);
       failAttempt(entry, f.message, isPermanent(f));
       return false;
     }
+    const rejected = (info.rejected ?? []).map(String);
+    const now = clock();
+    record(
+      "sent",
+      () => markSent(db, entry.id, now),
+      auditEntry("mail.sent", entry, {
+        attempts: entry.attempts + 1,
+        accepted: (info.accepted ?? []).map(String),
+        rejected,
+      }),
+    );
+    if (rejected.length > 0) {
+      log.warn("mail: notice delivered, but the mail server refused some recipients", {
+        mailId: entry.id,
+        kind: entry.kind,
+        caseId: entry.caseId,
+        rejected,
+      });
+    } else {
+      log.info("mail: notice delivered", { mailId: entry.id, kind: entry.kind, caseId: entry.caseId });
+    }
+    return true;
   }
 
   // Reclaim sends interrupted by a crash: they count as one attempt and go back to the queue, due now.

@@ -2,4 +2,9 @@ export { ENDED_STATES, listPurgeCandidates } from "./candidates.js";
 export { RetentionError, type RetentionErrorCode } from "./errors.js";
 export { checkRetentionDays, type PurgeOptions, type PurgeResult, purgeExpiredFiles } from "./purge.js";
 export { type RetentionStatus, retentionStatus } from "./status.js";
-export { type RetentionWorker, type RetentionWorkerOptions, startRetentionWorker } from "./worker.js";
+export {
+  type RetentionRunResult,
+  type RetentionWorker,
+  type RetentionWorkerOptions,
+  startRetentionWorker,
+} from "./worker.js";

@@ -1,5 +1,6 @@
 import type Database from "better-sqlite3";
 import type { Logger } from "../log.js";
+import { pruneSentMail } from "../mail/outbox.js";
 import { checkRetentionDays, type PurgeOptions, type PurgeResult, purgeExpiredFiles } from "./purge.js";
 
 /** Settings of the periodic purge. */
@@ -8,34 +9,51 @@ export interface RetentionWorkerOptions extends Omit<PurgeOptions, "now"> {
   intervalMs?: number;
   /** Clock. Default `() => new Date()`. */
   now?: () => Date;
+  /** Days a delivered notice stays in the mail outbox (its delivery stays in the audit log). Default 90. */
+  sentMailDays?: number;
   log: Logger;
+}
+
+/** What one run of the retention worker did. */
+export interface RetentionRunResult extends PurgeResult {
+  /** Delivered notices deleted from the mail outbox. */
+  sentMailPruned: number;
 }
 
 /** A running retention worker. */
 export interface RetentionWorker {
   /** Runs a purge now (after the run in progress, if any) and resolves with its result. */
-  runOnce(): Promise<PurgeResult>;
+  runOnce(): Promise<RetentionRunResult>;
   /** Stops the timer and waits for the run in progress. */
   stop(): Promise<void>;
 }
 
 /**
- * Runs purgeExpiredFiles once at start and then every `intervalMs`. Runs never overlap. A run that throws is
+ * Runs purgeExpiredFiles (and prunes delivered notices older than `sentMailDays` from the mail outbox) once at
+ * start and then every `intervalMs`. Runs never overlap. A run that throws is
  * logged as an error and the next one still happens. Throws RetentionError BAD_CONFIG at once for a bad
  * retentionDays.
  */
 export function startRetentionWorker(db: Database.Database, options: RetentionWorkerOptions): RetentionWorker {
-  const { intervalMs = 3600_000, now = () => new Date(), log, ...purge } = options;
+  const { intervalMs = 3600_000, now = () => new Date(), sentMailDays = 90, log, ...purge } = options;
   checkRetentionDays(purge.retentionDays);
+  checkRetentionDays(sentMailDays);
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let chain: Promise<unknown> = Promise.resolve();
 
-  function runOnce(): Promise<PurgeResult> {
+  async function run(at: Date): Promise<RetentionRunResult> {
+    const result = await purgeExpiredFiles(db, { ...purge, log, now: at });
+    const sentMailPruned = pruneSentMail(db, new Date(at.getTime() - sentMailDays * 24 * 3600_000));
+    if (sentMailPruned > 0) log.info("retention: pruned delivered notices from the mail outbox", { sentMailPruned });
+    return { ...result, sentMailPruned };
+  }
+
+  function runOnce(): Promise<RetentionRunResult> {
     const at = now(); // the time of the request, not of the (possibly later) start of the run
-    const run = chain.then(() => purgeExpiredFiles(db, { ...purge, log, now: at }));
-    chain = run.catch(() => undefined);
-    return run;
+    const next = chain.then(() => run(at));
+    chain = next.catch(() => undefined);
+    return next;
   }
 
   function tick(): void {
