@@ -609,6 +609,45 @@ describe("mail worker against a real SMTP server", () => {
     expect(mailStatus(db).counts).toEqual({ queued: 1, sending: 0, sent: 0, failed: 1 });
   });
 
+  it("gives up on a relay that stops answering mid-DATA after timeoutMs, and retries later", async () => {
+    const { db, start, clock, config, log, audit } = setup();
+    config.smtp.timeoutMs = 300;
+    const id = enqueueMail(db, { to: ["staff.a@agency.example"], ...newCase, kind: "case.new" }, T0);
+    smtp.mode = "hang";
+    const worker = start();
+    try {
+      expect(await worker.drainOnce()).toBe(0);
+      const row = getOutboxEntry(db, id)!;
+      expect(row).toMatchObject({ state: "queued", attempts: 1 });
+      expect(row.lastError).toMatch(/timeout|timed out/i);
+      smtp.mode = "ok";
+      clock.t = Date.parse(row.nextAttemptAt);
+      expect(await worker.drainOnce()).toBe(1);
+    } finally {
+      await worker.stop();
+    }
+    expect(audit.map((a) => a.action)).toEqual(["mail.attempt_failed", "mail.sent"]);
+    expect(log.lines.filter((l) => l.level === "warn")).toHaveLength(1);
+  });
+
+  it("still records the outcome when the audit log cannot be written, and says so in the error log", async () => {
+    const db = freshDb();
+    const log = captureLog();
+    const id = enqueueMail(db, { to: ["staff.a@agency.example"], ...newCase, kind: "case.new" }, T0);
+    const worker = startMailWorker(db, setupConfig(smtp.port, { t: T0.getTime() }), log, {
+      audit: () => {
+        throw new Error("disk full");
+      },
+    });
+    try {
+      expect(await worker.drainOnce()).toBe(1);
+    } finally {
+      await worker.stop();
+    }
+    expect(getOutboxEntry(db, id)!.state).toBe("sent");
+    expect(log.lines.filter((l) => l.level === "error").map((l) => l.fields?.error)).toEqual(["disk full"]);
+  });
+
   it("with pollMs set, sends on its own: notices queued before start and while running", async () => {
     const db = freshDb();
     const log = captureLog();
