@@ -119,8 +119,9 @@ export async function openStream(
   const inner = new BerReader(new ByteSource(it, innerEof));
   const contentHash = createHash("sha256");
   let contentBytes = 0;
+  let hashHere = false; // readSignedData hashes SHA-256 itself; unsigned content is hashed here
   const counted = async (b: Buffer) => {
-    contentHash.update(b);
+    if (hashHere) contentHash.update(b);
     contentBytes += b.length;
     await sink(b);
     options.onProgress?.(contentBytes);
@@ -140,6 +141,7 @@ export async function openStream(
         await inner.expectEnd(ci.explicit, "the signed ContentInfo");
         await inner.expectEnd(ci.outer, "the signed ContentInfo");
       } else if (options.allowUnsigned) {
+        hashHere = true;
         for (;;) {
           if (await inner.src.atEof()) break;
           await counted(await inner.src.readSome(65536));
@@ -178,7 +180,7 @@ export async function openStream(
     cipher: cipher.node,
     keyTransport: kt.name,
     contentBytes,
-    contentSha256: contentHash.digest("hex"),
+    contentSha256: parsed ? parsed.digests.get("sha256")!.toString("hex") : contentHash.digest("hex"),
     recipient: recipientSummary(match.key.cert),
     checks,
     warnings,

@@ -67,7 +67,7 @@ export class SealStream extends Transform {
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     try {
       this.ensureStarted();
-      this.contentHash.update(chunk);
+      if (this.inner.digest !== "sha256") this.contentHash.update(chunk);
       this.inner.update(chunk);
       this.options.onProgress?.(this.inner.contentBytes);
       cb();
@@ -85,7 +85,8 @@ export class SealStream extends Transform {
         outputBytes: this.outputBytes,
         outputSha256: this.outputHash.digest("hex"),
         contentBytes: this.inner.contentBytes,
-        contentSha256: this.contentHash.digest("hex"),
+        contentSha256:
+          this.inner.digest === "sha256" ? this.inner.contentDigest!.toString("hex") : this.contentHash.digest("hex"),
         recipients: this.options.recipients.map(recipientSummary),
         cipher: this.envelope.cipherName,
         keyTransport: this.envelope.keyTransport === "oaep" ? "rsaes-oaep-sha256" : "rsaes-pkcs1-v1_5",

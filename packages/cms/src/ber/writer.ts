@@ -40,7 +40,8 @@ export class SegmentWriter {
       if (this.used === 0 && data.length - off >= this.chunkSize) {
         // Whole chunks straight from the input, without copying.
         const seg = data.subarray(off, off + this.chunkSize);
-        this.emit(Buffer.concat([definiteHeader(0x04, seg.length), seg]));
+        this.emit(definiteHeader(0x04, seg.length));
+        this.emit(Buffer.from(seg.buffer, seg.byteOffset, seg.byteLength));
         off += this.chunkSize;
         continue;
       }
@@ -54,8 +55,11 @@ export class SegmentWriter {
 
   flush(): void {
     if (this.used === 0) return;
-    const seg = Buffer.from(this.buf.subarray(0, this.used));
+    const seg = this.buf.subarray(0, this.used);
+    this.emit(definiteHeader(0x04, seg.length));
+    this.emit(seg);
+    // `emit` consumers copy or consume synchronously (cipher.update, push of a fresh buffer): start a new buffer.
+    this.buf = Buffer.allocUnsafe(this.chunkSize);
     this.used = 0;
-    this.emit(Buffer.concat([definiteHeader(0x04, seg.length), seg]));
   }
 }
