@@ -6,7 +6,7 @@
  */
 import { execFile, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -15,6 +15,8 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createContext } from "../src/app.js";
 import { initDataDir } from "../src/commands/init.js";
 import type { ServerContext } from "../src/context.js";
+import { acceptFile, recordDownload } from "../src/cases/service.js";
+import type { Actor } from "../src/context.js";
 import { corePayloadSink } from "../src/drops/core-sink.js";
 import { hostKeyFingerprint } from "../src/drops/fingerprint.js";
 import { coreDeliverySource } from "../src/drops/ports.js";
@@ -355,5 +357,145 @@ describe("pull", () => {
     expect(readdirSync(path.join(dir, "processed")).filter((n) => n.endsWith(".p7m"))).toHaveLength(4);
     for (const f of files) expect(casesWithPayload(sha256(f))).toHaveLength(1);
     expect(auditCount("drop.pull.registered", "%soc-crash%")).toBe(4);
+  });
+});
+
+/** The actor of a fixture staff member, as the HTTP layer would build it after login. */
+function actorOf(id: string): Actor {
+  const p = person(id);
+  const s = ctx.db.prepare("SELECT id, agency, role FROM staff WHERE email = ?").get(p.email) as {
+    id: string;
+    agency: string;
+    role: Actor["role"];
+  };
+  return {
+    staffId: s.id,
+    name: p.name,
+    email: p.email,
+    agency: s.agency,
+    role: s.role,
+    certId: "",
+    source: "127.0.0.1",
+  };
+}
+
+function sentTo(agency: string): { id: string; payload_sha256: string }[] {
+  return ctx.db
+    .prepare("SELECT id, payload_sha256 FROM cases WHERE receiving_agency = ? AND state = 'sent' ORDER BY id")
+    .all(agency) as { id: string; payload_sha256: string }[];
+}
+
+describe("push", () => {
+  test("delivers payloads to the receiver's inbox as NAME.part then NAME; a second run writes nothing", async () => {
+    const dir = remoteFolder("tax-in");
+    await service.create(dropInput("tax-in", dir, { direction: "push", agency: "KHH-TAX" }), ops);
+    const pending = sentTo("KHH-TAX");
+    expect(pending.length).toBeGreaterThanOrEqual(5);
+    const delivered: string[] = [];
+    const partsLeft: string[] = [];
+    const off = service.onFile((e) => {
+      if (e.drop === "tax-in" && e.stage === "delivered") {
+        delivered.push(e.name);
+        // At the moment of the event the rename is done: no .part of this file is left.
+        if (readdirSync(dir).includes(`${e.name}.part`)) partsLeft.push(e.name);
+      }
+    });
+    const r = await service.runNow("tax-in").done;
+    off();
+    expect(r.status).toBe("ok");
+    expect(r.files).toBe(pending.length);
+    expect(delivered).toHaveLength(pending.length);
+    expect(partsLeft).toEqual([]);
+    const names = readdirSync(dir).sort();
+    expect(names).toEqual(pending.map((c) => `${c.id}.payload.p7m`).sort());
+    for (const c of pending) expect(sha256(path.join(dir, `${c.id}.payload.p7m`))).toBe(c.payload_sha256);
+    expect(auditCount("drop.push.payload", "%tax-in%")).toBe(pending.length);
+
+    const mtimes = names.map((n) => statSync(path.join(dir, n)).mtimeMs);
+    const again = await service.runNow("tax-in").done;
+    expect(again.status).toBe("ok");
+    expect(again.files).toBe(0);
+    expect(readdirSync(dir).sort()).toEqual(names);
+    expect(names.map((n) => statSync(path.join(dir, n)).mtimeMs)).toEqual(mtimes);
+  });
+
+  test("a file already in the inbox with the expected size counts as delivered (crash after rename)", async () => {
+    const dir = path.join(sshd.remoteDir, "tax-in");
+    const before = new Set(sentTo("KHH-TAX").map((c) => c.id));
+    const f = await seal("late", GOOD);
+    place(path.join(sshd.remoteDir, "soc-out"), f, { sidecar: fields("L-001") });
+    expect((await service.runNow("soc-out").done).files).toBe(1);
+    const fresh = sentTo("KHH-TAX").find((c) => !before.has(c.id))!;
+    writeFileSync(path.join(dir, `${fresh.id}.payload.p7m`), readFileSync(f));
+    const r = await service.runNow("tax-in").done;
+    expect(r.files).toBe(0);
+    expect(service.store.pushedFile("tax-in", fresh.id, "payload")?.outcome).toBe("delivered");
+    expect(auditCount("drop.push.payload", "%alreadyPresent%")).toBe(1);
+  });
+
+  test("delivers a processed case's result to the sender agency's inbox", async () => {
+    const c = sentTo("KHH-TAX")[0]!;
+    const wang = actorOf("tax-wang");
+    recordDownload(ctx, wang, c.id, "payload");
+    const result = await seal("result", ["soc-chen"]);
+    const temp = ctx.store.tempPath();
+    writeFileSync(temp, readFileSync(result));
+    await acceptFile(ctx, wang, c.id, "result", {
+      tempPath: temp,
+      sha256: sha256(result),
+      size: statSync(result).size,
+    });
+    const dir = remoteFolder("soc-in");
+    await service.create(dropInput("soc-in", dir, { direction: "push", agency: "KHH-SOC" }), ops);
+    const r = await service.runNow("soc-in").done;
+    expect(r.files).toBe(1);
+    expect(readdirSync(dir)).toEqual([`${c.id}.result.p7m`]);
+    expect(sha256(path.join(dir, `${c.id}.result.p7m`))).toBe(sha256(result));
+    expect(auditCount("drop.push.result", "%soc-in%")).toBe(1);
+  });
+});
+
+describe("runs", () => {
+  test("a run left running by a dead process is marked aborted at start; a live owner blocks a new run", async () => {
+    const dead = spawn("true");
+    await new Promise((resolve) => dead.once("exit", resolve));
+    const insert = ctx.db.prepare(
+      `INSERT INTO drop_runs (drop_name, trigger, started_at, status, owner_pid, owner_instance)
+       VALUES (?, 'schedule', ?, 'running', ?, 'an-earlier-server')`,
+    );
+    const stale = Number(insert.run("soc-out", new Date().toISOString(), dead.pid).lastInsertRowid);
+    const live = Number(insert.run("soc-in", new Date().toISOString(), process.ppid).lastInsertRowid);
+    service.start();
+    await service.stop();
+    const abortedRun = service.store.getRun(stale)!;
+    expect(abortedRun.status).toBe("aborted");
+    expect(abortedRun.errors[0]!.code).toBe("ABORTED");
+    expect(service.store.getRun(live)!.status).toBe("running");
+    expect(() => service.runNow("soc-in")).toThrow(expect.objectContaining({ code: "RUN_IN_PROGRESS" }));
+    service.store.abortRun(live, "test cleanup");
+  });
+
+  test("a schedule every second fires several times and its runs never overlap", async () => {
+    const dir = remoteFolder("tax-tick");
+    await service.create(
+      dropInput("tax-tick", dir, { direction: "push", agency: "KHH-TAX", schedule: "* * * * * *" }),
+      ops,
+    );
+    service.start();
+    const finished = () =>
+      ctx.db
+        .prepare("SELECT COUNT(*) AS n FROM drop_runs WHERE drop_name = 'tax-tick' AND status != 'running'")
+        .get() as { n: number };
+    for (let i = 0; i < 200 && finished().n < 3; i++) await new Promise((r) => setTimeout(r, 100));
+    await service.stop();
+    const runs = service.history("tax-tick").reverse();
+    expect(runs.length).toBeGreaterThanOrEqual(2);
+    expect(runs.every((r) => r.status === "ok" && r.trigger === "schedule")).toBe(true);
+    for (let i = 1; i < runs.length; i++) {
+      expect(runs[i - 1]!.endedAt! <= runs[i]!.startedAt).toBe(true);
+    }
+    // The first run delivered everything pending; later runs found nothing new.
+    expect(runs[0]!.files).toBe(sentTo("KHH-TAX").length);
+    expect(runs.slice(1).every((r) => r.files === 0)).toBe(true);
   });
 });

@@ -389,7 +389,7 @@ export class DropService {
           code: error.code,
           error: error.message,
         });
-        for (const l of this.attemptListeners) l({ drop: drop.name, runId: run.id, error });
+        for (const l of this.attemptListeners) this.safely(() => l({ drop: drop.name, runId: run.id, error }));
         const retryable = !(e instanceof DropError) || e.retryable;
         if (!retryable || attempt >= drop.maxAttempts || this.stopping) break;
         const wait = Math.min(drop.retryBaseMs * 2 ** (attempt - 1), this.opts.maxBackoffMs ?? 600_000);
@@ -467,7 +467,7 @@ export class DropService {
       progress,
       emit: (e) => {
         this.store.updateRun(runId, { files: progress.files, bytes: progress.bytes, errors: progress.errors });
-        for (const l of this.fileListeners) l(e);
+        for (const l of this.fileListeners) this.safely(() => l(e));
       },
       log: this.log,
       maxFileBytes: this.opts.maxFileBytes ?? 10 * 1024 ** 3,
@@ -478,6 +478,15 @@ export class DropService {
       else await pushOnce(ctx);
     } finally {
       await session.close();
+    }
+  }
+
+  /** Runs a listener; a throwing listener is logged and never breaks a run. */
+  private safely(fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.log.error("drop event listener failed", { error: describe(e) });
     }
   }
 
