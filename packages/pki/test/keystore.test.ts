@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import * as asn1js from "asn1js";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseCertificate } from "../src/cert.js";
 import { PkiError } from "../src/errors.js";
@@ -190,6 +191,19 @@ describe("interop with the openssl CLI", () => {
       expect(await codeOf(loadKeystore(out, { pin: pin.slice(0, -1) }))).toBe("BAD_PIN");
     });
   }
+
+  it("refuses an absurd MAC iteration count before deriving anything (MALFORMED, not a stall)", async () => {
+    // soc-chen's file with its MacData iteration count rewritten to 50 million.
+    const pfx = asn1js.fromBER(readFileSync(f(manifest.people["soc-chen"]!.p12))).result as asn1js.Sequence;
+    const macData = pfx.valueBlock.value[2] as asn1js.Sequence;
+    macData.valueBlock.value[2] = new asn1js.Integer({ value: 50_000_000 });
+    const out = path.join(dir, "many-iterations.p12");
+    writeFileSync(out, Buffer.from(pfx.toBER()));
+    const e = await loadKeystore(out, { pin: manifest.people["soc-chen"]!.pin }).catch((x) => x);
+    expect(e).toBeInstanceOf(PkiError);
+    expect(e.code).toBe("MALFORMED");
+    expect(e.message).toContain("50000000");
+  });
 
   it("our PKCS#12 KDF equals openssl kdf PKCS12KDF (SHA-256, 1000 iterations, Unicode password)", () => {
     const salt = Buffer.from("00112233445566778899aabbccddeeff", "hex");

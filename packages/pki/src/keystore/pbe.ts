@@ -10,8 +10,13 @@ import { algorithm, type Block, children, malformed, octets, oid, smallInt } fro
  * node:crypto. Iteration counts above MAX_ITERATIONS are refused so a hostile file cannot stall the process.
  */
 
-/** Largest iteration count accepted (OpenSSL writes 2048; password managers up to a few hundred thousand). */
+/**
+ * Largest PBKDF2 iteration count accepted (OpenSSL writes 2048, some tools 600,000; 10 million take about 3 s here).
+ */
 export const MAX_ITERATIONS = 10_000_000;
+
+/** Largest PKCS#12-KDF iteration count accepted (its loop runs in JavaScript: one million take about 2 s). */
+export const MAX_PKCS12_KDF_ITERATIONS = 1_000_000;
 
 /** A password as given (null = absent, which PKCS#12 distinguishes from the empty string). */
 export type Password = string | null;
@@ -56,14 +61,14 @@ function unsupported(what: string, algOid: string): PkiError {
   );
 }
 
-function checkIterations(n: number, what: string): number {
+function checkIterations(n: number, what: string, max = MAX_ITERATIONS): number {
   if (n < 1) throw malformed(what);
-  if (n > MAX_ITERATIONS) {
+  if (n > max) {
     throw new PkiError(
       "MALFORMED",
       `The keystore asks for ${n} key-derivation iterations, more than sealpost allows.`,
       {
-        hint: `Export the keystore again with at most ${MAX_ITERATIONS} iterations.`,
+        hint: `Export the keystore again with at most ${max} iterations.`,
       },
     );
   }
@@ -186,7 +191,11 @@ export function pbeDecrypt(algId: Block | undefined, password: Password, data: U
   if (legacy) {
     const p = children(alg.params, "PKCS#12 PBE parameters", 2, 2);
     const salt = octets(p[0], "PBE salt");
-    const iterations = checkIterations(smallInt(p[1], "PBE iteration count"), "PBE iteration count");
+    const iterations = checkIterations(
+      smallInt(p[1], "PBE iteration count"),
+      "PBE iteration count",
+      MAX_PKCS12_KDF_ITERATIONS,
+    );
     const pw = bmpPassword(password);
     const key = pkcs12Kdf("sha1", pw, salt, iterations, 1, legacy.keyLen);
     const iv = pkcs12Kdf("sha1", pw, salt, iterations, 2, 8);
@@ -244,7 +253,7 @@ export function computePfxMac(
   }
   const d = DIGESTS[alg.oid];
   if (!d) throw unsupported("a MAC digest", alg.oid);
-  checkIterations(iterations, "MAC iteration count");
+  checkIterations(iterations, "MAC iteration count", MAX_PKCS12_KDF_ITERATIONS);
   const key = pkcs12Kdf(d.name, bmpPassword(password), salt, iterations, 3, d.u);
   return createHmac(d.name, key).update(data).digest();
 }
