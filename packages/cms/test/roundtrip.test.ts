@@ -123,4 +123,43 @@ describe("seal/open round trip", () => {
       [wang.encrypt.cert.serialHex, lee.encrypt.cert.serialHex].sort(),
     );
   });
+
+  const matrix: Partial<SealOptions>[] = [
+    { cipher: "aes-256-cbc" },
+    { keyTransport: "pkcs1" },
+    { cipher: "aes-256-cbc", keyTransport: "pkcs1" },
+    { signatureScheme: "pss" },
+    { digest: "sha384" },
+    { digest: "sha512", signatureScheme: "pss", cipher: "aes-256-cbc" },
+    { recipientIdentifier: "subjectKeyIdentifier" },
+    { recipientIdentifier: "subjectKeyIdentifier", cipher: "aes-256-cbc", keyTransport: "pkcs1" },
+    { includeChain: false },
+  ];
+  for (const opts of matrix) {
+    it(`options ${JSON.stringify(opts)}`, async () => {
+      const data = pattern(140_000, 11);
+      const progress: number[] = [];
+      const sealed = await sealToBuffer(data, 30_000, {
+        recipients: [wang.encrypt.cert, lee.encrypt.cert],
+        signer: chen.sign,
+        onProgress: (n) => progress.push(n),
+        ...opts,
+      });
+      expect(progress.at(-1)).toBe(data.length);
+      const { res, content } = await openBuffer(
+        sealed,
+        [lee.encrypt],
+        opts.includeChain === false ? { intermediates: [chen.sign.chain[0]!] } : {},
+      );
+      expect(content.equals(data)).toBe(true);
+      expect(res.cipher).toBe(opts.cipher ?? "aes-256-gcm");
+      expect(res.keyTransport).toBe(opts.keyTransport === "pkcs1" ? "rsaes-pkcs1-v1_5" : "rsaes-oaep-sha256");
+      expect(res.digest).toBe(opts.digest ?? "sha256");
+      expect(res.signatureAlgorithm).toMatch(opts.signatureScheme === "pss" ? /^rsassa-pss/ : /WithRSAEncryption$/);
+      expect(res.checks).toContain(opts.cipher === "aes-256-cbc" ? "cbc-padding" : "gcm-tag");
+      expect(res.checks).toEqual(
+        expect.arrayContaining(["algorithm-protection", "signing-certificate-v2", "content-type", "trust"]),
+      );
+    });
+  }
 });
