@@ -15,7 +15,10 @@ let trustArgs: string[];
 beforeAll(async () => {
   pki = loadPki();
   dir = await mkdtemp(join(tmpdir(), "sealpost-cli-interop-"));
-  data = Buffer.from(`${Array.from({ length: 3000 }, (_, i) => `${i},測試資料,${"x".repeat(i % 50)}`).join("\n")}\n`, "utf8");
+  data = Buffer.from(
+    `${Array.from({ length: 3000 }, (_, i) => `${i},測試資料,${"x".repeat(i % 50)}`).join("\n")}\n`,
+    "utf8",
+  );
   await writeFile(join(dir, "batch.csv"), data);
   trustArgs = ["--trust", pki.root.cert, "--crl", pki.intermediate.crl, "--crl", pki.root.crl];
 });
@@ -33,37 +36,117 @@ describe("sealpost -> openssl", () => {
   it.each([
     { cipher: "aes-256-gcm", padding: "oaep" },
     { cipher: "aes-256-cbc", padding: "pkcs1" },
-  ])("seal --cipher $cipher --rsa-padding $padding, then openssl cms -decrypt | openssl cms -verify", async ({ cipher, padding }) => {
-    const out = `s-${cipher}.p7m`;
-    const r = await sealpost(
-      ["seal", "batch.csv", "--to", pki.people["tax-wang"]!.encrypt.cert, "--key", pki.people["soc-chen"]!.p12, "--cipher", cipher, "--rsa-padding", padding, "-o", out, "--json"],
-      { cwd: dir, env: { SEALPOST_PIN: pki.people["soc-chen"]!.pin } },
-    );
-    expect(r.code).toBe(0);
-    expect(r.json()).toMatchObject({ ok: true, cipher });
-    const wang = pki.people["tax-wang"]!;
-    await openssl(["cms", "-decrypt", "-binary", "-inform", "DER", "-in", out, "-recip", wang.encrypt.cert, "-inkey", wang.encrypt.key, "-out", `${out}.inner`]);
-    await openssl([
-      "cms", "-verify", "-binary", "-inform", "DER", "-in", `${out}.inner`, "-CAfile", pki.root.cert, "-out", `${out}.content`,
-    ]);
-    expect((await readFile(join(dir, `${out}.content`))).equals(data)).toBe(true);
-  });
+  ])(
+    "seal --cipher $cipher --rsa-padding $padding, then openssl cms -decrypt | openssl cms -verify",
+    async ({ cipher, padding }) => {
+      const out = `s-${cipher}.p7m`;
+      const r = await sealpost(
+        [
+          "seal",
+          "batch.csv",
+          "--to",
+          pki.people["tax-wang"]!.encrypt.cert,
+          "--key",
+          pki.people["soc-chen"]!.p12,
+          "--cipher",
+          cipher,
+          "--rsa-padding",
+          padding,
+          "-o",
+          out,
+          "--json",
+        ],
+        { cwd: dir, env: { SEALPOST_PIN: pki.people["soc-chen"]!.pin } },
+      );
+      expect(r.code).toBe(0);
+      expect(r.json()).toMatchObject({ ok: true, cipher });
+      const wang = pki.people["tax-wang"]!;
+      await openssl([
+        "cms",
+        "-decrypt",
+        "-binary",
+        "-inform",
+        "DER",
+        "-in",
+        out,
+        "-recip",
+        wang.encrypt.cert,
+        "-inkey",
+        wang.encrypt.key,
+        "-out",
+        `${out}.inner`,
+      ]);
+      await openssl([
+        "cms",
+        "-verify",
+        "-binary",
+        "-inform",
+        "DER",
+        "-in",
+        `${out}.inner`,
+        "-CAfile",
+        pki.root.cert,
+        "-out",
+        `${out}.content`,
+      ]);
+      expect((await readFile(join(dir, `${out}.content`))).equals(data)).toBe(true);
+    },
+  );
 });
 
 describe("openssl -> sealpost", () => {
   it.each([
-    { name: "AES-256-GCM + RSA-OAEP-SHA256", encrypt: ["-aes-256-gcm", "-recip", "WANG", "-keyopt", "rsa_padding_mode:oaep", "-keyopt", "rsa_oaep_md:sha256", "-keyopt", "rsa_mgf1_md:sha256"], cipher: "aes-256-gcm" },
+    {
+      name: "AES-256-GCM + RSA-OAEP-SHA256",
+      encrypt: [
+        "-aes-256-gcm",
+        "-recip",
+        "WANG",
+        "-keyopt",
+        "rsa_padding_mode:oaep",
+        "-keyopt",
+        "rsa_oaep_md:sha256",
+        "-keyopt",
+        "rsa_mgf1_md:sha256",
+      ],
+      cipher: "aes-256-gcm",
+    },
     { name: "AES-256-CBC + RSA PKCS#1 v1.5", encrypt: ["-aes-256-cbc", "-recip", "WANG"], cipher: "aes-256-cbc" },
   ])("openssl cms -sign | openssl cms -encrypt ($name), then sealpost open", async ({ name, encrypt, cipher }) => {
     const tag = createHash("sha1").update(name).digest("hex").slice(0, 8);
     const chen = pki.people["soc-chen"]!;
     const wang = pki.people["tax-wang"]!;
     await openssl([
-      "cms", "-sign", "-binary", "-nodetach", "-md", "sha256", "-in", "batch.csv", "-signer", chen.sign.cert, "-inkey", chen.sign.key,
-      "-certfile", pki.intermediate.cert, "-outform", "DER", "-out", `${tag}.signed`,
+      "cms",
+      "-sign",
+      "-binary",
+      "-nodetach",
+      "-md",
+      "sha256",
+      "-in",
+      "batch.csv",
+      "-signer",
+      chen.sign.cert,
+      "-inkey",
+      chen.sign.key,
+      "-certfile",
+      pki.intermediate.cert,
+      "-outform",
+      "DER",
+      "-out",
+      `${tag}.signed`,
     ]);
     await openssl([
-      "cms", "-encrypt", "-binary", "-in", `${tag}.signed`, "-outform", "DER", "-out", `${tag}.csv.p7m`, ...encrypt.map((a) => (a === "WANG" ? wang.encrypt.cert : a)),
+      "cms",
+      "-encrypt",
+      "-binary",
+      "-in",
+      `${tag}.signed`,
+      "-outform",
+      "DER",
+      "-out",
+      `${tag}.csv.p7m`,
+      ...encrypt.map((a) => (a === "WANG" ? wang.encrypt.cert : a)),
     ]);
     const r = await sealpost(["open", `${tag}.csv.p7m`, "--key", wang.p12, ...trustArgs, "--json"], {
       cwd: dir,
@@ -71,7 +154,13 @@ describe("openssl -> sealpost", () => {
     });
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
-    expect(r.json()).toMatchObject({ ok: true, signed: true, cipher, signer: { commonName: "陳怡君" }, recipient: { commonName: "王建民" } });
+    expect(r.json()).toMatchObject({
+      ok: true,
+      signed: true,
+      cipher,
+      signer: { commonName: "陳怡君" },
+      recipient: { commonName: "王建民" },
+    });
     expect((await readFile(join(dir, `${tag}.csv`))).equals(data)).toBe(true);
   });
 });
