@@ -35,7 +35,12 @@ export function createProgram(rt: Runtime): Command {
     .option("--config <file>", "config file (default: $SEALPOST_CONFIG or ~/.config/sealpost/config.json)")
     .showHelpAfterError(false)
     .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
-    .configureOutput({ outputError: () => {} })
+    .configureOutput({
+      // commander's own error line is replaced by ours (run() prints `sealpost: error: ...`)
+      outputError: () => {},
+      writeOut: (str) => rt.out.stdout.write(str),
+      writeErr: (str) => rt.out.stderr.write(str),
+    })
     .exitOverride()
     .addHelpText("after", rootEpilog());
   registerSealCommand(program, rt);
@@ -83,13 +88,6 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
     },
   };
   program = createProgram(rt);
-  if (io.stdout || io.stderr) {
-    program.configureOutput({
-      outputError: () => {},
-      writeOut: (s) => (io.stdout ?? process.stdout).write(s),
-      writeErr: (s) => (io.stderr ?? process.stderr).write(s),
-    });
-  }
   try {
     await program.parseAsync(argv);
     return 0;

@@ -39,6 +39,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await tmux("kill-server").catch(() => {});
+  // kill-server may leave its socket file behind
+  await rm(join(process.env.TMUX_TMPDIR ?? "/tmp", `tmux-${process.getuid?.() ?? 0}`, socket), { force: true });
   await rm(dir, { recursive: true, force: true });
 });
 
