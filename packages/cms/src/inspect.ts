@@ -25,7 +25,9 @@ const TYPE_NAMES: Record<string, string> = {
  * is skipped, only the small structures are kept). Nothing is verified: use openFile/verifyFile for that.
  * Throws CmsError TRUNCATED/MALFORMED like openFile (including trailing bytes after the ContentInfo).
  */
-export async function inspect(input: Readable | AsyncIterable<Uint8Array>): Promise<InspectResult> {
+export async function inspect(
+  input: Readable | AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+): Promise<InspectResult> {
   const r = new BerReader(ByteSource.from(input));
   const start = await readContentInfoStart(r);
   const result: InspectResult = {
