@@ -1,0 +1,110 @@
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadPki, type PkiManifest, runTool, sealpost } from "./helpers.js";
+
+// sign / verify through the binary, with a PKCS#12 and with an encrypted PEM key + certificate.
+
+let dir: string;
+let pki: PkiManifest;
+let trustArgs: string[];
+const data = Buffer.from("案件編號,結果\nC-2026-0042,已比對\n".repeat(200), "utf8");
+
+beforeAll(async () => {
+  pki = loadPki();
+  dir = await mkdtemp(join(tmpdir(), "sealpost-cli-sign-"));
+  await writeFile(join(dir, "result.csv"), data);
+  trustArgs = [
+    "--trust",
+    pki.root.cert,
+    "--intermediate",
+    pki.intermediate.cert,
+    "--crl",
+    pki.intermediate.crl,
+    "--crl",
+    pki.root.crl,
+  ];
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("sign and verify", () => {
+  it("attached: sign with a .p12 (default FILE.p7s), verify -o writes the content", async () => {
+    const lin = pki.people["soc-lin"]!;
+    const s = await sealpost(["sign", "result.csv", "--key", lin.p12, "--json"], {
+      cwd: dir,
+      env: { SEALPOST_PIN: lin.pin },
+    });
+    expect(s.code).toBe(0);
+    expect(s.json()).toMatchObject({
+      ok: true,
+      command: "sign",
+      output: "result.csv.p7s",
+      detached: false,
+      signer: { commonName: "林志明" },
+    });
+    const v = await sealpost(["verify", "result.csv.p7s", ...trustArgs, "-o", "verified.csv", "--json"], { cwd: dir });
+    expect(v.code).toBe(0);
+    expect(v.json()).toMatchObject({
+      ok: true,
+      command: "verify",
+      detached: false,
+      signer: { commonName: "林志明", agency: "高雄市政府社會局 / KHH-SOC" },
+      manifest: { fileName: "result.csv", byteSize: data.length },
+      trust: { revocation: { source: "crl" } },
+    });
+    expect((await readFile(join(dir, "verified.csv"))).equals(data)).toBe(true);
+  });
+
+  it("detached with an encrypted PEM key + --cert; openssl verifies it; altered content is refused (exit 6)", async () => {
+    const lin = pki.people["soc-lin"]!;
+    const keyEnc = lin.sign.key.replace(/sign\.key\.pem$/, "sign.key.enc.pem");
+    const s = await sealpost(
+      ["sign", "result.csv", "--key", keyEnc, "--cert", lin.sign.cert, "--detached", "-o", "result.sig"],
+      {
+        cwd: dir,
+        env: { SEALPOST_PIN: lin.pin },
+      },
+    );
+    expect(s.code).toBe(0);
+    const o = await runTool(
+      "openssl",
+      [
+        "cms",
+        "-verify",
+        "-binary",
+        "-inform",
+        "DER",
+        "-in",
+        "result.sig",
+        "-content",
+        "result.csv",
+        "-CAfile",
+        pki.intermediate.chain,
+        "-out",
+        "/dev/null",
+      ],
+      { cwd: dir },
+    );
+    expect(o.stderr).toMatch(/Verification successful/);
+    const ok = await sealpost(["verify", "result.sig", "--content", "result.csv", ...trustArgs], { cwd: dir });
+    expect(ok.code).toBe(0);
+    expect(ok.stdout.toString()).toMatch(/Verified result\.sig \(detached, content result\.csv\)/);
+    await writeFile(join(dir, "altered.csv"), Buffer.concat([data, Buffer.from("x")]));
+    const bad = await sealpost(["verify", "result.sig", "--content", "altered.csv", ...trustArgs, "--json"], {
+      cwd: dir,
+    });
+    expect(bad.code).toBe(6);
+    expect(bad.json()).toMatchObject({ ok: false, error: { code: "TAMPERED", exitCode: 6 } });
+  });
+
+  it("a PEM key without its certificate is a usage error (exit 2) naming --cert", async () => {
+    const r = await sealpost(["sign", "result.csv", "--key", pki.people["soc-lin"]!.sign.key, "-o", "x.p7s"], {
+      cwd: dir,
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/without its certificate.*\nsealpost: hint: Add --cert/);
+  });
+});
