@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { type SealOptions, inspect, openFile, sealFile, signFile, verifyFile } from "../src/index.js";
-import { intermediatePem, pattern, person, pkiDir, rootPem, tempDir, testTrust } from "./helpers.js";
+import { intermediate, intermediatePem, pattern, person, pkiDir, rootPem, tempDir, testTrust } from "./helpers.js";
 import { openssl } from "./openssl.js";
 import { createReadStream } from "node:fs";
 
@@ -179,4 +179,92 @@ describe("openssl cms -sign | openssl cms -encrypt -> sealpost openFile", () => 
       if (m.cipher === "-des3") expect(r.warnings.join(" ")).toMatch(/3DES/);
     });
   }
+
+  it("openssl RSA-PSS/SHA-384 signer identified by SKI (-keyid), then -aes-256-gcm: opens", async () => {
+    const signed = f("ossl-pss.der");
+    await openssl([
+      "cms",
+      "-sign",
+      "-binary",
+      "-nodetach",
+      "-md",
+      "sha384",
+      "-keyid",
+      "-signer",
+      pk(chen.files.sign.cert),
+      "-inkey",
+      pk(chen.files.sign.key),
+      "-keyopt",
+      "rsa_padding_mode:pss",
+      "-outform",
+      "DER",
+      "-in",
+      f("content.bin"),
+      "-out",
+      signed,
+    ]);
+    const ins = await inspect(createReadStream(signed));
+    expect(ins.signer?.subjectKeyIdHex).toBe(chen.sign.cert.subjectKeyIdHex);
+    const enc = f("ossl-pss.p7m");
+    await openssl([
+      "cms",
+      "-encrypt",
+      "-binary",
+      "-outform",
+      "DER",
+      "-in",
+      signed,
+      "-aes-256-gcm",
+      "-recip",
+      pk(wang.files.encrypt.cert),
+      "-out",
+      enc,
+    ]);
+    const r = await openFile(enc, f("ossl-pss.out"), {
+      keys: [wang.encrypt],
+      trust: testTrust(),
+      intermediates: [intermediate],
+    });
+    expect(readFileSync(f("ossl-pss.out")).equals(content)).toBe(true);
+    expect(r.signatureAlgorithm).toBe("rsassa-pss-sha384");
+    expect(r.digest).toBe("sha384");
+    expect(r.signer?.cert.serialHex).toBe(chen.sign.cert.serialHex);
+  });
+
+  it("openssl detached signature verifies with verifyFile; altered content is TAMPERED", async () => {
+    const sig = f("ossl-detached.p7s");
+    await openssl([
+      "cms",
+      "-sign",
+      "-binary",
+      "-md",
+      "sha256",
+      "-signer",
+      pk(chen.files.sign.cert),
+      "-inkey",
+      pk(chen.files.sign.key),
+      "-outform",
+      "DER",
+      "-in",
+      f("content.bin"),
+      "-out",
+      sig,
+    ]);
+    // the file carries no intermediate: without one the signer is untrusted, with it the signature verifies
+    await expect(verifyFile(sig, { trust: testTrust(), content: f("content.bin") })).rejects.toMatchObject({
+      code: "UNTRUSTED_SIGNER",
+      details: { pkiCode: "UNTRUSTED" },
+    });
+    const v = await verifyFile(sig, { trust: testTrust(), content: f("content.bin"), intermediates: [intermediate] });
+    expect(v.detached).toBe(true);
+    expect(v.contentBytes).toBe(content.length);
+    const altered = Buffer.from(content);
+    altered[1000]! ^= 1;
+    writeFileSync(f("altered.bin"), altered);
+    await expect(
+      verifyFile(sig, { trust: testTrust(), content: f("altered.bin"), intermediates: [intermediate] }),
+    ).rejects.toMatchObject({
+      code: "TAMPERED",
+    });
+  });
 });
