@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
-import { link, lstat, mkdtemp, open, rename, rm, unlink } from "node:fs/promises";
+import { createReadStream, createWriteStream, readdirSync, rmSync } from "node:fs";
+import { link, lstat, mkdtemp, open, readdir, rename, rm, unlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { PassThrough, type Readable, type Writable } from "node:stream";
@@ -66,10 +66,54 @@ export async function writeAtomically<T>(
   }
 }
 
-/** A private temporary folder (mode 0700) removed by the returned cleanup, e.g. for content bound for stdout. */
+/** A private temporary folder (mode 0700) removed by the returned cleanup (or on interrupt), e.g. for content bound for stdout. */
 export async function privateTempDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), "sealpost-"));
-  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+  const forget = onInterrupt(() => rmSync(dir, { recursive: true, force: true }));
+  return {
+    dir,
+    cleanup: async () => {
+      forget();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+const interruptCleanups = new Set<() => void>();
+
+/**
+ * Registers a synchronous cleanup to run if the process is interrupted (SIGINT/SIGTERM, see main.ts); returns a
+ * function that unregisters it.
+ */
+export function onInterrupt(cleanup: () => void): () => void {
+  interruptCleanups.add(cleanup);
+  return () => interruptCleanups.delete(cleanup);
+}
+
+/** Runs every registered interrupt cleanup (errors ignored: the process is about to exit). */
+export function runInterruptCleanups(): void {
+  for (const cleanup of interruptCleanups) {
+    try {
+      cleanup();
+    } catch {
+      // best effort
+    }
+  }
+  interruptCleanups.clear();
+}
+
+/**
+ * Guards the temporary files that sealpost (or @sealpost/cms) creates beside `outPath` (`.<name>.*.tmp`): those
+ * that appear after this call are removed if the process is interrupted. Returns the unregister function.
+ */
+export async function guardTempFiles(outPath: string): Promise<() => void> {
+  const dir = dirname(outPath);
+  const prefix = `.${basename(outPath)}.`;
+  const isTemp = (n: string) => n.startsWith(prefix) && n.endsWith(".tmp");
+  const before = new Set((await readdir(dir).catch(() => [] as string[])).filter(isTemp));
+  return onInterrupt(() => {
+    for (const n of readdirSync(dir)) if (isTemp(n) && !before.has(n)) rmSync(join(dir, n), { force: true });
+  });
 }
 
 /** Copies a file to stdout (stdout is left open). */

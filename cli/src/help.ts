@@ -34,5 +34,6 @@ Environment:
 
 Exit codes:
 ${codes}
+  130/143 (129)  interrupted by Ctrl-C / SIGTERM (SIGHUP): temporary files are removed, nothing is left half-written
 `;
 }

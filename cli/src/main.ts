@@ -10,6 +10,7 @@ import type { Runtime } from "./commands/common.js";
 import { type CliConfig, loadConfig } from "./config.js";
 import { CliError, usageError } from "./errors.js";
 import { rootEpilog } from "./help.js";
+import { runInterruptCleanups } from "./files.js";
 import { Output } from "./output.js";
 import { registerRemoteCommands } from "./remote/index.js";
 
@@ -136,6 +137,18 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
+  // Interrupted: remove this run's temporary files (nothing half-written stays), then exit 128 + signal number.
+  for (const [signal, code] of [
+    ["SIGINT", 130],
+    ["SIGTERM", 143],
+    ["SIGHUP", 129],
+  ] as const) {
+    process.once(signal, () => {
+      runInterruptCleanups();
+      process.stderr.write(`\nsealpost: interrupted (${signal}); temporary files removed\n`);
+      process.exit(code);
+    });
+  }
   process.stdout.on("error", (e: NodeJS.ErrnoException) => {
     // The reader went away (e.g. `| head`): nothing more can be written; exit as an I/O error.
     if (e.code === "EPIPE") process.exit(3);

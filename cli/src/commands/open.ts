@@ -4,7 +4,7 @@ import { type OpenResult, openFile } from "@sealpost/cms";
 import type { Command } from "commander";
 import { certOneLine } from "../describe.js";
 import { usageError } from "../errors.js";
-import { assertCanWrite, copyFileToStdout, ioError, isStdio, privateTempDir } from "../files.js";
+import { assertCanWrite, guardTempFiles, copyFileToStdout, ioError, isStdio, privateTempDir } from "../files.js";
 import { loadKeys } from "../keys.js";
 import { formatBytes, formatDate } from "../output.js";
 import { createProgress } from "../progress.js";
@@ -88,6 +88,7 @@ async function openAction(rt: Runtime, file: string, opts: OpenCliOptions): Prom
     }
   }
   if (!toStdout) await assertCanWrite(output, opts.force === true);
+  if (!toStdout) await guardTempFiles(output);
   const trust = await buildTrust(opts, config);
   if (!trust.policy) {
     throw usageError(

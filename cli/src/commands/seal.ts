@@ -7,7 +7,7 @@ import type { TransferManifest } from "@sealpost/protocol";
 import { type Command, Option } from "commander";
 import { certOneLine, signatureAlgorithmName, summarizeCert } from "../describe.js";
 import { usageError } from "../errors.js";
-import { assertCanWrite, ioError, isStdio, stdoutSink, writeAtomically } from "../files.js";
+import { assertCanWrite, guardTempFiles, ioError, isStdio, stdoutSink, writeAtomically } from "../files.js";
 import { loadKeys } from "../keys.js";
 import { formatBytes, formatDate } from "../output.js";
 import { createProgress } from "../progress.js";
@@ -121,6 +121,7 @@ async function sealAction(rt: Runtime, file: string, opts: SealCliOptions): Prom
     }
   }
   if (!toStdout) await assertCanWrite(output, opts.force === true);
+  if (!toStdout) await guardTempFiles(output);
 
   const trust = await buildTrust(opts, config);
   const recipients = await loadRecipients(opts.to);

@@ -4,7 +4,15 @@ import { type SignResult, signFile, type VerifyResult, verifyFile } from "@sealp
 import { pickKey } from "@sealpost/pki";
 import { type Command, Option } from "commander";
 import { usageError } from "../errors.js";
-import { assertCanWrite, copyFileToStdout, ioError, isStdio, privateTempDir, spoolStdin } from "../files.js";
+import {
+  assertCanWrite,
+  guardTempFiles,
+  copyFileToStdout,
+  ioError,
+  isStdio,
+  privateTempDir,
+  spoolStdin,
+} from "../files.js";
 import { loadKeys } from "../keys.js";
 import { formatBytes, formatDate } from "../output.js";
 import { createProgress } from "../progress.js";
@@ -63,7 +71,10 @@ Examples:
         }
         let size: number | undefined;
         if (!fromStdin) size = await fileSize(file);
-        if (!toStdout) await assertCanWrite(output, opts.force === true);
+        if (!toStdout) {
+          await assertCanWrite(output, opts.force === true);
+          await guardTempFiles(output);
+        }
         const { keystore } = await loadKeys(opts, keyContext(rt, config));
         const signer = pickKey(keystore, "sign");
         const progress = createProgress({ label: "signing", total: size, quiet: out.quiet });
@@ -152,7 +163,10 @@ Examples:
         const config = await rt.config();
         const toStdout = isStdio(opts.output);
         if (toStdout && out.json) throw usageError("--json cannot be combined with -o - (both would use stdout).");
-        if (opts.output && !toStdout) await assertCanWrite(opts.output, opts.force === true);
+        if (opts.output && !toStdout) {
+          await assertCanWrite(opts.output, opts.force === true);
+          await guardTempFiles(opts.output);
+        }
         const trust = await buildTrust(opts, config);
         if (!trust.policy) {
           throw usageError(
