@@ -92,4 +92,29 @@ describe("PIN prompt on a terminal", () => {
     expect(await readFile(join(dir, "incoming.csv"), "utf8")).toBe("案件,筆數\nC-1,3\n");
     expect((await stat(join(dir, "incoming.csv"))).mode & 0o777).toBe(0o600);
   });
+
+  it("draws a progress bar on stderr for a large file when stderr is a terminal, and none with --quiet", async () => {
+    await writeFile(join(dir, "big.bin"), Buffer.alloc(24 * 1024 * 1024, 0x5a));
+    const q = (x: string) => `'${x.replace(/'/g, "'\\''")}'`;
+    const seal = (out: string, extra: string) =>
+      `${q(process.execPath)} ${q(bin)} seal big.bin --to ${q(pki.people["tax-wang"]!.encrypt.cert)} --key ${q(pki.people["soc-chen"]!.p12)} -o ${out} ${extra}`;
+    // The session waits for Enter, so that pipe-pane records everything the command writes to the terminal.
+    const command = `cd ${q(dir)} && read go && export SEALPOST_PIN=${q(pki.people["soc-chen"]!.pin)} && ${seal("big1.p7m", "")} && ${seal("big2.p7m", "--quiet")}; echo SEALPOST_EXIT=$?; sleep 60`;
+    expect((await tmux("new-session", "-d", "-s", "bar", "-x", "160", "-y", "40", command)).code).toBe(0);
+    const log = join(dir, "bar.log");
+    expect((await tmux("pipe-pane", "-t", "bar", "-o", `cat >> ${q(log)}`)).code).toBe(0);
+    await tmux("send-keys", "-t", "bar", "Enter");
+    let text = "";
+    for (let i = 0; i < 300 && !/SEALPOST_EXIT=\d/.test(text); i++) {
+      await sleep(100);
+      text = await readFile(log, "utf8").catch(() => "");
+    }
+    expect(text).toMatch(/SEALPOST_EXIT=0/);
+    const [first, second] = text.split("Sealed big.bin -> big1.p7m");
+    expect(first).toMatch(/\rsealing \[[#-]+\]\s+\d+%\s+[\d.]+ MiB \/ 24\.0 MiB\s+[\d.]+ [KMG]?i?B\/s\s+\d+:\d\d left/);
+    expect(first).toContain("\r\x1b[K");
+    expect(second).toBeDefined();
+    expect(second).not.toContain("sealing [");
+    expect((await stat(join(dir, "big2.p7m"))).size).toBeGreaterThan(24 * 1024 * 1024);
+  });
 });
