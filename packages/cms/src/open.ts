@@ -109,6 +109,9 @@ export async function openStream(
   if (cipher.warning) warnings.push(cipher.warning);
   if (match.ktri.alg instanceof Error) throw match.ktri.alg;
   const kt = match.ktri.alg;
+  if (match.key.privateKey.asymmetricKeyType !== "rsa") {
+    throw unsupported(`a ${match.key.privateKey.asymmetricKeyType} private key for RSA key transport`);
+  }
   const cek = unwrapKey(match.key.privateKey, match.ktri.encryptedKey, kt, cipher.keyLength);
   if (!cek) throw tampered("the content key could not be decrypted with your key", "key-transport");
   checks.push("key-transport");

@@ -240,6 +240,9 @@ export class BerReader {
     this.src.startCapture(this.elementLimit);
     try {
       const h = await this.readHeader(what);
+      if (h.length > this.elementLimit) {
+        throw malformed(`${what} claims ${h.length} bytes, more than the limit of ${this.elementLimit}`);
+      }
       await this.skipContent(h, what);
       return this.src.endCapture();
     } catch (e) {
