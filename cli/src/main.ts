@@ -91,7 +91,9 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
   program = createProgram(rt);
   try {
     await program.parseAsync(argv);
-    return 0;
+    // A command may finish its report and still fail (e.g. some files did not verify): it sets process.exitCode.
+    const pending = Number(process.exitCode ?? 0);
+    return Number.isInteger(pending) && pending > 0 && pending <= 255 ? pending : 0;
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.exitCode === 0) return 0;
