@@ -239,17 +239,47 @@ export function parseCertificate(input: Uint8Array | string): CertInfo {
   }
 }
 
+const OID_SIGNED_DATA = "1.2.840.113549.1.7.2";
+
 /**
- * Parses every certificate of a PEM bundle (in file order), or the single certificate of DER bytes.
- * An empty PEM text (no CERTIFICATE block) throws PkiError MALFORMED.
+ * The certificates of a PKCS#7 / CMS "certs-only" SignedData (.p7b/.p7c, as CAs publish chains), or undefined when
+ * the DER is not a SignedData ContentInfo.
+ */
+function certsOnlyBundle(der: Uint8Array): CertInfo[] | undefined {
+  const r = asn1js.fromBER(der);
+  if (r.offset !== der.length || !(r.result instanceof asn1js.Sequence)) return undefined;
+  const [type, content] = r.result.valueBlock.value;
+  if (!(type instanceof asn1js.ObjectIdentifier) || type.valueBlock.toString() !== OID_SIGNED_DATA) return undefined;
+  const sd = (content?.valueBlock as unknown as { value?: asn1js.AsnType[] })?.value?.[0];
+  if (!(sd instanceof asn1js.Sequence)) throw malformed("the PKCS#7 bundle is damaged");
+  const certSet = sd.valueBlock.value.find((b) => b.idBlock.tagClass === 3 && b.idBlock.tagNumber === 0);
+  const members = (certSet?.valueBlock as unknown as { value?: asn1js.AsnType[] })?.value ?? [];
+  // Only plain certificates (SEQUENCE); attribute or other certificate formats are skipped.
+  return members
+    .filter((m) => m instanceof asn1js.Sequence)
+    .map((m) => parseDer(new Uint8Array(m.valueBeforeDecodeView)));
+}
+
+/**
+ * Parses every certificate of a PEM bundle (CERTIFICATE blocks, and PKCS7 blocks holding a certs-only bundle, in
+ * file order), a PKCS#7 certs-only DER bundle (.p7b), or one DER certificate. No certificate at all throws PkiError
+ * MALFORMED.
  */
 export function parseCertificates(input: Uint8Array | string): CertInfo[] {
   try {
     if (typeof input === "string" || looksLikePem(input)) {
       const text = typeof input === "string" ? input : Buffer.from(input).toString("utf8");
-      const blocks = decodePem(text, CERT_LABELS);
-      if (blocks.length === 0) throw malformed("no CERTIFICATE block was found in the PEM text");
-      return blocks.map((b) => parseDer(b.der));
+      const out: CertInfo[] = [];
+      for (const b of decodePem(text, [...CERT_LABELS, "PKCS7", "CMS"])) {
+        out.push(...(CERT_LABELS.includes(b.label) ? [parseDer(b.der)] : (certsOnlyBundle(b.der) ?? [])));
+      }
+      if (out.length === 0) throw malformed("no CERTIFICATE block was found in the PEM text");
+      return out;
+    }
+    const bundle = certsOnlyBundle(input);
+    if (bundle) {
+      if (bundle.length === 0) throw malformed("the PKCS#7 bundle holds no certificate");
+      return bundle;
     }
     return [parseDer(input)];
   } catch (e) {
@@ -257,7 +287,7 @@ export function parseCertificates(input: Uint8Array | string): CertInfo[] {
   }
 }
 
-/** Reads a certificate file (PEM bundle or one DER certificate). Throws PkiError IO or MALFORMED. */
+/** Reads a certificate file (PEM bundle, PKCS#7 certs-only bundle or one DER certificate). Throws PkiError IO or MALFORMED. */
 export async function readCertificates(path: string): Promise<CertInfo[]> {
   let bytes: Uint8Array;
   try {

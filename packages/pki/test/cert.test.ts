@@ -229,6 +229,17 @@ describe("parseCertificate (certificates made by the openssl CLI)", () => {
     expect(issuedBy(all[0]!, all[1]!)).toBe(false);
   });
 
+  it("reads PKCS#7 certs-only bundles (.p7b), DER and PEM, made by openssl crl2pkcs7", async () => {
+    const chain = path.join(repoRoot, "fixtures/pki/intermediate/chain.pem");
+    const p7b = path.join(dir, "chain.p7b");
+    execFileSync("openssl", ["crl2pkcs7", "-nocrl", "-certfile", chain, "-outform", "DER", "-out", p7b]);
+    execFileSync("openssl", ["crl2pkcs7", "-nocrl", "-certfile", chain, "-out", `${p7b}.pem`]);
+    const want = parseCertificates(readFileSync(chain, "utf8")).map((c) => c.sha256);
+    expect(want).toHaveLength(2);
+    expect((await readCertificates(p7b)).map((c) => c.sha256)).toEqual(want);
+    expect((await readCertificates(`${p7b}.pem`)).map((c) => c.sha256)).toEqual(want);
+  });
+
   it("rejects damaged input with typed errors", async () => {
     const der = readFileSync(path.join(dir, "bmp.der"));
     expectPkiError(() => parseCertificate(Buffer.concat([der, Buffer.from([0])])), "MALFORMED");
