@@ -3,7 +3,7 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { afterAll, describe, expect, it } from "vitest";
-import { type SealOptions, openFile, seal, sealFile } from "../src/index.js";
+import { type SealOptions, inspect, openFile, seal, sealFile } from "../src/index.js";
 import { chunked, collect, pattern, person, tempDir, testTrust } from "./helpers.js";
 
 const chen = person("soc-chen");
@@ -79,6 +79,18 @@ describe("seal/open round trip", () => {
       manifest,
       signingTime: new Date("2026-03-01T08:00:00Z"),
     });
+    // what the server checks on upload: the recipients, without keys, as issuer + serial like CertInfo has them
+    const ins = await inspect(chunked(sealed, 1000));
+    expect(ins.contentType).toBe("authEnvelopedData");
+    expect(ins.encoding).toBe("ber-indefinite");
+    expect(ins.cipher).toBe("aes-256-gcm");
+    expect(ins.totalBytes).toBe(sealed.length);
+    expect(ins.encryptedContentBytes).toBeGreaterThan(data.length);
+    expect(ins.recipients.map((r) => [r.type, r.issuer, r.serialHex, r.keyTransport])).toEqual(
+      expect.arrayContaining(
+        [wang.encrypt.cert, lee.encrypt.cert].map((c) => ["ktri", c.issuer, c.serialHex, "rsaes-oaep-sha256"]),
+      ),
+    );
     for (const k of [wang.encrypt, lee.encrypt]) {
       const { res, content } = await openBuffer(sealed, [k]);
       expect(content.equals(data)).toBe(true);
