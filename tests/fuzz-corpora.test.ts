@@ -384,7 +384,7 @@ describe("known bugs: the correct behaviour on the exact inputs that show them",
     });
   }
 
-  it("pki-der-universalstring-codepoint: a validly signed and sealed file carrying corpus certificate 43dfd4bc... verifies, opens, or fails with a CmsError", async () => {
+  it("pki-der-universalstring-codepoint: a validly signed and sealed file carrying corpus certificate 43dfd4bc... verifies, opens, or fails with a typed SealpostError", async () => {
     const pki = await import("@sealpost/pki");
     const cms = await import("@sealpost/cms");
     const { SealpostError } = await import("@sealpost/protocol");

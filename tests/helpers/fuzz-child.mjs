@@ -47,6 +47,8 @@ const encryptEntry = keyEntry(person.encrypt);
 const signEntry = keyEntry(person.sign);
 const fixtureCertPath = join(pkiDir, person.encrypt.cert);
 const trust = createTrustPolicy({ anchors: [root], intermediates: [intermediate], crls: fixtureCrls });
+/** Content for detached signatures: a fixture file outside outDir (any file will do; it never matches). */
+const detachedContentPath = join(pkiDir, "manifest.json");
 
 /** Runs `fn` with a time bound; an async hang becomes a "timeout" outcome (a synchronous one is the parent's job). */
 async function call(api, fn) {
@@ -114,7 +116,10 @@ const runners = {
     );
     out.push(opened, ...(await leftovers(opened, openOut)));
     const verifyOut = join(outDir, `verify-${index}.out`);
-    const verified = await call("verifyFile", () => verifyFile(path, { trust, outPath: verifyOut }));
+    // Detached signatures get a (wrong) content file, so their signer infos are checked rather than refused early.
+    const verified = await call("verifyFile", () =>
+      verifyFile(path, { trust, outPath: verifyOut, content: detachedContentPath }),
+    );
     out.push(verified, ...(await leftovers(verified, verifyOut)));
     return out;
   },
