@@ -15,7 +15,7 @@ import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const vectorsDir = resolve(repoRoot, "../shared/vectors");
@@ -287,7 +287,7 @@ describe("fuzz harness", () => {
       mkdirSync(join(dir, "harness-selftest"));
       mkdirSync(join(dir, "out"));
       for (const n of names) writeFileSync(join(dir, "harness-selftest", n), "");
-      const bounds = { dir, callTimeoutMs: 500, fileWatchdogMs: 3_000, rssLimitMiB: 400 };
+      const bounds = { dir, callTimeoutMs: 500, fileWatchdogMs: 3_000, rssLimitMiB: 250 };
       const { records: got } = await runCorpora(["harness-selftest"], join(dir, "out"), bounds);
       const verdicts = Object.fromEntries(
         got.map((r) => {
@@ -316,12 +316,15 @@ let summaries = new Map<string, Summary>();
 let maxRssMiB = 0;
 
 describe("fuzz corpora: a result or a typed error, bounded in time and memory", () => {
-  const outDir = mkdtempSync(join(tmpdir(), "sealpost-fuzz-"));
-  const cmsOut = join(outDir, "cms");
-  const otherOut = join(outDir, "other");
+  let outDir = "";
+  beforeAll(() => {
+    outDir = mkdtempSync(join(tmpdir(), "sealpost-fuzz-"));
+  });
   afterAll(() => rmSync(outDir, { recursive: true, force: true }));
 
   it("runs every file of every corpus (SPKI skipped: no public SPKI parser)", { timeout: 900_000 }, async () => {
+    const cmsOut = join(outDir, "cms");
+    const otherOut = join(outDir, "other");
     mkdirSync(cmsOut);
     mkdirSync(otherOut);
     const [cms, other] = await Promise.all([runCorpora(CMS_CORPORA, cmsOut), runCorpora(OTHER_CORPORA, otherOut)]);

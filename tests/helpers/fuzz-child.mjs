@@ -188,7 +188,7 @@ const runners = {
         for (;;);
       },
       memory: async () => {
-        for (let i = 0; i < 40; i++) held.push(Buffer.alloc(16 * 1024 * 1024, 1));
+        for (let i = 0; i < 24; i++) held.push(Buffer.alloc(16 * 1024 * 1024, 1));
         await new Promise((res) => setTimeout(res, 10_000));
       },
       crash: () => process.exit(70),
