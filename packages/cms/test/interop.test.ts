@@ -104,6 +104,8 @@ describe("openssl cms -sign | openssl cms -encrypt -> sealpost openFile", () => 
     { cipher: "-aes-256-cbc", oaep: true, stream: true, keyid: true, expect: "aes-256-cbc" },
     { cipher: "-des3", oaep: false, stream: true, keyid: false, expect: "des-ede3-cbc" },
     { cipher: "-aes-128-gcm", oaep: true, stream: false, keyid: true, expect: "aes-128-gcm" },
+    { cipher: "-aes-192-gcm", oaep: false, stream: true, keyid: false, expect: "aes-192-gcm" },
+    { cipher: "-aes-192-cbc", oaep: true, stream: false, keyid: false, expect: "aes-192-cbc" },
   ];
   let signedStream: string;
   let signedDer: string;

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import type { KeyEntry } from "@sealpost/pki";
@@ -13,7 +13,10 @@ import {
   openFile,
   sealFile,
 } from "../src/index.js";
-import { pattern, person, tempDir, testTrust, troubled } from "./helpers.js";
+import { readSignedData } from "../src/signed-data-reader.js";
+import { TempOutput } from "../src/temp-output.js";
+import { manifest, pattern, person, pkiDir, tempDir, testTrust, troubled } from "./helpers.js";
+import { openssl } from "./openssl.js";
 
 const chen = person("soc-chen");
 const wang = person("tax-wang");
@@ -62,7 +65,7 @@ let n = 0;
 /** Open `sealed` into a fresh folder; returns the error code and asserts that nothing is left behind on failure. */
 async function openCode(sealed: Buffer, keys: KeyEntry[] = [wang.encrypt], extra: object = {}): Promise<string> {
   const dir = join(tmp.dir, `t${n++}`);
-  require_mkdir(dir);
+  mkdirSync(dir, { recursive: true });
   const out = join(dir, "result.csv");
   try {
     await openFile(Readable.from([sealed]), out, { keys, trust: testTrust(), ...extra });
@@ -75,20 +78,14 @@ async function openCode(sealed: Buffer, keys: KeyEntry[] = [wang.encrypt], extra
     return c;
   }
 }
-import { mkdirSync } from "node:fs";
-function require_mkdir(d: string) {
-  mkdirSync(d, { recursive: true });
-}
 
 async function sealBuf(opts: Partial<SealOptions> = {}): Promise<Buffer> {
   const inPath = join(tmp.dir, `in-${n}.bin`);
   writeFileSync(inPath, content);
   const out = join(tmp.dir, `sealed-${n++}.p7m`);
   await sealFile(inPath, out, { recipients: [wang.encrypt.cert], signer: chen.sign, ...opts });
-  return require_read(out);
+  return readFileSync(out);
 }
-import { readFileSync } from "node:fs";
-const require_read = (p: string) => readFileSync(p);
 
 /** Build an inner SignedData with the project's writer, let `mutate` change it, then encrypt it properly. */
 function envelopeAround(inner: Buffer, opts: Partial<EnvelopeWriterOptions> = {}): Buffer {
@@ -301,5 +298,74 @@ describe("keys and certificates refused or mismatched", () => {
       expect(err.code).toBe(code);
       expect(existsSync(out)).toBe(false);
     }
+  });
+});
+
+describe("signature checks that need a foreign signer (openssl) or a rewritten SignerInfo", () => {
+  it("CMSAlgorithmProtection not matching the SignerInfo's signature algorithm => BAD_SIGNATURE", async () => {
+    const inner = signedInner(content);
+    // sha256WithRSAEncryption -> rsaEncryption in the SignerInfo (same length; the signature itself still verifies)
+    const from = Buffer.from("06092a864886f70d01010b", "hex");
+    const at = inner.lastIndexOf(from);
+    const changed = Buffer.from(inner);
+    changed[at + from.length - 1] = 0x01;
+    const err = await openFile(Readable.from([envelopeAround(changed)]), join(tmp.dir, "x5"), {
+      keys: [wang.encrypt],
+      trust: testTrust(),
+    }).catch((e) => e);
+    expect(err.code).toBe("BAD_SIGNATURE");
+    expect(err.details.reason).toBe("algorithm-protection-mismatch");
+  });
+
+  it.each([
+    ["RSA-1024 signer", "rsa1024_sha1", "sha256"],
+    ["SHA-1 signature", undefined, "sha1"],
+  ])("%s (signed by openssl) => WEAK_ALGORITHM", async (_name, kind, md) => {
+    const t = kind ? (manifest.troubled as Record<string, { cert: string; key: string }>)[kind]! : chen.files.sign;
+    const signed = join(tmp.dir, `weak-${md}.der`);
+    const input = join(tmp.dir, "weak-in.bin");
+    writeFileSync(input, content.subarray(0, 5000));
+    await openssl([
+      "cms",
+      "-sign",
+      "-binary",
+      "-nodetach",
+      "-md",
+      md,
+      "-signer",
+      join(pkiDir, t.cert),
+      "-inkey",
+      join(pkiDir, t.key),
+      "-outform",
+      "DER",
+      "-in",
+      input,
+      "-out",
+      signed,
+    ]);
+    expect(await openCode(envelopeAround(readFileSync(signed)))).toBe("WEAK_ALGORITHM");
+  });
+});
+
+describe("limits and temp files", () => {
+  it("the buffered tail (certificates, signerInfos) is capped: MALFORMED beyond", async () => {
+    const inner = signedInner(content);
+    const r = new BerReader(ByteSource.from([inner]));
+    await r.readHeader();
+    await r.readElement();
+    await r.readHeader();
+    await expect(readSignedData(r, await r.readHeader(), undefined, { tailLimit: 1000 })).rejects.toMatchObject({
+      code: "MALFORMED",
+    });
+  });
+  it("the temp file is created beside the target with mode 0600 and removed on abort", async () => {
+    const target = join(tmp.dir, "mode-check.csv");
+    const t = await TempOutput.create(target);
+    expect(t.path.startsWith(join(tmp.dir, ".mode-check.csv.sealpost-"))).toBe(true);
+    expect(t.path.endsWith(".tmp")).toBe(true);
+    expect(statSync(t.path).mode & 0o777).toBe(0o600);
+    await t.abort();
+    expect(existsSync(t.path)).toBe(false);
+    expect(existsSync(target)).toBe(false);
   });
 });
