@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
 import { PkiError } from "./errors.js";
-import { bytesEqual, commonNameOf, namesEqual, nameToString, parseName } from "./names.js";
+import { bytesEqual, commonNameOf, namesEqual, nameToString, parsedNamesEqual, parseName } from "./names.js";
 import type { CertInfo } from "./types.js";
 
 /**
@@ -163,8 +163,8 @@ function parseDer(der: Uint8Array): CertInfo {
 
   const issuerDer = new Uint8Array(issuerBlock.valueBeforeDecodeView);
   const subjectDer = new Uint8Array(subjectBlock.valueBeforeDecodeView);
-  const subjectName = parseName(subjectDer, "certificate subject");
-  const issuerName = parseName(issuerDer, "certificate issuer");
+  const subjectName = parseName(subjectBlock, "certificate subject");
+  const issuerName = parseName(issuerBlock, "certificate issuer");
   const spkiDer = Buffer.from(spkiBlock.valueBeforeDecodeView);
 
   let publicKey: KeyObject;
@@ -212,7 +212,7 @@ function parseDer(der: Uint8Array): CertInfo {
     sha256: createHash("sha256").update(copy).digest("hex"),
     sha1: createHash("sha1").update(copy).digest("hex"),
     isCA,
-    selfIssued: namesEqual(issuerDer, subjectDer),
+    selfIssued: bytesEqual(issuerDer, subjectDer) || parsedNamesEqual(issuerName, subjectName),
   };
 }
 

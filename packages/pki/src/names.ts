@@ -205,14 +205,15 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
  */
 export function namesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (bytesEqual(a, b)) return true;
-  let pa: ParsedName;
-  let pb: ParsedName;
   try {
-    pa = parseName(a);
-    pb = parseName(b);
+    return parsedNamesEqual(parseName(a), parseName(b));
   } catch {
     return false;
   }
+}
+
+/** namesEqual over already parsed Names (RFC 5280 7.1 rules, without the DER fast path). */
+export function parsedNamesEqual(pa: ParsedName, pb: ParsedName): boolean {
   if (pa.length !== pb.length) return false;
   for (let i = 0; i < pa.length; i++) {
     const ra = pa[i]!;
