@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { createPrivateKey } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -231,6 +232,26 @@ describe("interop with the openssl CLI", () => {
         .toLowerCase();
       expect(pkcs12Kdf("sha256", bmp, salt, 1000, id, 40).toString("hex")).toBe(want);
     }
+  });
+
+  it("DER keys (PKCS#8, PKCS#1, encrypted PKCS#8) with a certificate bundle: entry and chain", async () => {
+    const p = manifest.people["tax-chang"]!;
+    const key = createPrivateKey(readFileSync(f(p.encrypt!.key)));
+    const bundle = path.join(dir, "bundle.pem");
+    writeFileSync(bundle, readFileSync(f(p.encrypt!.cert), "utf8") + readFileSync(f("intermediate/chain.pem"), "utf8"));
+    const files = {
+      "pkcs8.der": key.export({ type: "pkcs8", format: "der" }),
+      "pkcs1.der": key.export({ type: "pkcs1", format: "der" }),
+      "enc.der": key.export({ type: "pkcs8", format: "der", cipher: "aes-256-cbc", passphrase: pin }),
+    };
+    for (const [name, der] of Object.entries(files)) {
+      writeFileSync(path.join(dir, name), der, { mode: 0o600 });
+      const ks = await loadKeystore(path.join(dir, name), { pin, certPath: bundle });
+      expect(ks.entries).toHaveLength(1);
+      expect(ks.entries[0]!.cert.sha256).toBe(sha256Of(p.encrypt!.cert));
+      expect(ks.entries[0]!.chain.map((c) => c.isCA)).toEqual([true, true]);
+    }
+    expect(await codeOf(loadKeystore(path.join(dir, "enc.der"), { pin: "x", certPath: bundle }))).toBe("BAD_PIN");
   });
 
   it("a key and certificate in one PEM file load together", async () => {
