@@ -14,7 +14,13 @@ export const CONTEXT = 3;
 
 /** Decodes exactly one DER/BER element covering all of `bytes`. */
 export function decode(bytes: Uint8Array): Node {
-  const r = asn1js.fromBER(bytes);
+  let r: ReturnType<typeof asn1js.fromBER>;
+  try {
+    r = asn1js.fromBER(bytes);
+  } catch (e) {
+    // asn1js throws plain Errors for some bad values (e.g. an invalid GeneralizedTime): keep them typed.
+    throw new DerError(`malformed encoding (${e instanceof Error ? e.message : String(e)})`);
+  }
   if (r.offset === -1 || r.result.error) throw new DerError(`malformed encoding (${r.result.error || "truncated"})`);
   if (r.offset !== bytes.byteLength) throw new DerError("trailing data after the encoded structure");
   return r.result;
@@ -179,6 +185,7 @@ export function stringOf(n: Node): string | undefined {
             ((c[i + 2] as number) << 8) |
             (c[i + 3] as number)) >>>
           0;
+        if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) throw new DerError("invalid UniversalString character");
         s += String.fromCodePoint(cp);
       }
       return s;
