@@ -21,7 +21,7 @@ export interface CliConfig {
   crls: string[];
   /** A folder of CRL files (*.crl, *.pem) handed to the trust policy. */
   crlDir: string | undefined;
-  /** Revocation policy: "require" (default when CRLs are configured), "prefer", or "off". */
+  /** Revocation policy: "require" (default), "prefer" (check when possible, warn otherwise), or "off". */
   revocation: "require" | "prefer" | "off" | undefined;
   /** Fetch CRLs from the certificates' distribution points (default false). */
   fetchCrls: boolean;
@@ -44,7 +44,7 @@ export const CONFIG_FIELDS: ReadonlyArray<[string, string, string]> = [
   [
     "revocation",
     '"require"|"prefer"|"off"',
-    "revocation checking (default: require when CRLs are configured, else prefer)",
+    "revocation checking (default require: no current CRL for a certificate = refused)",
   ],
   ["fetchCrls", "boolean", "fetch CRLs from distribution points (default false)"],
   ["keystore", "string", "default --key (PKCS#12 file, or PEM key with cert)"],

@@ -57,10 +57,17 @@ export async function loadKeys(args: KeyArgs, ctx: LoadKeysContext): Promise<Loa
       );
     }
   }
-  const needsPin = !(isPem && !pem.includes("ENCRYPTED"));
   const env = ctx.env ?? process.env;
-  if (!needsPin) {
+  if (isPem && !pem.includes("ENCRYPTED")) {
     return { keystore: await load(path, undefined, effectiveCert, undefined), path, pinSource: undefined };
+  }
+  if (!isPem && !looksLikePfx(head)) {
+    // A DER private key: unencrypted ones need no PIN; an encrypted one answers BAD_PIN and the PIN is asked for.
+    try {
+      return { keystore: await load(path, undefined, effectiveCert, undefined), path, pinSource: undefined };
+    } catch (e) {
+      if ((e as { code?: unknown }).code !== "BAD_PIN") throw e;
+    }
   }
   for (let attempt = 1; ; attempt++) {
     const { pin, source } = await resolvePin(path, {
@@ -111,4 +118,12 @@ async function load(
     }
     throw e;
   }
+}
+
+/** True when DER bytes start like a PKCS#12 PFX: SEQUENCE { INTEGER 3, ... } (a certificate or key differs). */
+export function looksLikePfx(b: Uint8Array): boolean {
+  if (b[0] !== 0x30) return false;
+  const len = b[1] ?? 0;
+  const i = 2 + (len > 0x80 ? len & 0x7f : 0);
+  return b[i] === 0x02 && b[i + 1] === 0x01 && b[i + 2] === 0x03;
 }

@@ -13,7 +13,8 @@ import { ioError } from "./files.js";
 /**
  * Builds the trust policy from `--trust`, `--intermediate`, `--crl`, `--revocation` and the config defaults. A list
  * given on the command line replaces the config's list (it does not add to it). Revocation defaults to "require"
- * when CRLs (files or a folder) are configured, else "prefer".
+ * (DESIGN: nothing is released before the signer's revocation status checked out): every certificate of the path
+ * needs a current CRL from --crl, crls, crlDir or (with fetchCrls) its distribution point; "prefer" only warns.
  */
 export interface TrustArgs {
   trust?: string[] | undefined;
@@ -40,7 +41,7 @@ export async function buildTrust(args: TrustArgs, config: CliConfig, at?: Date):
   const anchors = (await Promise.all(anchorFiles.map((f) => readCertificates(f)))).flat();
   const intermediates = (await Promise.all(intermediateFiles.map((f) => readCertificates(f)))).flat();
   const crls = (await Promise.all(crlFiles.map((f) => readCrls(f)))).flat();
-  const revocation = args.revocation ?? config.revocation ?? (crls.length > 0 || crlDir ? "require" : "prefer");
+  const revocation = args.revocation ?? config.revocation ?? "require";
   const policy =
     anchors.length === 0
       ? undefined

@@ -272,6 +272,27 @@ describe("open", () => {
     await expect(stat(join(dir, "u.csv"))).rejects.toThrow();
   });
 
+  it("revocation is required by default (exit 8 without CRLs); --revocation prefer opens with a warning", async () => {
+    const env = { SEALPOST_PIN: pki.people["tax-wang"]!.pin };
+    const base = ["open", "batch.csv.p7m", "--key", pki.people["tax-wang"]!.p12, "--trust", pki.root.cert];
+    const strict = await sealpost([...base, "-o", "strict.csv", "--json"], { cwd: dir, env });
+    expect(strict.code).toBe(8);
+    expect(strict.json()).toMatchObject({
+      ok: false,
+      error: { exitCode: 8, message: expect.stringMatching(/revocation/i) },
+    });
+    await expect(stat(join(dir, "strict.csv"))).rejects.toThrow();
+    const lenient = await sealpost([...base, "--revocation", "prefer", "-o", "lenient.csv", "--json"], {
+      cwd: dir,
+      env,
+    });
+    expect(lenient.code).toBe(0);
+    const j = lenient.json();
+    expect((j.warnings as string[]).some((w) => /revocation/i.test(w))).toBe(true);
+    expect(lenient.stderr).toMatch(/^sealpost: warning: .*revocation/im);
+    expect((await readFile(join(dir, "lenient.csv"))).equals(data)).toBe(true);
+  });
+
   it("refuses an ambiguous default output name (exit 2)", async () => {
     await writeFile(join(dir, "noext.bin"), await readFile(sealed));
     const r = await sealpost(["open", "noext.bin", "--key", pki.people["tax-wang"]!.p12, ...trustArgs], {

@@ -3,7 +3,7 @@ import { type CertInfo, type KeyPurpose, readCertificates, type TrustResult } fr
 import { type Command, Option } from "commander";
 import { usageError } from "../errors.js";
 import { readHead } from "../files.js";
-import { loadKeys } from "../keys.js";
+import { loadKeys, looksLikePfx } from "../keys.js";
 import { formatDate } from "../output.js";
 import { type CertSummary, printCert, summarizeCert } from "../describe.js";
 import { buildTrust } from "../trust.js";
@@ -181,12 +181,4 @@ async function certificatesOf(
     }
   }
   return { kind: "keystore", certs };
-}
-
-/** PFX: SEQUENCE { INTEGER 3, ... } (a certificate starts SEQUENCE { SEQUENCE ...). */
-function looksLikePfx(b: Buffer): boolean {
-  if (b[0] !== 0x30) return false;
-  const len = b[1] ?? 0;
-  const i = 2 + (len > 0x80 ? len & 0x7f : 0);
-  return b[i] === 0x02 && b[i + 1] === 0x01 && b[i + 2] === 0x03;
 }

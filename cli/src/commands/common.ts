@@ -53,7 +53,7 @@ export function addTrustOptions(cmd: Command): Command {
     .addOption(
       new Option(
         "--revocation <mode>",
-        "revocation checking (default: require when CRLs are given, else prefer)",
+        "revocation checking: require (default: a current CRL for every certificate of the path), prefer (warn when none), off",
       ).choices(["require", "prefer", "off"]),
     );
 }
