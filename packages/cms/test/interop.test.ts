@@ -1,10 +1,9 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { createReadStream, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { type SealOptions, inspect, openFile, sealFile, signFile, verifyFile } from "../src/index.js";
 import { intermediate, intermediatePem, pattern, person, pkiDir, rootPem, tempDir, testTrust } from "./helpers.js";
 import { openssl } from "./openssl.js";
-import { createReadStream } from "node:fs";
 
 const chen = person("soc-chen");
 const wang = person("tax-wang");
