@@ -106,8 +106,10 @@ export function createSealStream(options: SealOptions): SealStream {
 }
 
 /**
- * Seal `input` to `output` (stream to stream). `output` is ended by seal. Rejects with CmsError/PkiError; on error
- * `output` is destroyed (a partial output must be discarded by the caller: use sealFile for files).
+ * Seal `input` to `output` (stream to stream); `output` is ended by seal. Options are validated first
+ * (KEY_USAGE, WEAK_ALGORITHM, PkiError EXPIRED/NOT_YET_VALID ...): on such an error neither stream is touched.
+ * Later failures reject with the error and destroy the streams (pipeline semantics): a partial output must be
+ * discarded by the caller (sealFile does that for files).
  */
 export async function seal(input: Readable, output: Writable, options: SealOptions): Promise<SealResult> {
   const s = new SealStream(options);

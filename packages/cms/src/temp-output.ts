@@ -59,11 +59,15 @@ export class TempOutput {
       else {
         try {
           await link(this.path, this.target);
+          await unlink(this.path);
         } catch (e) {
-          if ((e as NodeJS.ErrnoException).code === "EEXIST") throw outputExists(this.target);
-          throw e;
+          const code = (e as NodeJS.ErrnoException).code;
+          if (code === "EEXIST") throw outputExists(this.target);
+          // File systems without hard links: check, then rename (a narrow race instead of none).
+          if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "ENOSYS") throw e;
+          if (await exists(this.target)) throw outputExists(this.target);
+          await rename(this.path, this.target);
         }
-        await unlink(this.path);
       }
     } catch (e) {
       await unlink(this.path).catch(() => {});
