@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream, readdirSync, rmSync } from "node:fs";
-import { link, lstat, mkdtemp, open, readdir, rename, rm, unlink } from "node:fs/promises";
+import { link, lstat, mkdtemp, open, readdir, rename, rm, stat, unlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { PassThrough, type Readable, type Writable } from "node:stream";
@@ -11,6 +11,17 @@ import { CliError } from "./errors.js";
  * File plumbing of the CLI: refusing to overwrite, writing through a temporary file (mode 0600) that is renamed
  * into place only on success, stdin spooling and copying verified content to stdout.
  */
+
+/** The size of an input file; CliError IO (with a hint) when it is missing, unreadable or not a regular file. */
+export async function inputSize(path: string, what = "the input"): Promise<number> {
+  try {
+    const st = await stat(path);
+    if (!st.isFile()) throw Object.assign(new Error("not a regular file"), { code: "EISDIR" });
+    return st.size;
+  } catch (e) {
+    throw ioError(`Cannot read ${what} ${path}`, e);
+  }
+}
 
 /** True when `path` names stdin/stdout ("-"). */
 export function isStdio(path: string | undefined): boolean {
@@ -146,11 +157,23 @@ export async function spoolStdin(
   return { path, cleanup: t.cleanup };
 }
 
-/** A CliError IO for a failed file operation (the errno code in the message, never file content). */
+/** A CliError IO for a failed file operation (the errno code in the message, never file content), with a hint. */
 export function ioError(what: string, cause: unknown): CliError {
   const code = (cause as NodeJS.ErrnoException)?.code;
-  return new CliError("IO", `${what}${code ? ` (${code})` : ""}.`, { cause });
+  const hint = code ? IO_HINTS[code] : undefined;
+  return new CliError("IO", `${what}${code ? ` (${code})` : ""}.`, hint ? { cause, hint } : { cause });
 }
+
+const IO_HINTS: Record<string, string> = {
+  ENOENT: "Check the path: the file or folder does not exist.",
+  EACCES: "Check the file's permissions (ls -l), or run as the user who owns it.",
+  EPERM: "Check the file's permissions (ls -l), or run as the user who owns it.",
+  EISDIR: "Give a file, not a folder.",
+  ENOTDIR: "A part of the path is not a folder.",
+  ENOSPC: "The disk is full: free some space and try again.",
+  EDQUOT: "Your disk quota is used up: free some space and try again.",
+  EROFS: "The file system is read-only: write somewhere else with -o.",
+};
 
 /** The first `max` bytes of a file (default 64 KiB: enough to tell PEM from DER and see PEM labels). */
 export async function readHead(path: string, what: string, max = 65536): Promise<Buffer> {

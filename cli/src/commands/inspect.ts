@@ -1,10 +1,9 @@
 import { createReadStream } from "node:fs";
-import { stat } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import { inspect } from "@sealpost/cms";
 import type { Command } from "commander";
 import { certOneLine, summarizeCert } from "../describe.js";
-import { ioError, isStdio } from "../files.js";
+import { inputSize, isStdio } from "../files.js";
 import { formatBytes, formatDate } from "../output.js";
 import type { Runtime } from "./common.js";
 
@@ -26,11 +25,7 @@ Examples:
       let input: Readable;
       if (isStdio(file)) input = process.stdin;
       else {
-        try {
-          await stat(file);
-        } catch (e) {
-          throw ioError(`Cannot read the input ${file}`, e);
-        }
+        await inputSize(file);
         input = createReadStream(file);
       }
       const r = await inspect(input);

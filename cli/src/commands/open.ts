@@ -1,10 +1,9 @@
-import { stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { type OpenResult, openFile } from "@sealpost/cms";
 import type { Command } from "commander";
 import { certOneLine } from "../describe.js";
 import { usageError } from "../errors.js";
-import { assertCanWrite, guardTempFiles, copyFileToStdout, ioError, isStdio, privateTempDir } from "../files.js";
+import { assertCanWrite, copyFileToStdout, guardTempFiles, inputSize, isStdio, privateTempDir } from "../files.js";
 import { loadKeys } from "../keys.js";
 import { formatBytes, formatDate } from "../output.js";
 import { createProgress } from "../progress.js";
@@ -79,14 +78,7 @@ async function openAction(rt: Runtime, file: string, opts: OpenCliOptions): Prom
   if (!fromStdin && !toStdout && resolve(file) === resolve(output)) {
     throw usageError("The output would overwrite the input.", "Choose another name with -o.");
   }
-  let size: number | undefined;
-  if (!fromStdin) {
-    try {
-      size = (await stat(file)).size;
-    } catch (e) {
-      throw ioError(`Cannot read the input ${file}`, e);
-    }
-  }
+  const size = fromStdin ? undefined : await inputSize(file);
   if (!toStdout) await assertCanWrite(output, opts.force === true);
   if (!toStdout) await guardTempFiles(output);
   const trust = await buildTrust(opts, config);

@@ -1,5 +1,4 @@
 import { createReadStream } from "node:fs";
-import { stat } from "node:fs/promises";
 import { basename, resolve } from "node:path";
 import { type SealOptions, type SealResult, seal, sealFile } from "@sealpost/cms";
 import { type CertInfo, checkKeyUsage, PkiError, pickKey, readCertificates } from "@sealpost/pki";
@@ -7,7 +6,7 @@ import type { TransferManifest } from "@sealpost/protocol";
 import { type Command, Option } from "commander";
 import { certOneLine, signatureAlgorithmName, summarizeCert } from "../describe.js";
 import { usageError } from "../errors.js";
-import { assertCanWrite, guardTempFiles, ioError, isStdio, stdoutSink, writeAtomically } from "../files.js";
+import { assertCanWrite, guardTempFiles, inputSize, isStdio, stdoutSink, writeAtomically } from "../files.js";
 import { loadKeys } from "../keys.js";
 import { formatBytes, formatDate } from "../output.js";
 import { createProgress } from "../progress.js";
@@ -110,16 +109,7 @@ async function sealAction(rt: Runtime, file: string, opts: SealCliOptions): Prom
   if (!fromStdin && !toStdout && resolve(file) === resolve(output)) {
     throw usageError("The output would overwrite the input.", "Choose another name with -o.");
   }
-  let size: number | undefined;
-  if (!fromStdin) {
-    try {
-      const st = await stat(file);
-      if (!st.isFile()) throw Object.assign(new Error("not a file"), { code: "EISDIR" });
-      size = st.size;
-    } catch (e) {
-      throw ioError(`Cannot read the input ${file}`, e);
-    }
-  }
+  const size = fromStdin ? undefined : await inputSize(file);
   if (!toStdout) await assertCanWrite(output, opts.force === true);
   if (!toStdout) await guardTempFiles(output);
 

@@ -1,4 +1,3 @@
-import { stat } from "node:fs/promises";
 import { basename, resolve } from "node:path";
 import { type SignResult, signFile, type VerifyResult, verifyFile } from "@sealpost/cms";
 import { pickKey } from "@sealpost/pki";
@@ -8,7 +7,7 @@ import {
   assertCanWrite,
   guardTempFiles,
   copyFileToStdout,
-  ioError,
+  inputSize,
   isStdio,
   privateTempDir,
   spoolStdin,
@@ -70,7 +69,7 @@ Examples:
           throw usageError("The output would overwrite the input.", "Choose another name with -o.");
         }
         let size: number | undefined;
-        if (!fromStdin) size = await fileSize(file);
+        if (!fromStdin) size = await inputSize(file);
         if (!toStdout) {
           await assertCanWrite(output, opts.force === true);
           await guardTempFiles(output);
@@ -176,8 +175,8 @@ Examples:
         }
         const fromStdin = isStdio(file);
         let size: number | undefined;
-        if (!fromStdin) size = await fileSize(file);
-        if (opts.content) await fileSize(opts.content);
+        if (!fromStdin) size = await inputSize(file);
+        if (opts.content) await inputSize(opts.content);
         const progress = createProgress({ label: "verifying", total: size, quiet: out.quiet });
         const spooled = fromStdin ? await spoolStdin() : undefined;
         const temp = toStdout ? await privateTempDir() : undefined;
@@ -241,12 +240,4 @@ Examples:
         });
       },
     );
-}
-
-async function fileSize(path: string): Promise<number> {
-  try {
-    return (await stat(path)).size;
-  } catch (e) {
-    throw ioError(`Cannot read ${path}`, e);
-  }
 }
