@@ -83,6 +83,8 @@ export class ByteSource {
   /** Up to `n` bytes without consuming them (fewer only at the end of input). */
   async peek(n: number): Promise<Buffer> {
     await this.fill(n);
+    const head = this.chunks[0];
+    if (head && head.length >= n) return head.subarray(0, n);
     const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
     if (this.chunks.length > 1) this.chunks = [all];
     return all.subarray(0, Math.min(n, all.length));
