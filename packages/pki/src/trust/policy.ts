@@ -105,6 +105,7 @@ class Verifier<T extends CertInput> {
         timeoutMs: timeout,
         maxAgeSeconds: options.ocspMaxAgeSeconds ?? 86400,
         algorithms: options,
+        rewriteUrl: options.rewriteUrl,
       });
       this.sources.ocsp = (cert, issuer, now) => client.status(cert, issuer, now);
     }
