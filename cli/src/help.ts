@@ -11,9 +11,9 @@ export function rootEpilog(): string {
   return `
 Examples:
   sealpost seal batch.csv --to bob-enc.cert.pem --key alice.p12 --case-id C-2026-001 --records 100
-  sealpost open batch.csv.p7m --key bob.p12 --trust grca.cert.pem --crl gca.crl
+  sealpost open batch.csv.p7m --key bob.p12 --trust grca.cert.pem --crl gca.crl --crl grca.crl
   sealpost inspect batch.csv.p7m
-  sealpost cert check bob-enc.cert.pem --trust grca.cert.pem --usage encrypt
+  sealpost cert check bob-enc.cert.pem --trust grca.cert.pem --crl gca.crl --crl grca.crl --usage encrypt
 
 PIN: read from --pin-file FILE (first line), else the SEALPOST_PIN environment variable, else a prompt on the
 terminal (nothing is echoed). There is no --pin option: command lines are visible to other users.

@@ -11,7 +11,16 @@ import { addTrustOptions, isoTime, keyContext, type Runtime } from "./common.js"
 
 /** `sealpost cert show` and `sealpost cert check`. */
 export function registerCertCommands(program: Command, rt: Runtime): void {
-  const cert = program.command("cert").description("show or check certificates");
+  const cert = program
+    .command("cert")
+    .description("show or check certificates")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  sealpost cert show tax-wang-enc.cert.pem
+  sealpost cert check tax-wang-enc.cert.pem --trust grca.cert.pem --crl gca.crl --crl grca.crl --usage encrypt`,
+    );
 
   cert
     .command("show")
@@ -56,8 +65,8 @@ Examples:
       "after",
       `
 Examples:
-  sealpost cert check bob-enc.cert.pem --trust grca.cert.pem --intermediate gca.cert.pem --crl gca.crl --usage encrypt
-  sealpost cert check alice-sign.cert.pem --trust grca.cert.pem --at 2026-01-31T00:00:00Z --json`,
+  sealpost cert check bob-enc.cert.pem --trust grca.cert.pem --intermediate gca.cert.pem --crl gca.crl --crl grca.crl --usage encrypt
+  sealpost cert check alice-sign.cert.pem --trust grca.cert.pem --revocation off --at 2026-01-31T00:00:00Z --json`,
     )
     .action(
       async (

@@ -51,8 +51,8 @@ Nothing is written until the decryption tag, the signature, the signed attribute
 first and copied to stdout only after every check passed.
 
 Examples:
-  sealpost open batch.csv.p7m --key tax-wang.p12 --trust grca.cert.pem --crl gca.crl
-  SEALPOST_PIN=... sealpost open batch.csv.p7m --key tax-wang.p12 --trust grca.cert.pem -o - | wc -l`,
+  sealpost open batch.csv.p7m --key tax-wang.p12 --trust grca.cert.pem --crl gca.crl --crl grca.crl
+  SEALPOST_PIN=... sealpost open batch.csv.p7m -o - | wc -l     # keystore, trust and CRLs from the config file`,
   );
   cmd.action(async (file: string, opts: OpenCliOptions) => openAction(rt, file, opts));
 }

@@ -92,7 +92,7 @@ says so). The manifest (file name, size, case fields) is signed with the content
 
 Examples:
   sealpost seal batch.csv --to tax-wang-enc.pem --to tax-lee-enc.pem --key soc-chen.p12 \\
-      --case-id C-2026-0001 --records 100 --upload-no U-1 --trust grca.cert.pem --crl gca.crl
+      --case-id C-2026-0001 --records 100 --upload-no U-1 --trust grca.cert.pem --crl gca.crl --crl grca.crl
   cat batch.csv | SEALPOST_PIN=... sealpost seal - --to tax-wang-enc.pem --key soc-chen.p12 -o batch.p7m --json`,
   );
   cmd.action(async (file: string, opts: SealCliOptions) => sealAction(rt, file, opts));

@@ -142,8 +142,8 @@ Examples:
       "after",
       `
 Examples:
-  sealpost verify report.pdf.p7s --trust grca.cert.pem -o report.pdf
-  sealpost verify report.pdf.p7s --content report.pdf --trust grca.cert.pem --json`,
+  sealpost verify report.pdf.p7s --trust grca.cert.pem --crl gca.crl --crl grca.crl -o report.pdf
+  sealpost verify report.pdf.p7s --content report.pdf --json   # trust anchors and CRLs from the config file`,
     )
     .action(
       async (
