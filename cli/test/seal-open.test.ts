@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { readdir, readFile, stat, writeFile, mkdtemp, rm } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -324,14 +324,14 @@ describe("stdin and stdout", () => {
     expect(sealedOut.code).toBe(0);
     expect(sealedOut.stderr).toMatch(/Sealed stdin -> stdout/);
     expect(sealedOut.stdout.subarray(0, 1)[0]).toBe(0x30);
-    const configPath = join(dir, "sealpost.json");
+    // Config: trust anchor, a CRL folder and the default keystore; relative paths are relative to the config file.
+    await mkdir(join(dir, "conf", "crls"), { recursive: true });
+    await copyFile(pki.intermediate.crl, join(dir, "conf", "crls", "gca.crl.pem"));
+    await copyFile(pki.root.crl, join(dir, "conf", "crls", "grca.crl.pem"));
+    const configPath = join(dir, "conf", "sealpost.json");
     await writeFile(
       configPath,
-      JSON.stringify({
-        trust: [pki.root.cert],
-        crls: [pki.intermediate.crl, pki.root.crl],
-        keystore: pki.people["tax-wang"]!.p12,
-      }),
+      JSON.stringify({ trust: [pki.root.cert], crlDir: "crls", keystore: pki.people["tax-wang"]!.p12 }),
     );
     const opened = await sealpost(["open", "-", "-o", "-"], {
       cwd: dir,
@@ -342,6 +342,7 @@ describe("stdin and stdout", () => {
     expect(opened.stdout.equals(data)).toBe(true);
     expect(opened.stderr).toMatch(/Opened stdin -> stdout/);
     expect(opened.stderr).toMatch(/File name:\s+piped\.csv/);
+    expect(opened.stderr).toMatch(/Revocation: crl/);
     expect((await readdir(dir)).filter((f) => f.endsWith(".tmp"))).toEqual([]);
   });
 
