@@ -164,3 +164,39 @@ describe("openssl -> sealpost", () => {
     expect((await readFile(join(dir, `${tag}.csv`))).equals(data)).toBe(true);
   });
 });
+
+describe("unsigned content", () => {
+  it("openssl cms -encrypt without a signature: refused (exit 7), accepted with --allow-unsigned and a warning", async () => {
+    const wang = pki.people["tax-wang"]!;
+    await openssl([
+      "cms",
+      "-encrypt",
+      "-binary",
+      "-in",
+      "batch.csv",
+      "-outform",
+      "DER",
+      "-out",
+      "plain.csv.p7m",
+      "-aes-256-cbc",
+      "-recip",
+      wang.encrypt.cert,
+    ]);
+    const env = { SEALPOST_PIN: wang.pin };
+    const refused = await sealpost(["open", "plain.csv.p7m", "--key", wang.p12, ...trustArgs, "--json"], {
+      cwd: dir,
+      env,
+    });
+    expect(refused.code).toBe(7);
+    expect(refused.json()).toMatchObject({ ok: false, error: { code: "UNSIGNED_CONTENT", exitCode: 7 } });
+    const allowed = await sealpost(
+      ["open", "plain.csv.p7m", "--key", wang.p12, ...trustArgs, "--allow-unsigned", "--json"],
+      { cwd: dir, env },
+    );
+    expect(allowed.code).toBe(0);
+    const j = allowed.json();
+    expect(j).toMatchObject({ ok: true, signed: false, signer: null, trust: null });
+    expect((j.warnings as string[]).some((w) => /no signature/.test(w))).toBe(true);
+    expect((await readFile(join(dir, "plain.csv"))).equals(data)).toBe(true);
+  });
+});
