@@ -100,6 +100,29 @@ describe("sign and verify", () => {
     expect(bad.json()).toMatchObject({ ok: false, error: { code: "TAMPERED", exitCode: 6 } });
   });
 
+  it("inspect of a file signed by 李美玲 (BMPString O and CN) shows her name and agency correctly", async () => {
+    const lee = pki.people["tax-lee"]!;
+    const s = await sealpost(["sign", "result.csv", "--key", lee.p12, "-o", "lee.p7s"], {
+      cwd: dir,
+      env: { SEALPOST_PIN: lee.pin },
+    });
+    expect(s.code).toBe(0);
+    const r = await sealpost(["inspect", "lee.p7s", "--json"], { cwd: dir });
+    expect(r.code).toBe(0);
+    const j = r.json() as unknown as {
+      contentType: string;
+      signers: Array<{ commonName: string; subject: string; digest: string }>;
+      certificates: Array<{ commonName: string; agency: string }>;
+    };
+    expect(j.contentType).toBe("signedData");
+    expect(j.signers[0]).toMatchObject({ commonName: "李美玲", digest: "sha256" });
+    expect(j.signers[0]!.subject).toContain(`O=${pki.agencies["KHH-TAX"]!.name}`);
+    expect(j.certificates[0]).toMatchObject({
+      commonName: "李美玲",
+      agency: `${pki.agencies["KHH-TAX"]!.name} / KHH-TAX`,
+    });
+  });
+
   it("a PEM key without its certificate is a usage error (exit 2) naming --cert", async () => {
     const r = await sealpost(["sign", "result.csv", "--key", pki.people["soc-lin"]!.sign.key, "-o", "x.p7s"], {
       cwd: dir,
