@@ -170,10 +170,16 @@ export class PolicyProcessor {
     }
     if (this.levels && (this.levels[n] ?? []).length === 0) this.levels = undefined;
     if (this.explicitPolicy === 0 && this.levels === undefined) return undefined;
-    const leaves = this.levels ? (this.levels[n] ?? []).map((x) => x.validPolicy) : [];
-    let set: string[];
-    if (leaves.includes(ANY_POLICY)) set = [...this.initial];
-    else set = leaves.filter((p) => this.initial.has(ANY_POLICY) || this.initial.has(p));
+    // Expressed in the trust anchor's policy domain: for each surviving leaf, the policy of its highest ancestor
+    // below anyPolicy nodes (the valid_policy_node_set of 6.1.5 (g)); an all-anyPolicy branch stands for the
+    // whole user-initial-policy-set.
+    const set: string[] = [];
+    for (const leaf of this.levels ? (this.levels[n] ?? []) : []) {
+      let node: PolicyNode = leaf;
+      while (node.parent && node.parent.validPolicy !== ANY_POLICY) node = node.parent;
+      if (node.validPolicy === ANY_POLICY) set.push(...this.initial);
+      else if (this.initial.has(ANY_POLICY) || this.initial.has(node.validPolicy)) set.push(node.validPolicy);
+    }
     return { userConstrainedPolicySet: [...new Set(set)].sort() };
   }
 }

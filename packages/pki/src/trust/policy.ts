@@ -2,7 +2,6 @@ import { PkiError } from "../errors.js";
 import type { CertInfo, TrustPolicy, TrustResult, ValidateOptions } from "../types.js";
 import { type CertInput, derOf } from "./build.js";
 import { CrlStore } from "./crl-store.js";
-import { DerError } from "./der.js";
 import { type EngineOptions, type RevocationMode, type RevocationSources, validateParsed } from "./engine.js";
 import type { PolicyInputs } from "./policy-tree.js";
 import type { AlgorithmPolicy } from "./signature.js";
@@ -66,9 +65,8 @@ function parseInput(c: CertInput, what: string): ParsedCert {
   try {
     return parseCert(derOf(c));
   } catch (err) {
-    if (err instanceof DerError)
-      throw new PkiError("MALFORMED", `${what} is not a readable X.509 certificate (${err.message}).`);
-    throw err;
+    if (err instanceof PkiError) throw err;
+    throw new PkiError("MALFORMED", `${what} is not a readable X.509 certificate (${(err as Error).message}).`);
   }
 }
 

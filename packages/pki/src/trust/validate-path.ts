@@ -2,7 +2,6 @@ import { PkiError } from "../errors.js";
 import type { TrustResult } from "../types.js";
 import { type CertInput, derOf } from "./build.js";
 import { CrlStore } from "./crl-store.js";
-import { DerError } from "./der.js";
 import { type RevocationMode, checkRevocation } from "./engine.js";
 import type { PolicyInputs } from "./policy-tree.js";
 import type { AlgorithmPolicy } from "./signature.js";
@@ -40,9 +39,8 @@ function parse(c: CertInput, i: number): ParsedCert {
   try {
     return parseCert(derOf(c));
   } catch (err) {
-    if (err instanceof DerError)
-      throw new PkiError("MALFORMED", `Certificate #${i + 1} of the path is not readable (${err.message}).`);
-    throw err;
+    if (err instanceof PkiError) throw err;
+    throw new PkiError("MALFORMED", `Certificate #${i + 1} of the path is not readable (${(err as Error).message}).`);
   }
 }
 

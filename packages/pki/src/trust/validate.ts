@@ -236,7 +236,7 @@ export function checkPath(anchor: ParsedCert, certs: ParsedCert[], options: Path
     checkKeyStrength(workingKey, options);
   } catch (err) {
     if (err instanceof SignatureProblem) sigFailure(err, anchor, undefined);
-    throw err;
+    fail("MALFORMED", `${certLabel(anchor)} has a public key sealpost cannot read (${(err as Error).message}).`);
   }
   let workingParams = anchor.keyAlg.oid === OID_DSA_KEY ? anchor.keyAlg.params : undefined;
   let workingIssuer = anchor;
