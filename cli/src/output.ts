@@ -46,7 +46,7 @@ export class Output {
   /** One line of the human report (nothing in --json or --quiet mode). */
   line(text = ""): void {
     if (this.json || this.quiet) return;
-    (this.stdoutIsData ? this.stderr : this.stdout).write(`${text}\n`);
+    (this.stdoutIsData ? this.stderr : this.stdout).write(`${terminalSafe(text)}\n`);
   }
 
   /** Aligned "label: value" lines of the human report; undefined values are left out. */
@@ -59,7 +59,7 @@ export class Output {
   /** A warning on stderr (always, even with --quiet or --json), also collected for the JSON result. */
   warn(text: string): void {
     this.warnings.push(text);
-    this.stderr.write(`sealpost: warning: ${text}\n`);
+    this.stderr.write(`sealpost: warning: ${terminalSafe(text)}\n`);
   }
 
   /** The warnings printed so far. */
@@ -88,8 +88,8 @@ export class Output {
   error(err: unknown, env: NodeJS.ProcessEnv = process.env): number {
     const exitCode = exitCodeFor(err);
     const { code, message, hint, details } = describe(err, exitCode);
-    this.stderr.write(`sealpost: error: ${message}${code === "INTERNAL" ? "" : ` [${code}]`}\n`);
-    if (hint) this.stderr.write(`sealpost: hint: ${hint}\n`);
+    this.stderr.write(`sealpost: error: ${terminalSafe(message)}${code === "INTERNAL" ? "" : ` [${code}]`}\n`);
+    if (hint) this.stderr.write(`sealpost: hint: ${terminalSafe(hint)}\n`);
     if (exitCode === 1 && env.SEALPOST_DEBUG === "1" && err instanceof Error && err.stack) {
       this.stderr.write(`${err.stack}\n`);
     }
@@ -142,6 +142,17 @@ export function jsonReplacer(this: unknown, key: string, value: unknown): unknow
     if (Array.isArray(data)) return Buffer.from(data as number[]).toString("hex");
   }
   return value;
+}
+
+/**
+ * Text for a terminal: control characters (C0 except tab and newline, DEL, C1) become visible escapes such as
+ * "\\x1b", so that names taken from certificates or files cannot send escape sequences to the user's terminal.
+ */
+export function terminalSafe(text: string): string {
+  return text.replace(
+    /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
 }
 
 /** Bytes as "1.5 MiB" etc. */

@@ -1,7 +1,7 @@
 import { Writable } from "node:stream";
 import { SealpostError } from "@sealpost/protocol";
 import { describe, expect, it } from "vitest";
-import { Output } from "../src/output.js";
+import { Output, terminalSafe } from "../src/output.js";
 
 function sink() {
   const chunks: string[] = [];
@@ -74,5 +74,17 @@ describe("Output", () => {
     const q = sink();
     new Output({ json: false, quiet: true, stdout: q.stream, stderr: q.stream }).line("x");
     expect(q.text()).toBe("");
+  });
+
+  it("makes control characters from certificates visible instead of sending them to the terminal", () => {
+    expect(terminalSafe("王小明\x1b]0;owned\x07\u009b2J\tok\nnext")).toBe("王小明\\x1b]0;owned\\x07\\x9b2J\tok\nnext");
+    const e = sink();
+    const out = new Output({ json: false, quiet: false, stdout: e.stream, stderr: e.stream });
+    out.line("CN=\x1b[31mred");
+    out.warn("evil\x1b[2J");
+    out.error(new SealpostError("UNTRUSTED", "signer \x1b[1mX", { hint: "\x07" }), {});
+    expect(e.text()).not.toContain("\x1b");
+    expect(e.text()).not.toContain("\x07");
+    expect(e.text()).toContain("CN=\\x1b[31mred");
   });
 });
