@@ -2,6 +2,7 @@ import type { Readable } from "node:stream";
 import { nameToString } from "@sealpost/pki";
 import { digestFromAlgId, parseContentCipher, parseSignatureAlg } from "./algorithms.js";
 import { parseAttributes, singleValue } from "./attributes.js";
+import { dearmor } from "./ber/armor.js";
 import { TAG, decodeTime, malformed } from "./ber/der.js";
 import { BerReader, ByteSource } from "./ber/reader.js";
 import { readContentInfoStart, readEnvelopeHead, readEnvelopeTail } from "./envelope-reader.js";
@@ -28,7 +29,9 @@ const TYPE_NAMES: Record<string, string> = {
 export async function inspect(
   input: Readable | AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
 ): Promise<InspectResult> {
-  const r = new BerReader(ByteSource.from(input));
+  const source = Symbol.asyncIterator in input ? input : ByteSourceInput(input);
+  const { armor, chunks } = await dearmor(source);
+  const r = new BerReader(ByteSource.from(chunks));
   const start = await readContentInfoStart(r);
   const result: InspectResult = {
     contentType: TYPE_NAMES[start.contentType] ?? oidName(start.contentType),
@@ -37,6 +40,7 @@ export async function inspect(
     certificates: [],
     totalBytes: 0,
   };
+  if (armor !== "none") result.armor = armor;
   if (start.contentType === OID.authEnvelopedData || start.contentType === OID.envelopedData) {
     const head = await readEnvelopeHead(r, start.contentType);
     result.recipients = head.recipients.summaries.map(({ issuerDer: _d, ...s }) => s);
@@ -108,4 +112,8 @@ export async function inspect(
   if (start.outer.tag !== TAG.SEQUENCE) throw malformed("the file is not a ContentInfo");
   result.totalBytes = r.position;
   return result;
+}
+
+async function* ByteSourceInput(it: Iterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  yield* it;
 }

@@ -3,6 +3,7 @@ import type { DecipherGCM } from "node:crypto";
 import { createReadStream } from "node:fs";
 import type { Readable } from "node:stream";
 import { type ContentCipher, parseContentCipher, unsupported } from "./algorithms.js";
+import { dearmor } from "./ber/armor.js";
 import { malformed } from "./ber/der.js";
 import { BerReader, ByteSource } from "./ber/reader.js";
 import {
@@ -80,7 +81,8 @@ export async function openStream(
   sink: (chunk: Buffer) => Promise<void>,
   options: OpenOptions,
 ): Promise<OpenResult> {
-  const r = new BerReader(ByteSource.from(input));
+  const { chunks } = await dearmor(input);
+  const r = new BerReader(ByteSource.from(chunks));
   const start = await readContentInfoStart(r);
   if (start.contentType !== OID.authEnvelopedData && start.contentType !== OID.envelopedData) {
     if (start.contentType === OID.signedData) {

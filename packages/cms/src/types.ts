@@ -152,6 +152,8 @@ export interface RecipientInfoSummary {
 export interface InspectResult {
   contentType: string;
   encoding: "ber-indefinite" | "der";
+  /** Set when the input was text-armored: PEM or an S/MIME application/pkcs7-mime message (base64 body). */
+  armor?: "pem" | "smime";
   recipients: RecipientInfoSummary[];
   cipher?: string;
   encryptedContentBytes?: number;

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Hash } from "node:crypto";
 import { digestFromAlgId } from "./algorithms.js";
+import { dearmor } from "./ber/armor.js";
 import { malformed } from "./ber/der.js";
 import { BerReader, ByteSource } from "./ber/reader.js";
 import { readContentInfoStart } from "./envelope-reader.js";
@@ -22,7 +23,7 @@ export async function verifyFile(inPath: string, options: VerifyOptions): Promis
   const input = await openInput(inPath);
   const tmp = options.outPath ? await TempOutput.create(options.outPath, options.force) : undefined;
   try {
-    const r = new BerReader(ByteSource.from(input));
+    const r = new BerReader(ByteSource.from((await dearmor(input)).chunks));
     const start = await readContentInfoStart(r);
     if (start.contentType !== OID.signedData) {
       throw new CmsError(

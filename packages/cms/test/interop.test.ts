@@ -268,4 +268,30 @@ describe("openssl cms -sign | openssl cms -encrypt -> sealpost openFile", () => 
       code: "TAMPERED",
     });
   });
+
+  it.each([
+    ["SMIME", "smime"],
+    ["PEM", "pem"],
+  ])("openssl -outform %s (text armor) opens directly", async (outform, armor) => {
+    const enc = f(`armored.${armor}`);
+    await openssl([
+      "cms",
+      "-encrypt",
+      "-binary",
+      "-outform",
+      outform,
+      "-in",
+      signedDer,
+      "-aes-256-gcm",
+      "-recip",
+      pk(wang.files.encrypt.cert),
+      "-out",
+      enc,
+    ]);
+    expect((await inspect(createReadStream(enc))).armor).toBe(armor);
+    const out = f(`armored-${armor}.out`);
+    const r = await openFile(enc, out, { keys: [wang.encrypt], trust: testTrust() });
+    expect(readFileSync(out).equals(content)).toBe(true);
+    expect(r.signer?.commonName).toBe("陳怡君");
+  });
 });

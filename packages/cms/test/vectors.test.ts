@@ -184,3 +184,35 @@ describe("OpenSSL CMS test data", () => {
     expect(await code(openFile(p, `${p}.out`, { keys: [key], trust: acceptAll }))).toBe("UNSUPPORTED_ALGORITHM");
   });
 });
+
+describe("armored inputs read in place (PEM, S/MIME)", () => {
+  it.each([
+    ["80-test_cms_data/authenveloped_attrs.pem", "pem", "authEnvelopedData"],
+    ["80-test_cms_data/pkcs7-md4.pem", "pem", "signedData"],
+    ["80-test_cms_data/ciphertext_from_1_1_1.cms", "smime", "envelopedData"],
+  ])("%s", async (file, armor, type) => {
+    const r = await inspect(Readable.from([readFileSync(ossl(file))]));
+    expect(r.armor).toBe(armor);
+    expect(r.contentType).toBe(type);
+    expect(r.totalBytes).toBe(der(ossl(file)).length);
+    // every chunk split of the armor gives the same answer
+    const bytes = readFileSync(ossl(file));
+    for (const k of [1, 7, 64]) {
+      const parts: Buffer[] = [];
+      for (let i = 0; i < bytes.length; i += k) parts.push(bytes.subarray(i, i + k));
+      expect(await inspect(Readable.from(parts))).toEqual(r);
+    }
+  });
+  it("verifyFile reads PEM directly (MD4: UNSUPPORTED_ALGORITHM)", async () => {
+    expect(await code(verifyFile(ossl("80-test_cms_data/pkcs7-md4.pem"), { trust: acceptAll }))).toBe(
+      "UNSUPPORTED_ALGORITHM",
+    );
+  });
+  it("a PEM file without its END line is TRUNCATED; a multipart S/MIME message is refused", async () => {
+    const pem = readFileSync(ossl("80-test_cms_data/pkcs7-md4.pem"), "latin1");
+    const cut = pem.slice(0, pem.indexOf("-----END"));
+    expect(await code(inspect(Readable.from([Buffer.from(cut, "latin1")])))).toBe("TRUNCATED");
+    const multipart = readFileSync(rfc("4.8.eml"));
+    expect(await code(inspect(Readable.from([multipart])))).toBe("UNSUPPORTED_ALGORITHM");
+  });
+});
