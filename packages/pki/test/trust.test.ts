@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -170,5 +171,106 @@ describe("validatePath and buildPaths", () => {
     const paths = [...buildPaths(chen, [root], [gca, gca, root, chen])];
     expect(paths.map((p) => p.length)).toEqual([3]);
     expect([...buildPaths(chen, [gca, root], [gca])].map((p) => p.length)).toEqual([2]);
+  });
+});
+
+describe("cross-certificates", () => {
+  // Two roots certify the same CA (same name and key): the builder must find the path to whichever root is trusted.
+  const dir = join(tmp, "cross");
+  const run = (args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
+  const load = (f: string) => parseCertificate(new Uint8Array(readFileSync(join(dir, f))));
+  let rootA: CertInfo;
+  let rootB: CertInfo;
+  let crossA: CertInfo;
+  let crossB: CertInfo;
+  let ee: CertInfo;
+
+  it("openssl makes two roots, one CA certified by both, and a staff certificate", async () => {
+    const { mkdirSync } = await import("node:fs");
+    mkdirSync(dir);
+    const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+    run(["req", "-x509", ...ec, "-keyout", "a.key", "-subj", "/CN=Test Root A", "-days", "30", "-out", "a.pem"]);
+    run(["req", "-x509", ...ec, "-keyout", "b.key", "-subj", "/CN=Test Root B", "-days", "30", "-out", "b.pem"]);
+    writeFileSync(
+      join(dir, "ca.ext"),
+      "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid:always\n",
+    );
+    writeFileSync(
+      join(dir, "ee.ext"),
+      "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,nonRepudiation\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid:always\n",
+    );
+    run(["req", "-new", ...ec, "-keyout", "x.key", "-subj", "/CN=Test Cross CA", "-out", "x.csr"]);
+    for (const r of ["a", "b"]) {
+      run(
+        [
+          "x509",
+          "-req",
+          "-in",
+          "x.csr",
+          "-CA",
+          `${r}.pem`,
+          "-CAkey",
+          `${r}.key`,
+          "-set_serial",
+          "7",
+          "-days",
+          "30",
+        ].concat(["-extfile", "ca.ext", "-out", `x-by-${r}.pem`]),
+      );
+    }
+    run(["req", "-new", "-utf8", ...ec, "-keyout", "ee.key", "-subj", "/CN=測試 王小明", "-out", "ee.csr"]);
+    run(
+      [
+        "x509",
+        "-req",
+        "-in",
+        "ee.csr",
+        "-CA",
+        "x-by-a.pem",
+        "-CAkey",
+        "x.key",
+        "-set_serial",
+        "9",
+        "-days",
+        "30",
+      ].concat(["-extfile", "ee.ext", "-out", "ee.pem"]),
+    );
+    [rootA, rootB, crossA, crossB, ee] = ["a.pem", "b.pem", "x-by-a.pem", "x-by-b.pem", "ee.pem"].map(
+      load,
+    ) as CertInfo[];
+    expect(ee.commonName).toBe("測試 王小明");
+  });
+
+  it("buildPaths offers both the path through root A and the path through root B", () => {
+    const paths = [...buildPaths(ee, [rootA, rootB], [crossA, crossB])];
+    expect(paths.map((p) => p.map((c) => c.sha256))).toEqual(
+      expect.arrayContaining([
+        [ee.sha256, crossA.sha256, rootA.sha256],
+        [ee.sha256, crossB.sha256, rootB.sha256],
+      ]),
+    );
+    expect(paths).toHaveLength(2);
+  });
+
+  it("validation takes the alternative when the first candidate does not lead to a trusted root", async () => {
+    const viaB = await createTrustPolicy({
+      anchors: [rootB],
+      intermediates: [crossA, crossB],
+      revocation: "off",
+    }).validate(ee, {
+      purpose: "sign",
+    });
+    expect(viaB.path.map((c) => c.sha256)).toEqual([ee.sha256, crossB.sha256, rootB.sha256]);
+    const viaA = await createTrustPolicy({
+      anchors: [rootA],
+      intermediates: [crossB, crossA],
+      revocation: "off",
+    }).validate(ee);
+    expect(viaA.path.map((c) => c.sha256)).toEqual([ee.sha256, crossA.sha256, rootA.sha256]);
+    expect(
+      await codeOf(
+        createTrustPolicy({ anchors: [root], intermediates: [crossA, crossB], revocation: "off" }).validate(ee),
+      ),
+    ).toBe("UNTRUSTED");
   });
 });

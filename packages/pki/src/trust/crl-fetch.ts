@@ -23,6 +23,7 @@ export interface CrlFetcherOptions {
  */
 export class CrlFetcher {
   private readonly memory = new Map<string, ParsedCrl[]>();
+  private readonly inFlight = new Map<string, Promise<ParsedCrl[]>>();
   /** Number of HTTP requests made (for diagnostics and tests). */
   requests = 0;
 
@@ -51,7 +52,12 @@ export class CrlFetcher {
     const rewrite = this.options.rewriteUrl ?? ((u: string) => u);
     for (const url of CrlFetcher.urlsOf(cert).map(rewrite)) {
       try {
-        crls.push(...(await this.get(url, now)));
+        let pending = this.inFlight.get(url);
+        if (!pending) {
+          pending = this.get(url, now).finally(() => this.inFlight.delete(url));
+          this.inFlight.set(url, pending);
+        }
+        crls.push(...(await pending));
       } catch (err) {
         errors.push(`the CRL at ${url} could not be fetched: ${(err as Error).message}`);
       }

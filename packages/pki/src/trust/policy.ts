@@ -109,18 +109,20 @@ class Verifier<T extends CertInput> {
     }
   }
 
-  private remember(c: T, pc: ParsedCert): ParsedCert {
-    if (!this.byHash.has(pc.sha256)) this.byHash.set(pc.sha256, c);
+  private remember(c: T, pc: ParsedCert, into: Map<string, T> = this.byHash): ParsedCert {
+    if (!into.has(pc.sha256)) into.set(pc.sha256, c);
     return pc;
   }
 
   async run(ee: T, extra: T[], opts: ValidateOptions & { requiredKeyUsage?: string[] }): Promise<VerifyOutcome<T>> {
     const o = this.options;
     const now = o.now ? o.now() : new Date();
-    const pee = this.remember(ee, parseInput(ee, "The certificate to validate"));
+    // Certificates of this call are remembered for this call only (a long-running server validates many).
+    const local = new Map<string, T>();
+    const pee = this.remember(ee, parseInput(ee, "The certificate to validate"), local);
     const pool = [
       ...this.pool,
-      ...extra.map((c, i) => this.remember(c, parseInput(c, `Intermediate certificate #${i + 1} of this file`))),
+      ...extra.map((c, i) => this.remember(c, parseInput(c, `Intermediate certificate #${i + 1} of this file`), local)),
     ];
     const engineOptions: EngineOptions & PathCheckOptions = {
       time: opts.time ?? now,
@@ -140,7 +142,7 @@ class Verifier<T extends CertInput> {
     };
     const r = await validateParsed(pee, this.anchors, pool, engineOptions, this.sources);
     return {
-      path: r.path.map((p) => this.byHash.get(p.sha256) as T),
+      path: r.path.map((p) => (this.byHash.get(p.sha256) ?? local.get(p.sha256)) as T),
       checks: r.checks,
       warnings: r.warnings,
       revocation: r.revocation,
