@@ -169,6 +169,7 @@ export async function openStream(
   }
   if (innerError !== undefined) {
     if (typeof innerError === "object" && innerError !== null && outerErrors.has(innerError)) throw innerError;
+    if (innerError instanceof CmsError && innerError.code === "IO") throw innerError; // the sink failed: stop
     // Finish the outer layer first: a failed tag, padding, truncation or trailing data explains the inner error.
     for (;;) {
       const n = await it.next();
