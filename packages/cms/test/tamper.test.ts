@@ -358,6 +358,15 @@ describe("limits and temp files", () => {
       code: "MALFORMED",
     });
   });
+  it("an output folder that does not exist => IO", async () => {
+    const sealed = await sealBuf();
+    await expect(
+      openFile(Readable.from([sealed]), join(tmp.dir, "no-such-dir", "x.csv"), {
+        keys: [wang.encrypt],
+        trust: testTrust(),
+      }),
+    ).rejects.toMatchObject({ code: "IO" });
+  });
   it("the temp file is created beside the target with mode 0600 and removed on abort", async () => {
     const target = join(tmp.dir, "mode-check.csv");
     const t = await TempOutput.create(target);
