@@ -116,6 +116,8 @@ export async function validateParsed(
       };
     } catch (err) {
       if (!(err instanceof PkiError)) throw err;
+      // A revoked or held end entity stays so on every other path: report it without asking again.
+      if ((err.code === "REVOKED" || err.code === "ON_HOLD") && err.details?.certificateSha256 === ee.sha256) throw err;
       if (best === undefined || weight(err) > weight(best)) best = err;
     }
   }
