@@ -109,3 +109,18 @@ export function printCert(out: Output, s: CertSummary, indent = "  "): void {
 export function colonHex(hex: string): string {
   return (hex.toUpperCase().match(/../g) ?? []).join(":");
 }
+
+/** A signer's certificate as the --json contract shows it. */
+export function signerJson(
+  cert: CertInfo,
+): Pick<CertSummary, "commonName" | "subject" | "agency" | "issuer" | "serialHex" | "sha256"> {
+  const s = summarizeCert(cert);
+  return {
+    commonName: s.commonName,
+    subject: s.subject,
+    agency: s.agency,
+    issuer: s.issuer,
+    serialHex: s.serialHex,
+    sha256: s.sha256,
+  };
+}

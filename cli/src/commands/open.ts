@@ -1,7 +1,7 @@
 import { basename, dirname, join, resolve } from "node:path";
 import { type OpenResult, openFile } from "@sealpost/cms";
 import type { Command } from "commander";
-import { certOneLine } from "../describe.js";
+import { certOneLine, signerJson } from "../describe.js";
 import { usageError } from "../errors.js";
 import { assertCanWrite, copyFileToStdout, guardTempFiles, inputSize, isStdio, privateTempDir } from "../files.js";
 import { loadKeys } from "../keys.js";
@@ -11,7 +11,6 @@ import { buildTrust } from "../trust.js";
 import { printTrustResult, trustResultJson } from "./cert.js";
 import { addKeyOptions, addOutputOptions, addTrustOptions, keyContext, type Runtime } from "./common.js";
 import { manifestJson, printManifest } from "./manifest.js";
-import { signerJson } from "./seal.js";
 
 interface OpenCliOptions {
   key?: string;

@@ -4,7 +4,7 @@ import { type SealOptions, type SealResult, seal, sealFile } from "@sealpost/cms
 import { type CertInfo, checkKeyUsage, PkiError, pickKey, readCertificates } from "@sealpost/pki";
 import type { TransferManifest } from "@sealpost/protocol";
 import { type Command, Option } from "commander";
-import { certOneLine, signatureAlgorithmName, summarizeCert } from "../describe.js";
+import { certOneLine, signatureAlgorithmName, signerJson } from "../describe.js";
 import { usageError } from "../errors.js";
 import { assertCanWrite, guardTempFiles, inputSize, isStdio, stdoutSink, writeAtomically } from "../files.js";
 import { loadKeys } from "../keys.js";
@@ -200,19 +200,6 @@ async function sealAction(rt: Runtime, file: string, opts: SealCliOptions): Prom
     recipientValidation: trust.policy ? "trust-path" : "key-usage-and-validity",
     manifest: manifestJson(manifest),
   });
-}
-
-/** A signer's certificate as the --json contract shows it. */
-export function signerJson(cert: CertInfo) {
-  const s = summarizeCert(cert);
-  return {
-    commonName: s.commonName,
-    subject: s.subject,
-    agency: s.agency,
-    issuer: s.issuer,
-    serialHex: s.serialHex,
-    sha256: s.sha256,
-  };
 }
 
 interface Recipient {
