@@ -155,7 +155,10 @@ if (isEntryPoint()) {
   }
   process.stdout.on("error", (e: NodeJS.ErrnoException) => {
     // The reader went away (e.g. `| head`): nothing more can be written; exit as an I/O error.
-    if (e.code === "EPIPE") process.exit(3);
+    if (e.code === "EPIPE") {
+      runInterruptCleanups();
+      process.exit(3);
+    }
   });
   await exitAfterFlush(await run(process.argv));
 }
