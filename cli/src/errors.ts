@@ -7,7 +7,7 @@ import { SealpostError } from "@sealpost/protocol";
  * - PIN_ON_COMMAND_LINE: someone tried `--pin`; PINs never go in argv (exit 2).
  * - PIN_REQUIRED: a keystore needs a PIN, no terminal to ask on and no SEALPOST_PIN or --pin-file (exit 5).
  * - PIN_ABORTED: the user cancelled the PIN prompt (Ctrl-C / Ctrl-D) (exit 5).
- * - KEYSTORE: the keystore file is not a readable PKCS#12 or PEM key (exit 5).
+ * - KEYSTORE: the keystore file is not a readable PKCS#12 or private key file, or holds no private key (exit 5).
  * - CONFIG: the config file is not valid JSON or has a field of the wrong type (exit 2).
  * - IO: reading or writing a file failed (exit 3).
  * - OUTPUT_EXISTS: the output file exists and --force was not given (exit 3).

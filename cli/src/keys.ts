@@ -110,10 +110,12 @@ async function load(
         hint: `${where}. Keystores have no PIN recovery: ask your certificate administrator if it is lost.`,
       });
     }
-    if (code === "MALFORMED") {
+    if (code === "MALFORMED" || code === "NO_KEY") {
       throw new CliError("KEYSTORE", `Cannot open the keystore ${path}: ${(e as Error).message}`, {
         cause: e,
-        hint: "--key takes a PKCS#12 file (.p12/.pfx), or a PEM private key together with --cert.",
+        hint:
+          (e as { hint?: string }).hint ??
+          "--key takes a PKCS#12 file (.p12/.pfx), or a PEM private key together with --cert.",
       });
     }
     throw e;
