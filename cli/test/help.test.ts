@@ -2,6 +2,7 @@ import { Writable } from "node:stream";
 import { EXIT_CODE_DESCRIPTIONS } from "@sealpost/protocol";
 import { describe, expect, it } from "vitest";
 import { run } from "../src/main.js";
+import { loadPki } from "./helpers.js";
 
 // Help and usage errors, in process (no spawn needed): run() returns the exit code and writes to the given streams.
 
@@ -81,5 +82,18 @@ describe("usage errors exit 2 with `sealpost: error:` and a hint", () => {
     const r = await cli("seal", "-", "--to", "c.pem", "-o", "-", "--json");
     expect(r.code).toBe(2);
     expect(JSON.parse(r.stdout).error.message).toMatch(/--json cannot be combined with -o -/);
+  });
+});
+
+describe("keystore errors (in process)", () => {
+  it("a certificate or a random file given as --key: KEYSTORE, exit 5, with a hint", async () => {
+    const pki = loadPki();
+    const input = pki.root.cert;
+    for (const key of [pki.people["tax-wang"]!.sign.cert, pki.root.crl]) {
+      const r = await cli("sign", input, "--key", key, "-o", "/nonexistent/never-written.p7s", "--json");
+      expect(r.code).toBe(5);
+      expect(JSON.parse(r.stdout)).toMatchObject({ ok: false, error: { code: "KEYSTORE", exitCode: 5 } });
+      expect(r.stderr).toMatch(/^sealpost: error: Cannot open the keystore .*\nsealpost: hint: /);
+    }
   });
 });
