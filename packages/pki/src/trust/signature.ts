@@ -151,7 +151,9 @@ function content0(n: Node): Uint8Array {
   return new Uint8Array(n.valueBeforeDecodeView);
 }
 
-/** Checks key strength: RSA and DSA keys below `minRsaBits` are WEAK_KEY. */
+const EC_CURVES = ["prime256v1", "secp384r1", "secp521r1"];
+
+/** Checks key strength: RSA and DSA keys below `minRsaBits`, and EC keys off P-256/P-384/P-521, are WEAK_KEY. */
 export function checkKeyStrength(key: KeyObject, policy: AlgorithmPolicy): void {
   const min = policy.minRsaBits ?? 2048;
   const d = key.asymmetricKeyDetails;
@@ -161,6 +163,9 @@ export function checkKeyStrength(key: KeyObject, policy: AlgorithmPolicy): void 
       "WEAK_KEY",
       `${t.toUpperCase()} key of ${d.modulusLength} bits (at least ${min} required)`,
     );
+  }
+  if (t === "ec" && d?.namedCurve && !EC_CURVES.includes(d.namedCurve)) {
+    throw new SignatureProblem("WEAK_KEY", `EC key on curve ${d.namedCurve} (P-256, P-384 or P-521 required)`);
   }
 }
 

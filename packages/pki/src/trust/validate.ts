@@ -60,7 +60,7 @@ function sigFailure(p: SignatureProblem, subject: ParsedCert, signer: ParsedCert
       );
       break;
     case "UNSUPPORTED_ALGORITHM":
-      fail("WEAK_ALGORITHM", `${who} uses a signature algorithm sealpost does not accept: ${p.message}.`);
+      fail("UNSUPPORTED_ALGORITHM", `${who} uses a signature algorithm sealpost does not accept: ${p.message}.`);
       break;
     case "WEAK_KEY":
       fail(
