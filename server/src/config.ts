@@ -1,15 +1,10 @@
 import { readFileSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import { ServerError } from "./errors.js";
+import type { SmtpSettings } from "./mail/worker.js";
 
-/** SMTP settings for the mail worker (server/src/mail). */
-export interface SmtpConfig {
-  host: string;
-  port: number;
-  secure: boolean;
-  from: string;
-  auth?: { user: string; pass: string };
-}
+/** SMTP settings for the mail worker (server/src/mail/worker.ts). */
+export type SmtpConfig = SmtpSettings;
 
 /** Trust anchors and revocation sources used to validate registered certificates. Paths are relative to the data folder unless absolute. */
 export interface TrustConfig {
@@ -32,6 +27,10 @@ export interface ServerConfig {
   /** TLS certificate and key files; without them the server listens on loopback only. */
   tls?: { cert: string; key: string };
   smtp?: SmtpConfig;
+  /** Mail worker tuning (see MailWorkerConfig): pass interval (default 15 000 ms), attempts (default 8), backoff. */
+  mail?: { pollMs?: number; maxAttempts?: number; backoffBaseMs?: number; backoffMaxMs?: number };
+  /** Retention worker interval. Default 1 hour. */
+  retentionIntervalMs?: number;
   /** Days after a case ends before its sealed files are purged. Default 30. */
   retentionDays: number;
   /** Largest accepted upload in bytes. Default 2 GiB. */

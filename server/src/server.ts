@@ -7,6 +7,8 @@ import type { ServerContext } from "./context.js";
 import { ServerError } from "./errors.js";
 import { buildApp } from "./http/app.js";
 import type { Logger } from "./log.js";
+import { startMailWorker } from "./mail/worker.js";
+import { startRetentionWorker } from "./retention/worker.js";
 
 /** A running server. `close()` stops the listener, background workers, and closes the database. */
 export interface RunningServer {
@@ -38,7 +40,7 @@ export function isLoopback(host: string): boolean {
 /**
  * Opens the data folder and listens. Without TLS (options.tls or config.tls) only a loopback address is accepted
  * (ServerError BAD_REQUEST otherwise): bearer tokens and sealed files must not cross a network in clear.
- * Starts the mail worker when the mail module provides one and SMTP is configured.
+ * Starts the mail worker (when SMTP is configured) and the retention worker; `close()` stops them.
  */
 export async function startServer(
   dataDir: string,
@@ -62,7 +64,7 @@ export async function startServer(
   const actualPort = typeof addr === "object" && addr ? addr.port : port;
   const shownHost = isIP(host) === 6 ? `[${host}]` : host;
   const url = `${https ? "https" : "http"}://${shownHost}:${actualPort}`;
-  const worker = await startOptionalMailWorker(ctx);
+  const workers = startWorkers(ctx);
   return {
     app,
     ctx,
@@ -70,24 +72,31 @@ export async function startServer(
     tls: !!https,
     async close() {
       await app.close();
-      await worker?.stop();
+      await workers.stop();
       ctx.db.close();
     },
   };
 }
 
-async function startOptionalMailWorker(ctx: ServerContext): Promise<{ stop(): Promise<void> } | undefined> {
-  if (!ctx.config.smtp) return undefined;
-  try {
-    const m = (await import("./mail/worker.js" as string)) as {
-      startMailWorker?: (db: unknown, config: unknown, log: Logger) => { stop(): Promise<void> };
-    };
-    return m.startMailWorker?.(ctx.db, ctx.config, ctx.log);
-  } catch (e) {
-    if ((e as { code?: string }).code === "ERR_MODULE_NOT_FOUND") {
-      ctx.log.warn("no mail worker available: notices stay queued in the outbox");
-      return undefined;
-    }
-    throw e;
-  }
+/**
+ * The mail worker (when SMTP is configured: otherwise notices wait in the outbox, visible in `status`) and the
+ * retention worker (purges sealed files `retentionDays` after a case ends).
+ */
+function startWorkers(ctx: ServerContext): { stop(): Promise<void> } {
+  if (!ctx.config.smtp) ctx.log.warn("no SMTP server configured: notices stay queued in the mail outbox");
+  const mail = ctx.config.smtp
+    ? startMailWorker(ctx.db, { smtp: ctx.config.smtp, ...ctx.config.mail }, ctx.log)
+    : undefined;
+  const retention = startRetentionWorker(ctx.db, {
+    store: ctx.store,
+    retentionDays: ctx.config.retentionDays,
+    log: ctx.log,
+    ...(ctx.config.retentionIntervalMs !== undefined ? { intervalMs: ctx.config.retentionIntervalMs } : {}),
+  });
+  return {
+    async stop() {
+      await retention.stop();
+      await mail?.stop();
+    },
+  };
 }

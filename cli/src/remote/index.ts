@@ -1,8 +1,32 @@
 import type { Command } from "commander";
+import { registerAdminCommands } from "./admin.js";
+import { registerCaseCommands } from "./cases.js";
+import { RemoteClient } from "./client.js";
+import { loadSession } from "./session.js";
+
+export { makeReceipt, RemoteClient, signStatement } from "./client.js";
+export { RemoteError } from "./errors.js";
+export { clearSession, loadSession, type Session, saveSession, sessionPath } from "./session.js";
+
+/** An authenticated client from the saved session (for command modules such as drops.ts). */
+export type ClientFactory = () => Promise<RemoteClient>;
+const clientFactory: ClientFactory = async () => {
+  const s = await loadSession();
+  return new RemoteClient(s.server, s.token);
+};
+
+// The `sealpost drop ...` commands (drops helper) are registered when cli/src/remote/drops.ts exists.
+const dropsModule = "./drops.js";
+const drops = (await import(dropsModule).catch(() => undefined)) as
+  | { registerDropCommands?: (program: Command, factory: ClientFactory) => void }
+  | undefined;
 
 /**
- * Registers the `sealpost` commands that talk to the relay server (login, cases, upload, download, drop ...).
- * Placeholder created by the CLI helper so that main.ts can call it; the server-core helper owns this file and
- * replaces the body. Called once by main.ts after the local commands are registered.
+ * Registers the `sealpost` commands that talk to the relay server: login, logout, send, cases, case show, receive,
+ * note, reply, result, cancel, receipt, admin ..., and drop ... when present. Called once by main.ts.
  */
-export function registerRemoteCommands(_program: Command): void {}
+export function registerRemoteCommands(program: Command): void {
+  registerCaseCommands(program);
+  registerAdminCommands(program);
+  drops?.registerDropCommands?.(program, clientFactory);
+}

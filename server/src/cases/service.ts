@@ -19,6 +19,7 @@ import { appendAudit } from "../audit/log.js";
 import type { Actor, ServerContext } from "../context.js";
 import { inspectCms } from "../crypto.js";
 import { ServerError } from "../errors.js";
+import { type CaseMailInfo, renderNewCaseMail, renderProcessedMail } from "../mail/templates.js";
 import {
   activeCertRows,
   type CertRow,
@@ -354,6 +355,18 @@ function staffEmails(ctx: ServerContext, ids: string[]): string[] {
   ];
 }
 
+function mailInfo(ctx: ServerContext, c: CaseRow): CaseMailInfo {
+  return {
+    caseId: c.id,
+    category: c.category,
+    senderAgency: c.sender_agency,
+    receivingAgency: c.receiving_agency,
+    recordCount: c.record_count,
+    uploadNo: c.upload_no,
+    ...(ctx.config.publicUrl ? { publicUrl: ctx.config.publicUrl } : {}),
+  };
+}
+
 function notifySafely(ctx: ServerContext, n: Parameters<ServerContext["notify"]>[0]): void {
   if (n.to.length > 0) ctx.notify(n);
 }
@@ -462,8 +475,7 @@ function commitTransition(
           ctx,
           receivers.map((r) => r.staff_id),
         ),
-        subject: `[sealpost] 新案件 ${c.id} 已傳送 (new case from ${c.sender_agency})`,
-        text: `Agency ${c.sender_agency} sent case ${c.id} (category ${c.category}, ${c.record_count} records, upload no. ${c.upload_no}).\nReceive it with: sealpost receive ${c.id}\n`,
+        ...renderNewCaseMail(mailInfo(ctx, c)),
         kind: "case.sent",
         caseId: c.id,
       });
@@ -479,8 +491,7 @@ function commitTransition(
       for (const r of expected) ins.run(c.id, r.id, r.staff_id);
       notifySafely(ctx, {
         to: staffEmails(ctx, [c.sender_staff]),
-        subject: `[sealpost] 案件 ${c.id} 處理完成 (result ready)`,
-        text: `Agency ${c.receiving_agency} processed case ${c.id} and uploaded a result file.\nFetch it with: sealpost result ${c.id}\n`,
+        ...renderProcessedMail(mailInfo(ctx, c)),
         kind: "case.processed",
         caseId: c.id,
       });

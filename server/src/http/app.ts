@@ -32,23 +32,57 @@ export async function buildApp(
     for (const m of [r.method].flat()) if (m !== "HEAD") options.routes?.push({ method: m, url: r.url });
   });
   installErrorHandling(app);
-  const openapi = readFileSync(OPENAPI_PATH, "utf8");
+  const openapi = JSON.stringify(openApiDocument());
   app.get("/v1/openapi.json", async (_request, reply) => reply.type("application/json").send(openapi));
   await app.register(authRoutes, { ctx });
   await app.register(adminRoutes, { ctx });
   await app.register(caseRoutes, { ctx });
-  const extra = await optionalPlugin("../drops/routes.js", "dropRoutes");
-  if (extra) await app.register(extra as Parameters<FastifyInstance["register"]>[0], { ctx });
+  const drops = await optionalPlugin(ctx, "../drops/routes.js", "dropRoutes");
+  if (drops) await app.register(drops as Parameters<FastifyInstance["register"]>[0], { ctx });
   return app;
 }
 
-/** A plugin exported by a module other helpers own, when it exists yet. */
-async function optionalPlugin(spec: string, name: string): Promise<unknown> {
+/**
+ * A plugin exported by a module of the mail/drops helpers, when it exists. A module that exists but fails to load
+ * is logged as an error and left out, so the case API stays up.
+ */
+async function optionalPlugin(ctx: ServerContext, spec: string, name: string): Promise<unknown> {
   try {
     const m = (await import(spec)) as Record<string, unknown>;
     return typeof m[name] === "function" ? m[name] : undefined;
   } catch (e) {
-    if ((e as { code?: string }).code === "ERR_MODULE_NOT_FOUND") return undefined;
-    throw e;
+    if (
+      (e as { code?: string }).code === "ERR_MODULE_NOT_FOUND" &&
+      String((e as Error).message).includes(spec.slice(2))
+    ) {
+      return undefined;
+    }
+    ctx.log.error(`the ${spec} module failed to load: its routes are not served`, { error: String(e) });
+    return undefined;
   }
+}
+
+/** Modules whose routes are documented in a fragment `server/src/<module>/openapi.json` (paths and schemas). */
+const OPENAPI_FRAGMENTS = ["drops", "mail"];
+
+/**
+ * The served OpenAPI document: server/openapi.json plus the fragments other modules keep beside their routes
+ * (their `paths` and `components.schemas` are merged in).
+ */
+export function openApiDocument(): Record<string, unknown> {
+  const doc = JSON.parse(readFileSync(OPENAPI_PATH, "utf8")) as {
+    paths: Record<string, unknown>;
+    components: { schemas: Record<string, unknown> };
+  };
+  for (const m of OPENAPI_FRAGMENTS) {
+    let frag: { paths?: Record<string, unknown>; components?: { schemas?: Record<string, unknown> } };
+    try {
+      frag = JSON.parse(readFileSync(new URL(`../../src/${m}/openapi.json`, import.meta.url), "utf8"));
+    } catch {
+      continue;
+    }
+    Object.assign(doc.paths, frag.paths ?? {});
+    Object.assign(doc.components.schemas, frag.components?.schemas ?? {});
+  }
+  return doc;
 }

@@ -1,0 +1,196 @@
+import { readFile } from "node:fs/promises";
+import type { AgencyDto, CategoryDto, CertificateDto, StaffDto } from "@sealpost/protocol";
+import { type Command, Option } from "commander";
+import { collect } from "../commands/common.js";
+import { ioError } from "../files.js";
+import { type RemoteRuntime, runtimeOf } from "./runtime.js";
+
+/** `sealpost admin agency|user|cert|category add|list|revoke`: the registry (role admin on the server). */
+
+const action =
+  <A extends unknown[]>(fn: (rt: RemoteRuntime, ...args: A) => Promise<void>) =>
+  async (...args: unknown[]) => {
+    const cmd = args[args.length - 1] as Command;
+    await fn(await runtimeOf(cmd), ...(args.slice(0, -1) as A));
+  };
+
+const enc = encodeURIComponent;
+
+export function registerAdminCommands(program: Command): void {
+  const admin = program
+    .command("admin")
+    .description("manage the registry: agencies, staff, certificates, transfer categories (admins only)");
+
+  const agency = admin.command("agency").description("agencies");
+  agency
+    .command("add")
+    .argument("<code>", "agency code, e.g. KHH-TAX")
+    .requiredOption("--name <name>", "agency name (Chinese)")
+    .requiredOption("--email <email>", "agency contact e-mail")
+    .option("--allow <cidr>", "allowed source network (repeatable; none = any)", collect)
+    .action(
+      action(async (rt, code: string, o: { name: string; email: string; allow?: string[] }) => {
+        const a = await (await rt.client()).json<AgencyDto>("POST", "/v1/admin/agencies", {
+          code,
+          name: o.name,
+          email: o.email,
+          allowCidrs: o.allow ?? [],
+        });
+        rt.out.line(`agency ${a.code} ${a.name} registered`);
+        rt.out.result("admin agency add", { agency: a });
+      }),
+    );
+  agency
+    .command("allow")
+    .description("replace an agency's IP allow-list (no CIDR: allow any address)")
+    .argument("<code>", "agency code")
+    .argument("[cidr...]", "allowed networks, e.g. 10.20.0.0/16")
+    .action(
+      action(async (rt, code: string, cidrs: string[]) => {
+        const a = await (await rt.client()).json<AgencyDto>("PATCH", `/v1/admin/agencies/${enc(code)}`, {
+          allowCidrs: cidrs,
+        });
+        rt.out.line(`agency ${a.code} allow-list: ${a.allowCidrs.join(", ") || "any address"}`);
+        rt.out.result("admin agency allow", { agency: a });
+      }),
+    );
+  agency.command("list").action(
+    action(async (rt) => {
+      const list = await (await rt.client()).json<AgencyDto[]>("GET", "/v1/admin/agencies");
+      for (const a of list)
+        rt.out.line(`${a.code.padEnd(14)} ${a.name}  <${a.email}>  ${a.allowCidrs.join(",") || "any"}`);
+      rt.out.result("admin agency list", { agencies: list });
+    }),
+  );
+
+  const user = admin.command("user").description("staff members");
+  user
+    .command("add")
+    .requiredOption("--agency <code>", "agency code")
+    .requiredOption("--name <name>", "full name")
+    .requiredOption("--email <email>", "e-mail (also the login name)")
+    .addOption(new Option("--role <role>", "role").choices(["staff", "admin", "ops"]).default("staff"))
+    .action(
+      action(async (rt, o: { agency: string; name: string; email: string; role: string }) => {
+        const s = await (await rt.client()).json<StaffDto>("POST", "/v1/admin/staff", o);
+        rt.out.line(`staff ${s.name} <${s.email}> (${s.agency}, ${s.role}) registered: id ${s.id}`);
+        rt.out.result("admin user add", { staff: s });
+      }),
+    );
+  user
+    .command("list")
+    .option("--agency <code>", "only this agency")
+    .action(
+      action(async (rt, o: { agency?: string }) => {
+        const list = await (await rt.client()).json<StaffDto[]>(
+          "GET",
+          `/v1/admin/staff${o.agency ? `?agency=${enc(o.agency)}` : ""}`,
+        );
+        for (const s of list) {
+          rt.out.line(
+            `${s.agency.padEnd(14)} ${s.role.padEnd(6)} ${s.active ? "active  " : "inactive"} ${s.name} <${s.email}>`,
+          );
+        }
+        rt.out.result("admin user list", { staff: list });
+      }),
+    );
+  user
+    .command("revoke")
+    .description("deactivate a staff member (their sessions end)")
+    .argument("<email>", "e-mail or id")
+    .action(
+      action(async (rt, who: string) => {
+        const s = await (await rt.client()).json<StaffDto>("POST", `/v1/admin/staff/${enc(who)}/deactivate`);
+        rt.out.line(`staff ${s.email} deactivated`);
+        rt.out.result("admin user revoke", { staff: s });
+      }),
+    );
+
+  const cert = admin.command("cert").description("staff certificates (signing and encryption)");
+  cert
+    .command("add")
+    .description("register a certificate; the server checks chain, key usage, validity and revocation")
+    .argument("<cert.pem>", "the certificate (PEM; may be followed by its chain)")
+    .requiredOption("--user <email>", "the staff member")
+    .addOption(new Option("--purpose <p>", "default: from the key usage").choices(["sign", "encrypt"]))
+    .action(
+      action(async (rt, file: string, o: { user: string; purpose?: string }) => {
+        let pem: string;
+        try {
+          pem = await readFile(file, "utf8");
+        } catch (e) {
+          throw ioError(`Cannot read ${file}`, e);
+        }
+        const c = await (await rt.client()).json<CertificateDto>("POST", "/v1/admin/certificates", {
+          staff: o.user,
+          pem,
+          ...(o.purpose ? { purpose: o.purpose } : {}),
+        });
+        rt.out.line(`${c.purpose} certificate of ${c.commonName} registered: sha256 ${c.sha256}`);
+        rt.out.result("admin cert add", { certificate: { ...c, pem: undefined } });
+      }),
+    );
+  cert
+    .command("list")
+    .option("--user <email>", "only this staff member")
+    .action(
+      action(async (rt, o: { user?: string }) => {
+        const list = await (await rt.client()).json<CertificateDto[]>(
+          "GET",
+          `/v1/admin/certificates${o.user ? `?staff=${enc(o.user)}` : ""}`,
+        );
+        for (const c of list) {
+          rt.out.line(
+            `${c.sha256.slice(0, 16)}  ${c.purpose.padEnd(7)} ${c.status.padEnd(7)} ${c.commonName}  serial ${c.serialHex}  until ${c.notAfter}`,
+          );
+        }
+        rt.out.result("admin cert list", { certificates: list.map((c) => ({ ...c, pem: undefined })) });
+      }),
+    );
+  cert
+    .command("revoke")
+    .argument("<id>", "certificate id or SHA-256")
+    .option("--reason <text>", "why")
+    .action(
+      action(async (rt, id: string, o: { reason?: string }) => {
+        const c = await (await rt.client()).json<CertificateDto>("POST", `/v1/admin/certificates/${enc(id)}/revoke`, {
+          reason: o.reason ?? "",
+        });
+        rt.out.line(`certificate ${c.sha256} of ${c.commonName} revoked`);
+        rt.out.result("admin cert revoke", { certificate: { ...c, pem: undefined } });
+      }),
+    );
+
+  const category = admin.command("category").description("transfer categories");
+  category
+    .command("add")
+    .argument("<code>", "category code")
+    .requiredOption("--name <name>", "category name")
+    .requiredOption("--purpose <text>", "the lawful purpose of these transfers")
+    .action(
+      action(async (rt, code: string, o: { name: string; purpose: string }) => {
+        const c = await (await rt.client()).json<CategoryDto>("POST", "/v1/admin/categories", { code, ...o });
+        rt.out.line(`category ${c.code} ${c.name} added`);
+        rt.out.result("admin category add", { category: c });
+      }),
+    );
+  category.command("list").action(
+    action(async (rt) => {
+      const list = await (await rt.client()).json<CategoryDto[]>("GET", "/v1/admin/categories");
+      for (const c of list)
+        rt.out.line(`${c.code.padEnd(16)} ${c.active ? "active " : "retired"} ${c.name}: ${c.purpose}`);
+      rt.out.result("admin category list", { categories: list });
+    }),
+  );
+  category
+    .command("revoke")
+    .description("retire a category (no new cases)")
+    .argument("<code>", "category code")
+    .action(
+      action(async (rt, code: string) => {
+        const c = await (await rt.client()).json<CategoryDto>("POST", `/v1/admin/categories/${enc(code)}/deactivate`);
+        rt.out.line(`category ${c.code} retired`);
+        rt.out.result("admin category revoke", { category: c });
+      }),
+    );
+}

@@ -1,0 +1,451 @@
+import { verify } from "node:crypto";
+import { mkdir, rm, stat } from "node:fs/promises";
+import { basename, join, resolve } from "node:path";
+import { openFile, sealFile } from "@sealpost/cms";
+import { parseCertificate, pickKey } from "@sealpost/pki";
+import {
+  CASE_STATES,
+  type CaseDto,
+  type CreateCaseRequest,
+  canonicalJson,
+  type LoginResponse,
+  type ReceiptDto,
+  type TransferProfile,
+} from "@sealpost/protocol";
+import type { Command } from "commander";
+import { addKeyOptions, addTrustOptions, collect, positiveInt } from "../commands/common.js";
+import { usageError } from "../errors.js";
+import { privateTempDir } from "../files.js";
+import { formatBytes } from "../output.js";
+import { createProgress } from "../progress.js";
+import { makeReceipt, RemoteClient } from "./client.js";
+import {
+  type KeyOpts,
+  keystoreOf,
+  nameFromManifest,
+  type RemoteRuntime,
+  runtimeOf,
+  type TrustOpts,
+  trustOf,
+  validateRecipients,
+} from "./runtime.js";
+import { clearSession, saveSession, sessionPath } from "./session.js";
+
+/** `sealpost login|logout|send|cases|case|receive|note|reply|result|cancel|receipt`: the transfer round trip. */
+
+const action =
+  <A extends unknown[]>(fn: (rt: RemoteRuntime, ...args: A) => Promise<void>) =>
+  async (...args: unknown[]) => {
+    const cmd = args[args.length - 1] as Command;
+    await fn(await runtimeOf(cmd), ...(args.slice(0, -1) as A));
+  };
+
+const stateLabel = (s: string) => `${s} ${CASE_STATES[s as keyof typeof CASE_STATES] ?? ""}`.trim();
+
+function printCase(rt: RemoteRuntime, c: CaseDto): void {
+  rt.out.fields([
+    ["case", c.id],
+    ["state", stateLabel(c.state)],
+    ["category", c.category],
+    ["from", c.senderAgency],
+    ["to", c.receivingAgency],
+    ["records", c.recordCount],
+    ["upload no.", c.uploadNo],
+    ["remarks", c.remarks || undefined],
+    ["payload", c.payload ? `${formatBytes(c.payload.size)} sha256 ${c.payload.sha256}` : undefined],
+    ["result", c.result ? `${formatBytes(c.result.size)} sha256 ${c.result.sha256}` : undefined],
+    ["updated", c.updatedAt],
+  ]);
+  for (const n of c.notes ?? []) rt.out.line(`  note ${n.createdAt} ${n.staffName}: ${n.text}`);
+}
+
+/** Seals `file` to the profile's recipients (validated with the user's trust first) and uploads it to `path`. */
+async function sealAndUpload(
+  rt: RemoteRuntime,
+  client: RemoteClient,
+  profile: TransferProfile,
+  file: string,
+  path: string,
+  o: KeyOpts & TrustOpts,
+  manifestExtra: { fileName: string; byteSize: number },
+): Promise<CaseDto> {
+  const trust = await trustOf(rt, o);
+  const recipients = await validateRecipients(profile.recipients, trust);
+  const signer = pickKey(await keystoreOf(rt, o), "sign");
+  const tmp = await privateTempDir();
+  try {
+    const sealed = join(tmp.dir, "sealed.p7m");
+    const sealing = createProgress({
+      label: "sealing",
+      total: manifestExtra.byteSize,
+      quiet: rt.out.quiet || rt.out.json,
+    });
+    const c = profile.case;
+    await sealFile(file, sealed, {
+      recipients,
+      signer,
+      manifest: {
+        caseId: c.id,
+        senderAgency: c.senderAgency,
+        receivingAgency: c.receivingAgency,
+        recordCount: c.recordCount,
+        uploadNo: c.uploadNo,
+        ...manifestExtra,
+      },
+      onProgress: (n) => sealing.update(n),
+    });
+    sealing.done();
+    const size = (await stat(sealed)).size;
+    const uploading = createProgress({ label: "uploading", total: size, quiet: rt.out.quiet || rt.out.json });
+    const res = await client.upload<CaseDto>(path, sealed, (n) => uploading.update(n));
+    uploading.done();
+    for (const r of profile.recipients) rt.out.line(`  sealed to ${r.name} <${r.email}> (${r.agency})`);
+    return res;
+  } finally {
+    await tmp.cleanup();
+  }
+}
+
+/** Downloads a case file into `dir`, opens it (decrypt + verify signer), posts the signed receipt. */
+async function fetchAndOpen(
+  rt: RemoteRuntime,
+  id: string,
+  kind: "payload" | "result",
+  o: KeyOpts & TrustOpts & { output?: string },
+): Promise<void> {
+  const client = await rt.client();
+  const trust = await trustOf(rt, o);
+  const ks = await keystoreOf(rt, o);
+  const signer = pickKey(ks, "sign");
+  const dir = resolve(o.output ?? ".");
+  await mkdir(dir, { recursive: true });
+  const tmp = await privateTempDir();
+  try {
+    const sealed = join(tmp.dir, `${id}.${kind}.p7m`);
+    const bar = createProgress({ label: "downloading", quiet: rt.out.quiet || rt.out.json });
+    const dl = await client.download(`/v1/cases/${encodeURIComponent(id)}/${kind}`, sealed, (n) => bar.update(n));
+    bar.done();
+    const provisional = join(dir, `${id}.${kind}`);
+    const opened = await openFile(sealed, provisional, {
+      keys: ks.entries,
+      trust: trust.policy,
+      intermediates: trust.intermediates,
+    });
+    if (opened.manifest?.caseId && opened.manifest.caseId !== id) {
+      await rm(provisional, { force: true });
+      throw usageError(`The file names case ${opened.manifest.caseId}, not ${id}: refusing it.`);
+    }
+    const final = await nameFromManifest(dir, provisional, opened.manifest?.fileName);
+    const receipt = await client.json<ReceiptDto>(
+      "POST",
+      `/v1/cases/${encodeURIComponent(id)}/receipts`,
+      makeReceipt(signer, id, kind, dl.sha256),
+    );
+    rt.out.fields([
+      ["case", id],
+      ["file", final],
+      ["size", formatBytes(opened.contentBytes)],
+      ["signed by", opened.signer ? `${opened.signer.commonName} (${opened.signer.subject})` : "unsigned"],
+      ["signing time", opened.signingTime?.toISOString()],
+      ["records", opened.manifest?.recordCount],
+      ["sealed sha256", dl.sha256],
+      ["receipt", `#${receipt.id} signed and sent`],
+    ]);
+    rt.out.result(kind === "payload" ? "receive" : "result", {
+      caseId: id,
+      file: final,
+      contentBytes: opened.contentBytes,
+      contentSha256: opened.contentSha256,
+      sealedSha256: dl.sha256,
+      signer: opened.signer ? { commonName: opened.signer.commonName, subject: opened.signer.subject } : null,
+      manifest: opened.manifest ?? null,
+      receiptId: receipt.id,
+      warnings: opened.warnings,
+    });
+  } finally {
+    await tmp.cleanup();
+  }
+}
+
+export function registerCaseCommands(program: Command): void {
+  addKeyOptions(
+    program
+      .command("login")
+      .description("log in to the relay server with your signing key (the server sends a challenge you sign)")
+      .option("--server <url>", 'server URL (default: config "server")'),
+  )
+    .addHelpText("after", "\nExample:\n  sealpost login --server https://sealpost.example.gov.tw --key me.p12")
+    .action(
+      action(async (rt, o: KeyOpts & { server?: string }) => {
+        const server = o.server ?? rt.config.server;
+        if (!server) throw usageError("No server given.", 'Pass --server URL or set "server" in the config file.');
+        const key = pickKey(await keystoreOf(rt, o), "sign");
+        const client = new RemoteClient(server);
+        const res: LoginResponse = await client.login(key);
+        const where = await saveSession(
+          {
+            server: client.base,
+            token: res.token,
+            expiresAt: res.expiresAt,
+            staff: res.staff,
+            certSha256: key.cert.sha256,
+          },
+          rt.env,
+        );
+        rt.out.line(
+          `logged in to ${client.base} as ${res.staff.name} <${res.staff.email}> (${res.staff.agency}, ${res.staff.role}) until ${res.expiresAt}`,
+        );
+        rt.out.result("login", { server: client.base, staff: res.staff, expiresAt: res.expiresAt, session: where });
+      }),
+    );
+
+  program
+    .command("logout")
+    .description("end the session (the server deletes the token)")
+    .action(
+      action(async (rt) => {
+        try {
+          await (await rt.client()).json("POST", "/v1/auth/logout");
+        } finally {
+          await clearSession(rt.env);
+        }
+        rt.out.line(`logged out (${sessionPath(rt.env)} removed)`);
+        rt.out.result("logout", {});
+      }),
+    );
+
+  addTrustOptions(
+    addKeyOptions(
+      program
+        .command("send")
+        .description("register a case, seal FILE to the case's recipients and upload it")
+        .argument("<file>", "the batch file to send")
+        .option("--to-agency <code>", "receiving agency code (required for a new case)")
+        .option("--category <code>", "transfer category code (required for a new case)")
+        .option("--records <n>", "number of records in the file (required for a new case)", positiveInt)
+        .option("--upload-no <no>", "upload number (required for a new case)")
+        .option("--case <id>", "upload to this already registered case instead (e.g. after a failed upload)")
+        .option("--remark <text>", "remarks for the receiving agency")
+        .option(
+          "--to-user <email>",
+          "receiving staff member (repeatable; default: all of the agency's staff)",
+          collect,
+        ),
+    ),
+  )
+    .addHelpText(
+      "after",
+      "\nExample:\n  sealpost send batch.csv --to-agency KHH-TAX --category WELFARE-TAX --records 10000 --upload-no 1150001 --key me.p12",
+    )
+    .action(
+      action(
+        async (
+          rt,
+          file: string,
+          o: KeyOpts &
+            TrustOpts & {
+              toAgency?: string;
+              category?: string;
+              records?: number;
+              uploadNo?: string;
+              remark?: string;
+              toUser?: string[];
+              case?: string;
+            },
+        ) => {
+          const size = (await stat(file).catch(() => undefined))?.size;
+          if (size === undefined) throw usageError(`Cannot read ${file}.`);
+          // Check keys and trust before anything is registered on the server.
+          await trustOf(rt, o);
+          const client = await rt.client();
+          let profile: TransferProfile;
+          if (o.case) {
+            profile = await client.json<TransferProfile>("GET", `/v1/cases/${encodeURIComponent(o.case)}/profile`);
+          } else {
+            if (!o.toAgency || !o.category || o.records === undefined || !o.uploadNo) {
+              throw usageError("A new case needs --to-agency, --category, --records and --upload-no.");
+            }
+            const req: CreateCaseRequest = {
+              category: o.category,
+              receivingAgency: o.toAgency,
+              recordCount: o.records,
+              uploadNo: o.uploadNo,
+              ...(o.remark ? { remarks: o.remark } : {}),
+              ...(o.toUser?.length ? { receivers: o.toUser } : {}),
+            };
+            profile = await client.json<TransferProfile>("POST", "/v1/cases", req);
+            rt.out.line(`registered case ${profile.case.id}`);
+          }
+          let c: CaseDto;
+          try {
+            c = await sealAndUpload(rt, client, profile, file, `/v1/cases/${profile.case.id}/payload`, o, {
+              fileName: basename(file),
+              byteSize: size,
+            });
+          } catch (e) {
+            rt.out.warn(
+              `case ${profile.case.id} stays registered: retry with \`sealpost send FILE --case ${profile.case.id} ...\` or withdraw it with \`sealpost cancel ${profile.case.id}\``,
+            );
+            throw e;
+          }
+          rt.out.line(
+            `sent case ${c.id}: ${stateLabel(c.state)}, ${formatBytes(c.payload?.size ?? 0)} sealed, sha256 ${c.payload?.sha256}`,
+          );
+          rt.out.result("send", {
+            case: c,
+            recipients: profile.recipients.map((r) => ({ name: r.name, email: r.email, agency: r.agency })),
+          });
+        },
+      ),
+    );
+
+  program
+    .command("cases")
+    .description("list your agency's cases")
+    .option("--inbox", "only cases your agency receives")
+    .option("--outbox", "only cases your agency sends")
+    .option("--status <state>", `only this state (${Object.keys(CASE_STATES).join(", ")})`)
+    .action(
+      action(async (rt, o: { inbox?: boolean; outbox?: boolean; status?: string }) => {
+        if (o.inbox && o.outbox) throw usageError("Give --inbox or --outbox, not both.");
+        const q = new URLSearchParams();
+        if (o.inbox) q.set("box", "inbox");
+        if (o.outbox) q.set("box", "outbox");
+        if (o.status) q.set("state", o.status);
+        const list = await (await rt.client()).json<CaseDto[]>("GET", `/v1/cases?${q}`);
+        for (const c of list) {
+          rt.out.line(
+            `${c.id}  ${stateLabel(c.state).padEnd(22)} ${c.senderAgency} -> ${c.receivingAgency}  ${c.category}  ${c.recordCount} records  no. ${c.uploadNo}  ${c.updatedAt}`,
+          );
+        }
+        if (list.length === 0) rt.out.line("no cases");
+        rt.out.result("cases", { cases: list });
+      }),
+    );
+
+  program
+    .command("case")
+    .description("case details")
+    .command("show")
+    .argument("<id>", "case id")
+    .description("show one case with its notes")
+    .action(
+      action(async (rt, id: string) => {
+        const c = await (await rt.client()).json<CaseDto>("GET", `/v1/cases/${encodeURIComponent(id)}`);
+        printCase(rt, c);
+        rt.out.result("case show", { case: c });
+      }),
+    );
+
+  addTrustOptions(
+    addKeyOptions(
+      program
+        .command("receive")
+        .description("download a case's payload, open it (decrypt, verify the sender) and send a signed receipt")
+        .argument("<id>", "case id")
+        .option("-o, --output <dir>", "folder for the opened file (default: current folder)"),
+    ),
+  ).action(
+    action(async (rt, id: string, o: KeyOpts & TrustOpts & { output?: string }) => fetchAndOpen(rt, id, "payload", o)),
+  );
+
+  program
+    .command("note")
+    .description("add a processing note (處理情形) to a received case")
+    .argument("<id>", "case id")
+    .argument("<text>", "the note")
+    .action(
+      action(async (rt, id: string, text: string) => {
+        const c = await (await rt.client()).json<CaseDto>("POST", `/v1/cases/${encodeURIComponent(id)}/notes`, {
+          text,
+        });
+        rt.out.line(`note added to case ${id}`);
+        rt.out.result("note", { case: c });
+      }),
+    );
+
+  addTrustOptions(
+    addKeyOptions(
+      program
+        .command("reply")
+        .description("seal a result file to the sending agency's staff and upload it (the case becomes processed)")
+        .argument("<id>", "case id")
+        .argument("<result-file>", "the result file")
+        .option("--note <text>", "add this processing note first"),
+    ),
+  ).action(
+    action(async (rt, id: string, file: string, o: KeyOpts & TrustOpts & { note?: string }) => {
+      const size = (await stat(file).catch(() => undefined))?.size;
+      if (size === undefined) throw usageError(`Cannot read ${file}.`);
+      const client = await rt.client();
+      if (o.note) await client.json("POST", `/v1/cases/${encodeURIComponent(id)}/notes`, { text: o.note });
+      const profile = await client.json<TransferProfile>("GET", `/v1/cases/${encodeURIComponent(id)}/result-profile`);
+      const c = await sealAndUpload(rt, client, profile, file, `/v1/cases/${encodeURIComponent(id)}/result`, o, {
+        fileName: basename(file),
+        byteSize: size,
+      });
+      rt.out.line(`result uploaded for case ${id}: ${stateLabel(c.state)}, sha256 ${c.result?.sha256}`);
+      rt.out.result("reply", { case: c });
+    }),
+  );
+
+  addTrustOptions(
+    addKeyOptions(
+      program
+        .command("result")
+        .description("download a case's result, open it and send a signed receipt")
+        .argument("<id>", "case id")
+        .option("-o, --output <dir>", "folder for the opened file (default: current folder)"),
+    ),
+  ).action(
+    action(async (rt, id: string, o: KeyOpts & TrustOpts & { output?: string }) => fetchAndOpen(rt, id, "result", o)),
+  );
+
+  program
+    .command("cancel")
+    .description("withdraw a case your agency sent (before the receiver has it)")
+    .argument("<id>", "case id")
+    .option("--reason <text>", "why")
+    .action(
+      action(async (rt, id: string, o: { reason?: string }) => {
+        const c = await (await rt.client()).json<CaseDto>("POST", `/v1/cases/${encodeURIComponent(id)}/cancel`, {
+          reason: o.reason ?? "",
+        });
+        rt.out.line(`case ${id}: ${stateLabel(c.state)}`);
+        rt.out.result("cancel", { case: c });
+      }),
+    );
+
+  program
+    .command("receipt")
+    .description("show a case's signed receipts, each signature checked here against the signer's certificate")
+    .argument("<id>", "case id")
+    .action(
+      action(async (rt, id: string) => {
+        const list = await (await rt.client()).json<ReceiptDto[]>(
+          "GET",
+          `/v1/cases/${encodeURIComponent(id)}/receipts`,
+        );
+        const checked = list.map((r) => {
+          const cert = parseCertificate(r.certificatePem);
+          const ok =
+            cert.sha256 === r.certSha256 &&
+            verify(
+              "sha256",
+              Buffer.from(canonicalJson(r.statement)),
+              cert.publicKey,
+              Buffer.from(r.signature, "base64"),
+            );
+          return { ...r, signatureValid: ok, signer: cert.commonName };
+        });
+        for (const r of checked) {
+          rt.out.line(
+            `#${r.id} ${r.statement.kind} receipt by ${r.signer} at ${r.statement.time}: sha256 ${r.statement.sha256} (signature ${r.signatureValid ? "valid" : "INVALID"})`,
+          );
+        }
+        if (checked.length === 0) rt.out.line("no receipts yet");
+        rt.out.result("receipt", { receipts: checked });
+        if (checked.some((r) => !r.signatureValid)) process.exitCode = 7;
+      }),
+    );
+}

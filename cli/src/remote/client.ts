@@ -1,0 +1,191 @@
+import { createHash, sign } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import { stat } from "node:fs/promises";
+import { Readable, Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { KeyEntry } from "@sealpost/pki";
+import {
+  type ChallengeResponse,
+  type LoginResponse,
+  type LoginStatement,
+  type ReceiptRequest,
+  type ReceiptStatement,
+  canonicalJson,
+} from "@sealpost/protocol";
+import { RemoteError } from "./errors.js";
+
+/** Signs `statement` as the server expects: SHA-256 with the signing key over canonicalJson(statement), base64. */
+export function signStatement(key: KeyEntry, statement: LoginStatement | ReceiptStatement): string {
+  return sign("sha256", Buffer.from(canonicalJson(statement), "utf8"), key.privateKey).toString("base64");
+}
+
+/** A signed receipt for a case file (payload by a receiver, result by the sender). */
+export function makeReceipt(key: KeyEntry, caseId: string, kind: "payload" | "result", sha256: string): ReceiptRequest {
+  const statement: ReceiptStatement = {
+    type: "sealpost-receipt",
+    caseId,
+    kind,
+    sha256,
+    time: new Date().toISOString(),
+  };
+  return { certSha256: key.cert.sha256, statement, signature: signStatement(key, statement) };
+}
+
+/**
+ * The relay server's HTTP API as the CLI uses it (Node's fetch). JSON calls, streamed uploads (duplex "half",
+ * Content-Length set) and streamed downloads (straight to a file, hashed on the way). Server refusals become
+ * RemoteError with the server's code; network failures SERVER_UNREACHABLE.
+ */
+export class RemoteClient {
+  readonly base: string;
+
+  constructor(
+    server: string,
+    public token?: string,
+  ) {
+    let u: URL;
+    try {
+      u = new URL(server);
+    } catch {
+      throw new RemoteError("USAGE", `"${server}" is not a server URL.`, {
+        exitCode: 2,
+        hint: "e.g. https://sealpost.example.gov.tw",
+      });
+    }
+    this.base = u.origin + u.pathname.replace(/\/+$/, "");
+  }
+
+  get origin(): string {
+    return new URL(this.base).origin;
+  }
+
+  private headers(extra: Record<string, string> = {}): Record<string, string> {
+    return { ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...extra };
+  }
+
+  private async fetch(path: string, init: RequestInit): Promise<Response> {
+    try {
+      return await fetch(this.base + path, init);
+    } catch (e) {
+      throw new RemoteError("SERVER_UNREACHABLE", `Cannot reach the sealpost server at ${this.base}.`, {
+        cause: e,
+        hint: "Check the URL, your network, and that the server is running.",
+      });
+    }
+  }
+
+  private async fail(r: Response): Promise<never> {
+    let body: { error?: { code?: string; message?: string; hint?: string; details?: Record<string, unknown> } } = {};
+    try {
+      body = (await r.json()) as typeof body;
+    } catch {
+      /* not JSON */
+    }
+    const e = body.error;
+    if (!e?.code) {
+      throw new RemoteError("BAD_RESPONSE", `The server answered ${r.status} ${r.statusText} without an error body.`, {
+        status: r.status,
+      });
+    }
+    throw new RemoteError(e.code, e.message ?? e.code, {
+      status: r.status,
+      ...(e.hint
+        ? { hint: e.hint }
+        : r.status === 401
+          ? { hint: "Run: sealpost login --server URL --key KEYSTORE" }
+          : {}),
+      ...(e.details ? { details: e.details } : {}),
+    });
+  }
+
+  /** A JSON call; returns the parsed body (undefined for 204). */
+  async json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const r = await this.fetch(path, {
+      method,
+      headers: this.headers(body === undefined ? {} : { "content-type": "application/json" }),
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    if (!r.ok) return this.fail(r);
+    if (r.status === 204) return undefined as T;
+    try {
+      return (await r.json()) as T;
+    } catch (e) {
+      throw new RemoteError("BAD_RESPONSE", "The server's answer is not JSON.", { cause: e, status: r.status });
+    }
+  }
+
+  /** Challenge, sign, login; sets this.token. */
+  async login(key: KeyEntry): Promise<LoginResponse> {
+    const ch = await this.json<ChallengeResponse>("POST", "/v1/auth/challenge", { certSha256: key.cert.sha256 });
+    const statement: LoginStatement = {
+      type: "sealpost-login",
+      challenge: ch.challenge,
+      origin: this.origin,
+      time: new Date().toISOString(),
+    };
+    const res = await this.json<LoginResponse>("POST", "/v1/auth/login", {
+      challengeId: ch.challengeId,
+      certSha256: key.cert.sha256,
+      statement,
+      signature: signStatement(key, statement),
+    });
+    this.token = res.token;
+    return res;
+  }
+
+  /** Streams a file as the body of PUT `path`; `onProgress` gets the bytes sent so far. */
+  async upload<T>(path: string, file: string, onProgress?: (bytes: number) => void): Promise<T> {
+    const size = (await stat(file)).size;
+    let sent = 0;
+    const meter = new Transform({
+      transform(chunk: Buffer, _e, cb) {
+        sent += chunk.length;
+        onProgress?.(sent);
+        cb(null, chunk);
+      },
+    });
+    const source = createReadStream(file).pipe(meter);
+    const r = await this.fetch(path, {
+      method: "PUT",
+      headers: this.headers({ "content-type": "application/octet-stream", "content-length": String(size) }),
+      body: Readable.toWeb(source) as ReadableStream,
+      duplex: "half",
+    } as RequestInit);
+    if (!r.ok) return this.fail(r);
+    return (await r.json()) as T;
+  }
+
+  /**
+   * Streams GET `path` into `outPath` (created exclusively, mode 0600), hashing on the way, and checks the hash
+   * against the server's X-Sealpost-Sha256 header (HASH_MISMATCH otherwise). Returns the SHA-256 and size.
+   */
+  async download(path: string, outPath: string, onProgress?: (bytes: number, total?: number) => void) {
+    const r = await this.fetch(path, { headers: this.headers() });
+    if (!r.ok || !r.body) return this.fail(r);
+    const expected = r.headers.get("x-sealpost-sha256") ?? undefined;
+    const total = Number(r.headers.get("content-length") ?? Number.NaN);
+    const hash = createHash("sha256");
+    let size = 0;
+    const meter = new Transform({
+      transform(chunk: Buffer, _e, cb) {
+        size += chunk.length;
+        hash.update(chunk);
+        onProgress?.(size, Number.isFinite(total) ? total : undefined);
+        cb(null, chunk);
+      },
+    });
+    await pipeline(
+      Readable.fromWeb(r.body as import("node:stream/web").ReadableStream),
+      meter,
+      createWriteStream(outPath, { flags: "wx", mode: 0o600 }),
+    );
+    const sha256 = hash.digest("hex");
+    if (expected && expected !== sha256) {
+      throw new RemoteError("HASH_MISMATCH", "The downloaded file's SHA-256 is not what the server recorded.", {
+        hint: "Download again; if it persists, report it to the sealpost operators.",
+        details: { expected, got: sha256 },
+      });
+    }
+    return { sha256, size };
+  }
+}
