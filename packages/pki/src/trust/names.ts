@@ -242,6 +242,7 @@ function parseSubtrees(n: Node): Subtree[] {
     }
     out.push({ base });
   }
+  if (out.length === 0) throw new DerError("NameConstraints: empty list of subtrees (SIZE (1..MAX))");
   return out;
 }
 
