@@ -89,6 +89,17 @@ async function finishMove(ctx: RunContext, rec: DropFileRecord, files: Map<strin
 async function pullFile(ctx: RunContext, name: string, files: Map<string, number>): Promise<void> {
   const { drop, session, store } = ctx;
   const dir = drop.remoteDir;
+  if ((files.get(name) ?? 0) > ctx.maxFileBytes) {
+    const { sha256, size } = await session.hash(posix.join(dir, name));
+    const e = new DropError(
+      "REJECTED",
+      `The file is ${size} bytes, more than the ${ctx.maxFileBytes} bytes the server accepts.`,
+      {
+        hint: "Split the batch into smaller files, or ask the server's operators to raise maxUploadBytes.",
+      },
+    );
+    return await reject(ctx, name, sha256, size, e, files);
+  }
   const temp = ctx.newTempPath();
   try {
     const { sha256, size } = await session.download(posix.join(dir, name), temp, ctx.maxFileBytes);

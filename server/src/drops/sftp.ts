@@ -1,10 +1,13 @@
 import { createHash } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { type Readable, Transform } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import { once } from "node:events";
+import type { Readable } from "node:stream";
+import { finished } from "node:stream/promises";
+import type { SFTPWrapper } from "ssh2";
 import SftpClient from "ssh2-sftp-client";
 import { DropError } from "./errors.js";
 import { hostKeyFingerprint, hostKeyMatches } from "./fingerprint.js";
+import { pipelinedRead, pipelinedWrite } from "./sftp-pipeline.js";
 
 /** Where and as whom a drop connects. `hostKeySha256` is the pinned OpenSSH fingerprint ("SHA256:..."). */
 export interface SftpEndpoint {
@@ -103,7 +106,20 @@ export class SftpSession {
         hint: "The run is retried automatically; if this persists, check the host, port and the agency's firewall.",
       });
     }
+    // Small SFTP requests wait for their replies: without TCP_NODELAY, Nagle + delayed ACKs cap throughput.
+    (client as unknown as { client: { setNoDelay(v: boolean): void } }).client.setNoDelay(true);
     return new SftpSession(client, endpoint);
+  }
+
+  /** The underlying ssh2 SFTP channel (CONNECT_FAILED when the connection is gone). */
+  private raw(): SFTPWrapper {
+    const sftp = (this.client as unknown as { sftp?: SFTPWrapper }).sftp;
+    if (!sftp)
+      throw new DropError(
+        "CONNECT_FAILED",
+        `The SFTP connection to ${this.endpoint.host}:${this.endpoint.port} is gone.`,
+      );
+    return sftp;
   }
 
   private fail(op: string, remotePath: string, e: unknown): never {
@@ -164,22 +180,21 @@ export class SftpSession {
       }
       const hash = createHash("sha256");
       let size = 0;
-      const counter = new Transform({
-        transform(chunk: Buffer, _enc, cb) {
-          size += chunk.length;
-          if (size > maxBytes) {
-            cb(new DropError("SFTP_IO", `${remotePath} grew past the ${maxBytes} bytes allowed while being read.`));
-            return;
-          }
-          hash.update(chunk);
-          cb(null, chunk);
-        },
-      });
-      await pipeline(
-        this.client.createReadStream(remotePath),
-        counter,
-        createWriteStream(localPath, { flags: "wx", mode: 0o600 }),
-      );
+      const out = createWriteStream(localPath, { flags: "wx", mode: 0o600 });
+      const opened = once(out, "open");
+      try {
+        await opened;
+        await pipelinedRead(this.raw(), remotePath, expected, async (piece) => {
+          size += piece.length;
+          hash.update(piece);
+          if (!out.write(piece)) await once(out, "drain");
+        });
+        out.end();
+        await finished(out);
+      } catch (e) {
+        out.destroy();
+        throw e;
+      }
       if (size !== expected) {
         throw new DropError("SFTP_IO", `Only ${size} of ${expected} bytes of ${remotePath} arrived.`);
       }
@@ -189,13 +204,29 @@ export class SftpSession {
     }
   }
 
+  /** SHA-256 and size of a remote file, read without storing it (for refusing files too large to keep). */
+  async hash(remotePath: string): Promise<{ sha256: string; size: number }> {
+    try {
+      const size = (await this.client.stat(remotePath)).size;
+      const hash = createHash("sha256");
+      await pipelinedRead(this.raw(), remotePath, size, (piece) => {
+        hash.update(piece);
+      });
+      return { sha256: hash.digest("hex"), size };
+    } catch (e) {
+      this.fail("read", remotePath, e);
+    }
+  }
+
   /**
    * Streams `source` to `remotePath` (created or truncated) and checks the remote size afterwards against `size`.
    * The caller renames the file into place; this method never does.
    */
   async upload(source: Readable, remotePath: string, size: number): Promise<void> {
     try {
-      await this.client.put(source, remotePath);
+      const sent = await pipelinedWrite(this.raw(), remotePath, source);
+      if (sent !== size)
+        throw new DropError("SFTP_IO", `The stored file gave ${sent} bytes, not the ${size} recorded.`);
       const got = (await this.client.stat(remotePath)).size;
       if (got !== size) throw new DropError("SFTP_IO", `Only ${got} of ${size} bytes of ${remotePath} were written.`);
     } catch (e) {

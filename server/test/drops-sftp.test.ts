@@ -1,0 +1,208 @@
+/**
+ * The SFTP layer of drops against a real OpenSSH server: pipelined transfers across chunk boundaries, host key
+ * pinning (our fingerprint must equal OpenSSH's), refused logins, unreachable servers, a server killed mid-transfer;
+ * and the sidecar parser.
+ */
+import { execFile } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Readable } from "node:stream";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { DropError } from "../src/drops/errors.js";
+import { fingerprintDigest, hostKeyMatches, isHostKeyFingerprint } from "../src/drops/fingerprint.js";
+import { parseSidecar } from "../src/drops/sidecar.js";
+import { CHUNK_BYTES } from "../src/drops/sftp-pipeline.js";
+import { type SftpEndpoint, SftpSession } from "../src/drops/sftp.js";
+import { type SshdHandle, startSshd } from "./helpers/sshd.js";
+
+const run = promisify(execFile);
+let sshd: SshdHandle;
+let work: string;
+let endpoint: SftpEndpoint;
+
+const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+
+beforeAll(async () => {
+  sshd = await startSshd();
+  work = await mkdtemp(path.join(tmpdir(), "sealpost-drops-sftp-"));
+  endpoint = { host: sshd.host, port: sshd.port, username: sshd.username, hostKeySha256: sshd.hostKeyFingerprint };
+});
+
+afterAll(async () => {
+  await sshd?.close();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+async function failure(p: Promise<unknown>): Promise<DropError> {
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  expect(e).toBeInstanceOf(DropError);
+  return e as DropError;
+}
+
+describe("transfers", () => {
+  test.each([0, 1, CHUNK_BYTES - 1, CHUNK_BYTES, CHUNK_BYTES + 1, 2 * CHUNK_BYTES + 500, 40 * CHUNK_BYTES + 7])(
+    "upload then download of %i bytes is byte-exact",
+    async (n) => {
+      const data = randomBytes(n);
+      const s = await SftpSession.open(endpoint, sshd.clientPrivateKey);
+      try {
+        const remote = path.join(sshd.remoteDir, `t-${n}.bin`);
+        // Odd source chunk sizes so pieces straddle request boundaries.
+        const pieces = [];
+        for (let off = 0; off < n; off += 50_000) pieces.push(data.subarray(off, Math.min(n, off + 50_000)));
+        await s.upload(Readable.from(pieces), remote, n);
+        expect(sha(readFileSync(remote))).toBe(sha(data));
+        const local = path.join(work, `t-${n}.bin`);
+        const got = await s.download(remote, local);
+        expect(got).toEqual({ sha256: sha(data), size: n });
+        expect(sha(readFileSync(local))).toBe(sha(data));
+        expect(await s.hash(remote)).toEqual({ sha256: sha(data), size: n });
+      } finally {
+        await s.close();
+      }
+    },
+  );
+
+  test("an upload whose source is shorter than recorded fails and says so", async () => {
+    const s = await SftpSession.open(endpoint, sshd.clientPrivateKey);
+    try {
+      const e = await failure(s.upload(Readable.from([Buffer.alloc(10)]), path.join(sshd.remoteDir, "short.part"), 11));
+      expect(e.code).toBe("SFTP_IO");
+      expect(e.retryable).toBe(true);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test("the server killed mid-download: a retryable error, never a short file taken as complete", async () => {
+    const remote = path.join(sshd.remoteDir, "big.bin");
+    writeFileSync(remote, Buffer.alloc(64 * 1024 * 1024, 1));
+    const s = await SftpSession.open(endpoint, sshd.clientPrivateKey);
+    const local = path.join(work, "big.bin");
+    try {
+      let killed = false;
+      const watcher = setInterval(() => {
+        try {
+          if (!killed && statSync(local).size > 0) {
+            killed = true;
+            sshd.kill();
+          }
+        } catch {
+          // not created yet
+        }
+      }, 5);
+      const e = await failure(s.download(remote, local));
+      clearInterval(watcher);
+      expect(killed).toBe(true);
+      expect(e.retryable).toBe(true);
+    } finally {
+      await s.close();
+      rmSync(remote, { force: true });
+      await sshd.start();
+    }
+  });
+});
+
+describe("connection", () => {
+  test("our SHA-256 fingerprint of the presented key is exactly what ssh-keygen prints", async () => {
+    const pinned = `SHA256:${randomBytes(32).toString("base64").replace(/=+$/, "")}`;
+    const e = await failure(SftpSession.open({ ...endpoint, hostKeySha256: pinned }, sshd.clientPrivateKey));
+    expect(e.code).toBe("HOST_KEY_MISMATCH");
+    expect(e.retryable).toBe(false);
+    expect(e.details).toEqual({ expected: pinned, presented: sshd.hostKeyFingerprint });
+  });
+
+  test("a key the server does not know: AUTH_FAILED, not retried", async () => {
+    const keyPath = path.join(work, "stranger");
+    await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "stranger", "-f", keyPath]);
+    const e = await failure(SftpSession.open(endpoint, readFileSync(keyPath, "utf8")));
+    expect(e.code).toBe("AUTH_FAILED");
+    expect(e.retryable).toBe(false);
+    expect(e.message).not.toContain("PRIVATE KEY");
+  });
+
+  test("nothing listening: CONNECT_FAILED, retryable", async () => {
+    const e = await failure(
+      SftpSession.open({ ...endpoint, port: 1 }, sshd.clientPrivateKey, { readyTimeoutMs: 5000 }),
+    );
+    expect(e.code).toBe("CONNECT_FAILED");
+    expect(e.retryable).toBe(true);
+  });
+
+  test.each([
+    { name: "OpenSSH form", input: sshd_like(), want: true },
+    { name: "with padding", input: `${sshd_like()}=`, want: true },
+    { name: "MD5 form", input: "MD5:12:34:56", want: false },
+    { name: "hex", input: `SHA256:${"ab".repeat(32)}`, want: false },
+    { name: "short", input: "SHA256:abc", want: false },
+  ])("fingerprint syntax: $name", ({ input, want }) => {
+    expect(isHostKeyFingerprint(input)).toBe(want);
+    expect(fingerprintDigest(input) !== undefined).toBe(want);
+  });
+
+  test("a malformed pin never matches", () => {
+    expect(hostKeyMatches(randomBytes(51), "SHA256:nope")).toBe(false);
+  });
+});
+
+function sshd_like(): string {
+  return `SHA256:${Buffer.alloc(32, 7).toString("base64").replace(/=+$/, "")}`;
+}
+
+describe("sidecar", () => {
+  const good = {
+    category: "WELFARE-TAX",
+    receivingAgency: "KHH-TAX",
+    records: 1200,
+    uploadNo: "1130001",
+    remark: "月報",
+    senderEmail: "chen@soc.khh.example",
+  };
+  const j = (o: unknown) => Buffer.from(JSON.stringify(o));
+
+  test.each([
+    { name: "canonical fields", input: j(good), want: good },
+    {
+      name: "CLI option aliases",
+      input: j({ ...good, receivingAgency: undefined, "to-agency": "KHH-TAX", records: undefined, recordCount: 1200 }),
+      want: good,
+    },
+    { name: "remark optional", input: j({ ...good, remark: undefined }), want: { ...good, remark: "" } },
+    { name: "UTF-8 BOM", input: Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), j(good)]), want: good },
+    {
+      name: "receivers",
+      input: j({ ...good, receivers: ["wang@tax.khh.example"] }),
+      want: { ...good, receivers: ["wang@tax.khh.example"] },
+    },
+  ])("accepts $name", ({ input, want }) => {
+    expect(parseSidecar(input)).toEqual(want);
+  });
+
+  test.each([
+    { name: "not JSON", input: Buffer.from("{ nope"), why: /not valid JSON/ },
+    { name: "an array", input: j([good]), why: /not a JSON object/ },
+    { name: "no category", input: j({ ...good, category: "" }), why: /category/ },
+    { name: "negative records", input: j({ ...good, records: -1 }), why: /records/ },
+    { name: "fractional records", input: j({ ...good, records: 1.5 }), why: /records/ },
+    { name: "bad sender", input: j({ ...good, senderEmail: "chen" }), why: /senderEmail/ },
+    { name: "empty receivers", input: j({ ...good, receivers: [] }), why: /receivers/ },
+    { name: "too large", input: Buffer.alloc(70_000, 0x20), why: /larger than/ },
+  ])("refuses $name", ({ input, why }) => {
+    let err: unknown;
+    try {
+      parseSidecar(input);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(DropError);
+    expect((err as DropError).code).toBe("BAD_SIDECAR");
+    expect((err as DropError).message).toMatch(why);
+  });
+});
