@@ -274,3 +274,69 @@ describe("cross-certificates", () => {
     ).toBe("UNTRUSTED");
   });
 });
+
+describe("RSA-PSS certificate signatures", () => {
+  // The GCA key signs a staff certificate with RSA-PSS (openssl x509 -sigopt), as some CAs now do.
+  const dir = join(tmp, "pss");
+  const run = (args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
+  const issue = (name: string, hash: string, salt: string) => {
+    run(
+      [
+        "x509",
+        "-req",
+        "-in",
+        "ee.csr",
+        "-CA",
+        join(pki, "intermediate/gca.cert.pem"),
+        "-CAkey",
+        join(pki, "intermediate/gca.key.pem"),
+      ]
+        .concat([
+          "-set_serial",
+          "0x51",
+          "-days",
+          "30",
+          `-${hash}`,
+          "-sigopt",
+          "rsa_padding_mode:pss",
+          "-sigopt",
+          `rsa_pss_saltlen:${salt}`,
+        ])
+        .concat(["-extfile", "ee.ext", "-out", name]),
+    );
+    return parseCertificate(new Uint8Array(readFileSync(join(dir, name))));
+  };
+  const policy = createTrustPolicy({ anchors: [root], intermediates: [gca], revocation: "off" });
+
+  it("SHA-256 and SHA-384 with their digest-length salts validate; a flipped signature bit is BAD_CERT_SIGNATURE", async () => {
+    const { mkdirSync } = await import("node:fs");
+    mkdirSync(dir);
+    run([
+      "req",
+      "-new",
+      "-utf8",
+      "-key",
+      join(pki, "people/soc-chen/sign.key.pem"),
+      "-subj",
+      "/C=TW/CN=陳怡君 PSS",
+      "-out",
+      "ee.csr",
+    ]);
+    writeFileSync(
+      join(dir, "ee.ext"),
+      "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid:always\n",
+    );
+    for (const [hash, name] of [
+      ["sha256", "pss256.pem"],
+      ["sha384", "pss384.pem"],
+    ] as const) {
+      const c = issue(name, hash, "digest");
+      const r = await policy.validate(c, { purpose: "sign" });
+      expect(r.checks).toContain(`signature:RSA-PSS with ${hash.toUpperCase().replace("SHA", "SHA-")}`);
+    }
+    const good = parseCertificate(new Uint8Array(readFileSync(join(dir, "pss256.pem"))));
+    const bad = new Uint8Array(good.der);
+    bad[bad.length - 3] = (bad[bad.length - 3] as number) ^ 0x10;
+    expect(await codeOf(policy.validate(parseCertificate(bad)))).toBe("BAD_CERT_SIGNATURE");
+  });
+});
