@@ -175,6 +175,12 @@ describe("drops API and CLI", () => {
 
     const disabled = await cli(["drop", "disable", "khh-soc-out"]);
     expect((disabled.drop as { enabled: boolean }).enabled).toBe(false);
+    const enabled = await cli(["drop", "enable", "khh-soc-out"]);
+    expect((enabled.drop as { enabled: boolean }).enabled).toBe(true);
+    const actions = ctx.db.prepare("SELECT action FROM audit_log WHERE action LIKE 'drop.%' ORDER BY seq").all() as {
+      action: string;
+    }[];
+    expect(actions.map((a) => a.action)).toEqual(["drop.create", "drop.run.failed", "drop.disable", "drop.enable"]);
   });
 
   test("refusals: duplicate name 409, bad fingerprint 400, unknown drop 404", async () => {

@@ -433,6 +433,20 @@ describe("push", () => {
     expect(auditCount("drop.push.payload", "%alreadyPresent%")).toBe(1);
   });
 
+  test("a .part left by an interrupted push is replaced, then renamed into place", async () => {
+    const dir = path.join(sshd.remoteDir, "tax-in");
+    const before = new Set(sentTo("KHH-TAX").map((c) => c.id));
+    const f = await seal("interrupted", GOOD);
+    place(path.join(sshd.remoteDir, "soc-out"), f, { sidecar: fields("I-001") });
+    expect((await service.runNow("soc-out").done).files).toBe(1);
+    const fresh = sentTo("KHH-TAX").find((c) => !before.has(c.id))!;
+    writeFileSync(path.join(dir, `${fresh.id}.payload.p7m.part`), randomBytes(100));
+    const r = await service.runNow("tax-in").done;
+    expect(r.files).toBe(1);
+    expect(readdirSync(dir).filter((n) => n.endsWith(".part"))).toEqual([]);
+    expect(sha256(path.join(dir, `${fresh.id}.payload.p7m`))).toBe(fresh.payload_sha256);
+  });
+
   test("delivers a processed case's result to the sender agency's inbox", async () => {
     const c = sentTo("KHH-TAX")[0]!;
     const wang = actorOf("tax-wang");
@@ -473,6 +487,10 @@ describe("runs", () => {
     expect(service.store.getRun(live)!.status).toBe("running");
     expect(() => service.runNow("soc-in")).toThrow(expect.objectContaining({ code: "RUN_IN_PROGRESS" }));
     service.store.abortRun(live, "test cleanup");
+    // In this process: a second manual run while one is in progress is refused too.
+    const first = service.runNow("soc-in");
+    expect(() => service.runNow("soc-in")).toThrow(expect.objectContaining({ code: "RUN_IN_PROGRESS" }));
+    expect((await first.done).status).toBe("ok");
   });
 
   test("a schedule every second fires several times and its runs never overlap", async () => {

@@ -6,7 +6,7 @@ import { ioError } from "../files.js";
 import { Output } from "../output.js";
 
 /**
- * `sealpost drop add|list|show|run|history|disable`: SFTP drops on the relay server (role ops). The server pulls
+ * `sealpost drop add|list|show|run|history|disable|enable`: SFTP drops on the relay server (role ops). The server pulls
  * sealed files from an agency's SFTP outbox or pushes them into its inbox on a cron schedule; these commands
  * configure drops and show their runs. API: server/src/drops/routes.ts.
  */
@@ -295,6 +295,18 @@ Example:
         const d = await call<DropView>(clientFactory, "POST", `/v1/drops/${enc(name)}/disable`);
         out.line(`drop ${d.name} disabled`);
         out.result("drop disable", { drop: d });
+      }),
+    );
+
+  drop
+    .command("enable")
+    .description("schedule a disabled drop again")
+    .argument("<name>", "drop name")
+    .action(
+      action(async (out, name: string) => {
+        const d = await call<DropView>(clientFactory, "POST", `/v1/drops/${enc(name)}/enable`);
+        out.line(`drop ${d.name} enabled (schedule ${d.schedule})`);
+        out.result("drop enable", { drop: d });
       }),
     );
 }

@@ -45,6 +45,7 @@ export function createDropService(ctx: ServerContext): DropService {
  *                                   and answers 200 { run } with the finished run; 409 CONFLICT if one is running
  *   GET  /v1/drops/:name/history    runs, newest first (?limit=1..500, default 50)
  *   POST /v1/drops/:name/disable    stop scheduling it (idempotent) -> Drop
+ *   POST /v1/drops/:name/enable     schedule it again (idempotent) -> Drop
  */
 export async function dropsRoutes(app: FastifyInstance, opts: DropsRoutesOptions): Promise<void> {
   const { ctx } = opts;
@@ -101,6 +102,7 @@ export async function dropsRoutes(app: FastifyInstance, opts: DropsRoutesOptions
     return svc.history(request.params.name, limit);
   });
   app.post<Named>("/v1/drops/:name/disable", async (request) => svc.disable(request.params.name, opsActor(request)));
+  app.post<Named>("/v1/drops/:name/enable", async (request) => svc.enable(request.params.name, opsActor(request)));
 }
 
 /** The name server-core's app.ts looks for. */

@@ -294,6 +294,27 @@ export class DropService {
     return this.get(name);
   }
 
+  /** Enables a drop again and schedules it (when the service is started). Idempotent. */
+  enable(name: string, actor: DropActor): Drop {
+    const d = this.get(name);
+    if (!d.enabled) {
+      this.opts.db.transaction(() => {
+        this.store.setEnabled(name, true);
+        this.audit({
+          actor: actor.staffId,
+          role: "ops",
+          agency: actor.agency,
+          action: "drop.enable",
+          source: actor.source ?? null,
+          detail: { drop: name },
+        });
+      })();
+    }
+    const now = this.get(name);
+    if (this.started && !this.crons.has(name)) this.schedule(now);
+    return now;
+  }
+
   private started = false;
 
   /** Marks runs left running by dead processes as aborted and schedules every enabled drop. */
