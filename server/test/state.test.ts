@@ -1,0 +1,157 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { sealFile } from "@sealpost/cms";
+import { parseCertificate } from "@sealpost/pki";
+import {
+  CASE_STATES,
+  CASE_TRANSITIONS,
+  type CaseAction,
+  type CaseState,
+  type TransferProfile,
+} from "@sealpost/protocol";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import type { RunningServer } from "../src/server.js";
+import { Api, freshDataDir, keyEntry, REPO, registerFixtures, startTestServer } from "./helpers.js";
+
+/**
+ * The case state machine over HTTP: every action from every state it is not allowed from gets 409 and leaves the
+ * case as it was; of two concurrent transitions exactly one wins.
+ */
+
+let data: Awaited<ReturnType<typeof freshDataDir>>;
+let server: RunningServer;
+let work: string;
+const soc = () => apis.soc;
+const apis = {} as { soc: Api; tax: Api };
+
+beforeAll(async () => {
+  data = await freshDataDir();
+  server = await startTestServer(data.dir);
+  work = mkdtempSync(join(tmpdir(), "sealpost-state-"));
+  const admin = new Api(server.url);
+  await admin.login("ops-wu");
+  await registerFixtures(admin);
+  apis.soc = new Api(server.url);
+  await apis.soc.login("soc-chen");
+  apis.tax = new Api(server.url);
+  await apis.tax.login("tax-wang");
+});
+afterAll(async () => {
+  await server?.close();
+  data?.cleanup();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+async function freshCase(): Promise<TransferProfile> {
+  const r = await soc().call<TransferProfile>("POST", "/v1/cases", {
+    category: "WELFARE-TAX",
+    receivingAgency: "KHH-TAX",
+    recordCount: 1,
+    uploadNo: "S-1",
+  });
+  expect(r.status).toBe(201);
+  return r.body;
+}
+
+/** Each action as the side allowed to do it would request it (bodies are irrelevant: the state is checked first). */
+// biome-ignore lint/suspicious/noExplicitAny: response fields are checked one by one
+const REQUEST: Record<CaseAction, (id: string) => Promise<{ status: number; body: any }>> = {
+  upload_payload: (id) => apis.soc.call("PUT", `/v1/cases/${id}/payload`, new Uint8Array([0x30, 0x80])),
+  download_payload: (id) => apis.tax.call("GET", `/v1/cases/${id}/payload`),
+  add_note: (id) => apis.tax.call("POST", `/v1/cases/${id}/notes`, { text: "note" }),
+  upload_result: (id) => apis.tax.call("PUT", `/v1/cases/${id}/result`, new Uint8Array([0x30, 0x80])),
+  download_result: (id) => apis.soc.call("GET", `/v1/cases/${id}/result`),
+  cancel: (id) => apis.soc.call("POST", `/v1/cases/${id}/cancel`, {}),
+};
+
+const STATES = Object.keys(CASE_STATES) as CaseState[];
+const ILLEGAL = (Object.keys(CASE_TRANSITIONS) as CaseAction[]).flatMap((action) =>
+  STATES.filter((s) => !(CASE_TRANSITIONS[action].from as readonly CaseState[]).includes(s)).map((state) => ({
+    action,
+    state,
+  })),
+);
+
+describe("illegal transitions", () => {
+  test("the table covers every illegal pair", () => {
+    // 6 actions x 6 states minus the 9 legal pairs of packages/protocol/src/cases.ts
+    expect(ILLEGAL).toHaveLength(36 - 9);
+  });
+
+  test.each(ILLEGAL.map((c) => [`${c.action} from ${c.state}`, c] as const))(
+    "%s is refused with 409",
+    async (_n, { action, state }) => {
+      const p = await freshCase();
+      // Put the case into the state directly (the legal paths are covered by the round trip test).
+      server.ctx.db.prepare("UPDATE cases SET state = ? WHERE id = ?").run(state, p.case.id);
+      const before = server.ctx.db.prepare("SELECT * FROM cases WHERE id = ?").get(p.case.id);
+      const auditBefore = (server.ctx.db.prepare("SELECT COUNT(*) AS n FROM audit_log").get() as { n: number }).n;
+      const r = await REQUEST[action](p.case.id);
+      expect(r.status, JSON.stringify(r.body)).toBe(409);
+      expect(r.body.error.code).toBe("ILLEGAL_TRANSITION");
+      expect(r.body.error.details.state).toBe(state);
+      expect(server.ctx.db.prepare("SELECT * FROM cases WHERE id = ?").get(p.case.id)).toEqual(before);
+      expect((server.ctx.db.prepare("SELECT COUNT(*) AS n FROM audit_log").get() as { n: number }).n).toBe(auditBefore);
+    },
+  );
+});
+
+describe("concurrent transitions", () => {
+  test("two cancels at once: exactly one wins", async () => {
+    const p = await freshCase();
+    const rs = await Promise.all([REQUEST.cancel(p.case.id), REQUEST.cancel(p.case.id)]);
+    expect(rs.map((r) => r.status).sort()).toEqual([200, 409]);
+    const cancels = server.ctx.db
+      .prepare("SELECT COUNT(*) AS n FROM audit_log WHERE case_id = ? AND action = 'case.cancel'")
+      .get(p.case.id) as {
+      n: number;
+    };
+    expect(cancels.n).toBe(1);
+  });
+
+  test("two uploads of the payload at once: exactly one wins, the case has that file", async () => {
+    const p = await freshCase();
+    const files = [] as string[];
+    for (const n of [1, 2]) {
+      const out = join(work, `p${n}.p7m`);
+      await sealFile(join(REPO, "fixtures/batches/sample-100.csv"), out, {
+        recipients: p.recipients.map((r) => parseCertificate(r.certificate.pem)),
+        signer: keyEntry("soc-chen", "sign"),
+      });
+      files.push(out);
+    }
+    const rs = await Promise.all(
+      files.map((f) => soc().call("PUT", `/v1/cases/${p.case.id}/payload`, new Uint8Array(readFileSync(f)))),
+    );
+    expect(rs.map((r) => r.status).sort()).toEqual([201, 409]);
+    const winner = rs.find((r) => r.status === 201)!;
+    const row = server.ctx.db.prepare("SELECT state, payload_sha256 FROM cases WHERE id = ?").get(p.case.id) as {
+      state: string;
+      payload_sha256: string;
+    };
+    expect(row).toEqual({ state: "sent", payload_sha256: winner.body.payload.sha256 });
+    // The loser's file is not kept.
+    const stored = server.ctx.db.prepare("SELECT COUNT(*) AS n FROM files").get() as { n: number };
+    const onDisk = readdirSync(join(data.dir, "files"));
+    expect(onDisk).toHaveLength(stored.n);
+    expect(onDisk).toContain(winner.body.payload.sha256);
+  });
+
+  test("cancel racing the receiver's download: exactly one wins", async () => {
+    const p = await freshCase();
+    const sealed = join(work, "race.p7m");
+    await sealFile(join(REPO, "fixtures/batches/sample-100.csv"), sealed, {
+      recipients: p.recipients.map((r) => parseCertificate(r.certificate.pem)),
+      signer: keyEntry("soc-chen", "sign"),
+    });
+    expect(
+      (await soc().call("PUT", `/v1/cases/${p.case.id}/payload`, new Uint8Array(readFileSync(sealed)))).status,
+    ).toBe(201);
+    const [c, d] = await Promise.all([REQUEST.cancel(p.case.id), REQUEST.download_payload(p.case.id)]);
+    expect([c.status, d.status].sort()).toEqual([200, 409]);
+    const state = (server.ctx.db.prepare("SELECT state FROM cases WHERE id = ?").get(p.case.id) as { state: string })
+      .state;
+    expect(state).toBe(c.status === 200 ? "cancelled" : "received");
+  });
+});
