@@ -118,6 +118,8 @@ if (want("sealpost")) {
       P(manifest.intermediate.cert),
       "--crl",
       P(manifest.intermediate.crl),
+      "--crl",
+      P(manifest.root.crl),
       "-o",
       opened,
       "--quiet",
