@@ -493,6 +493,26 @@ describe("runs", () => {
     expect((await first.done).status).toBe("ok");
   });
 
+  test("stopping the server during a retry wait records the run as aborted and leaves the drop's health alone", async () => {
+    await service.create(
+      dropInput("soc-down", remoteFolder("soc-down"), { port: 1, retryBaseMs: 600_000, maxAttempts: 5 }),
+      ops,
+    );
+    service.start();
+    const stopped: Promise<void>[] = [];
+    const off = service.onAttemptFailed((e) => {
+      if (e.drop === "soc-down") stopped.push(service.stop());
+    });
+    const r = await service.runNow("soc-down").done;
+    off();
+    await Promise.all(stopped);
+    expect(r.status).toBe("aborted");
+    expect(r.attempts).toBe(1);
+    expect(r.errors.map((e) => e.code)).toEqual(["CONNECT_FAILED", "ABORTED"]);
+    expect(service.get("soc-down").health).toBe("ok");
+    expect(auditCount("drop.run.failed", "%soc-down%")).toBe(0);
+  });
+
   test("a schedule every second fires several times and its runs never overlap", async () => {
     const dir = remoteFolder("tax-tick");
     await service.create(

@@ -105,8 +105,9 @@ export function mailDropFailing(db: Database.Database, n: DropFailingNotice): vo
  * keeps single; a row left running by a dead process is marked aborted before the next run). A run retries failed
  * attempts with exponential backoff (retryBaseMs, doubled each time, at most maxBackoffMs) up to maxAttempts, except
  * for host key mismatches, refused logins and missing keys, which end it at once. A run that ends failed marks the
- * drop failing and, on the change from ok to failing, notifies ops; the next good run marks it ok. Every run is
- * recorded: start, end, attempts, files, bytes, errors.
+ * drop failing and, on the change from ok to failing, notifies ops; the next good run marks it ok. A run whose
+ * retries are cut short by `stop()` is recorded as aborted and leaves the health alone. Every run is recorded:
+ * start, end, attempts, files, bytes, errors.
  *
  * Obligations: call `start()` once to schedule enabled drops (and clean up stale runs), `stop()` before closing
  * the database.
@@ -386,6 +387,8 @@ export class DropService {
     const progress: RunProgress = { files: 0, bytes: 0, errors: [] };
     let attempt = 0;
     let ok = false;
+    /** Cut short by stop() while retries remained: recorded as aborted, the drop's health untouched. */
+    let interrupted = false;
     this.log.info("drop run started", { drop: drop.name, runId: run.id, trigger: run.trigger });
     for (;;) {
       attempt += 1;
@@ -412,11 +415,20 @@ export class DropService {
         });
         for (const l of this.attemptListeners) this.safely(() => l({ drop: drop.name, runId: run.id, error }));
         const retryable = !(e instanceof DropError) || e.retryable;
-        if (!retryable || attempt >= drop.maxAttempts || this.stopping) break;
+        if (!retryable || attempt >= drop.maxAttempts) break;
         const wait = Math.min(drop.retryBaseMs * 2 ** (attempt - 1), this.opts.maxBackoffMs ?? 600_000);
-        await this.sleep(wait);
-        if (this.stopping) break;
+        if (!this.stopping) await this.sleep(wait);
+        if (this.stopping) {
+          interrupted = true;
+          break;
+        }
       }
+    }
+    if (interrupted) {
+      this.store.updateRun(run.id, { attempts: attempt, ...progress });
+      this.store.abortRun(run.id, "The server stopped before the run could try again.");
+      this.log.warn("drop run aborted by shutdown", { drop: drop.name, runId: run.id, attempts: attempt });
+      return this.store.getRun(run.id)!;
     }
     const finished = this.opts.db.transaction(() => {
       this.store.updateRun(run.id, { attempts: attempt, ...progress });
