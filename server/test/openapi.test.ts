@@ -28,8 +28,9 @@ afterAll(async () => {
 });
 
 // biome-ignore lint/suspicious/noExplicitAny: the document is walked as plain JSON
+type Json = any;
 const doc = () =>
-  openApiDocument() as { openapi: string; paths: Record<string, Record<string, unknown>>; components: any };
+  openApiDocument() as { openapi: string; paths: Record<string, Record<string, unknown>>; components: Json };
 
 test("it is OpenAPI 3.1 and is served at GET /v1/openapi.json without a token", async () => {
   const r = await app.inject({ method: "GET", url: "/v1/openapi.json" });
