@@ -1,0 +1,203 @@
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { initDataDir, type RunningServer, silentLogger, startServer } from "@sealpost/server";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+
+/**
+ * The remote commands through the real `sealpost` binary (spawned) against a server started in-process on a
+ * loopback port: login (signed challenge, session file 0600), admin registry, send, cases, receive, note, reply,
+ * result, receipt, cancel, and the exit codes of refusals.
+ */
+
+const REPO = resolve(import.meta.dirname, "../..");
+const PKI = join(REPO, "fixtures/pki");
+const BIN = join(REPO, "cli/bin/sealpost.js");
+const M = JSON.parse(readFileSync(join(PKI, "manifest.json"), "utf8"));
+const pki = (p: string) => join(PKI, p);
+
+let work: string;
+let server: RunningServer;
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), "sealpost-remote-"));
+  const admin = M.people["ops-wu"];
+  await initDataDir({
+    data: join(work, "data"),
+    trust: pki(M.root.cert),
+    intermediates: pki(M.intermediate.cert),
+    crl: [pki(M.intermediate.crl), pki(M.root.crl)],
+    adminCert: pki(admin.sign.cert),
+    adminName: admin.name,
+    adminEmail: admin.email,
+    adminAgency: admin.agency,
+    log: silentLogger,
+  });
+  server = await startServer(join(work, "data"), { listen: "127.0.0.1:0", log: silentLogger });
+});
+afterAll(async () => {
+  await server?.close();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+/** Runs `sealpost` as a fixture person (own config folder, PIN from SEALPOST_PIN). */
+async function sp(id: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const p = M.people[id];
+  const dir = join(work, "home", id);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    join(dir, "config.json"),
+    JSON.stringify({
+      server: server.url,
+      trust: [pki(M.root.cert)],
+      intermediates: [pki(M.intermediate.cert)],
+      crls: [pki(M.intermediate.crl), pki(M.root.crl)],
+      keystore: pki(p.p12),
+    }),
+  );
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: { ...process.env, SEALPOST_CONFIG: join(dir, "config.json"), SEALPOST_PIN: p.pin },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => (stdout += d));
+  child.stderr.on("data", (d) => (stderr += d));
+  const [code] = (await once(child, "close")) as [number];
+  return { code, stdout, stderr };
+}
+
+const ok = async (id: string, args: string[]) => {
+  const r = await sp(id, args);
+  expect(r.code, `${args.join(" ")}\n${r.stderr}`).toBe(0);
+  return r;
+};
+
+describe("sealpost remote commands", () => {
+  test("not logged in: exit 11 with a hint", async () => {
+    const r = await sp("soc-chen", ["cases"]);
+    expect(r.code).toBe(11);
+    expect(r.stderr).toContain("sealpost: hint: Run: sealpost login");
+  });
+
+  test("admin registers the registry; the round trip runs through the CLI; refusals have their exit codes", async () => {
+    await ok("ops-wu", ["login"]);
+    const session = join(work, "home", "ops-wu", "session.json");
+    expect(statSync(session).mode & 0o777).toBe(0o600);
+    expect(readFileSync(session, "utf8")).not.toContain(M.people["ops-wu"].pin);
+    for (const code of ["KHH-SOC", "KHH-TAX"]) {
+      await ok("ops-wu", [
+        "admin",
+        "agency",
+        "add",
+        code,
+        "--name",
+        M.agencies[code].name,
+        "--email",
+        M.agencies[code].email,
+      ]);
+    }
+    for (const id of ["soc-chen", "tax-wang", "tax-lee"]) {
+      const p = M.people[id];
+      await ok("ops-wu", ["admin", "user", "add", "--agency", p.agency, "--name", p.name, "--email", p.email]);
+      await ok("ops-wu", ["admin", "cert", "add", pki(p.sign.cert), "--user", p.email]);
+      await ok("ops-wu", ["admin", "cert", "add", pki(p.encrypt.cert), "--user", p.email]);
+    }
+    // A revoked certificate (fixture CRL) is refused at registration: exit 8.
+    const revoked = await sp("ops-wu", [
+      "admin",
+      "cert",
+      "add",
+      pki("troubled/revoked/cert.pem"),
+      "--user",
+      M.people["tax-lee"].email,
+    ]);
+    expect(revoked.code, revoked.stderr).toBe(8);
+    expect(revoked.stderr).toContain("[CERT_REJECTED]");
+    await ok("ops-wu", ["admin", "category", "add", "WELFARE-TAX", "--name", "財稅查調", "--purpose", "test purpose"]);
+    // Staff may not manage the registry: exit 11.
+    await ok("soc-chen", ["login"]);
+    expect((await sp("soc-chen", ["admin", "agency", "list"])).code).toBe(11);
+
+    const batch = join(work, "batch.csv");
+    writeFileSync(batch, "seq,name\n1,王小明\n2,陳大文\n");
+    const sent = JSON.parse(
+      (
+        await ok("soc-chen", [
+          "--json",
+          "send",
+          batch,
+          "--to-agency",
+          "KHH-TAX",
+          "--category",
+          "WELFARE-TAX",
+          "--records",
+          "2",
+          "--upload-no",
+          "T-1",
+          "--to-user",
+          M.people["tax-wang"].email,
+        ])
+      ).stdout,
+    );
+    const id = sent.case.id as string;
+    expect(sent.case.state).toBe("sent");
+    expect(sent.recipients.map((r: { email: string }) => r.email).sort()).toEqual(
+      [M.people["soc-chen"].email, M.people["tax-wang"].email].sort(),
+    );
+    // Unknown category: refused by the server, exit 12.
+    expect(
+      (
+        await sp("soc-chen", [
+          "send",
+          batch,
+          "--to-agency",
+          "KHH-TAX",
+          "--category",
+          "NOPE",
+          "--records",
+          "2",
+          "--upload-no",
+          "x",
+        ])
+      ).code,
+    ).toBe(12);
+
+    await ok("tax-wang", ["login"]);
+    const inbox = await ok("tax-wang", ["--json", "cases", "--inbox"]);
+    expect(JSON.parse(inbox.stdout).cases.map((c: { id: string }) => c.id)).toEqual([id]);
+    // tax-lee is not a chosen receiver: the payload is not sealed to her (exit 4, not a recipient).
+    await ok("tax-lee", ["login"]);
+    expect((await sp("tax-lee", ["receive", id, "-o", join(work, "lee")])).code).toBe(4);
+    const got = JSON.parse((await ok("tax-wang", ["--json", "receive", id, "-o", join(work, "in")])).stdout);
+    expect(readFileSync(got.file, "utf8")).toBe(readFileSync(batch, "utf8"));
+    expect(got.signer.commonName).toBe(M.people["soc-chen"].name);
+    await ok("tax-wang", ["note", id, "處理中"]);
+    const result = join(work, "result.csv");
+    writeFileSync(result, "seq,match\n1,Y\n2,N\n");
+    await ok("tax-wang", ["reply", id, result, "--note", "done"]);
+    // The receiver cannot cancel, and a processed case cannot be cancelled: exit 11 / 12.
+    expect((await sp("tax-wang", ["cancel", id])).code).toBe(11);
+    expect((await sp("soc-chen", ["cancel", id])).code).toBe(12);
+    const back = JSON.parse((await ok("soc-chen", ["--json", "result", id, "-o", join(work, "out")])).stdout);
+    expect(readFileSync(back.file, "utf8")).toBe(readFileSync(result, "utf8"));
+    const receipts = JSON.parse((await ok("soc-chen", ["--json", "receipt", id])).stdout).receipts;
+    expect(
+      receipts.map((r: { statement: { kind: string }; signatureValid: boolean }) => [
+        r.statement.kind,
+        r.signatureValid,
+      ]),
+    ).toEqual([
+      ["payload", true],
+      ["result", true],
+    ]);
+    const shown = await ok("soc-chen", ["case", "show", id]);
+    expect(shown.stdout).toContain("result_received 結果檔已接收");
+    expect(shown.stdout).toContain("處理中");
+
+    await ok("soc-chen", ["logout"]);
+    expect((await sp("soc-chen", ["cases"])).code).toBe(11);
+  });
+});
