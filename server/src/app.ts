@@ -1,4 +1,3 @@
-import type Database from "better-sqlite3";
 import { loadConfig, type ServerConfig } from "./config.js";
 import type { Notice, ServerContext } from "./context.js";
 import { openDatabase } from "./db/open.js";
@@ -39,5 +38,3 @@ export async function createContext(
     },
   };
 }
-
-export type { Database };

@@ -24,7 +24,7 @@ export async function loadTrust(
     const dir = dataPath(dataDir, t.crlDir);
     for (const f of (await readdir(dir)).sort()) crls.push(toDer(await readFile(join(dir, f))));
   }
-  const policy = await createTrustPolicy({ anchors, intermediates, crls, revocation: t.revocation });
+  const policy = createTrustPolicy({ anchors, intermediates, crls, revocation: t.revocation });
   return { policy, intermediates };
 }
 

@@ -1,4 +1,4 @@
-import { copyFile, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { createContext } from "../app.js";
 import { configPath, DEFAULT_CONFIG, type ServerConfig } from "../config.js";
@@ -32,14 +32,26 @@ export interface InitOptions {
 /**
  * Creates a data folder: config.json with defaults, trust material, the SQLite database (migrated), the file store
  * (files/, tmp/), and the first admin (agency, staff member, signing certificate validated against the trust
- * anchors). Refuses a folder that already holds a database.
+ * anchors). Refuses a folder that already holds a database; on failure removes what it created.
  */
 export async function initDataDir(o: InitOptions): Promise<{ adminId: string; config: ServerConfig }> {
   const data = resolve(o.data);
   await mkdir(data, { recursive: true, mode: 0o700 });
-  if ((await readdir(data)).includes("sealpost.db")) {
+  const before = await readdir(data);
+  if (before.includes("sealpost.db")) {
     throw new ServerError("CONFLICT", `${databasePath(data)} already exists.`, { hint: "Use another --data folder." });
   }
+  try {
+    return await initFresh(data, o);
+  } catch (e) {
+    // Leave the folder as it was: remove only what this init created.
+    const created = (await readdir(data)).filter((f) => !before.includes(f));
+    for (const f of created) await rm(join(data, f), { recursive: true, force: true });
+    throw e;
+  }
+}
+
+async function initFresh(data: string, o: InitOptions): Promise<{ adminId: string; config: ServerConfig }> {
   await mkdir(join(data, "trust", "crls"), { recursive: true });
   await copyFile(o.trust, join(data, "trust", "anchors.pem"));
   const trust: ServerConfig["trust"] = { anchors: "trust/anchors.pem", revocation: o.revocation ?? "require" };

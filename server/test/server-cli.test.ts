@@ -1,0 +1,123 @@
+import { spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { request } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { MANIFEST, person, pkiPath, REPO } from "./helpers.js";
+
+/** `sealpost-server init|start|status` as a user runs them. */
+
+const BIN = join(REPO, "server/bin/sealpost-server.js");
+const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8" });
+let work: string;
+let data: string;
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), "sealpost-server-cli-"));
+  data = join(work, "data");
+});
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+const initArgs = () => [
+  "init",
+  "--data",
+  data,
+  "--trust",
+  pkiPath(MANIFEST.root.cert),
+  "--intermediates",
+  pkiPath(MANIFEST.intermediate.cert),
+  "--crl",
+  pkiPath(MANIFEST.intermediate.crl),
+  "--crl",
+  pkiPath(MANIFEST.root.crl),
+  "--admin-cert",
+  pkiPath(person("ops-wu").sign.cert),
+  "--admin-email",
+  person("ops-wu").email,
+  "--admin-agency",
+  "SEALPOST-OPS",
+];
+
+test("init creates the database, store, config and first admin; a second init is refused", () => {
+  const r = run(...initArgs());
+  expect(r.status, r.stderr).toBe(0);
+  for (const f of ["sealpost.db", "config.json", "files", "tmp", "trust/anchors.pem"])
+    expect(statSync(join(data, f))).toBeTruthy();
+  const cfg = JSON.parse(readFileSync(join(data, "config.json"), "utf8"));
+  expect(cfg.trust.revocation).toBe("require");
+  expect(cfg.listen).toBe("127.0.0.1:8443");
+  const again = run(...initArgs());
+  expect(again.status).toBe(2);
+  expect(again.stderr).toContain("already exists");
+  const status = run("status", "--data", data, "--json");
+  expect(status.status, status.stderr).toBe(0);
+  expect(JSON.parse(status.stdout).mail.counts).toMatchObject({ queued: 0, failed: 0 });
+});
+
+test("init refuses an admin certificate that does not chain to the given anchor", () => {
+  const other = join(work, "data2");
+  const r = run(
+    "init",
+    "--data",
+    other,
+    "--trust",
+    pkiPath(person("soc-chen").sign.cert),
+    "--admin-cert",
+    pkiPath(person("ops-wu").sign.cert),
+  );
+  expect(r.status).toBe(2);
+  expect(r.stderr).toMatch(/sealpost-server: error: Certificate of 吳承翰/);
+  // Nothing half-made is left behind.
+  expect(readdirSync(other)).toEqual([]);
+});
+
+test("start refuses a non-loopback address without TLS", () => {
+  const r = run("start", "--data", data, "--listen", "0.0.0.0:0");
+  expect(r.status).toBe(2);
+  expect(r.stderr).toContain("Refusing to listen on 0.0.0.0 without TLS");
+  expect(r.stderr).toContain("hint:");
+});
+
+test("start with --tls-cert/--tls-key serves HTTPS", async () => {
+  // Any certificate and key do for the listener; the client below pins nothing and only checks the protocol.
+  const child = spawn(
+    process.execPath,
+    [
+      BIN,
+      "start",
+      "--data",
+      data,
+      "--listen",
+      "127.0.0.1:0",
+      "--tls-cert",
+      pkiPath(person("ops-liu").sign.cert),
+      "--tls-key",
+      pkiPath(person("ops-liu").sign.key),
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  try {
+    child.stderr.resume();
+    const [line] = (await once(createInterface({ input: child.stdout }), "line")) as [string];
+    const url = /listening on (https:\/\/\S+)/.exec(line)?.[1];
+    expect(url, line).toBeDefined();
+    expect(line).not.toContain("no TLS");
+    const status = await new Promise<number>((resolve, reject) => {
+      request(`${url}/v1/auth/whoami`, { rejectUnauthorized: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      })
+        .on("error", reject)
+        .end();
+    });
+    expect(status).toBe(401);
+  } finally {
+    child.kill("SIGTERM");
+    await once(child, "exit");
+  }
+});
