@@ -1,0 +1,171 @@
+// A throwaway relay server for the benchmarks: `sealpost-server init` + `start` as a child process on a loopback port,
+// the fixture registry (fixtures/pki/manifest.json: fictional agencies, staff and certificates) registered through the
+// admin API with the CLI's own HTTP client, and logged-in clients for any fixture person.
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { loadKeystore, pickKey } from "@sealpost/pki";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const pkiDir = path.join(root, "fixtures/pki");
+const serverBin = path.join(root, "server/bin/sealpost-server.js");
+/** The CLI's HTTP client (challenge-signing login, JSON calls, streamed upload and download), built by `tsc --build`. */
+const { RemoteClient } = await import(path.join(root, "cli/dist/remote/client.js"));
+
+/** fixtures/pki/manifest.json, parsed. */
+export const manifest = JSON.parse(readFileSync(path.join(pkiDir, "manifest.json"), "utf8"));
+const pki = (rel) => path.join(pkiDir, rel);
+
+/** The admin of the fixture registry (registered by `init`) and the transfer category the benchmarks use. */
+export const ADMIN_ID = "ops-wu";
+export const CATEGORY = "WELFARE-TAX";
+
+/** Keeps the last `max` characters written to it (a child's stderr, for error messages). */
+function tail(max = 4000) {
+  let text = "";
+  return {
+    push(chunk) {
+      text = (text + chunk).slice(-max);
+    },
+    get text() {
+      return text;
+    },
+  };
+}
+
+/** Runs `sealpost-server ARGS` to completion; throws with its stderr when it fails. */
+async function runServerCommand(args) {
+  const child = spawn(process.execPath, [serverBin, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const err = tail();
+  child.stderr.on("data", (d) => err.push(d));
+  child.stdout.resume();
+  const [code] = await once(child, "close");
+  if (code !== 0) throw new Error(`sealpost-server ${args[0]} exited with ${code}: ${err.text.trim()}`);
+}
+
+/**
+ * Creates a data folder in `dataDir` (`sealpost-server init`, fixture trust anchors and CRLs, ops-wu as the first
+ * admin) and starts the server on 127.0.0.1 with a free port. Resolves once it prints its URL. The caller must call
+ * `stop()` (SIGTERM, then SIGKILL after 5 s); `pid` is the server's own Node process (for /proc/PID/status).
+ * `nodeArgs` (default none) go to the server's `node`, e.g. ["--cpu-prof"] to profile it.
+ */
+export async function startRelay(dataDir, nodeArgs = []) {
+  const admin = manifest.people[ADMIN_ID];
+  await runServerCommand([
+    "init",
+    "--data",
+    dataDir,
+    "--trust",
+    pki(manifest.root.cert),
+    "--intermediates",
+    pki(manifest.intermediate.cert),
+    "--crl",
+    pki(manifest.intermediate.crl),
+    "--crl",
+    pki(manifest.root.crl),
+    "--admin-cert",
+    pki(admin.sign.cert),
+    "--admin-name",
+    admin.name,
+    "--admin-email",
+    admin.email,
+    "--admin-agency",
+    admin.agency,
+  ]);
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, serverBin, "start", "--data", dataDir, "--listen", "127.0.0.1:0"],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  const err = tail();
+  child.stderr.on("data", (d) => err.push(d));
+  let exited = false;
+  child.once("exit", () => {
+    exited = true;
+  });
+  const stop = async () => {
+    if (exited) return;
+    const done = once(child, "exit");
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+    await done;
+    clearTimeout(timer);
+  };
+  try {
+    const url = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("the server did not start within 30 s")), 30_000);
+      createInterface({ input: child.stdout }).on("line", (line) => {
+        const m = /listening on (\S+)/.exec(line);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]);
+        }
+      });
+      child.once("exit", (code, signal) => {
+        clearTimeout(timer);
+        reject(new Error(`the server exited (${code ?? signal}) while starting: ${err.text.trim()}`));
+      });
+    });
+    return { url, pid: child.pid, stderrTail: () => err.text, exited: () => exited, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
+
+const keystores = new Map();
+
+/** A fixture person's signing key (PKCS#12 opened with the manifest's PIN, in memory only), cached. */
+export async function signingKey(personId) {
+  if (!keystores.has(personId)) {
+    const p = manifest.people[personId];
+    keystores.set(personId, pickKey(await loadKeystore(pki(p.p12), { pin: p.pin }), "sign"));
+  }
+  return keystores.get(personId);
+}
+
+/** A RemoteClient logged in (signed challenge) as `personId`; each call gets its own token. */
+export async function loginAs(url, personId) {
+  const client = new RemoteClient(url);
+  await client.login(await signingKey(personId));
+  return client;
+}
+
+/**
+ * Registers, as the fixture admin, every fixture agency, staff member and certificate (signing and encryption) and
+ * the transfer category CATEGORY, exactly as `sealpost admin ...` does (same endpoints, same client).
+ */
+export async function registerFixtures(url) {
+  const admin = await loginAs(url, ADMIN_ID);
+  const adminAgency = manifest.people[ADMIN_ID].agency;
+  for (const [code, a] of Object.entries(manifest.agencies)) {
+    if (code !== adminAgency) {
+      await admin.json("POST", "/v1/admin/agencies", { code, name: a.name, email: a.email, allowCidrs: [] });
+    }
+  }
+  for (const [id, p] of Object.entries(manifest.people)) {
+    if (id !== ADMIN_ID) {
+      await admin.json("POST", "/v1/admin/staff", { agency: p.agency, name: p.name, email: p.email, role: p.role });
+    }
+    for (const purpose of ["sign", "encrypt"]) {
+      if (id === ADMIN_ID && purpose === "sign") continue; // registered by init
+      const pem = readFileSync(pki(p[purpose].cert), "utf8");
+      await admin.json("POST", "/v1/admin/certificates", { staff: p.email, pem, purpose });
+    }
+  }
+  await admin.json("POST", "/v1/admin/categories", {
+    code: CATEGORY,
+    name: "社會救助資格財稅資料查調",
+    purpose: "benchmark category (fictional test data)",
+  });
+}
+
+/** Fixture staff (role "staff") as [id, person] pairs, optionally of one agency. */
+export function fixtureStaff(agency) {
+  return Object.entries(manifest.people).filter(([, p]) => p.role === "staff" && (!agency || p.agency === agency));
+}
