@@ -3,7 +3,7 @@ import { createWriteStream } from "node:fs";
 import { once } from "node:events";
 import type { Readable } from "node:stream";
 import { finished } from "node:stream/promises";
-import type { SFTPWrapper } from "ssh2";
+import type { CipherAlgorithm, SFTPWrapper } from "ssh2";
 import SftpClient from "ssh2-sftp-client";
 import { DropError } from "./errors.js";
 import { hostKeyFingerprint, hostKeyMatches } from "./fingerprint.js";
@@ -31,6 +31,16 @@ export interface SftpOpenOptions {
   /** SSH keepalive interval; a dead peer is noticed after 3 missed keepalives. Default 5000 ms. */
   keepaliveIntervalMs?: number;
 }
+
+/** Ciphers offered, in order of preference (all AEAD or CTR; no CBC). */
+const CIPHERS = [
+  "aes256-gcm@openssh.com",
+  "aes128-gcm@openssh.com",
+  "chacha20-poly1305@openssh.com",
+  "aes256-ctr",
+  "aes192-ctr",
+  "aes128-ctr",
+] satisfies CipherAlgorithm[];
 
 const quiet = { error: () => {}, end: () => {}, close: () => {} };
 
@@ -67,6 +77,8 @@ export class SftpSession {
         username: endpoint.username,
         privateKey,
         readyTimeout: options.readyTimeoutMs ?? 20_000,
+        // AES-GCM first: with the CPU's AES instructions it is the fastest cipher ssh2 offers (about 1.5x ChaCha20).
+        algorithms: { cipher: CIPHERS },
         keepaliveInterval: options.keepaliveIntervalMs ?? 5_000,
         keepaliveCountMax: 3,
         retries: 0,
