@@ -249,6 +249,10 @@ Example:
     .description("run a drop now (in addition to its schedule)")
     .argument("<name>", "drop name")
     .option("--wait", "wait for the run to end and report it")
+    .addHelpText(
+      "after",
+      "\nWith --wait the exit code is 0 when the run succeeded and 10 when it failed (its errors are listed).",
+    )
     .action(
       action(async (out, name: string, o: { wait?: boolean }) => {
         const { run } = await call<{ run: RunView }>(clientFactory, "POST", `/v1/drops/${enc(name)}/run`, {

@@ -191,6 +191,8 @@ export async function startSshd(): Promise<SshdHandle> {
       await rm(root, { recursive: true, force: true });
     },
   };
+  // If the test process ends without close() (a crash, a killed worker), take sshd down with it.
+  process.once("exit", () => handle.kill());
   try {
     await handle.start();
   } catch (e) {
