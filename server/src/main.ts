@@ -5,6 +5,7 @@ import { SealpostError } from "@sealpost/protocol";
 import { iterateAudit } from "./audit/log.js";
 import { verifyAudit } from "./audit/verify.js";
 import { initDataDir } from "./commands/init.js";
+import { loadConfig } from "./config.js";
 import { serverStatus } from "./commands/status.js";
 import { openDatabase } from "./db/open.js";
 import { stderrLogger } from "./log.js";
@@ -110,12 +111,13 @@ audit
 
 program
   .command("status")
-  .description("case counts by state and the mail outbox")
+  .description("case counts by state, the mail outbox (failures shown), retention")
   .requiredOption("--data <dir>", "data folder")
   .option("--json", "JSON output")
   .action((o) => {
+    const config = loadConfig(o.data);
     const db = openDatabase(o.data);
-    const s = serverStatus(db);
+    const s = serverStatus(db, { retentionDays: config.retentionDays });
     db.close();
     if (o.json) {
       process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
@@ -125,6 +127,13 @@ program
     for (const [k, v] of Object.entries(s.cases)) process.stdout.write(`  ${k.padEnd(16)} ${v}\n`);
     process.stdout.write("mail outbox:\n");
     for (const [k, v] of Object.entries(s.mail.counts)) process.stdout.write(`  ${k.padEnd(16)} ${v}\n`);
+    if (s.mail.oldestQueued) {
+      process.stdout.write(`  oldest queued    #${s.mail.oldestQueued.id} since ${s.mail.oldestQueued.createdAt}\n`);
+    }
+    const r = s.retention;
+    process.stdout.write(
+      `retention (${r.retentionDays} days): ${r.purgedFiles} files purged (${r.purgedBytes} bytes)${r.lastPurgedAt ? `, last ${r.lastPurgedAt}` : ""}; ${r.dueFiles} due now\n`,
+    );
     for (const e of s.mail.lastErrors)
       process.stdout.write(`  error #${e.id} (${e.kind}, ${e.attempts} attempts): ${e.lastError}\n`);
   });

@@ -1,11 +1,15 @@
 import type Database from "better-sqlite3";
-import { mailStatus } from "../mail/outbox.js";
+import { type MailStatus, mailStatus } from "../mail/outbox.js";
+import { type RetentionStatus, retentionStatus } from "../retention/status.js";
 
-/** Case counts by state, plus the mail outbox status. */
-export function serverStatus(db: Database.Database): {
+/** What `sealpost-server status` reports: case counts by state, the mail outbox, retention. */
+export interface ServerStatus {
   cases: Record<string, number>;
-  mail: ReturnType<typeof mailStatus>;
-} {
+  mail: MailStatus;
+  retention: RetentionStatus;
+}
+
+export function serverStatus(db: Database.Database, options: { retentionDays: number }): ServerStatus {
   const cases: Record<string, number> = {};
   for (const r of db.prepare("SELECT state, COUNT(*) AS n FROM cases GROUP BY state").all() as {
     state: string;
@@ -13,5 +17,5 @@ export function serverStatus(db: Database.Database): {
   }[]) {
     cases[r.state] = r.n;
   }
-  return { cases, mail: mailStatus(db) };
+  return { cases, mail: mailStatus(db), retention: retentionStatus(db, { retentionDays: options.retentionDays }) };
 }
