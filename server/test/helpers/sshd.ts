@@ -175,7 +175,8 @@ export async function startSshd(): Promise<SshdHandle> {
     kill() {
       const proc = child;
       alive = false;
-      if (!proc?.pid) return;
+      // Never signal a pid whose process already ended: the number may belong to someone else by now.
+      if (!proc?.pid || proc.exitCode !== null || proc.signalCode !== null) return;
       const pids = [proc.pid, ...descendants(proc.pid)];
       for (const pid of pids) {
         try {
