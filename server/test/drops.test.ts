@@ -12,6 +12,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { sealFile } from "@sealpost/cms";
+import { loadKeystore, parseCertificate, pickKey } from "@sealpost/pki";
 import { createContext } from "../src/app.js";
 import { initDataDir } from "../src/commands/init.js";
 import type { ServerContext } from "../src/context.js";
@@ -36,7 +38,16 @@ const manifest = JSON.parse(readFileSync(path.join(pkiDir, "manifest.json"), "ut
   agencies: Record<string, { name: string; email: string }>;
   people: Record<
     string,
-    { name: string; agency: string; role: string; email: string; sign: { cert: string }; encrypt: { cert: string } }
+    {
+      name: string;
+      agency: string;
+      role: string;
+      email: string;
+      sign: { cert: string };
+      encrypt: { cert: string };
+      p12: string;
+      pin: string;
+    }
   >;
 };
 const fx = (p: string) => path.join(pkiDir, p);
@@ -71,6 +82,18 @@ async function seal(name: string, to: string[]): Promise<string> {
     out,
     ...recips,
   ]);
+  return out;
+}
+
+/** Seals random content with sealpost's own @sealpost/cms (AuthEnvelopedData, AES-256-GCM, signed by soc-chen). */
+async function sealWithSealpost(name: string, to: string[]): Promise<string> {
+  const plain = path.join(made, `${name}.csv`);
+  writeFileSync(plain, `id,name\n${randomBytes(24).toString("hex")},測試資料\n`);
+  const out = path.join(made, `${name}.p7m`);
+  const p = person("soc-chen");
+  const signer = pickKey(await loadKeystore(fx(p.p12), { pin: p.pin }), "sign");
+  const recipients = to.map((id) => parseCertificate(readFileSync(fx(person(id).encrypt.cert), "utf8")));
+  await sealFile(plain, out, { recipients, signer });
   return out;
 }
 
@@ -201,16 +224,24 @@ describe("pull", () => {
     const b = await seal("pull-b", GOOD);
     place(dir, a, { sidecar: fields("A-001") });
     place(dir, b); // no sidecar yet: still being written
+    const own = await sealWithSealpost("pull-own", GOOD);
+    place(dir, own, { sidecar: fields("S-001") });
 
     const first = await service.runNow("soc-out").done;
     expect(first.status).toBe("ok");
-    expect(first.files).toBe(1);
-    expect(first.bytes).toBe(statSync(a).size);
+    expect(first.files).toBe(2);
+    expect(first.bytes).toBe(statSync(a).size + statSync(own).size);
     expect(casesWithPayload(sha256(a))).toEqual([{ id: expect.any(String), state: "sent" }]);
+    expect(casesWithPayload(sha256(own))).toEqual([{ id: expect.any(String), state: "sent" }]);
     expect(readdirSync(dir).sort()).toEqual(["failed", "processed", "pull-b.p7m"]);
-    expect(readdirSync(path.join(dir, "processed")).sort()).toEqual(["pull-a.p7m", "pull-a.p7m.json"]);
+    expect(readdirSync(path.join(dir, "processed")).sort()).toEqual([
+      "pull-a.p7m",
+      "pull-a.p7m.json",
+      "pull-own.p7m",
+      "pull-own.p7m.json",
+    ]);
     expect(sha256(path.join(dir, "processed/pull-a.p7m"))).toBe(sha256(a));
-    expect(auditCount("drop.pull.registered")).toBe(1);
+    expect(auditCount("drop.pull.registered")).toBe(2);
 
     writeFileSync(path.join(dir, "pull-b.p7m.json"), JSON.stringify(fields("B-001")));
     const second = await service.runNow("soc-out").done;
@@ -225,7 +256,7 @@ describe("pull", () => {
     expect(casesWithPayload(sha256(a))).toHaveLength(1);
     expect(readdirSync(path.join(dir, "processed"))).toContain("again.p7m");
     expect(readdirSync(dir).filter((n) => n.endsWith(".p7m"))).toEqual([]);
-    expect(service.store.files("soc-out").map((f) => f.outcome)).toEqual(["processed", "processed"]);
+    expect(service.store.files("soc-out").map((f) => f.outcome)).toEqual(["processed", "processed", "processed"]);
   });
 
   test("marker completion: a sidecar alone is not enough, the .done marker makes the file complete", async () => {
