@@ -35,19 +35,31 @@ export function checkPrivateKey(pem: string): void {
   }
 }
 
-/** Writes the key (temp file mode 0600 beside it, then rename), replacing any previous key of that drop. */
-export async function saveDropKey(dataDir: string, name: string, pem: string): Promise<void> {
+/**
+ * A key written to a temp file (mode 0600, folder 0700) beside its final place: `commit()` renames it into place,
+ * `discard()` removes it. Lets the caller record the drop in the database between the two, so a refused insert
+ * never leaves or replaces a key file.
+ */
+export interface StagedKey {
+  commit(): Promise<void>;
+  discard(): Promise<void>;
+}
+
+export async function stageDropKey(dataDir: string, name: string, pem: string): Promise<StagedKey> {
   const dest = dropKeyPath(dataDir, name);
   await mkdir(path.dirname(dest), { recursive: true, mode: 0o700 });
   await chmod(path.dirname(dest), 0o700);
   const tmp = `${dest}.${randomBytes(6).toString("hex")}.tmp`;
   try {
     await writeFile(tmp, pem.endsWith("\n") ? pem : `${pem}\n`, { mode: 0o600, flag: "wx" });
-    await rename(tmp, dest);
   } catch (e) {
     await rm(tmp, { force: true });
     throw e;
   }
+  return {
+    commit: () => rename(tmp, dest),
+    discard: () => rm(tmp, { force: true }),
+  };
 }
 
 /** Reads a drop's key; throws DropError KEY_MISSING when the file is absent or unreadable. */

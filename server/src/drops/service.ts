@@ -12,7 +12,7 @@ import { renderDropFailingMail } from "../mail/templates.js";
 import { inspectSealedFile } from "./envelope.js";
 import { DropError } from "./errors.js";
 import { isHostKeyFingerprint } from "./fingerprint.js";
-import { checkPrivateKey, readDropKey, saveDropKey } from "./keys.js";
+import { checkPrivateKey, readDropKey, stageDropKey } from "./keys.js";
 import type { DeliverySource, PayloadSink } from "./ports.js";
 import { pullOnce } from "./pull.js";
 import { pushOnce } from "./push.js";
@@ -157,26 +157,36 @@ export class DropService {
     const agency = this.opts.db.prepare("SELECT code FROM agencies WHERE code = ?").get(d.agency);
     if (!agency) throw new ServerError("NOT_FOUND", `No agency with code "${d.agency}" is registered.`);
     checkPrivateKey(input.privateKey);
-    await saveDropKey(this.opts.dataDir, d.name, input.privateKey);
-    const drop = this.opts.db.transaction(() => {
-      const created = this.store.insertDrop({ ...d, createdBy: actor.staffId });
-      this.audit({
-        actor: actor.staffId,
-        role: "ops",
-        agency: actor.agency,
-        action: "drop.create",
-        source: actor.source ?? null,
-        detail: {
-          drop: created.name,
-          agency: created.agency,
-          direction: created.direction,
-          endpoint: `${created.username}@${created.host}:${created.port}${created.remoteDir}`,
-          hostKeySha256: created.hostKeySha256,
-          schedule: created.schedule,
-        },
-      });
-      return created;
-    })();
+    const key = await stageDropKey(this.opts.dataDir, d.name, input.privateKey);
+    let drop: Drop;
+    try {
+      drop = this.opts.db.transaction(() => {
+        const created = this.store.insertDrop({ ...d, createdBy: actor.staffId });
+        this.audit({
+          actor: actor.staffId,
+          role: "ops",
+          agency: actor.agency,
+          action: "drop.create",
+          source: actor.source ?? null,
+          detail: {
+            drop: created.name,
+            agency: created.agency,
+            direction: created.direction,
+            endpoint: `${created.username}@${created.host}:${created.port}${created.remoteDir}`,
+            hostKeySha256: created.hostKeySha256,
+            schedule: created.schedule,
+          },
+        });
+        return created;
+      })();
+    } catch (e) {
+      await key.discard();
+      if ((e as { code?: string }).code === "SQLITE_CONSTRAINT_PRIMARYKEY") {
+        throw new ServerError("CONFLICT", `A drop named "${d.name}" already exists.`);
+      }
+      throw e;
+    }
+    await key.commit();
     if (drop.enabled && this.started) this.schedule(drop);
     return drop;
   }
