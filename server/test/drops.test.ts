@@ -345,6 +345,41 @@ describe("pull", () => {
     expect(mail[0]!.subject).toMatch(/soc-mitm/);
   });
 
+  test("a registration committed but never recorded (error right after the commit) is found again, not repeated", async () => {
+    const dir = remoteFolder("soc-lost");
+    const real = corePayloadSink(ctx);
+    let lost = 0;
+    const lossy = new DropService({
+      db: ctx.db,
+      dataDir: data,
+      payloads: {
+        async registerPayload(f, file) {
+          const r = await real.registerPayload(f, file);
+          if (lost === 0) {
+            lost += 1;
+            throw new Error("simulated crash after the case was committed");
+          }
+          return r;
+        },
+        findCaseByPayload: (sha, agency) => real.findCaseByPayload(sha, agency),
+      },
+      deliveries: coreDeliverySource(ctx.db, ctx.store),
+      tempPath: () => ctx.store.tempPath(),
+      log: silentLogger,
+    });
+    await lossy.create(dropInput("soc-lost", dir), ops);
+    const f = await seal("lost", GOOD);
+    place(dir, f, { sidecar: fields("X-001") });
+    const r = await lossy.runNow("soc-lost").done;
+    expect(lost).toBe(1);
+    expect(r.status).toBe("ok");
+    expect(r.attempts).toBe(2);
+    expect(r.files).toBe(1);
+    expect(casesWithPayload(sha256(f))).toHaveLength(1);
+    expect(readdirSync(path.join(dir, "processed"))).toEqual(["lost.p7m", "lost.p7m.json"]);
+    expect(auditCount("drop.pull.registered", "%recovered%")).toBe(1);
+  });
+
   test("the SFTP server dies mid-run and comes back: the run retries, nothing lost, nothing registered twice", async () => {
     const dir = remoteFolder("soc-crash");
     await service.create(dropInput("soc-crash", dir, { maxAttempts: 8, retryBaseMs: 100 }), ops);
