@@ -210,25 +210,22 @@ async function main() {
 
   title("sender (soc-chen, 高雄市政府社會局) logs in and sends the batch to the tax bureau");
   await sealpost("soc-chen", ["login"]);
-  const sent = JSON.parse(
-    await sealpost("soc-chen", [
-      "--json",
-      "send",
-      batch,
-      "--to-agency",
-      "KHH-TAX",
-      "--category",
-      "WELFARE-TAX",
-      "--records",
-      "10000",
-      "--upload-no",
-      "1151130001",
-      "--remark",
-      "11月份低收入戶申請人名冊",
-    ]),
-  );
-  const caseId = sent.case.id;
-  say(`    case ${caseId}: ${sent.case.state}, sealed to ${sent.recipients.map((r) => r.name).join(", ")}`);
+  const sent = await sealpost("soc-chen", [
+    "send",
+    batch,
+    "--to-agency",
+    "KHH-TAX",
+    "--category",
+    "WELFARE-TAX",
+    "--records",
+    "10000",
+    "--upload-no",
+    "1151130001",
+    "--remark",
+    "11月份低收入戶申請人名冊",
+  ]);
+  const caseId = /registered case (\S+)/.exec(sent)?.[1];
+  if (!caseId || !/sent case /.test(sent)) throw new Error("send did not report a sent case");
   await waitForMail(mails, 1);
 
   title("receiver (tax-wang, 高雄市稅捐稽徵處) lists the inbox, receives and opens the payload (receipt signed)");
