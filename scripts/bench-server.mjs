@@ -20,7 +20,7 @@
 // nothing about speed.
 import { createHash } from "node:crypto";
 import { createReadStream, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
@@ -66,15 +66,38 @@ function caseRequest(fromAgency, recordCount) {
   };
 }
 
-/** Times `fn` while watching the server process; returns its value with seconds, peak RSS and server CPU. */
-async function timedOnServer(relay, fn) {
+/**
+ * Times `fn` while watching the server process; returns its value with seconds, the server's peak RSS and CPU
+ * seconds, this process's CPU seconds (the client side: on a small machine it competes with the server), and the
+ * 1-minute load average at the start (other work on the machine slows the server down without costing it CPU time).
+ */
+async function timedOnServer(relay, what, fn) {
   const watch = watchProcess(relay.pid);
+  const loadAverage = os.loadavg()[0];
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  const value = await fn();
+  // A server that died explains a failure of fn() better than fn's own error (its exit may be reported a moment later).
+  const died = () => relay.exited() && new Error(`the server stopped during the ${what} (${relay.exited()})`);
+  let value;
+  try {
+    value = await fn();
+  } catch (e) {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    throw died() || e;
+  }
+  if (died()) throw died();
   const seconds = (performance.now() - t0) / 1000;
-  return { value, seconds, ...renameCpu(watch.stop()) };
+  const cpu = process.cpuUsage(cpu0);
+  const server = watch.stop();
+  return {
+    value,
+    seconds,
+    peakRssMiB: server.peakRssMiB,
+    serverCpuSeconds: server.cpuSeconds,
+    clientCpuSeconds: (cpu.user + cpu.system) / 1e6,
+    loadAverage,
+  };
 }
-const renameCpu = ({ peakRssMiB, cpuSeconds }) => ({ peakRssMiB, serverCpuSeconds: cpuSeconds });
 
 /** Phase 1: seal (not timed), then the streamed upload and download of the sealed file; returns the two rows. */
 async function transferPhase(relay, work, input) {
@@ -102,7 +125,7 @@ async function transferPhase(relay, work, input) {
   const filePath = `/v1/cases/${encodeURIComponent(caseId)}/payload`;
 
   say(`uploading ${(bytes / 1024 ** 2).toFixed(0)} MiB as ${SENDER} ...`);
-  const up = await timedOnServer(relay, () => sender.upload(filePath, sealed));
+  const up = await timedOnServer(relay, "upload", () => sender.upload(filePath, sealed));
   if (up.value.state !== "sent" || up.value.payload?.sha256 !== seal.outputSha256) {
     throw new Error(
       `upload: the server recorded sha256 ${up.value.payload?.sha256} (case ${up.value.state}); the sealed file's is ${seal.outputSha256}`,
@@ -113,7 +136,7 @@ async function transferPhase(relay, work, input) {
   say(`downloading as ${RECEIVER} ...`);
   const receiver = await loginAs(relay.url, RECEIVER);
   const downloaded = path.join(work, "download.p7m");
-  const down = await timedOnServer(relay, () => receiver.download(filePath, downloaded));
+  const down = await timedOnServer(relay, "download", () => receiver.download(filePath, downloaded));
   const onDisk = await sha256File(downloaded);
   if (down.value.size !== bytes || onDisk !== seal.outputSha256) {
     throw new Error(
@@ -130,6 +153,8 @@ async function transferPhase(relay, work, input) {
     mbPerSec: mb / t.seconds,
     peakRssMiB: t.peakRssMiB,
     serverCpuSeconds: t.serverCpuSeconds,
+    clientCpuSeconds: t.clientCpuSeconds,
+    loadAverage: t.loadAverage,
   });
   return { rows: [row("upload", up), row("download", down)], caseId };
 }
@@ -151,6 +176,8 @@ async function caseApiPhase(relay, settings, caseIds) {
       }
       clients.push(...(await Promise.all(batch)));
     }
+    // Warm-up, not timed: every client opens its connection (one cheap authenticated request each, all at once).
+    await Promise.all(clients.map((c) => c.json("GET", "/v1/auth/whoami")));
     for (let i = 0; i < settings.seedCases; i++) {
       const c = clients[i % clients.length];
       caseIds.push((await c.json("POST", "/v1/cases", caseRequest(c.agency, i))).case.id);
@@ -179,10 +206,11 @@ async function caseApiPhase(relay, settings, caseIds) {
     say(
       `case API: ${settings.clients} concurrent clients, ${settings.requests} requests (list 5 : get 4 : create 1), ${caseIds.length} cases to start with ...`,
     );
-    const t = await timedOnServer(relay, () =>
+    const t = await timedOnServer(relay, "case API load", () =>
       runLoad({
         clients,
         requests: settings.requests,
+        shouldStop: () => relay.exited() !== undefined,
         operation: (i, c) => {
           const name = mix[i % mix.length];
           return { name, run: ops[name](c, i) };
@@ -205,6 +233,9 @@ async function caseApiPhase(relay, settings, caseIds) {
       casesAtEnd: caseIds.length,
       peakRssMiB: t.peakRssMiB,
       serverCpuSeconds: t.serverCpuSeconds,
+      clientCpuSeconds: t.clientCpuSeconds,
+      serverCpuMsPerRequest: (t.serverCpuSeconds * 1000) / r.count,
+      loadAverage: t.loadAverage,
       ops: r.ops,
     };
   } finally {
@@ -214,9 +245,11 @@ async function caseApiPhase(relay, settings, caseIds) {
 
 function printTable(rows, hwm) {
   say("\nrelay server on 127.0.0.1 (child process, fresh SQLite data folder)");
-  say("  op         size        time     rate          p50       p99   errors  server peak RSS  server CPU");
+  say(
+    "  op         size        time     rate          p50       p99   errors  server peak RSS  server CPU  client CPU",
+  );
   for (const r of rows) {
-    const cpu = `${fmt(r.serverCpuSeconds, 2).padStart(7)} s`;
+    const cpu = `${fmt(r.serverCpuSeconds, 2).padStart(7)} s ${fmt(r.clientCpuSeconds, 2).padStart(9)} s`;
     const rss = `${fmt(r.peakRssMiB, 0).padStart(11)} MiB`;
     if (r.op === "upload" || r.op === "download") {
       say(
@@ -233,10 +266,14 @@ function printTable(rows, hwm) {
       );
     }
     say(
-      `  (${r.clients} concurrent clients; max latency ${fmt(r.maxMs)} ms; ${r.casesAtEnd} cases at the end, lists return every case of the box)`,
+      `  (${r.clients} concurrent clients; max latency ${fmt(r.maxMs)} ms; server CPU ${fmt(r.serverCpuMsPerRequest, 2)} ms per request; ${r.casesAtEnd} cases at the end, lists return every case of the box)`,
     );
   }
-  say(`  server VmHWM (peak RSS over the whole run, registration and sealing included): ${fmt(hwm, 0)} MiB`);
+  say(`  server peak RSS over the whole run (VmHWM; registration and logins included): ${fmt(hwm, 0)} MiB`);
+  say(
+    `  machine: ${os.availableParallelism()} cores; 1-min load average at the start of ${rows.map((r) => `${r.op} ${fmt(r.loadAverage, 2)}`).join(", ")}`,
+  );
+  say("  (a load above the core count means other work competed with the server for CPU: compare server CPU times)");
 }
 
 /** The batch file and the settings from argv and the environment; throws a usage message. */
@@ -263,7 +300,7 @@ async function main() {
     return;
   }
   const { input, nodeArgs } = settings;
-  const work = mkdtempSync(path.join(tmpdir(), "sealpost-bench-server-"));
+  const work = mkdtempSync(path.join(os.tmpdir(), "sealpost-bench-server-"));
   let relay;
   const cleanup = async () => {
     await relay?.stop();
@@ -281,9 +318,10 @@ async function main() {
     await registerFixtures(relay.url);
     const { rows, caseId } = await transferPhase(relay, work, input);
     rows.push(await caseApiPhase(relay, settings, [caseId]));
-    if (relay.exited()) throw new Error("the server stopped during the benchmark");
-    const hwm = procMemMiB(relay.pid, "VmHWM");
-    for (const r of rows) r.serverVmHwmMiB = hwm;
+    if (relay.exited()) throw new Error(`the server stopped during the benchmark (${relay.exited()})`);
+    // VmHWM is updated lazily by the kernel and can trail a sampled VmRSS peak: report the larger.
+    const hwm = Math.max(procMemMiB(relay.pid, "VmHWM"), ...rows.map((r) => r.peakRssMiB));
+    for (const r of rows) r.serverPeakRssRunMiB = hwm;
     printTable(rows, hwm);
     mkdirSync(outDir, { recursive: true });
     writeFileSync(path.join(outDir, "server-results.json"), `${JSON.stringify(rows, null, 2)}\n`);

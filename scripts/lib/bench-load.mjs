@@ -24,12 +24,13 @@ function summarize(latencies) {
  * Runs `clients.length` concurrent loops. Request number i (0-based, shared counter across loops) is
  * `operation(i, client)`, which returns `{ name, run }`; `run()` must resolve when the response is complete and
  * checked, and throw on any failure (counted as an error of `name`, the loop goes on). Stops issuing once `requests`
- * have been issued or `maxSeconds` (default 120) have passed, then waits for requests in flight.
+ * have been issued, `maxSeconds` (default 120) have passed or `shouldStop()` returns true, then waits for requests
+ * in flight.
  *
  * Returns `{ issued, seconds, requestsPerSec, p50Ms, p99Ms, maxMs, errors, errorSamples, ops }` where latencies are
  * of completed requests (errors included) and `ops` holds the same figures per operation name.
  */
-export async function runLoad({ clients, requests, maxSeconds = 120, operation }) {
+export async function runLoad({ clients, requests, maxSeconds = 120, operation, shouldStop = () => false }) {
   const all = [];
   const byOp = new Map();
   const errorSamples = [];
@@ -39,7 +40,7 @@ export async function runLoad({ clients, requests, maxSeconds = 120, operation }
   const deadline = start + maxSeconds * 1000;
 
   async function loop(client) {
-    while (next < requests && performance.now() < deadline) {
+    while (next < requests && performance.now() < deadline && !shouldStop()) {
       const i = next++;
       const op = operation(i, client);
       const entry = byOp.get(op.name) ?? { latencies: [], errors: 0 };

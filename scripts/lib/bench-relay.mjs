@@ -49,7 +49,9 @@ async function runServerCommand(args) {
 /**
  * Creates a data folder in `dataDir` (`sealpost-server init`, fixture trust anchors and CRLs, ops-wu as the first
  * admin) and starts the server on 127.0.0.1 with a free port. Resolves once it prints its URL. The caller must call
- * `stop()` (SIGTERM, then SIGKILL after 5 s); `pid` is the server's own Node process (for /proc/PID/status).
+ * `stop()` (SIGTERM, then SIGKILL after 5 s); `pid` is the server's own Node process (for /proc/PID/status);
+ * `exited()` is undefined while it runs, then how it ended ("exit code 1", "killed by SIGKILL"); `stderrTail()` its
+ * last messages.
  * `nodeArgs` (default none) go to the server's `node`, e.g. ["--cpu-prof"] to profile it.
  */
 export async function startRelay(dataDir, nodeArgs = []) {
@@ -84,9 +86,9 @@ export async function startRelay(dataDir, nodeArgs = []) {
   );
   const err = tail();
   child.stderr.on("data", (d) => err.push(d));
-  let exited = false;
-  child.once("exit", () => {
-    exited = true;
+  let exited;
+  child.once("exit", (code, signal) => {
+    exited = signal ? `killed by ${signal}` : `exit code ${code}`;
   });
   const stop = async () => {
     if (exited) return;
