@@ -146,6 +146,12 @@ const ROWS: Row[] = [
     body: () => ({ name: "高雄市政府教育局 (test)" }),
     allow: ["admin"],
   },
+  {
+    name: "admin: withdraw agency",
+    method: "POST",
+    path: () => "/v1/admin/agencies/NONE/deactivate",
+    allow: ["admin"],
+  },
   { name: "admin: list staff", method: "GET", path: () => "/v1/admin/staff", allow: ["admin"] },
   { name: "admin: add staff", method: "POST", path: () => "/v1/admin/staff", body: () => ({}), allow: ["admin"] },
   {

@@ -170,4 +170,46 @@ describe("registered certificates in profiles", () => {
     expect(c.status).toBe(400);
     expect(c.body.error.message).toContain("no longer in use");
   });
+
+  test("a withdrawn agency: its staff are logged out and cannot log in; it cannot receive cases; its cases stay", async () => {
+    const lee = new Api(server.url);
+    await lee.login("tax-lee");
+    const before = await apis.soc.call("POST", "/v1/cases", {
+      category: "WELFARE-TAX-2",
+      receivingAgency: "KHH-TAX",
+      recordCount: 1,
+      uploadNo: "W-1",
+    });
+    expect(before.status).toBe(404); // no such category: make one
+    expect(
+      (await admin().call("POST", "/v1/admin/categories", { code: "WELFARE-TAX-2", name: "查調", purpose: "test" }))
+        .status,
+    ).toBe(201);
+    const c = await apis.soc.call("POST", "/v1/cases", {
+      category: "WELFARE-TAX-2",
+      receivingAgency: "KHH-TAX",
+      recordCount: 1,
+      uploadNo: "W-1",
+    });
+    expect(c.status).toBe(201);
+    const w = await admin().call("POST", "/v1/admin/agencies/KHH-TAX/deactivate");
+    expect(w.status).toBe(200);
+    expect(w.body.active).toBe(false);
+    expect((await lee.call("GET", "/v1/auth/whoami")).status).toBe(401);
+    await expect(new Api(server.url).login("tax-lee")).rejects.toThrow(/LOGIN_FAILED/);
+    const again = await apis.soc.call("POST", "/v1/cases", {
+      category: "WELFARE-TAX-2",
+      receivingAgency: "KHH-TAX",
+      recordCount: 1,
+      uploadNo: "W-2",
+    });
+    expect(again.status).toBe(400);
+    expect((await apis.soc.call("GET", `/v1/cases/${c.body.case.id}`)).status).toBe(200);
+    expect((await apis.soc.call("GET", "/v1/agencies")).body.map((a: { code: string }) => a.code)).not.toContain(
+      "KHH-TAX",
+    );
+    expect((await admin().call("POST", "/v1/admin/agencies/KHH-TAX/deactivate")).status).toBe(409);
+    // An admin cannot withdraw their own agency.
+    expect((await admin().call("POST", "/v1/admin/agencies/SEALPOST-OPS/deactivate")).status).toBe(400);
+  });
 });

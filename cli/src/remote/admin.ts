@@ -54,6 +54,17 @@ export function registerAdminCommands(program: Command): void {
         rt.out.result("admin agency allow", { agency: a });
       }),
     );
+  agency
+    .command("revoke")
+    .description("withdraw an agency: its staff can no longer log in, it can no longer receive cases")
+    .argument("<code>", "agency code")
+    .action(
+      action(async (rt, code: string) => {
+        const a = await (await rt.client()).json<AgencyDto>("POST", `/v1/admin/agencies/${enc(code)}/deactivate`);
+        rt.out.line(`agency ${a.code} withdrawn`);
+        rt.out.result("admin agency revoke", { agency: a });
+      }),
+    );
   agency.command("list").action(
     action(async (rt) => {
       const list = await (await rt.client()).json<AgencyDto[]>("GET", "/v1/admin/agencies");

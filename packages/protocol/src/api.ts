@@ -70,6 +70,8 @@ export interface AgencyDto {
   name: string;
   email: string;
   allowCidrs: string[];
+  /** False once withdrawn (`sealpost admin agency revoke`). Default true. */
+  active?: boolean;
 }
 
 export interface StaffDto {

@@ -109,6 +109,7 @@ export async function login(
   );
   if (!ok) throw loginFailed("The login signature does not verify with your registered signing certificate.");
   const agency = getAgency(ctx.db, staff.agency);
+  if (!agency.active) throw loginFailed(`Agency ${agency.code} is no longer served by this relay.`);
   if (!ipAllowed(source, agency.allowCidrs)) {
     throw new ServerError("SOURCE_NOT_ALLOWED", `Logins from ${source} are not allowed for agency ${agency.code}.`);
   }
@@ -138,7 +139,7 @@ export async function login(
 export function actorForToken(ctx: ServerContext, token: string, source: string): Actor | undefined {
   const r = ctx.db
     .prepare(
-      `SELECT t.cert_id, t.expires_at, s.id, s.name, s.email, s.agency, s.role, s.active, c.status, a.allow_cidrs
+      `SELECT t.cert_id, t.expires_at, s.id, s.name, s.email, s.agency, s.role, s.active, c.status, a.allow_cidrs, a.active AS agency_active
        FROM tokens t JOIN staff s ON s.id = t.staff_id JOIN certificates c ON c.id = t.cert_id
        JOIN agencies a ON a.code = s.agency WHERE t.hash = ?`,
     )
@@ -154,9 +155,11 @@ export function actorForToken(ctx: ServerContext, token: string, source: string)
         active: number;
         status: string;
         allow_cidrs: string;
+        agency_active: number;
       }
     | undefined;
   if (!r || r.expires_at < new Date().toISOString() || r.active !== 1 || r.status !== "active") return undefined;
+  if (r.agency_active !== 1) return undefined;
   if (!ipAllowed(source, JSON.parse(r.allow_cidrs) as string[])) {
     throw new ServerError("SOURCE_NOT_ALLOWED", `Requests from ${source} are not allowed for agency ${r.agency}.`);
   }

@@ -196,7 +196,9 @@ export async function createCase(ctx: ServerContext, actor: Actor, req: CreateCa
   }
   const cat = getCategory(ctx.db, req.category);
   if (!cat.active) throw new ServerError("BAD_REQUEST", `Transfer category ${cat.code} is no longer in use.`);
-  getAgency(ctx.db, req.receivingAgency);
+  if (!getAgency(ctx.db, req.receivingAgency).active) {
+    throw new ServerError("BAD_REQUEST", `Agency ${req.receivingAgency} is no longer served by this relay.`);
+  }
   const all = agencyStaff(ctx, req.receivingAgency);
   let chosen = all;
   if (req.receivers && req.receivers.length > 0) {

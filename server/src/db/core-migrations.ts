@@ -135,4 +135,12 @@ CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE
 `);
     },
   },
+  {
+    id: "core-002",
+    up(db) {
+      // An agency can be withdrawn from the relay: its staff can no longer log in or act, and it can no longer be
+      // chosen as a receiving agency. Its cases, files and audit trail stay.
+      db.exec("ALTER TABLE agencies ADD COLUMN active INTEGER NOT NULL DEFAULT 1");
+    },
+  },
 ];

@@ -6,6 +6,7 @@ import {
   addCategory,
   addCertificate,
   addStaff,
+  deactivateAgency,
   deactivateCategory,
   listAgencies,
   listCategories,
@@ -28,7 +29,9 @@ export async function adminRoutes(app: FastifyInstance, opts: { ctx: ServerConte
   requireAuth(app, ctx);
   app.get("/v1/agencies", async (request) => {
     actorWith(request);
-    return listAgencies(ctx.db).map(({ code, name }) => ({ code, name }));
+    return listAgencies(ctx.db)
+      .filter((a) => a.active)
+      .map(({ code, name }) => ({ code, name }));
   });
   app.get("/v1/categories", async (request) => {
     actorWith(request);
@@ -45,6 +48,10 @@ export async function adminRoutes(app: FastifyInstance, opts: { ctx: ServerConte
   });
   app.patch<{ Params: Params }>("/v1/admin/agencies/:code", async (request) =>
     updateAgency(ctx, actorWith(request, "admin"), request.params.code, request.body as Partial<AgencyDto>),
+  );
+
+  app.post<{ Params: Params }>("/v1/admin/agencies/:code/deactivate", async (request) =>
+    deactivateAgency(ctx, actorWith(request, "admin"), request.params.code),
   );
 
   app.get<{ Querystring: { agency?: string } }>("/v1/admin/staff", async (request) => {

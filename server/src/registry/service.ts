@@ -37,12 +37,14 @@ interface AgencyRow {
   name: string;
   email: string;
   allow_cidrs: string;
+  active: number;
 }
 const agencyDto = (r: AgencyRow): AgencyDto => ({
   code: r.code,
   name: r.name,
   email: r.email,
   allowCidrs: JSON.parse(r.allow_cidrs) as string[],
+  active: r.active === 1,
 });
 
 const CODE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -79,12 +81,37 @@ export function updateAgency(
   if (patch.allowCidrs !== undefined) validateCidrs(patch.allowCidrs);
   return ctx.db.transaction(() => {
     const cur = getAgency(ctx.db, code);
-    const next = { ...cur, ...patch };
+    const next = {
+      ...cur,
+      ...(patch.name !== undefined ? { name: patch.name } : {}),
+      ...(patch.email !== undefined ? { email: patch.email } : {}),
+      ...(patch.allowCidrs !== undefined ? { allowCidrs: patch.allowCidrs } : {}),
+    };
     ctx.db
       .prepare("UPDATE agencies SET name = ?, email = ?, allow_cidrs = ? WHERE code = ?")
       .run(next.name, next.email, JSON.stringify(next.allowCidrs), code);
     appendAudit(ctx.db, { ...auditOf(actor), action: "agency.update", detail: { code, ...patch } });
     return next;
+  })();
+}
+
+/**
+ * Withdraws an agency: its staff's tokens are deleted, they can no longer log in or act, and it can no longer be
+ * chosen as a receiving agency. Cases, files, receipts and the audit trail stay.
+ */
+export function deactivateAgency(ctx: ServerContext, actor: Actor | null, code: string): AgencyDto {
+  return ctx.db.transaction(() => {
+    const cur = getAgency(ctx.db, code);
+    if (!cur.active) throw new ServerError("CONFLICT", `Agency ${code} is already withdrawn.`);
+    if (actor && actor.agency === code) {
+      throw new ServerError("BAD_REQUEST", "You cannot withdraw your own agency.", {
+        hint: "Ask another administrator.",
+      });
+    }
+    ctx.db.prepare("UPDATE agencies SET active = 0 WHERE code = ?").run(code);
+    ctx.db.prepare("DELETE FROM tokens WHERE staff_id IN (SELECT id FROM staff WHERE agency = ?)").run(code);
+    appendAudit(ctx.db, { ...auditOf(actor), action: "agency.deactivate", detail: { code } });
+    return getAgency(ctx.db, code);
   })();
 }
 
