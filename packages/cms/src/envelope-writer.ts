@@ -3,7 +3,7 @@ import type { CipherGCM } from "node:crypto";
 import type { CertInfo } from "@sealpost/pki";
 import { type CipherName, type KeyTransportName, cbcAlgId, gcmAlgId } from "./algorithms.js";
 import { encodeInteger, encodeOid, octetString } from "./ber/der.js";
-import { EOC, SegmentWriter, openIndefinite } from "./ber/writer.js";
+import { EOC, SEGMENT_BYTES, SegmentWriter, openIndefinite } from "./ber/writer.js";
 import { OID } from "./oids.js";
 import { buildRecipientInfos, checkRecipientCert } from "./recipient-infos.js";
 
@@ -15,7 +15,7 @@ export interface EnvelopeWriterOptions {
   keyTransport?: KeyTransportName;
   /** Default "issuerAndSerialNumber". */
   recipientIdentifier?: "issuerAndSerialNumber" | "subjectKeyIdentifier";
-  /** Default 65536: size of the encryptedContent OCTET STRING segments. */
+  /** Default SEGMENT_BYTES (1 MiB): size of the encryptedContent OCTET STRING segments. */
   chunkSize?: number;
   /** Default: now (recipient certificates must be valid at this time). */
   now?: Date;
@@ -32,6 +32,8 @@ export interface EnvelopeWriterOptions {
  *
  * Call order: `start()`, `update(plaintext)` any number of times, `finish()` once: finish writes the trailer
  * (last segment, the GCM tag, end-of-contents octets). A fresh random CEK and IV are drawn per envelope.
+ * `update()` consumes its argument synchronously; what reaches `emit` is the cipher's own output (the consumer may
+ * keep it), held back by at most one segment.
  */
 export class EnvelopeWriter {
   readonly cipherName: CipherName;
@@ -56,7 +58,8 @@ export class EnvelopeWriter {
       this.cipherName === "aes-256-gcm"
         ? createCipheriv("aes-256-gcm", this.cek, this.iv, { authTagLength: 16 })
         : createCipheriv("aes-256-cbc", this.cek, this.iv);
-    this.segments = new SegmentWriter(emit, opts.chunkSize ?? 65536);
+    // The cipher's output is fresh: the segmenter keeps it instead of copying.
+    this.segments = new SegmentWriter(emit, opts.chunkSize ?? SEGMENT_BYTES, true);
   }
 
   start(): void {

@@ -14,6 +14,7 @@ import {
   readEnvelopeTail,
 } from "./envelope-reader.js";
 import { CmsError } from "./errors.js";
+import { FileInput, READ_CHUNK_BYTES } from "./file-input.js";
 import { unwrapKey } from "./key-transport.js";
 import { OID, oidName } from "./oids.js";
 import { matchRecipient, notARecipient, recipientSummary } from "./recipient-infos.js";
@@ -41,21 +42,25 @@ export async function openFile(
   outPath: string,
   options: OpenOptions & { force?: boolean },
 ): Promise<OpenResult> {
-  const stream = typeof input === "string" ? await openInput(input) : input;
-  const tmp = await TempOutput.create(outPath, options.force);
+  const source = typeof input === "string" ? await FileInput.open(input) : input;
   try {
-    const result = await openStream(stream, (b) => tmp.write(b), options);
-    await tmp.commit();
-    return result;
-  } catch (e) {
-    await tmp.abort();
-    if (typeof input === "string") stream.destroy();
-    throw e;
+    const tmp = await TempOutput.create(outPath, options.force);
+    try {
+      const result = await openStream(source, (b) => tmp.write(b), options);
+      await tmp.commit();
+      return result;
+    } catch (e) {
+      await tmp.abort();
+      throw e;
+    }
+  } finally {
+    if (source instanceof FileInput) await source.close();
   }
 }
 
+/** A readable of the file at `path` (1 MiB chunks); CmsError IO when it cannot be opened. */
 export async function openInput(path: string): Promise<Readable> {
-  const s = createReadStream(path, { highWaterMark: 65536 });
+  const s = createReadStream(path, { highWaterMark: READ_CHUNK_BYTES });
   try {
     await new Promise<void>((resolve, reject) => {
       s.once("open", () => resolve());
@@ -149,7 +154,7 @@ export async function openStream(
         hashHere = true;
         for (;;) {
           if (await inner.src.atEof()) break;
-          await counted(await inner.src.readSome(65536));
+          await counted(await inner.src.readSome(READ_CHUNK_BYTES));
         }
       } else {
         throw new CmsError(

@@ -1,34 +1,30 @@
-import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
+import { type Hash, createHash } from "node:crypto";
 import { type Readable, Transform, type TransformCallback, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { EnvelopeWriter } from "./envelope-writer.js";
-import { CmsError } from "./errors.js";
+import { FileInput } from "./file-input.js";
 import { recipientSummary } from "./recipient-infos.js";
 import { SignedDataWriter } from "./signed-data-writer.js";
-import { TempOutput, ioError } from "./temp-output.js";
+import { TempOutput } from "./temp-output.js";
 import type { SealOptions, SealResult } from "./types.js";
 
 /**
- * Stream generator of a sealed file: a Transform that takes the file's bytes and yields the sealed file
- * (ContentInfo/AuthEnvelopedData or EnvelopedData around ContentInfo/SignedData, indefinite-length BER).
- *
- * Call order: write the content, then end() it: ending writes the trailer (the signer's SignerInfo, whose signed
- * attributes need the final digest, then the GCM tag). `result` is available after the 'end' event. Memory use is
- * bounded (two 64 KiB segments plus the stream buffers) whatever the content size; backpressure is the stream's.
- * Construction validates the options synchronously (KEY_USAGE, WEAK_ALGORITHM, PkiError EXPIRED ...).
+ * The synchronous core of a seal, shared by SealStream and sealFile: the SignedData writer inside the envelope
+ * writer, plus the output hash. `update()` keeps no reference to its argument (the caller may reuse the buffer);
+ * what reaches `emit` is fresh and is the consumer's to keep.
  */
-export class SealStream extends Transform {
+class Sealer {
   private readonly inner: SignedDataWriter;
   private readonly envelope: EnvelopeWriter;
-  private readonly contentHash = createHash("sha256");
+  private readonly contentHash: Hash | undefined;
   private readonly outputHash = createHash("sha256");
   private outputBytes = 0;
   private started = false;
-  result: SealResult | undefined;
 
-  constructor(private readonly options: SealOptions) {
-    super();
+  constructor(
+    private readonly options: SealOptions,
+    private readonly emit: (b: Buffer) => void,
+  ) {
     this.envelope = new EnvelopeWriter(
       {
         recipients: options.recipients,
@@ -49,12 +45,14 @@ export class SealStream extends Transform {
       },
       (b) => this.envelope.update(b),
     );
+    // The signature's digest is the content's SHA-256 already, unless another digest was chosen.
+    if (this.inner.digest !== "sha256") this.contentHash = createHash("sha256");
   }
 
   private out(b: Buffer): void {
     this.outputHash.update(b);
     this.outputBytes += b.length;
-    this.push(b);
+    this.emit(b);
   }
 
   private ensureStarted(): void {
@@ -64,12 +62,53 @@ export class SealStream extends Transform {
     this.inner.start();
   }
 
+  update(chunk: Uint8Array): void {
+    this.ensureStarted();
+    this.contentHash?.update(chunk);
+    this.inner.update(chunk);
+    this.options.onProgress?.(this.inner.contentBytes);
+  }
+
+  finish(): SealResult {
+    this.ensureStarted();
+    this.inner.finish();
+    this.envelope.finish();
+    return {
+      outputBytes: this.outputBytes,
+      outputSha256: this.outputHash.digest("hex"),
+      contentBytes: this.inner.contentBytes,
+      contentSha256: (this.contentHash?.digest() ?? this.inner.contentDigest!).toString("hex"),
+      recipients: this.options.recipients.map(recipientSummary),
+      cipher: this.envelope.cipherName,
+      keyTransport: this.envelope.keyTransport === "oaep" ? "rsaes-oaep-sha256" : "rsaes-pkcs1-v1_5",
+      signatureAlgorithm: this.inner.signatureAlgorithm,
+      signingTime: this.inner.signingTime,
+    };
+  }
+}
+
+/**
+ * Stream generator of a sealed file: a Transform that takes the file's bytes and yields the sealed file
+ * (ContentInfo/AuthEnvelopedData or EnvelopedData around ContentInfo/SignedData, indefinite-length BER).
+ *
+ * Call order: write the content, then end() it: ending writes the trailer (the signer's SignerInfo, whose signed
+ * attributes need the final digest, then the GCM tag). `result` is available after the 'end' event. Memory use is
+ * bounded (about two segments of SEGMENT_BYTES, 1 MiB, plus the stream buffers) whatever the content size;
+ * backpressure is the stream's. Written chunks are not kept after the write callback. Construction validates the
+ * options synchronously (KEY_USAGE, WEAK_ALGORITHM, PkiError EXPIRED ...).
+ */
+export class SealStream extends Transform {
+  private readonly sealer: Sealer;
+  result: SealResult | undefined;
+
+  constructor(options: SealOptions) {
+    super();
+    this.sealer = new Sealer(options, (b) => this.push(b));
+  }
+
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     try {
-      this.ensureStarted();
-      if (this.inner.digest !== "sha256") this.contentHash.update(chunk);
-      this.inner.update(chunk);
-      this.options.onProgress?.(this.inner.contentBytes);
+      this.sealer.update(chunk);
       cb();
     } catch (e) {
       cb(e as Error);
@@ -78,21 +117,7 @@ export class SealStream extends Transform {
 
   override _flush(cb: TransformCallback): void {
     try {
-      this.ensureStarted();
-      this.inner.finish();
-      this.envelope.finish();
-      this.result = {
-        outputBytes: this.outputBytes,
-        outputSha256: this.outputHash.digest("hex"),
-        contentBytes: this.inner.contentBytes,
-        contentSha256:
-          this.inner.digest === "sha256" ? this.inner.contentDigest!.toString("hex") : this.contentHash.digest("hex"),
-        recipients: this.options.recipients.map(recipientSummary),
-        cipher: this.envelope.cipherName,
-        keyTransport: this.envelope.keyTransport === "oaep" ? "rsaes-oaep-sha256" : "rsaes-pkcs1-v1_5",
-        signatureAlgorithm: this.inner.signatureAlgorithm,
-        signingTime: this.inner.signingTime,
-      };
+      this.result = this.sealer.finish();
       cb();
     } catch (e) {
       cb(e as Error);
@@ -119,35 +144,32 @@ export async function seal(input: Readable, output: Writable, options: SealOptio
 
 /**
  * Seal the file at `inPath` into `outPath`: writes a temporary file beside outPath (mode 0600) and renames it at
- * the end. OUTPUT_EXISTS unless `force`; on failure nothing is left behind.
+ * the end. OUTPUT_EXISTS unless `force`; on failure nothing is left behind. The file is read in 1 MiB chunks with
+ * one read ahead and written behind in batches (see FileInput, TempOutput), so the disk works while this thread
+ * hashes and encrypts; memory stays bounded (about 12 MiB of buffers) whatever the file size.
  */
 export async function sealFile(
   inPath: string,
   outPath: string,
   options: SealOptions & { force?: boolean },
 ): Promise<SealResult> {
-  const s = new SealStream(options); // validate options before touching the file system
+  // Options are validated (by the Sealer) before the file system is touched; output goes to the write-behind queue.
+  const sealer = new Sealer(options, (b) => tmp.push(b));
   const tmp = await TempOutput.create(outPath, options.force);
+  let input: FileInput | undefined;
   try {
-    let input: Readable;
-    try {
-      input = createReadStream(inPath);
-      await new Promise<void>((resolve, reject) => {
-        input.once("open", () => resolve());
-        input.once("error", reject);
-      });
-    } catch (e) {
-      throw ioError(`cannot read ${inPath}`, e);
+    input = await FileInput.open(inPath, { reuse: true });
+    for await (const chunk of input) {
+      sealer.update(chunk);
+      await tmp.ready();
     }
-    await pipeline(input, s, tmp.writable()).catch((e) => {
-      if (e instanceof CmsError) throw e;
-      if ((e as NodeJS.ErrnoException).code) throw ioError(`cannot seal ${inPath} into ${outPath}`, e);
-      throw e;
-    });
+    const result = sealer.finish();
     await tmp.commit();
-    return s.result!;
+    return result;
   } catch (e) {
     await tmp.abort();
     throw e;
+  } finally {
+    await input?.close();
   }
 }

@@ -1,10 +1,8 @@
-import { createHash } from "node:crypto";
+import { type Hash, createHash } from "node:crypto";
 import { Transform, type TransformCallback } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import { CmsError } from "./errors.js";
-import { openInput } from "./open.js";
+import { FileInput } from "./file-input.js";
 import { SignedDataWriter } from "./signed-data-writer.js";
-import { TempOutput, ioError } from "./temp-output.js";
+import { TempOutput } from "./temp-output.js";
 import type { SignOptions, SignResult } from "./types.js";
 
 /**
@@ -14,15 +12,48 @@ import type { SignOptions, SignResult } from "./types.js";
  * `result` is set after 'end'.
  */
 export class SignStream extends Transform {
+  private readonly core: SignCore;
+  result: SignResult | undefined;
+
+  constructor(options: Omit<SignOptions, "force">) {
+    super();
+    this.core = new SignCore(options, (b) => this.push(b));
+  }
+
+  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
+    try {
+      this.core.update(chunk);
+      cb();
+    } catch (e) {
+      cb(e as Error);
+    }
+  }
+
+  override _flush(cb: TransformCallback): void {
+    try {
+      this.result = this.core.finish();
+      cb();
+    } catch (e) {
+      cb(e as Error);
+    }
+  }
+}
+
+/**
+ * The synchronous core shared by SignStream and signFile. Chunk-aligned runs of the content reach `emit` as they
+ * are (see SignedDataWriter): callers hand in buffers they will not modify.
+ */
+class SignCore {
   private readonly writer: SignedDataWriter;
-  private readonly contentHash = createHash("sha256");
+  private readonly contentHash: Hash | undefined;
   private readonly outputHash = createHash("sha256");
   private outputBytes = 0;
   private started = false;
-  result: SignResult | undefined;
 
-  constructor(private readonly options: Omit<SignOptions, "force">) {
-    super();
+  constructor(
+    private readonly options: Omit<SignOptions, "force">,
+    emit: (b: Buffer) => void,
+  ) {
     this.writer = new SignedDataWriter(
       {
         signer: options.signer,
@@ -36,46 +67,37 @@ export class SignStream extends Transform {
       (b) => {
         this.outputHash.update(b);
         this.outputBytes += b.length;
-        this.push(b);
+        emit(b);
       },
     );
+    if (this.writer.digest !== "sha256") this.contentHash = createHash("sha256");
   }
 
-  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
-    try {
-      if (!this.started) {
-        this.started = true;
-        this.writer.start();
-      }
-      this.contentHash.update(chunk);
-      this.writer.update(chunk);
-      this.options.onProgress?.(this.writer.contentBytes);
-      cb();
-    } catch (e) {
-      cb(e as Error);
-    }
+  private ensureStarted(): void {
+    if (this.started) return;
+    this.started = true;
+    this.writer.start();
   }
 
-  override _flush(cb: TransformCallback): void {
-    try {
-      if (!this.started) {
-        this.started = true;
-        this.writer.start();
-      }
-      this.writer.finish();
-      this.result = {
-        outputBytes: this.outputBytes,
-        outputSha256: this.outputHash.digest("hex"),
-        contentBytes: this.writer.contentBytes,
-        contentSha256: this.contentHash.digest("hex"),
-        detached: this.options.detached === true,
-        signatureAlgorithm: this.writer.signatureAlgorithm,
-        signingTime: this.writer.signingTime,
-      };
-      cb();
-    } catch (e) {
-      cb(e as Error);
-    }
+  update(chunk: Uint8Array): void {
+    this.ensureStarted();
+    this.contentHash?.update(chunk);
+    this.writer.update(chunk);
+    this.options.onProgress?.(this.writer.contentBytes);
+  }
+
+  finish(): SignResult {
+    this.ensureStarted();
+    this.writer.finish();
+    return {
+      outputBytes: this.outputBytes,
+      outputSha256: this.outputHash.digest("hex"),
+      contentBytes: this.writer.contentBytes,
+      contentSha256: (this.contentHash?.digest() ?? this.writer.contentDigest!).toString("hex"),
+      detached: this.options.detached === true,
+      signatureAlgorithm: this.writer.signatureAlgorithm,
+      signingTime: this.writer.signingTime,
+    };
   }
 }
 
@@ -85,19 +107,27 @@ export class SignStream extends Transform {
  * manifest). Temp file beside outPath, renamed at the end; OUTPUT_EXISTS unless `force`.
  */
 export async function signFile(inPath: string, outPath: string, options: SignOptions): Promise<SignResult> {
-  const s = new SignStream(options);
-  const input = await openInput(inPath);
-  const tmp = await TempOutput.create(outPath, options.force);
+  const core = new SignCore(options, (b) => tmp.push(b)); // validates the options first
+  const input = await FileInput.open(inPath); // fresh chunks: attached content is written as it is
+  let tmp: TempOutput;
   try {
-    await pipeline(input, s, tmp.writable()).catch((e) => {
-      if (e instanceof CmsError) throw e;
-      throw ioError(`cannot sign ${inPath} into ${outPath}`, e);
-    });
+    tmp = await TempOutput.create(outPath, options.force);
+  } catch (e) {
+    await input.close();
+    throw e;
+  }
+  try {
+    for await (const chunk of input) {
+      core.update(chunk);
+      await tmp.ready();
+    }
+    const result = core.finish();
     await tmp.commit();
-    return s.result!;
+    return result;
   } catch (e) {
     await tmp.abort();
-    input.destroy();
     throw e;
+  } finally {
+    await input.close();
   }
 }

@@ -12,7 +12,7 @@ import {
 } from "./algorithms.js";
 import { buildSignedAttributes } from "./attributes.js";
 import { encodeInteger, encodeOid, octetString, seq, setOf, tlv } from "./ber/der.js";
-import { EOC, SegmentWriter, openIndefinite } from "./ber/writer.js";
+import { EOC, SEGMENT_BYTES, SegmentWriter, openIndefinite } from "./ber/writer.js";
 import { CmsError } from "./errors.js";
 import { OID } from "./oids.js";
 import { rsaSign } from "./primitives/index.js";
@@ -31,7 +31,7 @@ export interface SignedDataWriterOptions {
   includeChain?: boolean;
   /** Default false. When true the content is hashed but not written (detached signature). */
   detached?: boolean;
-  /** Default 65536: size of the eContent OCTET STRING segments. */
+  /** Default SEGMENT_BYTES (1 MiB): size of the eContent OCTET STRING segments. */
   chunkSize?: number;
 }
 
@@ -66,7 +66,9 @@ export function checkSignerKey(signer: KeyEntry): void {
  *
  * Call order: `start()` once, `update(chunk)` for each piece of content (any size), then `finish()` once: finish
  * writes the trailer (certificates and the SignerInfo, whose signed attributes need the final digest). Output goes
- * to `emit` synchronously; memory use is one segment (chunkSize) regardless of the content size.
+ * to `emit` synchronously; memory use is one segment (chunkSize) regardless of the content size. `update()` keeps
+ * no reference to its argument, but it may pass chunk-aligned runs of it to `emit` as they are: `emit` must copy or
+ * consume them before the caller reuses the buffer.
  */
 export class SignedDataWriter {
   readonly digest: DigestName;
@@ -89,7 +91,7 @@ export class SignedDataWriter {
     this.scheme = opts.signatureScheme ?? "pkcs1";
     this.signingTime = opts.signingTime ?? new Date();
     this.hash = createHash(this.digest);
-    this.segments = new SegmentWriter(emit, opts.chunkSize ?? 65536);
+    this.segments = new SegmentWriter(emit, opts.chunkSize ?? SEGMENT_BYTES);
   }
 
   get signatureAlgorithm(): string {

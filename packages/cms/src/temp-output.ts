@@ -1,17 +1,36 @@
 import { randomBytes } from "node:crypto";
 import { type FileHandle, access, link, open, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import type { Writable } from "node:stream";
 import { CmsError } from "./errors.js";
+
+/** Once this many bytes are queued, they go to the disk in one writev call (1 MiB). */
+export const WRITE_BATCH_BYTES = 1 << 20;
+/** Queued plus in-flight bytes above which `ready()` waits for the disk (8 MiB): the write-behind's memory bound. */
+export const WRITE_HIGH_WATER_BYTES = 8 << 20;
+/** Most buffers handed to one writev call (Linux allows 1024). */
+const MAX_IOV = 512;
 
 /**
  * A temporary file beside the target (`.<target>.sealpost-<random>.tmp`, mode 0600, created exclusively) that
  * becomes the target only on `commit()`. `abort()` removes it; callers call exactly one of them.
  * Without `force`, an existing target gives OUTPUT_EXISTS both up front and at commit (no-clobber link).
+ *
+ * Writes are write-behind: `push()` queues a buffer without copying it (the caller must not modify it afterwards)
+ * and hands the queue to the disk in writev batches of WRITE_BATCH_BYTES, one call at a time in file order, while
+ * the caller goes on computing. `ready()` is the backpressure (it waits while more than WRITE_HIGH_WATER_BYTES are
+ * queued or in flight); a failed write is reported by the next push, ready, write or commit as CmsError IO.
  */
 export class TempOutput {
   private closed = false;
+  /** Bytes accepted so far (queued or written). */
   bytes = 0;
+  private queue: Uint8Array[] = [];
+  private queued = 0;
+  private inFlight: Promise<void> | undefined;
+  private inFlightBytes = 0;
+  private position = 0;
+  private failure: CmsError | undefined;
+  private wake: (() => void) | undefined;
 
   private constructor(
     readonly target: string,
@@ -32,27 +51,73 @@ export class TempOutput {
     return new TempOutput(target, path, handle, force);
   }
 
-  /** Append bytes (awaits the write: natural backpressure). */
-  async write(b: Uint8Array): Promise<void> {
-    let off = 0;
-    try {
-      while (off < b.length) {
-        const { bytesWritten } = await this.handle.write(b, off, b.length - off);
-        off += bytesWritten;
-      }
-    } catch (e) {
-      throw ioError(`cannot write ${this.target}`, e);
-    }
+  /** Queue `b` (no copy: do not modify it afterwards). Throws the IO error of an earlier failed write. */
+  push(b: Uint8Array): void {
+    if (this.failure) throw this.failure;
+    if (b.length === 0) return;
+    this.queue.push(b);
+    this.queued += b.length;
     this.bytes += b.length;
+    if (!this.inFlight && (this.queued >= WRITE_BATCH_BYTES || this.queue.length >= MAX_IOV)) this.startWrite();
   }
 
-  /** A Writable over the temp file (for pipeline); it closes the file when it ends. */
-  writable(): Writable {
-    this.closed = true;
-    return this.handle.createWriteStream({ autoClose: true });
+  /** Resolves at once unless too much waits for the disk; then when enough was written. Rejects after a failed write. */
+  async ready(): Promise<void> {
+    while (!this.failure && this.inFlight && this.queued + this.inFlightBytes > WRITE_HIGH_WATER_BYTES) {
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
+    }
+    if (this.failure) throw this.failure;
   }
 
+  /** push() then ready(): append bytes with backpressure (the buffer is kept until written: do not modify it). */
+  async write(b: Uint8Array): Promise<void> {
+    this.push(b);
+    await this.ready();
+  }
+
+  /** Write everything queued and wait until it is on its way to the disk (IO error if a write failed). */
+  async flush(): Promise<void> {
+    while (!this.failure && (this.inFlight || this.queued > 0)) {
+      if (!this.inFlight) this.startWrite();
+      await this.inFlight;
+    }
+    if (this.failure) throw this.failure;
+  }
+
+  private startWrite(): void {
+    const bufs = this.queue.length <= MAX_IOV ? this.queue : this.queue.slice(0, MAX_IOV);
+    this.queue = this.queue.length <= MAX_IOV ? [] : this.queue.slice(MAX_IOV);
+    let n = 0;
+    for (const b of bufs) n += b.length;
+    this.queued -= n;
+    this.inFlightBytes = n;
+    const at = this.position;
+    this.position += n;
+    this.inFlight = writeAll(this.handle, bufs, at).then(
+      () => this.written(),
+      (e) => {
+        this.failure = ioError(`cannot write ${this.target}`, e);
+        this.queue = [];
+        this.queued = 0;
+        this.written();
+      },
+    );
+  }
+
+  private written(): void {
+    this.inFlight = undefined;
+    this.inFlightBytes = 0;
+    if (!this.failure && (this.queued >= WRITE_BATCH_BYTES || this.queue.length >= MAX_IOV)) this.startWrite();
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  /** Write what is queued, sync and close the file, then move it into place (OUTPUT_EXISTS, IO). */
   async commit(): Promise<void> {
+    await this.flush();
     await this.close();
     try {
       if (this.force) await rename(this.path, this.target);
@@ -76,19 +141,41 @@ export class TempOutput {
     }
   }
 
+  /** Remove the temporary file (after the write in flight, if any, settles). Never throws. */
   async abort(): Promise<void> {
-    await this.close().catch(() => {});
+    if (!this.failure) this.failure = ioError(`cannot write ${this.target}`, new Error("aborted"));
+    this.queue = [];
+    this.queued = 0;
+    await this.inFlight;
+    await this.close(false).catch(() => {});
     await unlink(this.path).catch(() => {});
   }
 
-  private async close(): Promise<void> {
+  /** Close the file, first syncing it to the disk when `sync` (commit: the rename must not outrun the data). */
+  private async close(sync = true): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     try {
-      await this.handle.sync();
+      if (sync) await this.handle.sync();
     } finally {
       await this.handle.close();
     }
+  }
+}
+
+/** writev of all of `bufs` at `position`, continuing after short writes. */
+async function writeAll(handle: FileHandle, bufs: Uint8Array[], position: number): Promise<void> {
+  let left = bufs;
+  let at = position;
+  for (;;) {
+    const { bytesWritten } = await handle.writev(left, at);
+    at += bytesWritten;
+    let skip = bytesWritten;
+    let i = 0;
+    while (i < left.length && skip >= left[i]!.length) skip -= left[i++]!.length;
+    if (i === left.length) return;
+    if (bytesWritten === 0) throw Object.assign(new Error("the disk accepted no bytes"), { code: "EIO" });
+    left = [left[i]!.subarray(skip), ...left.slice(i + 1)];
   }
 }
 

@@ -14,9 +14,9 @@ import {
   tlv,
 } from "../src/ber/der.js";
 import { BerReader, ByteSource } from "../src/ber/reader.js";
-import { SegmentWriter } from "../src/ber/writer.js";
+import { STAGE_BYTES, SegmentWriter } from "../src/ber/writer.js";
 import { decodeManifest, encodeManifest, inspect } from "../src/index.js";
-import { vectorsDir } from "./helpers.js";
+import { pattern, vectorsDir } from "./helpers.js";
 
 function splits(buf: Buffer, k: number): Buffer[] {
   const out: Buffer[] = [];
@@ -114,6 +114,34 @@ describe("DER helpers", () => {
     w.flush();
     const r = decode(Buffer.concat([Buffer.from([0x24, 0x80]), ...out, Buffer.from([0, 0])]));
     expect(r.children.map((c) => c.content.length)).toEqual([10, 10, 10, 10, 3]);
+  });
+  it("SegmentWriter in retain mode: the same segments and bytes, large pieces passed on without copying", () => {
+    const chunk = 3 * STAGE_BYTES;
+    const pieces = [5, chunk, 1, 2 * chunk + 7, STAGE_BYTES - 1, STAGE_BYTES, 0, 3].map((n, i) => pattern(n, i + 1));
+    const out: Buffer[] = [];
+    const w = new SegmentWriter((b) => out.push(b), chunk, true);
+    for (const p of pieces) w.write(p);
+    w.flush();
+    const all = Buffer.concat(pieces);
+    const r = decode(Buffer.concat([Buffer.from([0x24, 0x80]), ...out, Buffer.from([0, 0])]));
+    const sizes = r.children.map((c) => c.content.length);
+    expect(sizes.slice(0, -1).every((n) => n === chunk)).toBe(true);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(all.length);
+    expect(Buffer.concat(r.children.map((c) => c.content)).equals(all)).toBe(true);
+    // the 2*chunk+7 piece went out as views of the caller's buffer, not as copies
+    const big = pieces[3]!;
+    expect(out.some((b) => b.buffer === big.buffer && b.length >= chunk - 6)).toBe(true);
+  });
+  it("SegmentWriter in retain mode gathers one-byte writes into few buffers", () => {
+    const out: Buffer[] = [];
+    const w = new SegmentWriter((b) => out.push(b), 100_000, true);
+    const data = pattern(250_000, 3);
+    for (let i = 0; i < data.length; i++) w.write(data.subarray(i, i + 1));
+    w.flush();
+    const r = decode(Buffer.concat([Buffer.from([0x24, 0x80]), ...out, Buffer.from([0, 0])]));
+    expect(r.children.map((c) => c.content.length)).toEqual([100_000, 100_000, 50_000]);
+    expect(Buffer.concat(r.children.map((c) => c.content)).equals(data)).toBe(true);
+    expect(out.length).toBeLessThan(3 + 2 * Math.ceil(250_000 / STAGE_BYTES) + 3);
   });
 });
 

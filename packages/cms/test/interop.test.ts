@@ -11,7 +11,7 @@ const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 const f = (name: string) => join(tmp.dir, name);
 const pk = (p: string) => join(pkiDir, p);
-const content = pattern(150_000, 77);
+const content = pattern(2 * 1024 * 1024 + 150_000, 77); // three 1 MiB segments in each layer
 writeFileSync(f("content.bin"), content);
 
 describe("sealpost -> openssl cms -decrypt | openssl cms -verify", () => {

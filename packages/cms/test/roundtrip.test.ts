@@ -3,6 +3,7 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { afterAll, describe, expect, it } from "vitest";
+import { SEGMENT_BYTES } from "../src/ber/writer.js";
 import { type SealOptions, inspect, openFile, seal, sealFile } from "../src/index.js";
 import { chunked, collect, pattern, person, tempDir, testTrust } from "./helpers.js";
 
@@ -26,7 +27,7 @@ async function openBuffer(sealed: Buffer, keys = [wang.encrypt], extra: object =
 }
 
 describe("seal/open round trip", () => {
-  const CH = 65536;
+  const CH = SEGMENT_BYTES; // every size around the segment boundaries of both layers
   const sizes = [0, 1, CH - 1, CH, CH + 1, 2 * CH + 500, 5 * CH + 7];
   for (const size of sizes) {
     it(`GCM/OAEP, ${size} bytes`, async () => {

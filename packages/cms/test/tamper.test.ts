@@ -23,7 +23,7 @@ const wang = person("tax-wang");
 const lee = person("tax-lee");
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
-const content = pattern(300_000, 5);
+const content = pattern(2 * 1024 * 1024 + 300_000, 5); // three 1 MiB segments in each layer
 
 /** Offsets of the regions of a sealed file, found with the project's own BER reader. */
 async function layout(buf: Buffer) {

@@ -259,7 +259,7 @@ export class BerReader {
     if (h.length >= 0) {
       let left = h.length;
       while (left > 0) {
-        const b = await this.src.readSome(Math.min(left, 65536), what);
+        const b = await this.src.readSome(left, what);
         left -= b.length;
       }
       return;
@@ -272,9 +272,9 @@ export class BerReader {
 
   /**
    * The value of a string element (OCTET STRING or an implicitly tagged one), primitive or constructed, as chunks
-   * of at most `max` bytes. Constructed segments must themselves be primitive or constructed OCTET STRINGs.
+   * of at most `max` bytes (default 1 MiB; each is a view of an input chunk, not a copy). Constructed segments must themselves be primitive or constructed OCTET STRINGs.
    */
-  async *stringChunks(h: Header, what = "content", max = 65536, depth = 0): AsyncGenerator<Buffer> {
+  async *stringChunks(h: Header, what = "content", max = 1 << 20, depth = 0): AsyncGenerator<Buffer> {
     if (depth > 32) throw malformed("string segments nested too deeply");
     if (!h.constructed) {
       let left = h.length;

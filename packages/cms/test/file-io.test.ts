@@ -1,0 +1,106 @@
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { FileInput, READ_CHUNK_BYTES } from "../src/file-input.js";
+import { sealFile } from "../src/index.js";
+import { TempOutput, WRITE_HIGH_WATER_BYTES } from "../src/temp-output.js";
+import { pattern, person, tempDir } from "./helpers.js";
+
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+let n = 0;
+const fresh = () => {
+  const d = join(tmp.dir, `d${n++}`);
+  mkdirSync(d);
+  return d;
+};
+
+describe("FileInput (chunked reads with one read ahead)", () => {
+  const sizes = [0, 1, READ_CHUNK_BYTES - 1, READ_CHUNK_BYTES, READ_CHUNK_BYTES + 1, 2 * READ_CHUNK_BYTES + 500];
+  for (const reuse of [false, true]) {
+    it(`reads every size exactly (${reuse ? "two reused buffers" : "fresh buffers"})`, async () => {
+      for (const size of sizes) {
+        const path = join(fresh(), "in.bin");
+        const data = pattern(size, size + 3);
+        writeFileSync(path, data);
+        const input = await FileInput.open(path, { reuse });
+        const hash = createHash("sha256");
+        const lengths: number[] = [];
+        const kept: Buffer[] = [];
+        for await (const c of input) {
+          hash.update(c);
+          lengths.push(c.length);
+          kept.push(c);
+        }
+        await input.close();
+        await input.close(); // twice is fine
+        expect(hash.digest("hex")).toBe(createHash("sha256").update(data).digest("hex"));
+        expect(lengths.reduce((a, b) => a + b, 0)).toBe(size);
+        expect(lengths.slice(0, -1).every((l) => l === READ_CHUNK_BYTES)).toBe(true);
+        // fresh chunks stay valid after the loop; reused ones are overwritten by later reads
+        if (!reuse) expect(Buffer.concat(kept).equals(data)).toBe(true);
+      }
+    });
+  }
+  it("a missing file or a folder => IO", async () => {
+    await expect(FileInput.open(join(tmp.dir, "missing.bin"))).rejects.toMatchObject({ code: "IO" });
+    const input = await FileInput.open(fresh());
+    await expect(
+      (async () => {
+        for await (const _ of input) {
+          // a folder opens but cannot be read
+        }
+      })(),
+    ).rejects.toMatchObject({ code: "IO" });
+    await input.close();
+  });
+});
+
+describe("TempOutput (write-behind)", () => {
+  it("many pushes of mixed sizes land in order; commit moves the file into place", async () => {
+    const target = join(fresh(), "out.bin");
+    const t = await TempOutput.create(target);
+    const parts: Buffer[] = [];
+    let seed = 1;
+    for (let total = 0; total < 3 * WRITE_HIGH_WATER_BYTES; ) {
+      const len = [1, 5, 4096, 65_536, 1 << 20, 3 << 20][seed % 6]!;
+      const b = pattern(len, seed++);
+      parts.push(b);
+      t.push(b);
+      total += len;
+      if (seed % 3 === 0) await t.ready();
+    }
+    await t.write(Buffer.from("end"));
+    parts.push(Buffer.from("end"));
+    await t.commit();
+    expect(readFileSync(target).equals(Buffer.concat(parts))).toBe(true);
+    expect(t.bytes).toBe(Buffer.concat(parts).length);
+    expect(readdirSync(join(target, "..")).filter((f) => f.endsWith(".tmp"))).toEqual([]);
+  });
+  it("a failed write surfaces as IO at the next call; abort leaves nothing behind", async () => {
+    const dir = fresh();
+    const target = join(dir, "out.bin");
+    const t = await TempOutput.create(target);
+    await t.handle.close(); // the disk goes away under the writer (EBADF)
+    t.push(pattern(2 << 20, 9)); // starts a write that fails
+    await expect(t.ready().then(() => t.flush())).rejects.toMatchObject({ code: "IO" });
+    expect(() => t.push(Buffer.alloc(1))).toThrow(expect.objectContaining({ code: "IO" }));
+    await expect(t.commit()).rejects.toMatchObject({ code: "IO" });
+    await t.abort();
+    expect(readdirSync(dir)).toEqual([]);
+    expect(existsSync(target)).toBe(false);
+  });
+});
+
+describe("sealFile on disk", () => {
+  it("an unreadable input => IO and no output or temp file", async () => {
+    const dir = fresh();
+    const chen = person("soc-chen");
+    const wang = person("tax-wang");
+    await expect(
+      sealFile(join(dir, "missing.csv"), join(dir, "x.p7m"), { recipients: [wang.encrypt.cert], signer: chen.sign }),
+    ).rejects.toMatchObject({ code: "IO" });
+    expect(readdirSync(dir)).toEqual([]);
+  });
+});
