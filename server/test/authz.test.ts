@@ -306,5 +306,11 @@ describe("tokens", () => {
     const ok = await attempt(() => {});
     expect(ok.r.status).toBe(200);
     expect((await ok.replay()).body.error.code).toBe("LOGIN_FAILED");
+    // Each failure is recorded with its source address and reason.
+    const failed = server.ctx.db
+      .prepare("SELECT actor, source, detail FROM audit_log WHERE action = 'auth.login_failed' AND detail LIKE ?")
+      .all(`%${k.cert.sha256}%`) as { actor: string; source: string; detail: string }[];
+    expect(failed.length).toBeGreaterThanOrEqual(4);
+    expect(failed.every((f) => f.source === "127.0.0.1")).toBe(true);
   });
 });

@@ -277,6 +277,14 @@ describe("uploads refused", () => {
     );
     expect(r2.body.error.code).toBe("RECIPIENTS_MISMATCH");
     expect(r2.body.error.details.unexpected).toHaveLength(1);
+    // Both refusals are in the audit trail, with the refused files' hashes.
+    const refused = server.ctx.db
+      .prepare(
+        "SELECT action, file_sha256, detail FROM audit_log WHERE case_id = ? AND action = 'case.payload_refused'",
+      )
+      .all(p.case.id) as { file_sha256: string; detail: string }[];
+    expect(refused.map((x) => JSON.parse(x.detail).code)).toEqual(["RECIPIENTS_MISMATCH", "RECIPIENTS_MISMATCH"]);
+    expect(JSON.parse(refused[0]!.file_sha256)).toHaveLength(1);
     expect(readdir(join(data.dir, "tmp"))).toEqual([]);
   });
 

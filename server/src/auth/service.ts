@@ -69,6 +69,37 @@ export async function login(
   origins: string[],
   source: string,
 ): Promise<LoginResponse> {
+  try {
+    return await loginUnaudited(ctx, req, origins, source);
+  } catch (e) {
+    // Failed logins are recorded (who was claimed, from where, why); the signature itself is not.
+    if (e instanceof ServerError && ["LOGIN_FAILED", "CERT_REJECTED", "SOURCE_NOT_ALLOWED"].includes(e.code)) {
+      const cert = ctx.db
+        .prepare(
+          "SELECT s.id, s.role, s.agency FROM certificates c JOIN staff s ON s.id = c.staff_id WHERE c.sha256 = ?",
+        )
+        .get(String(req?.certSha256 ?? "").toLowerCase()) as { id: string; role: string; agency: string } | undefined;
+      ctx.db.transaction(() =>
+        appendAudit(ctx.db, {
+          actor: cert?.id ?? null,
+          role: cert?.role ?? null,
+          agency: cert?.agency ?? null,
+          action: "auth.login_failed",
+          source,
+          detail: { code: e.code, reason: e.message, certSha256: String(req?.certSha256 ?? "") },
+        }),
+      )();
+    }
+    throw e;
+  }
+}
+
+async function loginUnaudited(
+  ctx: ServerContext,
+  req: LoginRequest,
+  origins: string[],
+  source: string,
+): Promise<LoginResponse> {
   if (!req || typeof req.challengeId !== "string" || typeof req.signature !== "string" || !req.statement) {
     throw new ServerError("BAD_REQUEST", "challengeId, certSha256, statement and signature are required.");
   }

@@ -440,6 +440,20 @@ export async function acceptFile(
       if (!used) await ctx.store.remove(file.sha256);
       throw e;
     }
+  } catch (e) {
+    // A refused file is part of the record: who tried to deliver what (by hash) to which case.
+    if (e instanceof ServerError && (e.code === "NOT_CMS" || e.code === "RECIPIENTS_MISMATCH")) {
+      ctx.db.transaction(() =>
+        appendAudit(ctx.db, {
+          ...auditBase(actor),
+          action: `case.${kind}_refused`,
+          caseId,
+          fileSha256: [file.sha256],
+          detail: { code: e.code, size: file.size },
+        }),
+      )();
+    }
+    throw e;
   } finally {
     await rm(file.tempPath, { force: true });
   }
