@@ -24,12 +24,21 @@ import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { sealFile } from "@sealpost/cms";
-import { parseCertificates } from "@sealpost/pki";
 import { jsonClient, loadAgent } from "./lib/bench-http.mjs";
 import { runLoad } from "./lib/bench-load.mjs";
 import { procMemMiB, watchProcess } from "./lib/bench-proc.mjs";
-import { CATEGORY, fixtureStaff, loginAs, registerFixtures, signingKey, startRelay } from "./lib/bench-relay.mjs";
+
+// The built workspaces (cms, pki, and the CLI's HTTP client behind bench-relay.mjs): a clear message when missing.
+let built;
+try {
+  built = await Promise.all([import("@sealpost/cms"), import("@sealpost/pki"), import("./lib/bench-relay.mjs")]);
+} catch (e) {
+  process.stderr.write(`bench-server: error: cannot load the built sealpost workspaces: ${e.message}\n`);
+  process.stderr.write("bench-server: hint: run `npm run build` first.\n");
+  process.exit(1);
+}
+const [{ sealFile }, { parseCertificates }, relayLib] = built;
+const { CATEGORY, fixtureStaff, loginAs, registerFixtures, signingKey, startRelay } = relayLib;
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const outDir = path.join(root, "bench-out");
