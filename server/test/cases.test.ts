@@ -137,6 +137,12 @@ describe("round trip", () => {
     expect(bad.status).toBe(416);
     await bad.arrayBuffer();
 
+    // HEAD is not a download (no route: 404), so it cannot move the case.
+    const head = await fetch(`${server.url}/v1/cases/${profile.case.id}/payload`, {
+      method: "HEAD",
+      headers: { authorization: `Bearer ${tax.token}` },
+    });
+    expect(head.status).toBe(404);
     const full = await fetch(`${server.url}/v1/cases/${profile.case.id}/payload`, {
       headers: { authorization: `Bearer ${tax.token}` },
     });

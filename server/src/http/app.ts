@@ -24,6 +24,8 @@ export async function buildApp(
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: 1024 * 1024,
+    // No automatic HEAD routes: a HEAD on a file would otherwise run the download (a transition and an audit entry).
+    exposeHeadRoutes: false,
     ...(options.https ? { https: options.https } : {}),
   } as FastifyServerOptions) as unknown as FastifyInstance;
   app.decorateRequest("actor", undefined);
