@@ -540,7 +540,12 @@ export function recordDownload(
   const c = caseFor(ctx, actor, caseId, side);
   return ctx.db.transaction(() => {
     const action: CaseAction = kind === "payload" ? "download_payload" : "download_result";
-    const row = transition(ctx, caseId, action, kind === "result" && c.state === "processed" ? { ended_at: now() } : {});
+    const row = transition(
+      ctx,
+      caseId,
+      action,
+      kind === "result" && c.state === "processed" ? { ended_at: now() } : {},
+    );
     const sha = kind === "payload" ? row.payload_sha256 : row.result_sha256;
     const size = kind === "payload" ? row.payload_size : row.result_size;
     if (!sha || size === null) throw new ServerError("NOT_FOUND", `Case ${caseId} has no ${kind} file.`);
