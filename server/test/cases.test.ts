@@ -294,6 +294,19 @@ describe("uploads refused", () => {
     expect(readdir(join(data.dir, "tmp"))).toEqual([]);
   });
 
+  test("recipients named by subjectKeyIdentifier (and EnvelopedData/CBC) match as well", async () => {
+    const p = await newCase(soc);
+    const out = join(work, "ski.p7m");
+    await sealFile(BATCH, out, {
+      recipients: p.recipients.map((r) => parseCertificate(r.certificate.pem)),
+      signer: keyEntry("soc-lin", "sign"),
+      recipientIdentifier: "subjectKeyIdentifier",
+      cipher: "aes-256-cbc",
+    });
+    const r = await putFile(soc, `/v1/cases/${p.case.id}/payload`, out);
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+  });
+
   test("a body that is not CMS: 422 NOT_CMS", async () => {
     const p = await newCase(soc);
     const r = await soc.call("PUT", `/v1/cases/${p.case.id}/payload`, new Uint8Array(readFileSync(BATCH)));
