@@ -142,7 +142,7 @@ if (want("openssl")) {
   record("openssl", "seal", timed("openssl seal", "bash", ["-o", "pipefail", "-c", sealCmd]), sealed);
   const openCmd =
     `openssl cms -decrypt -binary -inform DER -in ${q(sealed)} -recip ${q(P(receiver.encrypt.cert))} -inkey ${q(P(receiver.encrypt.key))} -out ${q(inner)}` +
-    ` && openssl cms -verify -binary -inform DER -in ${q(inner)} -CAfile ${q(P(manifest.root.cert))} -untrusted ${q(P(manifest.intermediate.cert))} -out ${q(opened)}`;
+    ` && openssl cms -verify -binary -inform DER -in ${q(inner)} -CAfile ${q(P(manifest.root.cert))} -certfile ${q(P(manifest.intermediate.cert))} -out ${q(opened)}`;
   record("openssl", "open", timed("openssl open", "bash", ["-o", "pipefail", "-c", openCmd]));
   await checkSame("openssl", opened);
   rmSync(sealed, { force: true });

@@ -1,9 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { chmod, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { utils as sshUtils } from "ssh2";
+import ssh2 from "ssh2";
 import { ServerError } from "../errors.js";
 import { DropError } from "./errors.js";
+
+// ssh2 is CommonJS: Node exposes only some of its names as ESM named exports, so take utils off the default export.
+const { utils: sshUtils } = ssh2;
 
 /**
  * Storage of drops' SSH private keys: one file per drop at `<data>/drops/keys/<name>`, mode 0600, in a folder of mode
