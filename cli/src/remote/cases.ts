@@ -19,6 +19,7 @@ import { privateTempDir } from "../files.js";
 import { formatBytes } from "../output.js";
 import { createProgress } from "../progress.js";
 import { makeReceipt, RemoteClient } from "./client.js";
+import { RemoteError } from "./errors.js";
 import {
   type KeyOpts,
   keystoreOf,
@@ -119,18 +120,40 @@ async function fetchAndOpen(
   const signer = pickKey(ks, "sign");
   const dir = resolve(o.output ?? ".");
   await mkdir(dir, { recursive: true });
-  const tmp = await privateTempDir();
-  try {
-    const sealed = join(tmp.dir, `${id}.${kind}.p7m`);
+  // The sealed download is kept beside the output while it arrives, so an interrupted download resumes (Range)
+  // when the command is run again; it is removed once opened, or when it proves damaged.
+  const sealed = join(dir, `.${id}.${kind}.p7m.part`);
+  {
     const bar = createProgress({ label: "downloading", quiet: rt.out.quiet || rt.out.json });
-    const dl = await client.download(`/v1/cases/${encodeURIComponent(id)}/${kind}`, sealed, (n) => bar.update(n));
+    let dl: Awaited<ReturnType<RemoteClient["download"]>>;
+    try {
+      dl = await client.download(`/v1/cases/${encodeURIComponent(id)}/${kind}`, sealed, (n) => bar.update(n), {
+        resume: true,
+      });
+    } catch (e) {
+      bar.done();
+      if (e instanceof RemoteError) throw e;
+      throw new RemoteError("SERVER_UNREACHABLE", `The download of case ${id} was interrupted.`, {
+        cause: e,
+        hint: `Run the same command again: it continues where it stopped (${sealed}).`,
+      });
+    }
     bar.done();
+    if (dl.resumedFrom > 0) rt.out.line(`resumed the download at byte ${dl.resumedFrom}`);
     const provisional = join(dir, `${id}.${kind}`);
-    const opened = await openFile(sealed, provisional, {
-      keys: ks.entries,
-      trust: trust.policy,
-      intermediates: trust.intermediates,
-    });
+    let opened: Awaited<ReturnType<typeof openFile>>;
+    try {
+      opened = await openFile(sealed, provisional, {
+        keys: ks.entries,
+        trust: trust.policy,
+        intermediates: trust.intermediates,
+      });
+    } catch (e) {
+      // A file that does not open is not resumed next time: it is fetched whole again.
+      await rm(sealed, { force: true });
+      throw e;
+    }
+    await rm(sealed, { force: true });
     if (opened.manifest?.caseId && opened.manifest.caseId !== id) {
       await rm(provisional, { force: true });
       throw usageError(`The file names case ${opened.manifest.caseId}, not ${id}: refusing it.`);
@@ -162,8 +185,6 @@ async function fetchAndOpen(
       receiptId: receipt.id,
       warnings: opened.warnings,
     });
-  } finally {
-    await tmp.cleanup();
   }
 }
 

@@ -1,6 +1,6 @@
 import { createHash, sign } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { stat } from "node:fs/promises";
+import { rm, stat } from "node:fs/promises";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { KeyEntry } from "@sealpost/pki";
@@ -156,36 +156,64 @@ export class RemoteClient {
   }
 
   /**
-   * Streams GET `path` into `outPath` (created exclusively, mode 0600), hashing on the way, and checks the hash
-   * against the server's X-Sealpost-Sha256 header (HASH_MISMATCH otherwise). Returns the SHA-256 and size.
+   * Streams GET `path` into `outPath` (mode 0600), hashing on the way, and checks the hash against the server's
+   * X-Sealpost-Sha256 header (HASH_MISMATCH otherwise; the file is then removed). With `resume` and an existing
+   * partial `outPath`, asks only for the missing bytes (`Range: bytes=N-`) and appends them; a server that answers
+   * with the whole file (200) or finds the range unsatisfiable (416) gets a fresh full download.
    */
-  async download(path: string, outPath: string, onProgress?: (bytes: number, total?: number) => void) {
-    const r = await this.fetch(path, { headers: this.headers() });
+  async download(
+    path: string,
+    outPath: string,
+    onProgress?: (bytes: number, total?: number) => void,
+    options: { resume?: boolean } = {},
+  ): Promise<{ sha256: string; size: number; resumedFrom: number }> {
+    let have = 0;
+    if (options.resume) {
+      try {
+        have = (await stat(outPath)).size;
+      } catch {
+        have = 0;
+      }
+    }
+    const ranged = have > 0;
+    let r = await this.fetch(path, { headers: this.headers(ranged ? { range: `bytes=${have}-` } : {}) });
+    if (ranged && r.status === 416) {
+      await r.body?.cancel();
+      have = 0;
+      r = await this.fetch(path, { headers: this.headers() });
+    }
     if (!r.ok || !r.body) return this.fail(r);
+    if (r.status !== 206) have = 0;
     const expected = r.headers.get("x-sealpost-sha256") ?? undefined;
-    const total = Number(r.headers.get("content-length") ?? Number.NaN);
+    const length = Number(r.headers.get("content-length") ?? Number.NaN);
+    const total = Number.isFinite(length) ? length + have : undefined;
     const hash = createHash("sha256");
-    let size = 0;
+    if (have > 0) {
+      // The bytes already here count towards the hash of the whole file.
+      for await (const chunk of createReadStream(outPath, { start: 0, end: have - 1 })) hash.update(chunk as Buffer);
+    }
+    let size = have;
     const meter = new Transform({
       transform(chunk: Buffer, _e, cb) {
         size += chunk.length;
         hash.update(chunk);
-        onProgress?.(size, Number.isFinite(total) ? total : undefined);
+        onProgress?.(size, total);
         cb(null, chunk);
       },
     });
     await pipeline(
       Readable.fromWeb(r.body as import("node:stream/web").ReadableStream),
       meter,
-      createWriteStream(outPath, { flags: "wx", mode: 0o600 }),
+      createWriteStream(outPath, have > 0 ? { flags: "a", mode: 0o600 } : { flags: "w", mode: 0o600 }),
     );
     const sha256 = hash.digest("hex");
     if (expected && expected !== sha256) {
+      await rm(outPath, { force: true });
       throw new RemoteError("HASH_MISMATCH", "The downloaded file's SHA-256 is not what the server recorded.", {
         hint: "Download again; if it persists, report it to the sealpost operators.",
         details: { expected, got: sha256 },
       });
     }
-    return { sha256, size };
+    return { sha256, size, resumedFrom: have };
   }
 }
