@@ -89,6 +89,13 @@ describe("registration refuses certificates the trust policy refuses", () => {
     expect(r.status).toBe(409);
   });
 
+  test("staff e-mail addresses that would smuggle extra mail recipients are refused", async () => {
+    for (const email of ["a@b.example, c@d.example", "a;b@c.example", '"x"@y.example', "no-at-sign"]) {
+      const r = await admin().call("POST", "/v1/admin/staff", { agency: "KHH-TAX", name: "x", email });
+      expect(r.status, email).toBe(400);
+    }
+  });
+
   test("purpose defaults from the key usage", async () => {
     const r = await admin().call("POST", "/v1/admin/certificates", {
       staff: "probe@tax.khh.example",

@@ -48,7 +48,8 @@ const agencyDto = (r: AgencyRow): AgencyDto => ({
 });
 
 const CODE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-const EMAIL_RE = /^[^\s@<>]+@[^\s@<>]+$/;
+/** The same rule as the mail outbox: one "@", no whitespace, angle brackets, commas, semicolons or quotes. */
+const EMAIL_RE = /^[^\s@<>,;"]+@[^\s@<>,;"]+$/;
 
 function need(cond: unknown, message: string): asserts cond {
   if (!cond) throw new ServerError("BAD_REQUEST", message);
