@@ -329,6 +329,9 @@ export function registerCaseCommands(program: Command): void {
     .action(
       action(async (rt, o: { inbox?: boolean; outbox?: boolean; status?: string }) => {
         if (o.inbox && o.outbox) throw usageError("Give --inbox or --outbox, not both.");
+        if (o.status && !(o.status in CASE_STATES)) {
+          throw usageError(`Unknown state "${o.status}".`, `States: ${Object.keys(CASE_STATES).join(", ")}.`);
+        }
         const q = new URLSearchParams();
         if (o.inbox) q.set("box", "inbox");
         if (o.outbox) q.set("box", "outbox");
