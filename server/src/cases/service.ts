@@ -727,7 +727,7 @@ export function listReceipts(ctx: ServerContext, actor: Actor, caseId: string): 
  * outbox its payload, exactly like a manual upload (same recipient check, same transaction, same audit and notices).
  * `tempPath` must be a complete file under the store's tmp folder; it is moved or removed. If the file is refused
  * (NOT_CMS, RECIPIENTS_MISMATCH...) the new case is cancelled (audited) and the error rethrown.
- * `actorLabel` (e.g. "drop:taipei-social") is recorded in the audit entries' detail.
+ * `actorLabel` (e.g. "drop:taipei-social") is recorded as the audit entries' source (where a manual upload has the IP).
  */
 export async function registerPayloadFromFile(
   ctx: ServerContext,
