@@ -278,6 +278,33 @@ describe("tokens", () => {
     await expect(new Api(server.url).login("tax-chang")).rejects.toThrow(/LOGIN_FAILED/);
   });
 
+  test("an expired token is refused; a deactivated staff member is logged out and cannot log in", async () => {
+    const a = new Api(server.url);
+    const login = await a.login("soc-lin");
+    const { createHash } = await import("node:crypto");
+    const hash = createHash("sha256").update(login.token).digest("hex");
+    server.ctx.db.prepare("UPDATE tokens SET expires_at = '2020-01-01T00:00:00.000Z' WHERE hash = ?").run(hash);
+    expect((await a.call("GET", "/v1/auth/whoami")).status).toBe(401);
+    await a.login("soc-lin");
+    expect((await apis.admin.call("POST", `/v1/admin/staff/${person("soc-lin").email}/deactivate`)).status).toBe(200);
+    expect((await a.call("GET", "/v1/auth/whoami")).status).toBe(401);
+    await expect(new Api(server.url).login("soc-lin")).rejects.toThrow(/LOGIN_FAILED/);
+    expect((await apis.admin.call("POST", `/v1/admin/staff/${person("soc-lin").email}/activate`)).status).toBe(200);
+    await a.login("soc-lin");
+    expect((await a.call("GET", "/v1/auth/whoami")).body.email).toBe(person("soc-lin").email);
+  });
+
+  test("a challenge can be asked for by e-mail; unknown people get none", async () => {
+    const a = new Api(server.url);
+    const ok = await a.call("POST", "/v1/auth/challenge", { email: person("tax-wang").email });
+    expect(ok.status).toBe(200);
+    expect(Buffer.from(ok.body.challenge, "base64url")).toHaveLength(32);
+    const unknown = await a.call("POST", "/v1/auth/challenge", { email: "nobody@example" });
+    expect(unknown.status).toBe(401);
+    expect(unknown.body.error.code).toBe("LOGIN_FAILED");
+    expect((await a.call("POST", "/v1/auth/challenge", {})).status).toBe(400);
+  });
+
   test("a login signed by another key, for another server, or replayed is refused", async () => {
     const a = new Api(server.url);
     const { createPrivateKey, sign } = await import("node:crypto");
