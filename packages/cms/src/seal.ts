@@ -155,7 +155,7 @@ export async function sealFile(
 ): Promise<SealResult> {
   // Options are validated (by the Sealer) before the file system is touched; output goes to the write-behind queue.
   const sealer = new Sealer(options, (b) => tmp.push(b));
-  const tmp = await TempOutput.create(outPath, options.force);
+  const tmp = await TempOutput.create(outPath, options.force, false); // not durable: see TempOutput
   let input: FileInput | undefined;
   try {
     input = await FileInput.open(inPath, { reuse: true });

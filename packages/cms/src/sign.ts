@@ -111,7 +111,7 @@ export async function signFile(inPath: string, outPath: string, options: SignOpt
   const input = await FileInput.open(inPath); // fresh chunks: attached content is written as it is
   let tmp: TempOutput;
   try {
-    tmp = await TempOutput.create(outPath, options.force);
+    tmp = await TempOutput.create(outPath, options.force, false); // not durable: see TempOutput
   } catch (e) {
     await input.close();
     throw e;

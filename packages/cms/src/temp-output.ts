@@ -7,6 +7,8 @@ import { CmsError } from "./errors.js";
 export const WRITE_BATCH_BYTES = 1 << 20;
 /** Queued plus in-flight bytes above which `ready()` waits for the disk (8 MiB): the write-behind's memory bound. */
 export const WRITE_HIGH_WATER_BYTES = 8 << 20;
+/** A durable output is synced in the background each time this many more bytes were written (32 MiB). */
+export const SYNC_STEP_BYTES = 32 << 20;
 /** Most buffers handed to one writev call (Linux allows 1024). */
 const MAX_IOV = 512;
 
@@ -19,6 +21,12 @@ const MAX_IOV = 512;
  * and hands the queue to the disk in writev batches of WRITE_BATCH_BYTES, one call at a time in file order, while
  * the caller goes on computing. `ready()` is the backpressure (it waits while more than WRITE_HIGH_WATER_BYTES are
  * queued or in flight); a failed write is reported by the next push, ready, write or commit as CmsError IO.
+ *
+ * A `durable` output (the default) is synced to the disk before the rename, so a crash can never leave a partial
+ * file under the target's name: needed for opened content, which staff trust as verified. The sync runs in the
+ * background every SYNC_STEP_BYTES as the file grows, so that little is left to wait for at the end. Sealed and
+ * signed files are not durable: a partial one after a crash fails its own checks (TRUNCATED), and a sync would
+ * cost a disk write of the whole file.
  */
 export class TempOutput {
   private closed = false;
@@ -31,15 +39,19 @@ export class TempOutput {
   private position = 0;
   private failure: CmsError | undefined;
   private wake: (() => void) | undefined;
+  private syncing: Promise<void> | undefined;
+  private synced = 0;
 
   private constructor(
     readonly target: string,
     readonly path: string,
     readonly handle: FileHandle,
     private readonly force: boolean,
+    private readonly durable: boolean,
   ) {}
 
-  static async create(target: string, force = false): Promise<TempOutput> {
+  /** Create the temporary file for `target` (OUTPUT_EXISTS unless `force`; `durable` default true, see above). */
+  static async create(target: string, force = false, durable = true): Promise<TempOutput> {
     if (!force && (await exists(target))) throw outputExists(target);
     const path = join(dirname(target), `.${basename(target)}.sealpost-${randomBytes(6).toString("hex")}.tmp`);
     let handle: FileHandle;
@@ -48,7 +60,7 @@ export class TempOutput {
     } catch (e) {
       throw ioError(`cannot create a temporary file in ${dirname(target)}`, e);
     }
-    return new TempOutput(target, path, handle, force);
+    return new TempOutput(target, path, handle, force, durable);
   }
 
   /** Queue `b` (no copy: do not modify it afterwards). Throws the IO error of an earlier failed write. */
@@ -109,16 +121,31 @@ export class TempOutput {
   private written(): void {
     this.inFlight = undefined;
     this.inFlightBytes = 0;
+    if (this.durable && !this.failure && !this.syncing && this.position - this.synced >= SYNC_STEP_BYTES) {
+      const upTo = this.position;
+      this.syncing = this.handle.datasync().then(
+        () => {
+          this.synced = upTo;
+          this.syncing = undefined;
+        },
+        (e) => {
+          this.failure ??= ioError(`cannot write ${this.target}`, e);
+          this.syncing = undefined;
+        },
+      );
+    }
     if (!this.failure && (this.queued >= WRITE_BATCH_BYTES || this.queue.length >= MAX_IOV)) this.startWrite();
     const w = this.wake;
     this.wake = undefined;
     w?.();
   }
 
-  /** Write what is queued, sync and close the file, then move it into place (OUTPUT_EXISTS, IO). */
+  /** Write what is queued, close the file (synced first when durable), then move it into place (OUTPUT_EXISTS, IO). */
   async commit(): Promise<void> {
     await this.flush();
-    await this.close();
+    await this.syncing;
+    if (this.failure) throw this.failure;
+    await this.close(this.durable);
     try {
       if (this.force) await rename(this.path, this.target);
       else {
@@ -147,6 +174,7 @@ export class TempOutput {
     this.queue = [];
     this.queued = 0;
     await this.inFlight;
+    await this.syncing;
     await this.close(false).catch(() => {});
     await unlink(this.path).catch(() => {});
   }

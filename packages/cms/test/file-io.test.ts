@@ -3,9 +3,9 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { FileInput, READ_CHUNK_BYTES } from "../src/file-input.js";
-import { sealFile } from "../src/index.js";
-import { TempOutput, WRITE_HIGH_WATER_BYTES } from "../src/temp-output.js";
-import { pattern, person, tempDir } from "./helpers.js";
+import { openFile, sealFile } from "../src/index.js";
+import { SYNC_STEP_BYTES, TempOutput, WRITE_HIGH_WATER_BYTES } from "../src/temp-output.js";
+import { pattern, person, tempDir, testTrust } from "./helpers.js";
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -93,7 +93,37 @@ describe("TempOutput (write-behind)", () => {
   });
 });
 
-describe("sealFile on disk", () => {
+describe("TempOutput durability", () => {
+  it("a durable output syncs in the background as it grows and still lands whole", async () => {
+    const target = join(fresh(), "big.bin");
+    const t = await TempOutput.create(target);
+    const block = pattern(1 << 20, 4);
+    for (let i = 0; i < (SYNC_STEP_BYTES >> 20) * 2 + 3; i++) await t.write(block);
+    await t.commit();
+    expect(readFileSync(target).length).toBe((SYNC_STEP_BYTES >> 20) * 2 * block.length + 3 * block.length);
+  });
+});
+
+describe("sealFile / openFile on disk", () => {
+  it("files of several read chunks (reused read buffers) round-trip exactly", async () => {
+    const dir = fresh();
+    const chen = person("soc-chen");
+    const wang = person("tax-wang");
+    const data = pattern(3 * READ_CHUNK_BYTES + 12_345, 8);
+    writeFileSync(join(dir, "in.bin"), data);
+    const sealed = await sealFile(join(dir, "in.bin"), join(dir, "in.p7m"), {
+      recipients: [wang.encrypt.cert],
+      signer: chen.sign,
+    });
+    expect(sealed.contentSha256).toBe(createHash("sha256").update(data).digest("hex"));
+    const opened = await openFile(join(dir, "in.p7m"), join(dir, "out.bin"), {
+      keys: [wang.encrypt],
+      trust: testTrust(),
+    });
+    expect(opened.contentBytes).toBe(data.length);
+    expect(readFileSync(join(dir, "out.bin")).equals(data)).toBe(true);
+  });
+
   it("an unreadable input => IO and no output or temp file", async () => {
     const dir = fresh();
     const chen = person("soc-chen");
