@@ -7,6 +7,12 @@ import { EOC, SEGMENT_BYTES, SegmentWriter, openIndefinite } from "./ber/writer.
 import { OID } from "./oids.js";
 import { buildRecipientInfos, checkRecipientCert } from "./recipient-infos.js";
 
+/**
+ * Most bytes handed to the cipher in one call (64 KiB). Node allocates a fresh output buffer per call; at this size
+ * the allocator recycles them and the bytes are still in cache when they are hashed and written.
+ */
+export const CIPHER_PIECE_BYTES = 64 * 1024;
+
 export interface EnvelopeWriterOptions {
   recipients: CertInfo[];
   /** Default "aes-256-gcm" (AuthEnvelopedData, RFC 5083/5084); "aes-256-cbc" writes EnvelopedData. */
@@ -87,8 +93,12 @@ export class EnvelopeWriter {
 
   update(plain: Uint8Array): void {
     if (this.state !== "open") throw new Error("EnvelopeWriter.update() outside start()/finish()");
-    const c = this.cipher.update(plain);
-    if (c.length) this.segments.write(c);
+    // In pieces of CIPHER_PIECE_BYTES: the cipher's output buffers then stay small enough to be recycled by the
+    // allocator and to stay in cache for the output hash (1 MiB outputs run at half the speed).
+    for (let off = 0; off < plain.length; off += CIPHER_PIECE_BYTES) {
+      const c = this.cipher.update(plain.subarray(off, off + CIPHER_PIECE_BYTES));
+      if (c.length) this.segments.write(c);
+    }
   }
 
   finish(): void {

@@ -4,17 +4,28 @@ import { ioError } from "./temp-output.js";
 /** Size of one read from an input file (1 MiB). */
 export const READ_CHUNK_BYTES = 1 << 20;
 
+/** Reads kept in flight ahead of the caller (4: 4 MiB). */
+export const READ_AHEAD = 2;
+
+interface PendingRead {
+  buf: Buffer;
+  position: number;
+  done: Promise<number>;
+}
+
 /**
- * An input file read in chunks of READ_CHUNK_BYTES with one read ahead: the next read runs in the background
- * while the caller works on the current chunk. Iterate it once; then (or on failure) call `close()`, which waits
- * for a read in flight and is safe to call twice. Read errors are CmsError IO.
+ * An input file read in chunks of READ_CHUNK_BYTES with READ_AHEAD reads in flight: the next reads run in the
+ * background while the caller works on the current chunk (so a busy machine's late thread-pool wake-ups do not
+ * stall it). Iterate it once; then (or on failure) call `close()`, which waits for the reads in flight and is safe
+ * to call twice. Read errors are CmsError IO.
  *
- * By default every chunk is a fresh buffer the caller may keep. With `reuse`, two buffers alternate: a chunk is
- * valid only until the caller asks for the next one (for consumers that copy or consume synchronously, such as
- * hashing and encryption; it saves an allocation and the page faults of a fresh megabyte per chunk).
+ * By default every chunk is a fresh buffer the caller may keep. With `reuse`, READ_AHEAD + 1 buffers rotate: a
+ * chunk is valid only until the caller asks for the next one (for consumers that copy or consume synchronously,
+ * such as hashing and encryption; it saves an allocation and the page faults of a fresh megabyte per chunk).
  */
 export class FileInput implements AsyncIterable<Buffer> {
-  private pending: Promise<number> | undefined;
+  private readonly pending: PendingRead[] = [];
+  private readonly spare: Buffer[] = [];
   private closed = false;
 
   private constructor(
@@ -22,57 +33,74 @@ export class FileInput implements AsyncIterable<Buffer> {
     private readonly handle: FileHandle,
     private readonly reuse: boolean,
     private readonly chunkSize: number,
+    private readonly ahead: number,
   ) {}
 
   /** Open `path` for reading (CmsError IO when it cannot be opened). */
-  static async open(path: string, options: { reuse?: boolean; chunkSize?: number } = {}): Promise<FileInput> {
+  static async open(
+    path: string,
+    options: { reuse?: boolean; chunkSize?: number; readAhead?: number } = {},
+  ): Promise<FileInput> {
+    let handle: FileHandle;
     try {
-      return new FileInput(path, await open(path, "r"), options.reuse === true, options.chunkSize ?? READ_CHUNK_BYTES);
+      handle = await open(path, "r");
     } catch (e) {
       throw ioError(`cannot read ${path}`, e);
     }
+    const ahead = Math.max(1, options.readAhead ?? READ_AHEAD);
+    return new FileInput(path, handle, options.reuse === true, options.chunkSize ?? READ_CHUNK_BYTES, ahead);
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<Buffer> {
-    const spare = this.reuse ? [Buffer.allocUnsafe(this.chunkSize), Buffer.allocUnsafe(this.chunkSize)] : [];
-    let turn = 0;
-    const buffer = () => (this.reuse ? spare[turn++ & 1]! : Buffer.allocUnsafe(this.chunkSize));
-    let position = 0;
-    let buf = buffer();
-    this.pending = this.readAhead(buf, position);
+    let next = 0; // file position of the next read to start
+    const fill = () => {
+      while (!this.closed && this.pending.length < this.ahead) {
+        const buf = (this.reuse && this.spare.pop()) || Buffer.allocUnsafe(this.chunkSize);
+        this.pending.push({ buf, position: next, done: this.read(buf, next) });
+        next += this.chunkSize;
+      }
+    };
+    fill();
+    let lent: Buffer | undefined; // the reused buffer the caller holds
     for (;;) {
-      const n = await this.pending;
-      this.pending = undefined;
+      const head = this.pending.shift();
+      if (!head) return; // closed
+      const n = await head.done;
+      if (lent) this.spare.push(lent);
+      lent = undefined;
       if (n === 0) return;
-      position += n;
-      const chunk = buf.subarray(0, n);
-      buf = buffer();
-      this.pending = this.readAhead(buf, position);
-      yield chunk;
+      if (n < this.chunkSize) {
+        // A short read (end of file, or a file that grew): later reads started past the gap; redo them from here.
+        for (const p of this.pending.splice(0)) {
+          await p.done.catch(() => 0);
+          this.spare.push(p.buf);
+        }
+        next = head.position + n;
+      }
+      if (this.reuse) lent = head.buf;
+      fill();
+      yield head.buf.subarray(0, n);
     }
   }
 
   /** Start a read; its failure surfaces when awaited (never as an unhandled rejection meanwhile). */
-  private readAhead(buf: Buffer, position: number): Promise<number> {
-    const p = this.read(buf, position);
+  private read(buf: Buffer, position: number): Promise<number> {
+    const p = (async () => {
+      try {
+        return (await this.handle.read(buf, 0, buf.length, position)).bytesRead;
+      } catch (e) {
+        throw ioError(`cannot read ${this.path}`, e);
+      }
+    })();
     p.catch(() => {});
     return p;
   }
 
-  private async read(buf: Buffer, position: number): Promise<number> {
-    if (this.closed) return 0;
-    try {
-      return (await this.handle.read(buf, 0, buf.length, position)).bytesRead;
-    } catch (e) {
-      throw ioError(`cannot read ${this.path}`, e);
-    }
-  }
-
-  /** Close the file (after a read in flight settles). */
+  /** Close the file (after the reads in flight settle). */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.pending?.catch(() => 0);
+    for (const p of this.pending.splice(0)) await p.done.catch(() => 0);
     await this.handle.close().catch(() => {});
   }
 }

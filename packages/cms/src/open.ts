@@ -13,6 +13,7 @@ import {
   readEnvelopeHead,
   readEnvelopeTail,
 } from "./envelope-reader.js";
+import { CIPHER_PIECE_BYTES } from "./envelope-writer.js";
 import { CmsError } from "./errors.js";
 import { FileInput, READ_CHUNK_BYTES } from "./file-input.js";
 import { unwrapKey } from "./key-transport.js";
@@ -42,11 +43,12 @@ export async function openFile(
   outPath: string,
   options: OpenOptions & { force?: boolean },
 ): Promise<OpenResult> {
-  const source = typeof input === "string" ? await FileInput.open(input) : input;
+  // A file is read into reused buffers: the outer reader consumes each chunk before it asks for the next.
+  const source = typeof input === "string" ? await FileInput.open(input, { reuse: true }) : input;
   try {
     const tmp = await TempOutput.create(outPath, options.force);
     try {
-      const result = await openStream(source, (b) => tmp.write(b), options);
+      const result = await openCore(source, (b) => tmp.write(b), options, source instanceof FileInput);
       await tmp.commit();
       return result;
     } catch (e) {
@@ -86,8 +88,18 @@ export async function openStream(
   sink: (chunk: Buffer) => Promise<void>,
   options: OpenOptions,
 ): Promise<OpenResult> {
+  return openCore(input, sink, options, false);
+}
+
+/** openStream; `borrowed`: the input's chunks are valid only until the next is pulled (see ByteSource). */
+async function openCore(
+  input: AsyncIterable<Uint8Array>,
+  sink: (chunk: Buffer) => Promise<void>,
+  options: OpenOptions,
+  borrowed: boolean,
+): Promise<OpenResult> {
   const { chunks } = await dearmor(input);
-  const r = new BerReader(ByteSource.from(chunks));
+  const r = new BerReader(ByteSource.from(chunks, undefined, borrowed));
   const start = await readContentInfoStart(r);
   if (start.contentType !== OID.authEnvelopedData && start.contentType !== OID.envelopedData) {
     if (start.contentType === OID.signedData) {
@@ -243,8 +255,10 @@ async function* decrypt(
       : createDecipheriv(cipher.node, cek, cipher.iv);
     let macSeen = false;
     for await (const c of r.stringChunks(head.encryptedContent!, "the encrypted content")) {
-      const p = decipher.update(c);
-      if (p.length) yield p;
+      for (let off = 0; off < c.length; off += CIPHER_PIECE_BYTES) {
+        const p = decipher.update(c.subarray(off, off + CIPHER_PIECE_BYTES));
+        if (p.length) yield p;
+      }
     }
     const tail = await readEnvelopeTail(r, head, start);
     if (cipher.aead) {

@@ -46,21 +46,34 @@ export class ByteSource {
   private captureBytes = 0;
   private captureLimit = 0;
 
+  /**
+   * `borrowed`: the iterator's chunks are valid only until the next one is pulled (a reader that reuses its
+   * buffers, see FileInput). The source then copies the few unconsumed bytes it still holds before each pull;
+   * what `readSome` returned must be consumed before the source is read again (true of every caller here:
+   * decryption and skipping consume synchronously).
+   */
   constructor(
     private readonly it: AsyncIterator<Uint8Array>,
     readonly eof: EofError = truncated,
+    private readonly borrowed = false,
   ) {}
 
   /** From a Readable or any (async) iterable of chunks. */
-  static from(iterable: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, eof?: EofError): ByteSource {
-    if (Symbol.asyncIterator in iterable) return new ByteSource(iterable[Symbol.asyncIterator](), eof);
+  static from(
+    iterable: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+    eof?: EofError,
+    borrowed = false,
+  ): ByteSource {
+    if (Symbol.asyncIterator in iterable) return new ByteSource(iterable[Symbol.asyncIterator](), eof, borrowed);
     const sync = iterable[Symbol.iterator]();
-    return new ByteSource({ next: async () => sync.next() }, eof);
+    return new ByteSource({ next: async () => sync.next() }, eof, borrowed);
   }
 
   /** Pull until at least `n` bytes are buffered or the input ends; returns whether `n` are available. */
   private async fill(n: number): Promise<boolean> {
     while (this.buffered < n && !this.done) {
+      // Only ever fewer than `n` bytes (a header's worth) are left here when more are needed.
+      if (this.borrowed && this.chunks.length > 0) this.chunks = [Buffer.concat(this.chunks)];
       const r = await this.it.next();
       if (r.done) {
         this.done = true;
