@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { registerAdminCommands } from "./admin.js";
 import { registerCaseCommands } from "./cases.js";
 import { RemoteClient } from "./client.js";
+import { registerDropCommands } from "./drops.js";
 import { loadSession } from "./session.js";
 
 export { makeReceipt, RemoteClient, signStatement } from "./client.js";
@@ -15,22 +16,12 @@ const clientFactory: ClientFactory = async () => {
   return new RemoteClient(s.server, s.token);
 };
 
-// The `sealpost drop ...` commands (drops helper) are registered when cli/src/remote/drops.ts exists. A module that
-// exists but fails to load is reported on stderr; the other commands still work.
-const dropsModule = "./drops.js";
-const drops = (await import(dropsModule).catch((e: { code?: string; message?: string }) => {
-  if (!(e?.code === "ERR_MODULE_NOT_FOUND" && e.message?.includes("remote/drops.js"))) {
-    process.stderr.write(`sealpost: warning: the drop commands could not be loaded (${e?.message ?? e})\n`);
-  }
-  return undefined;
-})) as { registerDropCommands?: (program: Command, factory: ClientFactory) => void } | undefined;
-
 /**
  * Registers the `sealpost` commands that talk to the relay server: login, logout, send, cases, case show, receive,
- * note, reply, result, cancel, receipt, admin ..., and drop ... when present. Called once by main.ts.
+ * note, reply, result, cancel, receipt, admin ... and drop .... Called once by main.ts.
  */
 export function registerRemoteCommands(program: Command): void {
   registerCaseCommands(program);
   registerAdminCommands(program);
-  drops?.registerDropCommands?.(program, clientFactory);
+  registerDropCommands(program, clientFactory);
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
 import type { ServerContext } from "../context.js";
+import { dropRoutes } from "../drops/routes.js";
 import { adminRoutes } from "./routes-admin.js";
 import { authRoutes } from "./routes-auth.js";
 import { caseRoutes } from "./routes-cases.js";
@@ -13,7 +14,7 @@ export const OPENAPI_PATH = new URL("../../openapi.json", import.meta.url);
 export type RouteList = { method: string; url: string }[];
 
 /**
- * Builds the Fastify application: each part of the API is a plugin (auth, registry, cases); error handling and the
+ * Builds the Fastify application: each part of the API is a plugin (auth, registry, cases, drops); error handling and the
  * OpenAPI document at GET /v1/openapi.json. `routes` (optional) collects what was registered (tests compare it with
  * the OpenAPI document). Does not listen.
  */
@@ -39,33 +40,12 @@ export async function buildApp(
   await app.register(authRoutes, { ctx });
   await app.register(adminRoutes, { ctx });
   await app.register(caseRoutes, { ctx });
-  const drops = await optionalPlugin(ctx, "../drops/routes.js", "dropRoutes");
-  if (drops) await app.register(drops as Parameters<FastifyInstance["register"]>[0], { ctx });
+  await app.register(dropRoutes, { ctx });
   return app;
 }
 
-/**
- * A plugin exported by a module of the mail/drops helpers, when it exists. A module that exists but fails to load
- * is logged as an error and left out, so the case API stays up.
- */
-async function optionalPlugin(ctx: ServerContext, spec: string, name: string): Promise<unknown> {
-  try {
-    const m = (await import(spec)) as Record<string, unknown>;
-    return typeof m[name] === "function" ? m[name] : undefined;
-  } catch (e) {
-    if (
-      (e as { code?: string }).code === "ERR_MODULE_NOT_FOUND" &&
-      String((e as Error).message).includes(spec.slice(2))
-    ) {
-      return undefined;
-    }
-    ctx.log.error(`the ${spec} module failed to load: its routes are not served`, { error: String(e) });
-    return undefined;
-  }
-}
-
 /** Modules whose routes are documented in a fragment `server/src/<module>/openapi.json` (paths and schemas). */
-const OPENAPI_FRAGMENTS = ["drops", "mail"];
+const OPENAPI_FRAGMENTS = ["drops"];
 
 /**
  * The served OpenAPI document: server/openapi.json plus the fragments other modules keep beside their routes
