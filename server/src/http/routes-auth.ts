@@ -4,12 +4,14 @@ import { createChallenge, login, logout } from "../auth/service.js";
 import type { ServerContext } from "../context.js";
 import { actorWith, requireAuth, sourceOf } from "./auth.js";
 
-/** The origins a login statement may name: the configured public URL and the Host this request came to. */
+/**
+ * The origins a login statement may name. With `publicUrl` configured: that origin only. The Host header is chosen
+ * by whoever sends the request, so a relaying phishing server could otherwise post a statement signed for its own
+ * origin with its own name as Host. Without `publicUrl` (a loopback or test setup) the Host this request came to.
+ */
 function originsOf(ctx: ServerContext, request: FastifyRequest): string[] {
-  const out: string[] = [];
-  if (ctx.config.publicUrl) out.push(new URL(ctx.config.publicUrl).origin);
-  if (request.headers.host) out.push(`${request.protocol}://${request.headers.host}`);
-  return out;
+  if (ctx.config.publicUrl) return [new URL(ctx.config.publicUrl).origin];
+  return request.headers.host ? [`${request.protocol}://${request.headers.host}`] : [];
 }
 
 /** POST /v1/auth/challenge, POST /v1/auth/login (public); POST /v1/auth/logout, GET /v1/auth/whoami (authenticated). */
