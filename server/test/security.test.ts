@@ -1,8 +1,9 @@
 import { sign } from "node:crypto";
 import { canonicalJson } from "@sealpost/protocol";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { verifyAudit } from "../src/audit/verify.js";
 import type { RunningServer } from "../src/server.js";
-import { Api, freshDataDir, keyEntry, registerFixtures, startTestServer } from "./helpers.js";
+import { Api, freshDataDir, keyEntry, person, registerFixtures, startTestServer } from "./helpers.js";
 
 /**
  * Security review probes against a real server on a socket: login origin binding when a public URL is configured,
@@ -69,5 +70,40 @@ describe("login origin", () => {
     const url = new URL(server.url);
     const ok = await loginWithHost("tax-lee", url.origin, url.host);
     expect(ok.status).toBe(200);
+  });
+});
+
+describe("free text that reaches the audit chain", () => {
+  const newCase = (extra: Record<string, unknown> = {}) =>
+    sender.call("POST", "/v1/cases", {
+      category: "WELFARE-TAX",
+      receivingAgency: person("tax-wang").agency,
+      recordCount: 3,
+      uploadNo: "SEC-1",
+      ...extra,
+    });
+
+  test("a cancel reason that is not bounded text is refused with BAD_REQUEST; the case stays registered", async () => {
+    const c = await newCase();
+    expect(c.status).toBe(201);
+    const id = c.body.case.id as string;
+    for (const reason of [{ nested: { deep: [1, 2, 3] } }, 42, "x".repeat(4001)]) {
+      const r = await sender.call("POST", `/v1/cases/${id}/cancel`, { reason });
+      expect(r.status).toBe(400);
+      expect(r.body.error.code).toBe("BAD_REQUEST");
+    }
+    expect((await sender.call("GET", `/v1/cases/${id}`)).body.state).toBe("registered");
+    const ok = await sender.call("POST", `/v1/cases/${id}/cancel`, { reason: "宣告撤回 \u2028 test" });
+    expect(ok.status).toBe(200);
+    expect(ok.body.state).toBe("cancelled");
+    expect(verifyAudit(server.ctx.db).ok).toBe(true);
+  });
+
+  test("remarks and receivers of the wrong type are BAD_REQUEST, not an internal error", async () => {
+    for (const extra of [{ remarks: { a: 1 } }, { remarks: "r".repeat(4001) }, { receivers: "wang@tax.khh.example" }]) {
+      const r = await newCase(extra);
+      expect(r.status).toBe(400);
+      expect(r.body.error.code).toBe("BAD_REQUEST");
+    }
   });
 });

@@ -60,6 +60,8 @@ export interface CaseRow {
 }
 
 export type Side = "sender" | "receiver";
+/** Longest free text (remarks, cancel reason) accepted, in UTF-16 code units. */
+const MAX_TEXT = 4000;
 const now = () => new Date().toISOString();
 
 /** A new case id: date and 8 random hex digits, e.g. "C20261130-3f9a0c12". */
@@ -193,6 +195,15 @@ export async function createCase(ctx: ServerContext, actor: Actor, req: CreateCa
   }
   if (typeof req.uploadNo !== "string" || req.uploadNo.trim() === "" || req.uploadNo.length > 100) {
     throw new ServerError("BAD_REQUEST", "uploadNo (the upload number) is required.");
+  }
+  if (req.remarks !== undefined && (typeof req.remarks !== "string" || req.remarks.length > MAX_TEXT)) {
+    throw new ServerError("BAD_REQUEST", `remarks must be text of at most ${MAX_TEXT} characters.`);
+  }
+  if (
+    req.receivers !== undefined &&
+    (!Array.isArray(req.receivers) || req.receivers.some((r) => typeof r !== "string" || r.length > 320))
+  ) {
+    throw new ServerError("BAD_REQUEST", "receivers must be a list of e-mail addresses.");
   }
   const cat = getCategory(ctx.db, req.category);
   if (!cat.active) throw new ServerError("BAD_REQUEST", `Transfer category ${cat.code} is no longer in use.`);
@@ -587,7 +598,11 @@ export function addNote(ctx: ServerContext, actor: Actor, caseId: string, text: 
 }
 
 /** Withdraws a case (sending side, before receipt). */
-export function cancelCase(ctx: ServerContext, actor: Actor, caseId: string, reason = ""): CaseDto {
+export function cancelCase(ctx: ServerContext, actor: Actor, caseId: string, reason: unknown = ""): CaseDto {
+  // The reason goes into the audit entry: text only, bounded (an object or a huge value has no place there).
+  if (typeof reason !== "string" || reason.length > MAX_TEXT) {
+    throw new ServerError("BAD_REQUEST", `The reason must be text of at most ${MAX_TEXT} characters.`);
+  }
   const c = caseFor(ctx, actor, caseId, "sender");
   return ctx.db.transaction(() => {
     const row = transition(ctx, caseId, "cancel", { ended_at: now() });
