@@ -158,7 +158,7 @@ async function fetchAndOpen(
       await rm(provisional, { force: true });
       throw usageError(`The file names case ${opened.manifest.caseId}, not ${id}: refusing it.`);
     }
-    const final = await nameFromManifest(dir, provisional, opened.manifest?.fileName);
+    const final = await nameFromManifest(dir, provisional, opened.manifest?.fileName, (t) => rt.out.warn(t));
     const receipt = await client.json<ReceiptDto>(
       "POST",
       `/v1/cases/${encodeURIComponent(id)}/receipts`,
