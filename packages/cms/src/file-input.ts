@@ -4,8 +4,8 @@ import { ioError } from "./temp-output.js";
 /** Size of one read from an input file (1 MiB). */
 export const READ_CHUNK_BYTES = 1 << 20;
 
-/** Reads kept in flight ahead of the caller (4: 4 MiB). */
-export const READ_AHEAD = 2;
+/** Reads kept in flight ahead of the caller (1: deeper read-ahead only made writes wait and memory grow). */
+export const READ_AHEAD = 1;
 
 interface PendingRead {
   buf: Buffer;

@@ -145,8 +145,8 @@ export async function seal(input: Readable, output: Writable, options: SealOptio
 /**
  * Seal the file at `inPath` into `outPath`: writes a temporary file beside outPath (mode 0600) and renames it at
  * the end. OUTPUT_EXISTS unless `force`; on failure nothing is left behind. The file is read in 1 MiB chunks with
- * one read ahead and written behind in batches (see FileInput, TempOutput), so the disk works while this thread
- * hashes and encrypts; memory stays bounded (about 12 MiB of buffers) whatever the file size.
+ * a read ahead and written behind in batches (see FileInput, TempOutput), so the disk works while this thread
+ * hashes and encrypts; memory stays bounded (about 7 MiB of buffers) whatever the file size.
  */
 export async function sealFile(
   inPath: string,

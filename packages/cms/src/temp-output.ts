@@ -5,8 +5,8 @@ import { CmsError } from "./errors.js";
 
 /** Once this many bytes are queued, they go to the disk in one writev call (1 MiB). */
 export const WRITE_BATCH_BYTES = 1 << 20;
-/** Queued plus in-flight bytes above which `ready()` waits for the disk (8 MiB): the write-behind's memory bound. */
-export const WRITE_HIGH_WATER_BYTES = 8 << 20;
+/** Queued plus in-flight bytes above which `ready()` waits for the disk (4 MiB): the write-behind's memory bound. */
+export const WRITE_HIGH_WATER_BYTES = 4 << 20;
 /** A durable output is synced in the background each time this many more bytes were written (32 MiB). */
 export const SYNC_STEP_BYTES = 32 << 20;
 /** Most buffers handed to one writev call (Linux allows 1024). */

@@ -7,7 +7,7 @@ import { tempDir } from "./helpers.js";
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 
-it("seal + open of a 256 MiB stream stays under 160 MiB peak RSS (built package, child process)", async () => {
+it("seal + open of a 256 MiB stream stays under 128 MiB peak RSS (built package, child process)", async () => {
   const script = fileURLToPath(new URL("./memory-child.mjs", import.meta.url));
   const size = 256 * 1024 * 1024;
   const { stdout } = await promisify(execFile)(process.execPath, [script, tmp.dir, String(size)], {
@@ -21,5 +21,5 @@ it("seal + open of a 256 MiB stream stays under 160 MiB peak RSS (built package,
   expect(r.outBytes).toBe(size);
   expect(r.hashOk).toBe(true);
   expect(r.sealedBytes).toBeGreaterThan(size);
-  expect(r.maxRssKiB).toBeLessThan(160 * 1024);
+  expect(r.maxRssKiB).toBeLessThan(128 * 1024); // the bound of issue 3 for the CLI
 }, 300_000);
