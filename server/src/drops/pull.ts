@@ -30,7 +30,9 @@ export async function pullOnce(ctx: RunContext): Promise<void> {
   const { drop, session } = ctx;
   const dir = drop.remoteDir;
   const entries = await session.list(dir);
-  const files = new Map(entries.filter((e) => e.type === "file").map((e) => [e.name, e.size]));
+  const files = new Map(
+    entries.filter((e) => e.type === "file" && isPlainRemoteName(e.name)).map((e) => [e.name, e.size]),
+  );
   const ready = [...files.keys()]
     .filter((n) => n.endsWith(".p7m") && files.has(`${n}${drop.completion === "marker" ? ".done" : ".json"}`))
     .sort();
@@ -40,6 +42,21 @@ export async function pullOnce(ctx: RunContext): Promise<void> {
   await session.ensureDir(posix.join(dir, "failed"));
   for (const o of orphans) await finishMove(ctx, o, files);
   for (const name of ready) await pullFile(ctx, name, files);
+}
+
+/**
+ * True for a remote name the pull may touch: one plain file name, never a path. The listing comes from the agency's
+ * server, which could name "../x.p7m" or "sub/x.p7m" and so make the relay read and rename files outside the drop's
+ * folder. Refused: "/", "\\", control characters (NUL included), "." and "..", hidden names (leading "."; often
+ * files still being uploaded), more than 255 UTF-8 bytes. Such entries are ignored, like anything not complete.
+ */
+export function isPlainRemoteName(name: string): boolean {
+  return (
+    name !== "" &&
+    !name.startsWith(".") &&
+    !/[/\\\u0000-\u001f\u007f]/.test(name) &&
+    Buffer.byteLength(name, "utf8") <= 255
+  );
 }
 
 /** Sidecars and markers left behind by a crash between moving NAME.p7m and moving its companions. */
