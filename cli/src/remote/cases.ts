@@ -1,13 +1,11 @@
-import { verify } from "node:crypto";
 import { mkdir, rm, stat } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { openFile, sealFile } from "@sealpost/cms";
-import { parseCertificate, pickKey } from "@sealpost/pki";
+import { pickKey } from "@sealpost/pki";
 import {
   CASE_STATES,
   type CaseDto,
   type CreateCaseRequest,
-  canonicalJson,
   type LoginResponse,
   type ReceiptDto,
   type TransferProfile,
@@ -20,6 +18,7 @@ import { formatBytes } from "../output.js";
 import { createProgress } from "../progress.js";
 import { makeReceipt, RemoteClient } from "./client.js";
 import { RemoteError } from "./errors.js";
+import { checkReceipt } from "./receipts.js";
 import {
   type KeyOpts,
   keystoreOf,
@@ -440,36 +439,30 @@ export function registerCaseCommands(program: Command): void {
       }),
     );
 
-  program
-    .command("receipt")
-    .description("show a case's signed receipts, each signature checked here against the signer's certificate")
-    .argument("<id>", "case id")
-    .action(
-      action(async (rt, id: string) => {
-        const list = await (await rt.client()).json<ReceiptDto[]>(
-          "GET",
-          `/v1/cases/${encodeURIComponent(id)}/receipts`,
+  addTrustOptions(
+    program
+      .command("receipt")
+      .description(
+        "show a case's signed receipts, each checked here: certificate trusted by your roots, case, file hash, signature",
+      )
+      .argument("<id>", "case id"),
+  ).action(
+    action(async (rt, id: string, o: TrustOpts) => {
+      const trust = await trustOf(rt, o);
+      const client = await rt.client();
+      const c = await client.json<CaseDto>("GET", `/v1/cases/${encodeURIComponent(id)}`);
+      const list = await client.json<ReceiptDto[]>("GET", `/v1/cases/${encodeURIComponent(id)}/receipts`);
+      const expected = { caseId: c.id, sha256: { payload: c.payload?.sha256, result: c.result?.sha256 } };
+      const checked = [];
+      for (const r of list) checked.push(await checkReceipt(r, expected, trust));
+      for (const r of checked) {
+        rt.out.line(
+          `#${r.id} ${r.statement.kind} receipt by ${r.signer} at ${r.statement.time}: sha256 ${r.statement.sha256} (${r.signatureValid ? "signature valid" : `INVALID: ${r.problem}`})`,
         );
-        const checked = list.map((r) => {
-          const cert = parseCertificate(r.certificatePem);
-          const ok =
-            cert.sha256 === r.certSha256 &&
-            verify(
-              "sha256",
-              Buffer.from(canonicalJson(r.statement)),
-              cert.publicKey,
-              Buffer.from(r.signature, "base64"),
-            );
-          return { ...r, signatureValid: ok, signer: cert.commonName };
-        });
-        for (const r of checked) {
-          rt.out.line(
-            `#${r.id} ${r.statement.kind} receipt by ${r.signer} at ${r.statement.time}: sha256 ${r.statement.sha256} (signature ${r.signatureValid ? "valid" : "INVALID"})`,
-          );
-        }
-        if (checked.length === 0) rt.out.line("no receipts yet");
-        rt.out.result("receipt", { receipts: checked });
-        if (checked.some((r) => !r.signatureValid)) process.exitCode = 7;
-      }),
-    );
+      }
+      if (checked.length === 0) rt.out.line("no receipts yet");
+      rt.out.result("receipt", { receipts: checked });
+      if (checked.some((r) => !r.signatureValid)) process.exitCode = 7;
+    }),
+  );
 }
