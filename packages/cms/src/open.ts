@@ -36,17 +36,20 @@ import type { OpenOptions, OpenResult } from "./types.js";
  * holding a ContentInfo/SignedData (what sealpost and `openssl cms -sign | openssl cms -encrypt` write) and
  * id-signedData holding a bare SignedData (strict RFC 5652). Content without a SignedData is refused with
  * UNSIGNED_CONTENT unless `allowUnsigned`. Input ending early => TRUNCATED; bytes after the end => MALFORMED.
- * `force` allows replacing an existing outPath (default: OUTPUT_EXISTS).
+ * `force` allows replacing an existing outPath (default: OUTPUT_EXISTS). `durable` (default true) syncs the
+ * content to the disk (in the background as it grows, and before the rename), so that a crash can never leave a
+ * partial file under outPath's name; false skips the sync, as gpg and openssl do, which is faster when the disk is
+ * busy but lets a crash in the following seconds leave a truncated file that looks opened.
  */
 export async function openFile(
   input: string | Readable,
   outPath: string,
-  options: OpenOptions & { force?: boolean },
+  options: OpenOptions & { force?: boolean; durable?: boolean },
 ): Promise<OpenResult> {
   // A file is read into reused buffers: the outer reader consumes each chunk before it asks for the next.
   const source = typeof input === "string" ? await FileInput.open(input, { reuse: true }) : input;
   try {
-    const tmp = await TempOutput.create(outPath, options.force);
+    const tmp = await TempOutput.create(outPath, options.force, options.durable !== false);
     try {
       const result = await openCore(source, (b) => tmp.write(b), options, source instanceof FileInput);
       await tmp.commit();

@@ -122,6 +122,15 @@ describe("sealFile / openFile on disk", () => {
     });
     expect(opened.contentBytes).toBe(data.length);
     expect(readFileSync(join(dir, "out.bin")).equals(data)).toBe(true);
+    // durable: false skips the sync, nothing else
+    const again = await openFile(join(dir, "in.p7m"), join(dir, "out2.bin"), {
+      keys: [wang.encrypt],
+      trust: testTrust(),
+      durable: false,
+    });
+    expect(again.contentSha256).toBe(opened.contentSha256);
+    expect(readFileSync(join(dir, "out2.bin")).equals(data)).toBe(true);
+    expect(readdirSync(dir).sort()).toEqual(["in.bin", "in.p7m", "out.bin", "out2.bin"]);
   });
 
   it("an unreadable input => IO and no output or temp file", async () => {
