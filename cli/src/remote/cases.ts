@@ -12,7 +12,7 @@ import {
 } from "@sealpost/protocol";
 import type { Command } from "commander";
 import { addKeyOptions, addTrustOptions, collect, positiveInt } from "../commands/common.js";
-import { usageError } from "../errors.js";
+import { CliError, usageError } from "../errors.js";
 import { privateTempDir } from "../files.js";
 import { formatBytes } from "../output.js";
 import { createProgress } from "../progress.js";
@@ -131,7 +131,7 @@ async function fetchAndOpen(
       });
     } catch (e) {
       bar.done();
-      if (e instanceof RemoteError) throw e;
+      if (e instanceof RemoteError || e instanceof CliError) throw e;
       throw new RemoteError("SERVER_UNREACHABLE", `The download of case ${id} was interrupted.`, {
         cause: e,
         hint: `Run the same command again: it continues where it stopped (${sealed}).`,

@@ -1,6 +1,6 @@
 import { createHash, sign } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
-import { rm, stat } from "node:fs/promises";
+import { constants, createReadStream } from "node:fs";
+import { lstat, open, rm, stat } from "node:fs/promises";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { KeyEntry } from "@sealpost/pki";
@@ -12,6 +12,7 @@ import {
   type ReceiptStatement,
   canonicalJson,
 } from "@sealpost/protocol";
+import { ioError } from "../files.js";
 import { RemoteError } from "./errors.js";
 
 /** Signs `statement` as the server expects: SHA-256 with the signing key over canonicalJson(statement), base64. */
@@ -169,11 +170,15 @@ export class RemoteClient {
   ): Promise<{ sha256: string; size: number; resumedFrom: number }> {
     let have = 0;
     if (options.resume) {
-      try {
-        have = (await stat(outPath)).size;
-      } catch {
-        have = 0;
+      // lstat, not stat: a link planted at the partial file's name (a shared folder) must not redirect the write.
+      const st = await lstat(outPath).catch(() => undefined);
+      if (st && !st.isFile()) {
+        throw ioError(
+          `The partial download ${outPath} is not a regular file (a link?); it was left alone`,
+          Object.assign(new Error("not a regular file"), { code: "ELOOP" }),
+        );
       }
+      have = st?.size ?? 0;
     }
     const ranged = have > 0;
     let r = await this.fetch(path, { headers: this.headers(ranged ? { range: `bytes=${have}-` } : {}) });
@@ -201,11 +206,26 @@ export class RemoteClient {
         cb(null, chunk);
       },
     });
-    await pipeline(
-      Readable.fromWeb(r.body as import("node:stream/web").ReadableStream),
-      meter,
-      createWriteStream(outPath, have > 0 ? { flags: "a", mode: 0o600 } : { flags: "w", mode: 0o600 }),
-    );
+    // O_NOFOLLOW: never write through a symbolic link put in place of the partial file.
+    const flags =
+      constants.O_WRONLY |
+      constants.O_CREAT |
+      constants.O_NOFOLLOW |
+      (have > 0 ? constants.O_APPEND : constants.O_TRUNC);
+    try {
+      const fh = await open(outPath, flags, 0o600);
+      await pipeline(
+        Readable.fromWeb(r.body as import("node:stream/web").ReadableStream),
+        meter,
+        fh.createWriteStream(),
+      );
+    } catch (e) {
+      await r.body.cancel().catch(() => {});
+      if ((e as NodeJS.ErrnoException).code === "ELOOP") {
+        throw ioError(`The partial download ${outPath} is a link; it was left alone`, e);
+      }
+      throw e;
+    }
     const sha256 = hash.digest("hex");
     if (expected && expected !== sha256) {
       await rm(outPath, { force: true });
