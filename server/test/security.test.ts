@@ -1,4 +1,7 @@
 import { sign } from "node:crypto";
+import { readdirSync } from "node:fs";
+import { request as httpRequest } from "node:http";
+import { join } from "node:path";
 import { canonicalJson } from "@sealpost/protocol";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { verifyAudit } from "../src/audit/verify.js";
@@ -105,5 +108,67 @@ describe("free text that reaches the audit chain", () => {
       expect(r.status).toBe(400);
       expect(r.body.error.code).toBe("BAD_REQUEST");
     }
+  });
+});
+
+describe("uploads by callers who may not upload", () => {
+  /**
+   * Starts a PUT with a large declared body, sends only its first chunk, and waits for whichever comes first: the
+   * server's answer, or an upload temp file in DIR/tmp (the server spooling the body).
+   */
+  async function startUpload(api: Api, path: string): Promise<{ status?: number; spooled: boolean }> {
+    const u = new URL(server.url + path);
+    const tmp = join(data.dir, "tmp");
+    return new Promise((resolve) => {
+      let settled = false;
+      const req = httpRequest({
+        host: u.hostname,
+        port: u.port,
+        path: u.pathname,
+        method: "PUT",
+        headers: {
+          authorization: `Bearer ${api.token}`,
+          "content-type": "application/octet-stream",
+          "content-length": String(50 * 1024 * 1024),
+        },
+      });
+      const finish = (r: { status?: number; spooled: boolean }) => {
+        if (settled) return;
+        settled = true;
+        clearInterval(poll);
+        req.destroy();
+        resolve(r);
+      };
+      const poll = setInterval(() => {
+        if (readdirSync(tmp).length > 0) finish({ spooled: true });
+      }, 5);
+      req.on("response", (res) => {
+        res.resume();
+        finish({ status: res.statusCode ?? 0, spooled: readdirSync(tmp).length > 0 });
+      });
+      req.on("error", () => finish({ spooled: readdirSync(tmp).length > 0 }));
+      req.write(Buffer.alloc(256 * 1024, 0x30));
+    });
+  }
+
+  test("the wrong side or another agency's case is refused before any byte is spooled to disk", async () => {
+    const c = await sender.call("POST", "/v1/cases", {
+      category: "WELFARE-TAX",
+      receivingAgency: person("tax-wang").agency,
+      recordCount: 1,
+      uploadNo: "SEC-UP",
+    });
+    expect(c.status).toBe(201);
+    const receiver = new Api(server.url);
+    await receiver.login("tax-wang");
+    // The receiving agency may not upload the payload; nobody sees a case that does not exist; a result needs
+    // a received case.
+    const wrongSide = await startUpload(receiver, `/v1/cases/${c.body.case.id}/payload`);
+    expect(wrongSide).toEqual({ status: 403, spooled: false });
+    const unknown = await startUpload(receiver, "/v1/cases/C20260101-00000000/payload");
+    expect(unknown).toEqual({ status: 404, spooled: false });
+    const early = await startUpload(receiver, `/v1/cases/${c.body.case.id}/result`);
+    expect(early).toEqual({ status: 409, spooled: false });
+    expect((await sender.call("GET", `/v1/cases/${c.body.case.id}`)).body.state).toBe("registered");
   });
 });

@@ -394,6 +394,26 @@ export interface IncomingFile {
 }
 
 /**
+ * Checks, before an upload's body is read, that `actor` may deliver `kind` to the case now: the right side of a
+ * visible case (NOT_FOUND / FORBIDDEN) in a state that takes the file (ILLEGAL_TRANSITION). So a caller who may not
+ * upload never makes the server spool up to maxUploadBytes to disk first. acceptFile checks again afterwards.
+ */
+export function assertCanUpload(ctx: ServerContext, actor: Actor, caseId: string, kind: FileKind): void {
+  const c = caseFor(ctx, actor, caseId, kind === "payload" ? "sender" : "receiver");
+  const action: CaseAction = kind === "payload" ? "upload_payload" : "upload_result";
+  const from = CASE_TRANSITIONS[action].from as readonly string[];
+  if (!from.includes(c.state)) {
+    throw new ServerError(
+      "ILLEGAL_TRANSITION",
+      `Case ${caseId} is ${c.state}; "${action}" needs ${from.join(" or ")}.`,
+      {
+        details: { caseId, state: c.state, action, allowedFrom: from },
+      },
+    );
+  }
+}
+
+/**
  * Checks a received file and makes it the case's payload or result: the envelope's RecipientInfos must be exactly
  * the expected certificates (NOT_CMS / RECIPIENTS_MISMATCH otherwise, 422), then the file is renamed into the store
  * and one transaction records the transition, the file, the audit entry and the notices. The temporary file is

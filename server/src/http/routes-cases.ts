@@ -5,6 +5,7 @@ import {
   acceptFile,
   addNote,
   addReceipt,
+  assertCanUpload,
   cancelCase,
   createCase,
   type FileKind,
@@ -58,6 +59,8 @@ export async function caseRoutes(app: FastifyInstance, opts: { ctx: ServerContex
     if (!request.headers["content-type"]?.startsWith("application/octet-stream")) {
       throw new ServerError("UNSUPPORTED_MEDIA_TYPE");
     }
+    // Refuse before reading a byte of the body (no spooling for callers who may not upload here).
+    assertCanUpload(ctx, actor, request.params.id, kind);
     const declared = request.headers["content-length"];
     const file = await receiveToTemp(ctx.store, request.body as Readable, {
       maxBytes: ctx.config.maxUploadBytes,
