@@ -32,6 +32,11 @@ export function makeReceipt(key: KeyEntry, caseId: string, kind: "payload" | "re
   return { certSha256: key.cert.sha256, statement, signature: signStatement(key, statement) };
 }
 
+/** True for "localhost", 127.0.0.0/8 and ::1 (as URL.hostname spells them). */
+function isLoopbackHost(host: string): boolean {
+  return host === "localhost" || host === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
 /**
  * The relay server's HTTP API as the CLI uses it (Node's fetch). JSON calls, streamed uploads (duplex "half",
  * Content-Length set) and streamed downloads (straight to a file, hashed on the way). Server refusals become
@@ -52,6 +57,13 @@ export class RemoteClient {
         exitCode: 2,
         hint: "e.g. https://sealpost.example.gov.tw",
       });
+    }
+    if (u.protocol !== "https:" && !(u.protocol === "http:" && isLoopbackHost(u.hostname))) {
+      throw new RemoteError(
+        "USAGE",
+        `"${server}" is not an https:// URL: the login token and the sealed files must not cross a network in clear.`,
+        { exitCode: 2, hint: "Use the server's https:// URL (http:// only for 127.0.0.1, ::1 or localhost)." },
+      );
     }
     this.base = u.origin + u.pathname.replace(/\/+$/, "");
   }
