@@ -34,7 +34,7 @@ export async function buildApp(
   app.addHook("onRoute", (r) => {
     for (const m of [r.method].flat()) if (m !== "HEAD") options.routes?.push({ method: m, url: r.url });
   });
-  installErrorHandling(app);
+  installErrorHandling(app, ctx.log);
   const openapi = JSON.stringify(openApiDocument());
   app.get("/v1/openapi.json", async (_request, reply) => reply.type("application/json").send(openapi));
   await app.register(authRoutes, { ctx });

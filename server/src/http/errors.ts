@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance } from "fastify";
 import { ERROR_CATALOGUE, ServerError, type ServerErrorCode } from "../errors.js";
+import type { Logger } from "../log.js";
 
 /** Fastify's own error codes mapped onto the catalogue. */
 const FASTIFY_CODES: Record<string, ServerErrorCode> = {
@@ -13,9 +14,9 @@ const FASTIFY_CODES: Record<string, ServerErrorCode> = {
 
 /**
  * One error handler: ServerError => its catalogue status and `{error:{code,message,hint?,details?}}`; Fastify's
- * parser errors => their catalogue code; anything else => 500 INTERNAL (logged, never echoed).
+ * parser errors => their catalogue code; anything else => 500 INTERNAL (logged to `log`, never echoed).
  */
-export function installErrorHandling(app: FastifyInstance): void {
+export function installErrorHandling(app: FastifyInstance, log?: Logger): void {
   app.setErrorHandler((err: FastifyError | ServerError, request, reply) => {
     let e: ServerError;
     if (err instanceof ServerError) e = err;
@@ -24,7 +25,12 @@ export function installErrorHandling(app: FastifyInstance): void {
     else if ((err as FastifyError).statusCode === 400 || (err as { type?: string }).type === "entity.parse.failed") {
       e = new ServerError("BAD_REQUEST", "The request body is not valid JSON.");
     } else {
-      request.log.error({ err }, "internal error");
+      // Fastify's own logger is off: the server's logger records it (never the body or headers of the request).
+      log?.error("internal error", {
+        method: request.method,
+        route: request.routeOptions?.url ?? request.url.split("?")[0],
+        error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+      });
       e = new ServerError("INTERNAL");
     }
     if (reply.sent || reply.raw.headersSent) return;
