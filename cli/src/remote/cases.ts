@@ -4,6 +4,7 @@ import { openFile, sealFile } from "@sealpost/cms";
 import { pickKey } from "@sealpost/pki";
 import {
   CASE_STATES,
+  EXIT_CODES,
   type CaseDto,
   type CreateCaseRequest,
   type LoginResponse,
@@ -17,6 +18,7 @@ import { privateTempDir } from "../files.js";
 import { formatBytes } from "../output.js";
 import { createProgress } from "../progress.js";
 import { makeReceipt, RemoteClient } from "./client.js";
+import { manifestMismatch } from "./binding.js";
 import { RemoteError } from "./errors.js";
 import { checkReceipt } from "./receipts.js";
 import {
@@ -118,6 +120,7 @@ async function fetchAndOpen(
   const ks = await keystoreOf(rt, o);
   const signer = pickKey(ks, "sign");
   const dir = resolve(o.output ?? ".");
+  const theCase = await client.json<CaseDto>("GET", `/v1/cases/${encodeURIComponent(id)}`);
   await mkdir(dir, { recursive: true });
   // The sealed download is kept beside the output while it arrives, so an interrupted download resumes (Range)
   // when the command is run again; it is removed once opened, or when it proves damaged.
@@ -153,9 +156,20 @@ async function fetchAndOpen(
       throw e;
     }
     await rm(sealed, { force: true });
-    if (opened.manifest?.caseId && opened.manifest.caseId !== id) {
+    // The signed manifest must name this case (id, agencies, upload number): a relay that swapped two cases'
+    // files, both sealed to this user, is caught here.
+    const wrong = manifestMismatch(opened.manifest, theCase);
+    if (wrong) {
       await rm(provisional, { force: true });
-      throw usageError(`The file names case ${opened.manifest.caseId}, not ${id}: refusing it.`);
+      throw new RemoteError(
+        "FILE_NOT_FOR_CASE",
+        `The file's signed manifest names ${wrong.field} ${wrong.inFile}, but case ${id} has ${wrong.inCase}: refusing it.`,
+        {
+          exitCode: EXIT_CODES.INTEGRITY,
+          hint: "Report it to the sending agency and the sealpost operators; the opened content was removed.",
+          details: { ...wrong },
+        },
+      );
     }
     const final = await nameFromManifest(dir, provisional, opened.manifest?.fileName, (t) => rt.out.warn(t));
     const receipt = await client.json<ReceiptDto>(

@@ -1,0 +1,145 @@
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { sealFile } from "@sealpost/cms";
+import { loadKeystore, parseCertificate, pickKey } from "@sealpost/pki";
+import type { TransferManifest, TransferProfile } from "@sealpost/protocol";
+import { initDataDir, type RunningServer, silentLogger, startServer } from "@sealpost/server";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { manifestMismatch } from "../src/remote/binding.js";
+import { RemoteClient } from "../src/remote/client.js";
+
+/**
+ * `sealpost receive` binds the opened file to the case it was downloaded for: every case field the sender's signed
+ * manifest carries (case id, agencies, upload number) must be the case's. Real server (in-process, loopback), real
+ * sealed files (@sealpost/cms), the real `sealpost` binary as the receiver.
+ */
+
+const REPO = resolve(import.meta.dirname, "../..");
+const PKI = join(REPO, "fixtures/pki");
+const BIN = join(REPO, "cli/bin/sealpost.js");
+const M = JSON.parse(readFileSync(join(PKI, "manifest.json"), "utf8"));
+const pki = (p: string) => join(PKI, p);
+let work: string;
+let server: RunningServer;
+let soc: RemoteClient;
+
+const keyOf = async (id: string) =>
+  pickKey(await loadKeystore(pki(M.people[id].p12), { pin: M.people[id].pin }), "sign");
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), "sealpost-binding-"));
+  const admin = M.people["ops-wu"];
+  await initDataDir({
+    data: join(work, "data"),
+    trust: pki(M.root.cert),
+    intermediates: pki(M.intermediate.cert),
+    crl: [pki(M.intermediate.crl), pki(M.root.crl)],
+    adminCert: pki(admin.sign.cert),
+    adminEmail: admin.email,
+    adminAgency: admin.agency,
+    log: silentLogger,
+  });
+  server = await startServer(join(work, "data"), { listen: "127.0.0.1:0", log: silentLogger });
+  const a = new RemoteClient(server.url);
+  await a.login(await keyOf("ops-wu"));
+  for (const code of ["KHH-SOC", "KHH-TAX"]) {
+    await a.json("POST", "/v1/admin/agencies", { code, name: M.agencies[code].name, email: M.agencies[code].email });
+  }
+  for (const id of ["soc-chen", "tax-wang"]) {
+    const p = M.people[id];
+    await a.json("POST", "/v1/admin/staff", { agency: p.agency, name: p.name, email: p.email });
+    for (const purpose of ["sign", "encrypt"]) {
+      await a.json("POST", "/v1/admin/certificates", {
+        staff: p.email,
+        pem: readFileSync(pki(p[purpose].cert), "utf8"),
+      });
+    }
+  }
+  await a.json("POST", "/v1/admin/categories", { code: "C", name: "c", purpose: "test" });
+  soc = new RemoteClient(server.url);
+  await soc.login(await keyOf("soc-chen"));
+});
+afterAll(async () => {
+  await server?.close();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+/** Registers a case (upload number U-7) and uploads a file sealed to its recipients with `manifest`. */
+async function caseWithManifest(manifest: TransferManifest): Promise<string> {
+  const profile = await soc.json<TransferProfile>("POST", "/v1/cases", {
+    category: "C",
+    receivingAgency: "KHH-TAX",
+    recordCount: 2,
+    uploadNo: "U-7",
+  });
+  const plain = join(work, `plain-${profile.case.id}.csv`);
+  writeFileSync(plain, "id,name\n1,王小明\n2,林美華\n");
+  const sealed = join(work, `${profile.case.id}.p7m`);
+  await sealFile(plain, sealed, {
+    recipients: profile.recipients.map((r) => parseCertificate(r.certificate.pem)),
+    signer: await keyOf("soc-chen"),
+    manifest: { fileName: "batch.csv", ...manifest },
+  });
+  await soc.upload(`/v1/cases/${profile.case.id}/payload`, sealed);
+  return profile.case.id;
+}
+
+/** `sealpost --json receive ID -o OUT` as tax-wang. */
+async function receive(id: string, out: string): Promise<{ code: number; json: Record<string, unknown> }> {
+  const p = M.people["tax-wang"];
+  const home = join(work, "home");
+  mkdirSync(home, { recursive: true });
+  const config = join(home, "config.json");
+  writeFileSync(
+    config,
+    JSON.stringify({
+      server: server.url,
+      trust: [pki(M.root.cert)],
+      intermediates: [pki(M.intermediate.cert)],
+      crls: [pki(M.intermediate.crl), pki(M.root.crl)],
+      keystore: pki(p.p12),
+    }),
+  );
+  const env = { ...process.env, SEALPOST_CONFIG: config, SEALPOST_PIN: p.pin };
+  const run = async (args: string[]) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    const [code] = (await once(child, "close")) as [number];
+    return { code, stdout };
+  };
+  expect((await run(["login"])).code).toBe(0);
+  const r = await run(["--json", "receive", id, "-o", out]);
+  return { code: r.code, json: JSON.parse(r.stdout) };
+}
+
+describe("receive: the file's manifest must name the case", () => {
+  test("a file whose signed manifest names another upload number is refused (exit 6) and nothing is left", async () => {
+    const id = await caseWithManifest({ senderAgency: "KHH-SOC", receivingAgency: "KHH-TAX", uploadNo: "U-999" });
+    const out = join(work, "in-wrong");
+    const r = await receive(id, out);
+    expect(r.code).toBe(6);
+    expect(r.json).toMatchObject({ ok: false, error: { code: "FILE_NOT_FOR_CASE" } });
+    expect(readdirSync(out)).toEqual([]);
+  });
+
+  test("a file whose manifest matches the case opens (a manifest without a case id is accepted)", async () => {
+    const id = await caseWithManifest({ senderAgency: "KHH-SOC", receivingAgency: "KHH-TAX", uploadNo: "U-7" });
+    const out = join(work, "in-ok");
+    const r = await receive(id, out);
+    expect(r.code).toBe(0);
+    expect(readFileSync(String(r.json.file), "utf8")).toContain("王小明");
+  });
+
+  test("manifestMismatch names the first field that differs", () => {
+    const c = { id: "C1", senderAgency: "KHH-SOC", receivingAgency: "KHH-TAX", uploadNo: "U-7" };
+    expect(manifestMismatch(undefined, c)).toBeUndefined();
+    expect(manifestMismatch({ fileName: "x.csv" }, c)).toBeUndefined();
+    expect(manifestMismatch({ caseId: "C2" }, c)).toEqual({ field: "caseId", inFile: "C2", inCase: "C1" });
+    expect(manifestMismatch({ receivingAgency: "KHH-EDU" }, c)?.field).toBe("receivingAgency");
+    expect(manifestMismatch({ senderAgency: "KHH-SOC", uploadNo: "U-7", caseId: "C1" }, c)).toBeUndefined();
+  });
+});
