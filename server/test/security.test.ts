@@ -172,3 +172,25 @@ describe("uploads by callers who may not upload", () => {
     expect((await sender.call("GET", `/v1/cases/${c.body.case.id}`)).body.state).toBe("registered");
   });
 });
+
+describe("IP allow-lists", () => {
+  test("X-Forwarded-For is not trusted: a client outside the list cannot claim an allowed address", async () => {
+    const agency = person("soc-chen").agency;
+    const set = server.ctx.db.prepare("UPDATE agencies SET allow_cidrs = ? WHERE code = ?");
+    set.run(JSON.stringify(["10.0.0.0/8"]), agency);
+    try {
+      for (const headers of [
+        { "x-forwarded-for": "10.1.2.3" },
+        { forwarded: "for=10.1.2.3" },
+        { "x-real-ip": "10.1.2.3" },
+      ]) {
+        const r = await sender.call("GET", "/v1/cases", undefined, headers);
+        expect(r.status).toBe(403);
+        expect(r.body.error.code).toBe("SOURCE_NOT_ALLOWED");
+      }
+    } finally {
+      set.run("[]", agency);
+    }
+    expect((await sender.call("GET", "/v1/cases")).status).toBe(200);
+  });
+});
