@@ -16,11 +16,12 @@ import { Api, freshDataDir, keyEntry, person, registerFixtures, startTestServer 
 let data: Awaited<ReturnType<typeof freshDataDir>>;
 let server: RunningServer;
 let sender: Api;
+let admin: Api;
 
 beforeAll(async () => {
   data = await freshDataDir();
   server = await startTestServer(data.dir);
-  const admin = new Api(server.url);
+  admin = new Api(server.url);
   await admin.login("ops-wu");
   await registerFixtures(admin);
   sender = new Api(server.url);
@@ -192,5 +193,29 @@ describe("IP allow-lists", () => {
       set.run("[]", agency);
     }
     expect((await sender.call("GET", "/v1/cases")).status).toBe(200);
+  });
+});
+
+describe("admin agency update", () => {
+  test("fields of the wrong type are BAD_REQUEST; fields the update does not apply never reach the audit entry", async () => {
+    const code = person("tax-wang").agency;
+    for (const body of [{ name: { zh: "稅捐處" } }, { email: 42 }, { allowCidrs: "10.0.0.0/8" }, { allowCidrs: [7] }]) {
+      const r = await admin.call("PATCH", `/v1/admin/agencies/${code}`, body);
+      expect(r.status).toBe(400);
+      expect(r.body.error.code).toBe("BAD_REQUEST");
+    }
+    // 1e400 parses as Infinity, which canonical JSON cannot hash: an unknown field must not break the update.
+    const raw = `{"name":"高雄市稅捐稽徵處 (test)","injected":1e400,"note":{"deep":[1,2]}}`;
+    const r = await fetch(`${server.url}/v1/admin/agencies/${code}`, {
+      method: "PATCH",
+      headers: { authorization: `Bearer ${admin.token}`, "content-type": "application/json" },
+      body: raw,
+    });
+    expect(r.status).toBe(200);
+    const last = server.ctx.db
+      .prepare("SELECT detail FROM audit_log WHERE action = 'agency.update' ORDER BY seq DESC LIMIT 1")
+      .get() as { detail: string };
+    expect(JSON.parse(last.detail)).toEqual({ code, name: "高雄市稅捐稽徵處 (test)" });
+    expect(verifyAudit(server.ctx.db).ok).toBe(true);
   });
 });

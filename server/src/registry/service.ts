@@ -78,8 +78,20 @@ export function updateAgency(
   code: string,
   patch: Partial<Pick<AgencyDto, "name" | "email" | "allowCidrs">>,
 ): AgencyDto {
-  if (patch.email !== undefined) need(EMAIL_RE.test(patch.email), "Agency e-mail address is not valid.");
-  if (patch.allowCidrs !== undefined) validateCidrs(patch.allowCidrs);
+  need(typeof patch === "object" && patch !== null, "The change must be a JSON object.");
+  if (patch.name !== undefined) {
+    need(typeof patch.name === "string" && patch.name.trim() !== "", "Agency name must be non-empty text.");
+  }
+  if (patch.email !== undefined) {
+    need(typeof patch.email === "string" && EMAIL_RE.test(patch.email), "Agency e-mail address is not valid.");
+  }
+  if (patch.allowCidrs !== undefined) {
+    need(
+      Array.isArray(patch.allowCidrs) && patch.allowCidrs.every((c) => typeof c === "string"),
+      "allowCidrs must be a list of address ranges.",
+    );
+    validateCidrs(patch.allowCidrs);
+  }
   return ctx.db.transaction(() => {
     const cur = getAgency(ctx.db, code);
     const next = {
@@ -91,7 +103,13 @@ export function updateAgency(
     ctx.db
       .prepare("UPDATE agencies SET name = ?, email = ?, allow_cidrs = ? WHERE code = ?")
       .run(next.name, next.email, JSON.stringify(next.allowCidrs), code);
-    appendAudit(ctx.db, { ...auditOf(actor), action: "agency.update", detail: { code, ...patch } });
+    // Only the fields that were applied go into the audit entry (never whatever else the request carried).
+    const changed = {
+      ...(patch.name !== undefined ? { name: patch.name } : {}),
+      ...(patch.email !== undefined ? { email: patch.email } : {}),
+      ...(patch.allowCidrs !== undefined ? { allowCidrs: patch.allowCidrs } : {}),
+    };
+    appendAudit(ctx.db, { ...auditOf(actor), action: "agency.update", detail: { code, ...changed } });
     return next;
   })();
 }
