@@ -219,3 +219,31 @@ describe("admin agency update", () => {
     expect(verifyAudit(server.ctx.db).ok).toBe(true);
   });
 });
+
+describe("failed logins in the append-only audit chain", () => {
+  test("an unauthenticated request cannot make the server append an entry of unbounded size", async () => {
+    const huge = "f".repeat(500_000);
+    const r = await new Api(server.url).call("POST", "/v1/auth/login", {
+      challengeId: "nope",
+      certSha256: huge,
+      statement: { type: "sealpost-login" },
+      signature: "AA==",
+    });
+    expect(r.status).toBe(401);
+    const last = server.ctx.db
+      .prepare("SELECT detail FROM audit_log WHERE action = 'auth.login_failed' ORDER BY seq DESC LIMIT 1")
+      .get() as { detail: string };
+    expect(last.detail.length).toBeLessThan(1000);
+    expect(JSON.parse(last.detail)).toMatchObject({ code: "LOGIN_FAILED", certSha256: "" });
+  });
+
+  test("an origin of any length is quoted shortly in the recorded reason", async () => {
+    const r = await loginWithHost("tax-lee", `https://${"a".repeat(100_000)}.example`, "127.0.0.1");
+    expect(r.status).toBe(401);
+    const last = server.ctx.db
+      .prepare("SELECT detail FROM audit_log WHERE action = 'auth.login_failed' ORDER BY seq DESC LIMIT 1")
+      .get() as { detail: string };
+    expect(last.detail.length).toBeLessThan(1000);
+    expect(JSON.parse(last.detail).certSha256).toMatch(/^[0-9a-f]{64}$/);
+  });
+});

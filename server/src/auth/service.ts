@@ -31,6 +31,11 @@ function loginFailed(message: string, hint?: string): ServerError {
   return new ServerError("LOGIN_FAILED", message, hint ? { hint } : {});
 }
 
+/** The certificate SHA-256 a login claimed, as recorded: lower-case hex, or "" when it is not a SHA-256 at all. */
+function claimedSha256(v: unknown): string {
+  return typeof v === "string" && /^[0-9a-fA-F]{64}$/.test(v) ? v.toLowerCase() : "";
+}
+
 export function createChallenge(ctx: ServerContext, req: ChallengeRequest): ChallengeResponse {
   let staffId: string | undefined;
   if (typeof req.certSha256 === "string") {
@@ -78,7 +83,7 @@ export async function login(
         .prepare(
           "SELECT s.id, s.role, s.agency FROM certificates c JOIN staff s ON s.id = c.staff_id WHERE c.sha256 = ?",
         )
-        .get(String(req?.certSha256 ?? "").toLowerCase()) as { id: string; role: string; agency: string } | undefined;
+        .get(claimedSha256(req?.certSha256)) as { id: string; role: string; agency: string } | undefined;
       ctx.db.transaction(() =>
         appendAudit(ctx.db, {
           actor: cert?.id ?? null,
@@ -86,7 +91,8 @@ export async function login(
           agency: cert?.agency ?? null,
           action: "auth.login_failed",
           source,
-          detail: { code: e.code, reason: e.message, certSha256: String(req?.certSha256 ?? "") },
+          // Bounded: this entry is written for unauthenticated requests, and the chain is append-only.
+          detail: { code: e.code, reason: e.message.slice(0, 300), certSha256: claimedSha256(req?.certSha256) },
         }),
       )();
     }
@@ -118,7 +124,9 @@ async function loginUnaudited(
   if (st.type !== "sealpost-login" || st.challenge !== ch.challenge)
     throw loginFailed("The signed challenge does not match.");
   if (!origins.includes(st.origin)) {
-    throw loginFailed(`The login was signed for ${st.origin}, not for this server.`);
+    throw loginFailed(
+      `The login was signed for ${JSON.stringify(String(st.origin).slice(0, 200))}, not for this server.`,
+    );
   }
   const t = Date.parse(st.time);
   if (!Number.isFinite(t) || Math.abs(t - Date.now()) > CLOCK_SKEW_MS) {
