@@ -53,7 +53,7 @@ export class Output {
   fields(rows: Array<[string, string | number | undefined]>, indent = ""): void {
     const shown = rows.filter((r): r is [string, string | number] => r[1] !== undefined && r[1] !== "");
     const width = Math.max(0, ...shown.map(([k]) => k.length)) + 1;
-    for (const [k, v] of shown) this.line(`${indent}${`${k}:`.padEnd(width)} ${v}`);
+    for (const [k, v] of shown) this.line(`${indent}${`${k}:`.padEnd(width)} ${oneLine(String(v))}`);
   }
 
   /** A warning on stderr (always, even with --quiet or --json), also collected for the JSON result. */
@@ -153,6 +153,14 @@ export function terminalSafe(text: string): string {
     /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g,
     (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
   );
+}
+
+/**
+ * Text that must stay on one line of the report (a field value, a note, a name from the server or a file): line
+ * breaks become a visible "\\n", so text written by someone else cannot add lines that look like sealpost's own.
+ */
+export function oneLine(text: string): string {
+  return text.replace(/\r\n|[\r\n\u2028\u2029]/g, "\\n");
 }
 
 /** Bytes as "1.5 MiB" etc. */

@@ -15,7 +15,7 @@ import type { Command } from "commander";
 import { addKeyOptions, addTrustOptions, collect, positiveInt } from "../commands/common.js";
 import { CliError, usageError } from "../errors.js";
 import { privateTempDir } from "../files.js";
-import { formatBytes } from "../output.js";
+import { formatBytes, oneLine } from "../output.js";
 import { createProgress } from "../progress.js";
 import { makeReceipt, RemoteClient } from "./client.js";
 import { manifestMismatch } from "./binding.js";
@@ -58,7 +58,7 @@ function printCase(rt: RemoteRuntime, c: CaseDto): void {
     ["result", c.result ? `${formatBytes(c.result.size)} sha256 ${c.result.sha256}` : undefined],
     ["updated", c.updatedAt],
   ]);
-  for (const n of c.notes ?? []) rt.out.line(`  note ${n.createdAt} ${n.staffName}: ${n.text}`);
+  for (const n of c.notes ?? []) rt.out.line(`  note ${n.createdAt} ${oneLine(n.staffName)}: ${oneLine(n.text)}`);
 }
 
 /** Seals `file` to the profile's recipients (validated with the user's trust first) and uploads it to `path`. */
@@ -352,7 +352,9 @@ export function registerCaseCommands(program: Command): void {
         const list = await (await rt.client()).json<CaseDto[]>("GET", `/v1/cases?${q}`);
         for (const c of list) {
           rt.out.line(
-            `${c.id}  ${stateLabel(c.state).padEnd(22)} ${c.senderAgency} -> ${c.receivingAgency}  ${c.category}  ${c.recordCount} records  no. ${c.uploadNo}  ${c.updatedAt}`,
+            oneLine(
+              `${c.id}  ${stateLabel(c.state).padEnd(22)} ${c.senderAgency} -> ${c.receivingAgency}  ${c.category}  ${c.recordCount} records  no. ${c.uploadNo}  ${c.updatedAt}`,
+            ),
           );
         }
         if (list.length === 0) rt.out.line("no cases");
@@ -471,7 +473,9 @@ export function registerCaseCommands(program: Command): void {
       for (const r of list) checked.push(await checkReceipt(r, expected, trust));
       for (const r of checked) {
         rt.out.line(
-          `#${r.id} ${r.statement.kind} receipt by ${r.signer} at ${r.statement.time}: sha256 ${r.statement.sha256} (${r.signatureValid ? "signature valid" : `INVALID: ${r.problem}`})`,
+          oneLine(
+            `#${r.id} ${r.statement.kind} receipt by ${r.signer} at ${r.statement.time}: sha256 ${r.statement.sha256} (${r.signatureValid ? "signature valid" : `INVALID: ${r.problem}`})`,
+          ),
         );
       }
       if (checked.length === 0) rt.out.line("no receipts yet");
