@@ -247,3 +247,23 @@ describe("failed logins in the append-only audit chain", () => {
     expect(JSON.parse(last.detail).certSha256).toMatch(/^[0-9a-f]{64}$/);
   });
 });
+
+describe("admin certificate revocation", () => {
+  test("a reason that is not bounded text is BAD_REQUEST and the certificate stays active", async () => {
+    const certs = (await admin.call("GET", `/v1/admin/certificates?staff=${person("tax-chang").email}`)).body as {
+      id: string;
+      status: string;
+    }[];
+    const id = certs[0]!.id;
+    for (const reason of [{ why: "x" }, 7, "r".repeat(1001)]) {
+      const r = await admin.call("POST", `/v1/admin/certificates/${id}/revoke`, { reason });
+      expect(r.status).toBe(400);
+      expect(r.body.error.code).toBe("BAD_REQUEST");
+    }
+    const after = (await admin.call("GET", `/v1/admin/certificates?staff=${person("tax-chang").email}`)).body as {
+      id: string;
+      status: string;
+    }[];
+    expect(after.find((c) => c.id === id)?.status).toBe("active");
+  });
+});

@@ -393,8 +393,9 @@ export function revokeCertificate(
   ctx: ServerContext,
   actor: Actor | null,
   idOrSha: string,
-  reason: string,
+  reason: unknown,
 ): CertificateDto {
+  need(typeof reason === "string" && reason.length <= 1000, "The reason must be text of at most 1000 characters.");
   return ctx.db.transaction(() => {
     const r = getCertRow(ctx.db, idOrSha);
     if (r.status === "revoked") throw new ServerError("CONFLICT", "This certificate is already revoked.");
