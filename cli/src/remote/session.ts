@@ -1,4 +1,5 @@
-import { chmod, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { chmod, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import type { StaffDto } from "@sealpost/protocol";
@@ -24,11 +25,22 @@ export function sessionPath(env: NodeJS.ProcessEnv = process.env): string {
   return join(base, "sealpost", "session.json");
 }
 
+/**
+ * Writes the session: a new file (created exclusively, mode 0600) renamed over session.json, so the token is never
+ * written into an existing file or through a link someone put in its place, nor readable for a moment by others.
+ */
 export async function saveSession(s: Session, env: NodeJS.ProcessEnv = process.env): Promise<string> {
   const p = sessionPath(env);
   await mkdir(dirname(p), { recursive: true, mode: 0o700 });
-  await writeFile(p, `${JSON.stringify(s, null, 2)}\n`, { mode: 0o600 });
-  await chmod(p, 0o600);
+  const tmp = `${p}.${randomBytes(6).toString("hex")}.tmp`;
+  try {
+    await writeFile(tmp, `${JSON.stringify(s, null, 2)}\n`, { mode: 0o600, flag: "wx" });
+    await chmod(tmp, 0o600);
+    await rename(tmp, p);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
   return p;
 }
 
