@@ -5,10 +5,10 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { sealFile } from "@sealpost/cms";
 import { loadKeystore, parseCertificate, pickKey } from "@sealpost/pki";
-import type { TransferManifest, TransferProfile } from "@sealpost/protocol";
+import type { CaseDto, ReceiptDto, TransferManifest, TransferProfile } from "@sealpost/protocol";
 import { initDataDir, type RunningServer, silentLogger, startServer } from "@sealpost/server";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { manifestMismatch } from "../src/remote/binding.js";
+import { manifestMismatch, signerMismatch } from "../src/remote/binding.js";
 import { RemoteClient } from "../src/remote/client.js";
 
 /**
@@ -68,7 +68,7 @@ afterAll(async () => {
 });
 
 /** Registers a case (upload number U-7) and uploads a file sealed to its recipients with `manifest`. */
-async function caseWithManifest(manifest: TransferManifest): Promise<string> {
+async function caseWithManifest(manifest: TransferManifest, signer = "soc-chen"): Promise<string> {
   const profile = await soc.json<TransferProfile>("POST", "/v1/cases", {
     category: "C",
     receivingAgency: "KHH-TAX",
@@ -80,7 +80,7 @@ async function caseWithManifest(manifest: TransferManifest): Promise<string> {
   const sealed = join(work, `${profile.case.id}.p7m`);
   await sealFile(plain, sealed, {
     recipients: profile.recipients.map((r) => parseCertificate(r.certificate.pem)),
-    signer: await keyOf("soc-chen"),
+    signer: await keyOf(signer),
     manifest: { fileName: "batch.csv", ...manifest },
   });
   await soc.upload(`/v1/cases/${profile.case.id}/payload`, sealed);
@@ -132,6 +132,41 @@ describe("receive: the file's manifest must name the case", () => {
     const r = await receive(id, out);
     expect(r.code).toBe(0);
     expect(readFileSync(String(r.json.file), "utf8")).toContain("王小明");
+  });
+
+  test("a file signed by someone else than its uploader (a trusted card, not the sender's) is refused (exit 7), removed, no receipt", async () => {
+    // soc-lin's signing certificate chains to the same root, but soc-chen uploaded the file.
+    const id = await caseWithManifest(
+      { senderAgency: "KHH-SOC", receivingAgency: "KHH-TAX", uploadNo: "U-7" },
+      "soc-lin",
+    );
+    const c = await soc.json<CaseDto>("GET", `/v1/cases/${id}`);
+    const chenSign = parseCertificate(readFileSync(pki(M.people["soc-chen"].sign.cert), "utf8")).sha256;
+    expect(c.payload?.uploadedBy).toEqual({
+      staffId: expect.any(String),
+      agency: "KHH-SOC",
+      signingCertSha256: [chenSign],
+    });
+    const out = join(work, "in-not-sender");
+    const r = await receive(id, out);
+    expect(r.code).toBe(7);
+    expect(r.json).toMatchObject({ ok: false, error: { code: "SIGNER_NOT_SENDER" } });
+    expect(readdirSync(out)).toEqual([]);
+    expect(await soc.json<ReceiptDto[]>("GET", `/v1/cases/${id}/receipts`)).toEqual([]);
+  });
+
+  test("signerMismatch: the signer must be a registered signing certificate of the uploader, on the right side", () => {
+    const by = { staffId: "s1", agency: "KHH-SOC", signingCertSha256: ["aa".repeat(32)] };
+    const file = { sha256: "f", size: 1, uploadedAt: "t" };
+    const c = { senderAgency: "KHH-SOC", receivingAgency: "KHH-TAX", payload: { ...file, uploadedBy: by } };
+    expect(signerMismatch("AA".repeat(32), "payload", c)).toBeUndefined();
+    expect(signerMismatch("bb".repeat(32), "payload", c)).toMatch(/not a registered signing certificate/);
+    expect(signerMismatch(undefined, "payload", c)).toMatch(/not signed/);
+    expect(signerMismatch("aa".repeat(32), "result", c)).toMatch(/does not say who uploaded/);
+    // A result must come from the receiving agency's staff.
+    expect(signerMismatch("aa".repeat(32), "result", { ...c, result: { ...file, uploadedBy: by } })).toMatch(
+      /uploaded by staff of KHH-SOC, not of KHH-TAX/,
+    );
   });
 
   test("manifestMismatch names the first field that differs", () => {

@@ -18,7 +18,7 @@ import { privateTempDir } from "../files.js";
 import { formatBytes, oneLine } from "../output.js";
 import { createProgress } from "../progress.js";
 import { makeReceipt, RemoteClient } from "./client.js";
-import { manifestMismatch } from "./binding.js";
+import { manifestMismatch, signerMismatch } from "./binding.js";
 import { RemoteError } from "./errors.js";
 import { checkReceipt } from "./receipts.js";
 import {
@@ -156,6 +156,17 @@ async function fetchAndOpen(
       throw e;
     }
     await rm(sealed, { force: true });
+    // Every file proves its sender: the CMS signer must be one of the registered signing certificates of the staff
+    // member the server saw upload it (any other trusted signer, e.g. someone else's card, is refused).
+    const notSender = signerMismatch(opened.signer?.cert.sha256, kind, theCase);
+    if (notSender) {
+      await rm(provisional, { force: true });
+      throw new RemoteError("SIGNER_NOT_SENDER", `Case ${id}: ${notSender}; refusing the ${kind}.`, {
+        exitCode: EXIT_CODES.BAD_SIGNATURE,
+        hint: "Report it to the sending agency and the sealpost operators; the opened content was removed and no receipt was sent.",
+        details: { signerSha256: opened.signer?.cert.sha256 ?? null, uploadedBy: theCase[kind]?.uploadedBy ?? null },
+      });
+    }
     // The signed manifest must name this case (id, agencies, upload number): a relay that swapped two cases'
     // files, both sealed to this user, is caught here.
     const wrong = manifestMismatch(opened.manifest, theCase);

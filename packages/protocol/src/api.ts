@@ -133,9 +133,29 @@ export interface CaseDto {
   remarks: string;
   createdAt: string;
   updatedAt: string;
-  payload?: { sha256: string; size: number; uploadedAt: string };
-  result?: { sha256: string; size: number; uploadedAt: string };
+  payload?: CaseFileDto;
+  result?: CaseFileDto;
   notes?: NoteDto[];
+}
+
+/**
+ * Who uploaded a case file, recorded by the server at upload time from the authenticated caller: the staff member,
+ * their agency and the SHA-256 of each signing certificate registered and active for them then. The CLI refuses an
+ * opened file whose CMS signer certificate is not one of these ("every file proves its sender").
+ */
+export interface FileUploaderDto {
+  staffId: string;
+  agency: string;
+  /** Lower-case hex SHA-256 of the uploader's registered active signing certificates at upload time. */
+  signingCertSha256: string[];
+}
+
+/** A case's payload or result file. `uploadedBy` is absent only for files recorded before the server kept it. */
+export interface CaseFileDto {
+  sha256: string;
+  size: number;
+  uploadedAt: string;
+  uploadedBy?: FileUploaderDto;
 }
 
 export interface NoteDto {

@@ -8,6 +8,7 @@ import {
   type CaseState,
   type CreateCaseRequest,
   canonicalJson,
+  type FileUploaderDto,
   type NoteDto,
   type ProfileRecipient,
   type ReceiptDto,
@@ -55,6 +56,9 @@ export interface CaseRow {
   result_sha256: string | null;
   result_size: number | null;
   result_at: string | null;
+  /** JSON FileUploaderDto, recorded at upload (null for files recorded before core-003). */
+  payload_uploaded_by?: string | null;
+  result_uploaded_by?: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -83,12 +87,43 @@ export function caseDto(r: CaseRow): CaseDto {
     createdAt: r.created_at,
     updatedAt: r.updated_at,
     ...(r.payload_sha256
-      ? { payload: { sha256: r.payload_sha256, size: r.payload_size ?? 0, uploadedAt: r.payload_at ?? "" } }
+      ? {
+          payload: {
+            sha256: r.payload_sha256,
+            size: r.payload_size ?? 0,
+            uploadedAt: r.payload_at ?? "",
+            ...uploaderOf(r.payload_uploaded_by),
+          },
+        }
       : {}),
     ...(r.result_sha256
-      ? { result: { sha256: r.result_sha256, size: r.result_size ?? 0, uploadedAt: r.result_at ?? "" } }
+      ? {
+          result: {
+            sha256: r.result_sha256,
+            size: r.result_size ?? 0,
+            uploadedAt: r.result_at ?? "",
+            ...uploaderOf(r.result_uploaded_by),
+          },
+        }
       : {}),
   };
+}
+
+function uploaderOf(json: string | null | undefined): { uploadedBy?: FileUploaderDto } {
+  return json ? { uploadedBy: JSON.parse(json) as FileUploaderDto } : {};
+}
+
+/**
+ * The uploader record of a file: the authenticated caller, their agency and the SHA-256 of every signing certificate
+ * registered and active for them now (the receiver checks the file's CMS signer against these).
+ */
+function uploaderRecord(ctx: ServerContext, actor: Actor): string {
+  const dto: FileUploaderDto = {
+    staffId: actor.staffId,
+    agency: actor.agency,
+    signingCertSha256: activeCertRows(ctx.db, actor.staffId, "sign").map((r) => r.sha256),
+  };
+  return JSON.stringify(dto);
 }
 
 function auditBase(actor: Actor) {
@@ -511,6 +546,7 @@ function commitTransition(
         payload_sha256: file.sha256,
         payload_size: file.size,
         payload_at: t,
+        payload_uploaded_by: uploaderRecord(ctx, actor),
       });
       const receivers = ctx.db
         .prepare(
@@ -531,6 +567,7 @@ function commitTransition(
         result_sha256: file.sha256,
         result_size: file.size,
         result_at: t,
+        result_uploaded_by: uploaderRecord(ctx, actor),
       });
       const ins = ctx.db.prepare(
         "INSERT OR IGNORE INTO case_recipients (case_id, side, cert_id, staff_id, role) VALUES (?, 'result', ?, ?, 'result')",

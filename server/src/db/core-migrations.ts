@@ -143,4 +143,13 @@ CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE
       db.exec("ALTER TABLE agencies ADD COLUMN active INTEGER NOT NULL DEFAULT 1");
     },
   },
+  {
+    id: "core-003",
+    up(db) {
+      // Who uploaded each case file (JSON {staffId, agency, signingCertSha256[]}, taken from the authenticated
+      // caller and the registry at upload time), so a receiver can check that the file's signer is its sender.
+      db.exec("ALTER TABLE cases ADD COLUMN payload_uploaded_by TEXT");
+      db.exec("ALTER TABLE cases ADD COLUMN result_uploaded_by TEXT");
+    },
+  },
 ];
