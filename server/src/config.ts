@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import { ServerError } from "./errors.js";
+import type { RateLimitConfig } from "./http/rate-limit.js";
 import type { SmtpSettings } from "./mail/worker.js";
 
 /** SMTP settings for the mail worker (server/src/mail/worker.ts). */
@@ -37,6 +38,12 @@ export interface ServerConfig {
   maxUploadBytes: number;
   /** Lifetime of a login token in seconds. Default 3600 (1 hour). */
   tokenTtlSeconds: number;
+  /**
+   * Per-source-address token bucket for the unauthenticated auth endpoints (POST /v1/auth/challenge and
+   * /v1/auth/login): at most `burst` requests at once, `perMinute` regained a minute. Default 60 and 60.
+   * Over the limit: 429 RATE_LIMITED with Retry-After.
+   */
+  authRateLimit?: Partial<RateLimitConfig>;
   /** The URL staff use to reach the server (for mails and the login origin check). */
   publicUrl?: string;
   trust: TrustConfig;

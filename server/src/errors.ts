@@ -27,6 +27,10 @@ export const ERROR_CATALOGUE = {
   BAD_RECEIPT: { status: 422, message: "The receipt could not be verified." },
   UPLOAD_INCOMPLETE: { status: 400, message: "The upload ended before the whole file arrived; nothing was recorded." },
   FILE_GONE: { status: 410, message: "The file has been purged under the retention policy." },
+  RATE_LIMITED: {
+    status: 429,
+    message: "Too many login requests from this network address; wait and try again.",
+  },
   INTERNAL: { status: 500, message: "Internal server error." },
 } as const satisfies Record<string, { status: number; message: string }>;
 

@@ -294,15 +294,43 @@ describe("tokens", () => {
     expect((await a.call("GET", "/v1/auth/whoami")).body.email).toBe(person("soc-lin").email);
   });
 
-  test("a challenge can be asked for by e-mail; unknown people get none", async () => {
+  test("a challenge is answered alike for known and unknown identities; a login on an unknown one fails generically", async () => {
     const a = new Api(server.url);
-    const ok = await a.call("POST", "/v1/auth/challenge", { email: person("tax-wang").email });
-    expect(ok.status).toBe(200);
-    expect(Buffer.from(ok.body.challenge, "base64url")).toHaveLength(32);
-    const unknown = await a.call("POST", "/v1/auth/challenge", { email: "nobody@example" });
-    expect(unknown.status).toBe(401);
-    expect(unknown.body.error.code).toBe("LOGIN_FAILED");
+    const { sign } = await import("node:crypto");
+    const { canonicalJson } = await import("@sealpost/protocol");
+    const { keyEntry } = await import("./helpers.js");
+    const known = await a.call("POST", "/v1/auth/challenge", { email: person("tax-wang").email });
+    const unknownMail = await a.call("POST", "/v1/auth/challenge", { email: "nobody@example" });
+    const unknownCert = await a.call("POST", "/v1/auth/challenge", { certSha256: "ab".repeat(32) });
+    for (const r of [known, unknownMail, unknownCert]) {
+      expect(r.status).toBe(200);
+      expect(Object.keys(r.body).sort()).toEqual(["challenge", "challengeId", "expiresAt"]);
+      expect(Buffer.from(r.body.challenge, "base64url")).toHaveLength(32);
+    }
     expect((await a.call("POST", "/v1/auth/challenge", {})).status).toBe(400);
+    // tax-wang signs correctly, but on the challenge asked for an unknown address: refused like an unregistered
+    // certificate on a known person's challenge (same code, same message).
+    const k = keyEntry("tax-wang", "sign");
+    const loginOn = (ch: typeof known, certSha256: string) => {
+      const st = {
+        type: "sealpost-login",
+        challenge: ch.body.challenge,
+        origin: new URL(server.url).origin,
+        time: new Date().toISOString(),
+      };
+      return a.call("POST", "/v1/auth/login", {
+        challengeId: ch.body.challengeId,
+        certSha256,
+        statement: st,
+        signature: sign("sha256", Buffer.from(canonicalJson(st)), k.privateKey).toString("base64"),
+      });
+    };
+    const onUnknown = await loginOn(unknownMail, k.cert.sha256);
+    const unregistered = await loginOn(known, "cd".repeat(32));
+    expect(onUnknown.status).toBe(401);
+    expect(onUnknown.body.error.code).toBe("LOGIN_FAILED");
+    expect(unregistered.status).toBe(401);
+    expect(onUnknown.body.error.message).toBe(unregistered.body.error.message);
   });
 
   test("a login signed by another key, for another server, or replayed is refused", async () => {

@@ -51,19 +51,15 @@ export function createChallenge(ctx: ServerContext, req: ChallengeRequest): Chal
   } else {
     throw new ServerError("BAD_REQUEST", "Give certSha256 or email.");
   }
-  if (!staffId) {
-    throw loginFailed(
-      "This certificate or e-mail address is not registered for an active staff member.",
-      "Ask your sealpost administrator to register your signing certificate.",
-    );
-  }
+  // An unknown identity gets a challenge too (bound to nobody): the answer is the same whether or not the e-mail
+  // address or certificate is registered, and the login then fails like any login with an unregistered certificate.
   const id = randomUUID();
   const challenge = randomBytes(32).toString("base64url");
   const expiresAt = new Date(Date.now() + CHALLENGE_TTL_MS).toISOString();
   ctx.db.prepare("DELETE FROM challenges WHERE expires_at < ?").run(new Date().toISOString());
   ctx.db
     .prepare("INSERT INTO challenges (id, challenge, staff_id, expires_at) VALUES (?, ?, ?, ?)")
-    .run(id, challenge, staffId, expiresAt);
+    .run(id, challenge, staffId ?? null, expiresAt);
   return { challengeId: id, challenge, expiresAt };
 }
 
@@ -112,7 +108,7 @@ async function loginUnaudited(
   // Single use: the challenge is deleted whatever the outcome.
   const ch = ctx.db.transaction(() => {
     const row = ctx.db.prepare("SELECT * FROM challenges WHERE id = ?").get(req.challengeId) as
-      | { challenge: string; staff_id: string; expires_at: string }
+      | { challenge: string; staff_id: string | null; expires_at: string }
       | undefined;
     ctx.db.prepare("DELETE FROM challenges WHERE id = ?").run(req.challengeId);
     return row;
@@ -132,10 +128,16 @@ async function loginUnaudited(
   if (!Number.isFinite(t) || Math.abs(t - Date.now()) > CLOCK_SKEW_MS) {
     throw loginFailed("The login time is more than five minutes off.", "Check this computer's clock.");
   }
-  const row = activeCertRows(ctx.db, ch.staff_id, "sign").find(
-    (r) => r.sha256 === String(req.certSha256).toLowerCase(),
-  );
-  if (!row) throw loginFailed("This certificate is not an active registered signing certificate of yours.");
+  // A challenge issued for an unknown identity (staff_id NULL) fails here, exactly like an unregistered certificate.
+  const row = ch.staff_id
+    ? activeCertRows(ctx.db, ch.staff_id, "sign").find((r) => r.sha256 === String(req.certSha256).toLowerCase())
+    : undefined;
+  if (!row || !ch.staff_id) {
+    throw loginFailed(
+      "This certificate is not an active registered signing certificate of an active staff member.",
+      "Ask your sealpost administrator to register your signing certificate.",
+    );
+  }
   const staff = getStaff(ctx.db, ch.staff_id);
   if (!staff.active) throw loginFailed("Your account is not active.");
   const { cert, chain } = certOf(row);

@@ -152,4 +152,19 @@ CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE
       db.exec("ALTER TABLE cases ADD COLUMN result_uploaded_by TEXT");
     },
   },
+  {
+    id: "core-004",
+    up(db) {
+      // A challenge is issued for unknown identities too (staff_id NULL), so the answer does not reveal which
+      // e-mail addresses and certificates are registered; a login on such a challenge fails like any other.
+      // Challenges live two minutes: the table is recreated, not copied.
+      db.exec(`DROP TABLE challenges;
+CREATE TABLE challenges (
+  id TEXT PRIMARY KEY,
+  challenge TEXT NOT NULL,
+  staff_id TEXT REFERENCES staff(id),
+  expires_at TEXT NOT NULL
+);`);
+    },
+  },
 ];
