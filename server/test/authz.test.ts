@@ -10,8 +10,9 @@ import { Api, freshDataDir, person, pkiPath, registerFixtures, startTestServer }
  * authorisation (2xx, or a business answer such as 400/409/422 for a body or state that does not fit).
  */
 
-type Who = "sender" | "receiver" | "outsider" | "admin" | "ops" | "anonymous";
-const WHO: Who[] = ["sender", "receiver", "outsider", "admin", "ops", "anonymous"];
+/** "colleague": staff of the receiving agency who is not named as a receiver on the case. */
+type Who = "sender" | "receiver" | "colleague" | "outsider" | "admin" | "ops" | "anonymous";
+const WHO: Who[] = ["sender", "receiver", "colleague", "outsider", "admin", "ops", "anonymous"];
 
 let data: Awaited<ReturnType<typeof freshDataDir>>;
 let server: RunningServer;
@@ -43,6 +44,7 @@ beforeAll(async () => {
   for (const [who, id] of [
     ["sender", "soc-chen"],
     ["receiver", "tax-wang"],
+    ["colleague", "tax-lee"],
     ["outsider", "soc-huang"],
     ["ops", "ops-liu"],
   ] as const) {
@@ -62,6 +64,7 @@ async function freshCase(): Promise<string> {
     receivingAgency: "KHH-TAX",
     recordCount: 1,
     uploadNo: "A-1",
+    receivers: [person("tax-wang").email],
   });
   expect(r.status).toBe(201);
   return r.body.case.id;
@@ -88,8 +91,12 @@ interface Row {
   allow: Who[];
 }
 
-const STAFF: Who[] = ["sender", "receiver", "outsider"];
-const ALL: Who[] = ["sender", "receiver", "outsider", "admin", "ops"];
+const STAFF: Who[] = ["sender", "receiver", "colleague", "outsider"];
+const ALL: Who[] = ["sender", "receiver", "colleague", "outsider", "admin", "ops"];
+/** Either side of the case, agency-wide. */
+const SIDES: Who[] = ["sender", "receiver", "colleague"];
+/** The receiving agency, agency-wide. */
+const RECEIVING: Who[] = ["receiver", "colleague"];
 const ROWS: Row[] = [
   { name: "whoami", method: "GET", path: () => "/v1/auth/whoami", allow: ALL },
   { name: "list agencies", method: "GET", path: () => "/v1/agencies", allow: ALL },
@@ -102,9 +109,9 @@ const ROWS: Row[] = [
     body: () => ({ category: "WELFARE-TAX", receivingAgency: "KHH-TAX", recordCount: 1, uploadNo: "x" }),
     allow: STAFF,
   },
-  { name: "show case", method: "GET", path: (id) => `/v1/cases/${id}`, allow: ["sender", "receiver"] },
-  { name: "profile", method: "GET", path: (id) => `/v1/cases/${id}/profile`, allow: ["sender", "receiver"] },
-  { name: "result profile", method: "GET", path: (id) => `/v1/cases/${id}/result-profile`, allow: ["receiver"] },
+  { name: "show case", method: "GET", path: (id) => `/v1/cases/${id}`, allow: SIDES },
+  { name: "profile", method: "GET", path: (id) => `/v1/cases/${id}/profile`, allow: SIDES },
+  { name: "result profile", method: "GET", path: (id) => `/v1/cases/${id}/result-profile`, allow: RECEIVING },
   {
     name: "upload payload",
     method: "PUT",
@@ -118,17 +125,17 @@ const ROWS: Row[] = [
     method: "POST",
     path: (id) => `/v1/cases/${id}/notes`,
     body: () => ({ text: "n" }),
-    allow: ["receiver"],
+    allow: RECEIVING,
   },
   {
     name: "upload result",
     method: "PUT",
     path: (id) => `/v1/cases/${id}/result`,
     body: () => junk,
-    allow: ["receiver"],
+    allow: RECEIVING,
   },
   { name: "download result", method: "GET", path: (id) => `/v1/cases/${id}/result`, allow: ["sender"] },
-  { name: "list receipts", method: "GET", path: (id) => `/v1/cases/${id}/receipts`, allow: ["sender", "receiver"] },
+  { name: "list receipts", method: "GET", path: (id) => `/v1/cases/${id}/receipts`, allow: SIDES },
   {
     name: "post payload receipt",
     method: "POST",

@@ -250,6 +250,55 @@ describe("round trip", () => {
   });
 });
 
+describe("downloads are for the people a file is for", () => {
+  test("payload: only the receiving staff named on the case; result: only sending staff it was sealed to (403, nothing recorded)", async () => {
+    const soc = new Api(server.url);
+    await soc.login("soc-chen");
+    const tax = new Api(server.url);
+    await tax.login("tax-wang");
+    const lee = new Api(server.url);
+    await lee.login("tax-lee");
+    const lin = new Api(server.url);
+    await lin.login("soc-lin");
+    const profile = await newCase(soc, { receivers: [person("tax-wang").email] });
+    const id = profile.case.id;
+    expect((await putFile(soc, `/v1/cases/${id}/payload`, await seal(profile, "soc-chen", "named.p7m"))).status).toBe(
+      201,
+    );
+    // tax-lee is KHH-TAX staff but not named: refused, and the case is not marked received.
+    const denied = await lee.call("GET", `/v1/cases/${id}/payload`);
+    expect(denied.status).toBe(403);
+    expect(denied.body.error.code).toBe("FORBIDDEN");
+    expect((await soc.call("GET", `/v1/cases/${id}`)).body.state).toBe("sent");
+    expect(
+      (await fetch(`${server.url}/v1/cases/${id}/payload`, { headers: { authorization: `Bearer ${tax.token}` } }))
+        .status,
+    ).toBe(200);
+    // soc-lin is withdrawn while the result is sealed and uploaded, so it is not sealed to her.
+    const linEmail = person("soc-lin").email;
+    const a = admin();
+    await a.login("ops-wu");
+    expect((await a.call("POST", `/v1/admin/staff/${linEmail}/deactivate`)).status).toBe(200);
+    try {
+      const rp = await tax.call<TransferProfile>("GET", `/v1/cases/${id}/result-profile`);
+      expect(rp.body.recipients.map((r) => r.email)).not.toContain(linEmail);
+      const ur = await putFile(tax, `/v1/cases/${id}/result`, await seal(rp.body, "tax-wang", "named-result.p7m"));
+      expect(ur.status, JSON.stringify(ur.body)).toBe(201);
+    } finally {
+      expect((await a.call("POST", `/v1/admin/staff/${linEmail}/activate`)).status).toBe(200);
+    }
+    await lin.login("soc-lin");
+    const notSealed = await lin.call("GET", `/v1/cases/${id}/result`);
+    expect(notSealed.status).toBe(403);
+    expect((await soc.call("GET", `/v1/cases/${id}`)).body.state).toBe("processed");
+    const ok = await fetch(`${server.url}/v1/cases/${id}/result`, {
+      headers: { authorization: `Bearer ${soc.token}` },
+    });
+    expect(ok.status).toBe(200);
+    await ok.arrayBuffer();
+  });
+});
+
 describe("uploads refused", () => {
   let soc: Api;
   beforeAll(async () => {

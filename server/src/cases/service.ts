@@ -592,7 +592,36 @@ function commitTransition(
 }
 
 /**
- * Records a download (payload by the receiving side, result by the sending side) as a transition and an audit entry,
+ * Only the people a file is for may fetch it (FORBIDDEN otherwise, before anything is recorded): the payload the
+ * receiving staff named on the case; the result, once uploaded, the sending agency's staff it was sealed to. (Before
+ * the result exists the transition answers ILLEGAL_TRANSITION as for anyone on the sending side.)
+ */
+function assertNamedRecipient(ctx: ServerContext, actor: Actor, c: CaseRow, kind: FileKind): void {
+  if (kind === "payload") {
+    const named = ctx.db
+      .prepare(
+        "SELECT 1 FROM case_recipients WHERE case_id = ? AND side = 'payload' AND role = 'receiver' AND staff_id = ?",
+      )
+      .get(c.id, actor.staffId);
+    if (!named) {
+      throw new ServerError("FORBIDDEN", `Only the receiving staff named on case ${c.id} can download its payload.`, {
+        hint: "Ask the sending agency to name you as a receiver, or a named colleague to fetch it.",
+      });
+    }
+  } else if (c.result_sha256) {
+    const named = ctx.db
+      .prepare("SELECT 1 FROM case_recipients WHERE case_id = ? AND side = 'result' AND staff_id = ?")
+      .get(c.id, actor.staffId);
+    if (!named) {
+      throw new ServerError("FORBIDDEN", `The result of case ${c.id} was not sealed to you: you cannot download it.`, {
+        hint: "A colleague the result was sealed to can fetch it.",
+      });
+    }
+  }
+}
+
+/**
+ * Records a download (payload by the receiving staff named on the case, result by the sending staff it was sealed to) as a transition and an audit entry,
  * and returns the file's hash and size. `checkSize` may throw (e.g. an unsatisfiable range) to refuse before anything
  * is recorded. The caller streams the bytes afterwards.
  */
@@ -606,6 +635,7 @@ export function recordDownload(
 ): { sha256: string; size: number } {
   const side: Side = kind === "payload" ? "receiver" : "sender";
   const c = caseFor(ctx, actor, caseId, side);
+  assertNamedRecipient(ctx, actor, c, kind);
   return ctx.db.transaction(() => {
     const action: CaseAction = kind === "payload" ? "download_payload" : "download_result";
     const row = transition(
@@ -709,6 +739,15 @@ export async function addReceipt(
   }
   const c = caseFor(ctx, actor, caseId, st.kind === "payload" ? "receiver" : "sender");
   const bad = (message: string) => new ServerError("BAD_RECEIPT", message);
+  if (st.kind === "payload") {
+    const isReceiver = ctx.db
+      .prepare(
+        "SELECT 1 FROM case_recipients WHERE case_id = ? AND side = 'payload' AND role = 'receiver' AND staff_id = ?",
+      )
+      .get(caseId, actor.staffId);
+    if (!isReceiver)
+      throw new ServerError("FORBIDDEN", "Only a receiving staff member named on the case signs its receipt.");
+  }
   if (st.caseId !== caseId) throw bad("The receipt names another case.");
   const okStates: CaseState[] =
     st.kind === "payload" ? ["received", "processed", "result_received"] : ["result_received"];
@@ -720,15 +759,6 @@ export async function addReceipt(
   const fileSha = st.kind === "payload" ? c.payload_sha256 : c.result_sha256;
   if (!fileSha || st.sha256 !== fileSha) throw bad(`The receipt's SHA-256 is not the case's ${st.kind} file.`);
   if (!Number.isFinite(Date.parse(st.time))) throw bad("The receipt's time is not a valid time.");
-  if (st.kind === "payload") {
-    const isReceiver = ctx.db
-      .prepare(
-        "SELECT 1 FROM case_recipients WHERE case_id = ? AND side = 'payload' AND role = 'receiver' AND staff_id = ?",
-      )
-      .get(caseId, actor.staffId);
-    if (!isReceiver)
-      throw new ServerError("FORBIDDEN", "Only a receiving staff member named on the case signs its receipt.");
-  }
   const row = activeCertRows(ctx.db, actor.staffId, "sign").find(
     (r) => r.sha256 === String(req.certSha256).toLowerCase(),
   );
