@@ -140,6 +140,13 @@ describe("registered certificates in profiles", () => {
     expect(await wangEncrypt()).toEqual([add.body.sha256]);
     const listed = await admin().call("GET", `/v1/admin/certificates?staff=${person("tax-wang").email}`);
     expect(listed.body.find((c: { sha256: string }) => c.sha256 === old).status).toBe("expired");
+    // The status change is in the audit trail, once.
+    const expiries = server.ctx.db
+      .prepare("SELECT actor, action, detail FROM audit_log WHERE action = 'cert.expire'")
+      .all() as { actor: string; detail: string }[];
+    expect(expiries).toHaveLength(1);
+    expect(expiries[0]!.actor).toBe("system");
+    expect(JSON.parse(expiries[0]!.detail)).toMatchObject({ sha256: old, purpose: "encrypt" });
     // Revoking the new one leaves tax-wang without an encryption certificate: left out by default...
     expect(
       (await admin().call("POST", `/v1/admin/certificates/${add.body.id}/revoke`, { reason: "test" })).status,

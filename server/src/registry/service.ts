@@ -368,9 +368,33 @@ export function getCertRow(db: Database.Database, idOrSha: string): CertRow {
   return r;
 }
 
-/** Marks certificates past notAfter as expired (called before certificates are used). */
+/**
+ * Marks certificates past notAfter as expired (called before certificates are used), each with an audit entry
+ * `cert.expire` by actor "system" (certificate id, SHA-256, staff, purpose, notAfter), in one transaction.
+ */
 export function expireCertificates(db: Database.Database): void {
-  db.prepare("UPDATE certificates SET status = 'expired' WHERE status = 'active' AND not_after < ?").run(now());
+  const t = now();
+  const due = () =>
+    db
+      .prepare(
+        "SELECT id, sha256, staff_id, purpose, not_after FROM certificates WHERE status = 'active' AND not_after < ?",
+      )
+      .all(t) as { id: string; sha256: string; staff_id: string; purpose: string; not_after: string }[];
+  if (due().length === 0) return;
+  db.transaction(() => {
+    for (const r of due()) {
+      db.prepare("UPDATE certificates SET status = 'expired' WHERE id = ? AND status = 'active'").run(r.id);
+      const staff = db.prepare("SELECT agency FROM staff WHERE id = ?").get(r.staff_id) as
+        | { agency: string }
+        | undefined;
+      appendAudit(db, {
+        ...auditOf(null),
+        agency: staff?.agency ?? null,
+        action: "cert.expire",
+        detail: { certId: r.id, sha256: r.sha256, staffId: r.staff_id, purpose: r.purpose, notAfter: r.not_after },
+      });
+    }
+  })();
 }
 
 export function listCertificates(db: Database.Database, staff?: string): CertificateDto[] {
