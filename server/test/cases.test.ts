@@ -180,8 +180,20 @@ describe("round trip", () => {
     );
     const rc = await tax.call("POST", `/v1/cases/${profile.case.id}/receipts`, signed("tax-wang", st));
     expect(rc.status, JSON.stringify(rc.body)).toBe(201);
+    // The same receipt again is answered with the one kept; a different one for the same file is a conflict.
+    const repeat = await tax.call("POST", `/v1/cases/${profile.case.id}/receipts`, signed("tax-wang", st));
+    expect(repeat.status).toBe(200);
+    expect(repeat.body.id).toBe(rc.body.id);
+    const later = signed("tax-wang", { ...st, time: new Date(Date.now() + 1000).toISOString() });
+    const second = await tax.call("POST", `/v1/cases/${profile.case.id}/receipts`, later);
+    expect(second.status).toBe(409);
+    expect(second.body.error).toMatchObject({ code: "CONFLICT", details: { receiptId: rc.body.id } });
     const receipts = await soc.call("GET", `/v1/cases/${profile.case.id}/receipts`);
     expect(receipts.body).toHaveLength(1);
+    const audited = server.ctx.db
+      .prepare("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'case.receipt_payload' AND case_id = ?")
+      .get(profile.case.id) as { n: number };
+    expect(audited.n).toBe(1);
     expect(receipts.body[0].statement.sha256).toBe(sha);
 
     expect((await tax.call("POST", `/v1/cases/${profile.case.id}/notes`, { text: "比對中 (matching)" })).status).toBe(

@@ -725,14 +725,15 @@ export function cancelCase(ctx: ServerContext, actor: Actor, caseId: string, rea
  * Verifies and keeps a signed receipt. Payload receipts come from a receiving staff member the payload was sealed
  * to, once the case is received; result receipts from the sending side once the result was fetched. The signature
  * (over canonicalJson(statement)) must verify with one of the signer's active registered signing certificates,
- * re-validated now, and statement.sha256 must be the case's file.
+ * re-validated now, and statement.sha256 must be the case's file. One receipt per (case, kind, person): posting the
+ * same receipt again returns the one kept (`created` false, nothing new recorded); a different one is CONFLICT (409).
  */
 export async function addReceipt(
   ctx: ServerContext,
   actor: Actor,
   caseId: string,
   req: ReceiptRequest,
-): Promise<ReceiptDto> {
+): Promise<{ receipt: ReceiptDto; created: boolean }> {
   const st = req?.statement;
   if (st?.type !== "sealpost-receipt" || (st.kind !== "payload" && st.kind !== "result")) {
     throw new ServerError("BAD_REQUEST", "A receipt needs a sealpost-receipt statement of kind payload or result.");
@@ -759,6 +760,9 @@ export async function addReceipt(
   const fileSha = st.kind === "payload" ? c.payload_sha256 : c.result_sha256;
   if (!fileSha || st.sha256 !== fileSha) throw bad(`The receipt's SHA-256 is not the case's ${st.kind} file.`);
   if (!Number.isFinite(Date.parse(st.time))) throw bad("The receipt's time is not a valid time.");
+  // One receipt per (case, kind, person): the same receipt again is answered with the one kept; another is a conflict.
+  const again = existingReceipt(ctx, actor, caseId, req);
+  if (again) return { receipt: again, created: false };
   const row = activeCertRows(ctx.db, actor.staffId, "sign").find(
     (r) => r.sha256 === String(req.certSha256).toLowerCase(),
   );
@@ -778,6 +782,9 @@ export async function addReceipt(
   }
   if (!ok) throw bad("The receipt's signature does not verify with your registered signing certificate.");
   return ctx.db.transaction(() => {
+    // Checked again in the transaction: another request may have kept a receipt while the signature was checked.
+    const raced = existingReceipt(ctx, actor, caseId, req);
+    if (raced) return { receipt: raced, created: false };
     const info = ctx.db
       .prepare(
         `INSERT INTO receipts (case_id, kind, staff_id, cert_id, sha256, statement, signature, created_at)
@@ -791,8 +798,42 @@ export async function addReceipt(
       fileSha256: [st.sha256],
       detail: { receiptId: Number(info.lastInsertRowid), certSha256: row.sha256 },
     });
-    return listReceipts(ctx, actor, caseId).find((r) => r.id === Number(info.lastInsertRowid))!;
+    return {
+      receipt: listReceipts(ctx, actor, caseId).find((r) => r.id === Number(info.lastInsertRowid))!,
+      created: true,
+    };
   })();
+}
+
+/**
+ * The receipt the actor already gave for this case and kind, when `req` is exactly it (same statement, signature and
+ * certificate); undefined when there is none; CONFLICT (409) when there is a different one.
+ */
+function existingReceipt(
+  ctx: ServerContext,
+  actor: Actor,
+  caseId: string,
+  req: ReceiptRequest,
+): ReceiptDto | undefined {
+  const kept = ctx.db
+    .prepare("SELECT id FROM receipts WHERE case_id = ? AND kind = ? AND staff_id = ? ORDER BY id LIMIT 1")
+    .get(caseId, req.statement.kind, actor.staffId) as { id: number } | undefined;
+  if (!kept) return undefined;
+  const dto = listReceipts(ctx, actor, caseId).find((r) => r.id === kept.id)!;
+  const same =
+    canonicalJson(dto.statement) === canonicalJson(req.statement) &&
+    dto.signature === req.signature &&
+    dto.certSha256 === String(req.certSha256).toLowerCase();
+  if (!same) {
+    throw new ServerError(
+      "CONFLICT",
+      `You already signed a ${req.statement.kind} receipt for case ${caseId} (#${kept.id}).`,
+      {
+        details: { receiptId: kept.id },
+      },
+    );
+  }
+  return dto;
 }
 
 export function listReceipts(ctx: ServerContext, actor: Actor, caseId: string): ReceiptDto[] {

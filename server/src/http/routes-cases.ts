@@ -48,11 +48,16 @@ export async function caseRoutes(app: FastifyInstance, opts: { ctx: ServerContex
     cancelCase(ctx, actorWith(request), request.params.id, request.body?.reason ?? ""),
   );
   app.get<P>("/v1/cases/:id/receipts", async (request) => listReceipts(ctx, actorWith(request), request.params.id));
-  app.post<P>("/v1/cases/:id/receipts", async (request, reply) =>
-    reply
-      .status(201)
-      .send(await addReceipt(ctx, actorWith(request), request.params.id, request.body as ReceiptRequest)),
-  );
+  // 201 for a new receipt; 200 with the receipt kept when the same receipt is posted again.
+  app.post<P>("/v1/cases/:id/receipts", async (request, reply) => {
+    const { receipt, created } = await addReceipt(
+      ctx,
+      actorWith(request),
+      request.params.id,
+      request.body as ReceiptRequest,
+    );
+    return reply.status(created ? 201 : 200).send(receipt);
+  });
 
   const upload = (kind: FileKind) => async (request: FastifyRequest<P>, reply: FastifyReply) => {
     const actor = actorWith(request);
