@@ -40,6 +40,7 @@ export function isLoopback(host: string): boolean {
 /**
  * Opens the data folder and listens. Without TLS (options.tls or config.tls) only a loopback address is accepted
  * (ServerError BAD_REQUEST otherwise): bearer tokens and sealed files must not cross a network in clear.
+ * With TLS but without `publicUrl` it logs a warning: the login origin check then trusts the Host header.
  * Starts the mail worker (when SMTP is configured) and the retention worker; `close()` stops them.
  */
 export async function startServer(
@@ -58,6 +59,13 @@ export async function startServer(
   const https = tlsFiles
     ? { cert: readFileSync(dataPath(dataDir, tlsFiles.cert)), key: readFileSync(dataPath(dataDir, tlsFiles.key)) }
     : undefined;
+  if (https && !ctx.config.publicUrl) {
+    // Without publicUrl the login origin check falls back to the Host header, which the client chooses.
+    options.log.warn(
+      "publicUrl is not set: logins accept the origin named by each request's Host header. Set publicUrl in config.json to the URL staff use (e.g. https://sealpost.example.gov.tw) so a relaying phishing site cannot have logins signed for its own name.",
+      { config: "publicUrl" },
+    );
+  }
   const app = await buildApp(ctx, https ? { https } : {});
   await app.listen({ host, port });
   const addr = app.server.address();
