@@ -8,10 +8,11 @@ import { OID } from "./oids.js";
 import { buildRecipientInfos, checkRecipientCert } from "./recipient-infos.js";
 
 /**
- * Most bytes handed to the cipher in one call (64 KiB). Node allocates a fresh output buffer per call; at this size
- * the allocator recycles them and the bytes are still in cache when they are hashed and written.
+ * Most bytes handed to the cipher in one call (256 KiB). Node allocates a fresh output buffer per call: 1 MiB
+ * outputs ran at half the speed (allocation and cache misses when they are hashed), while 64 KiB pieces cost
+ * more calls, promises and buffers to collect (main-thread CPU 6-8% higher in the median of 6 runs).
  */
-export const CIPHER_PIECE_BYTES = 64 * 1024;
+export const CIPHER_PIECE_BYTES = 256 * 1024;
 
 export interface EnvelopeWriterOptions {
   recipients: CertInfo[];
@@ -93,8 +94,7 @@ export class EnvelopeWriter {
 
   update(plain: Uint8Array): void {
     if (this.state !== "open") throw new Error("EnvelopeWriter.update() outside start()/finish()");
-    // In pieces of CIPHER_PIECE_BYTES: the cipher's output buffers then stay small enough to be recycled by the
-    // allocator and to stay in cache for the output hash (1 MiB outputs run at half the speed).
+    // In pieces of CIPHER_PIECE_BYTES: the cipher's output buffers then stay in cache for the output hash.
     for (let off = 0; off < plain.length; off += CIPHER_PIECE_BYTES) {
       const c = this.cipher.update(plain.subarray(off, off + CIPHER_PIECE_BYTES));
       if (c.length) this.segments.write(c);
