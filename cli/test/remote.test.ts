@@ -168,9 +168,13 @@ describe("sealpost remote commands", () => {
     await ok("tax-wang", ["login"]);
     const inbox = await ok("tax-wang", ["--json", "cases", "--inbox"]);
     expect(JSON.parse(inbox.stdout).cases.map((c: { id: string }) => c.id)).toEqual([id]);
-    // tax-lee is not a chosen receiver: the payload is not sealed to her (exit 4, not a recipient).
+    // tax-lee is not a chosen receiver: the server does not let her download the payload (403, exit 11), and the
+    // case is not marked received.
     await ok("tax-lee", ["login"]);
-    expect((await sp("tax-lee", ["receive", id, "-o", join(work, "lee")])).code).toBe(4);
+    const lee = await sp("tax-lee", ["receive", id, "-o", join(work, "lee")]);
+    expect(lee.code).toBe(11);
+    expect(lee.stderr).toMatch(/named on case/);
+    expect(JSON.parse((await ok("tax-wang", ["--json", "case", "show", id])).stdout).case.state).toBe("sent");
     const got = JSON.parse((await ok("tax-wang", ["--json", "receive", id, "-o", join(work, "in")])).stdout);
     expect(readFileSync(got.file, "utf8")).toBe(readFileSync(batch, "utf8"));
     expect(got.signer.commonName).toBe(M.people["soc-chen"].name);
