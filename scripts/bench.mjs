@@ -134,6 +134,12 @@ if (want("sealpost")) {
 if (want("openssl")) {
   const sealed = path.join(out, "openssl.p7m");
   const inner = path.join(out, "openssl-inner.der");
+  // OpenSSL 3.0's `cms -verify` has no -untrusted and builds no chain through -certfile: give it root + intermediate.
+  const caBundle = path.join(out, "openssl-ca-bundle.pem");
+  writeFileSync(
+    caBundle,
+    readFileSync(P(manifest.intermediate.cert), "utf8") + readFileSync(P(manifest.root.cert), "utf8"),
+  );
   const opened = path.join(out, "openssl.out");
   const q = (s) => `'${s.replaceAll("'", "'\\''")}'`;
   const sealCmd =
@@ -142,7 +148,7 @@ if (want("openssl")) {
   record("openssl", "seal", timed("openssl seal", "bash", ["-o", "pipefail", "-c", sealCmd]), sealed);
   const openCmd =
     `openssl cms -decrypt -binary -inform DER -in ${q(sealed)} -recip ${q(P(receiver.encrypt.cert))} -inkey ${q(P(receiver.encrypt.key))} -out ${q(inner)}` +
-    ` && openssl cms -verify -binary -inform DER -in ${q(inner)} -CAfile ${q(P(manifest.root.cert))} -certfile ${q(P(manifest.intermediate.cert))} -out ${q(opened)}`;
+    ` && openssl cms -verify -binary -inform DER -in ${q(inner)} -CAfile ${q(caBundle)} -out ${q(opened)}`;
   record("openssl", "open", timed("openssl open", "bash", ["-o", "pipefail", "-c", openCmd]));
   await checkSame("openssl", opened);
   rmSync(sealed, { force: true });
