@@ -3,7 +3,7 @@
 // admin API with the CLI's own HTTP client, and logged-in clients for any fixture person.
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -77,6 +77,11 @@ export async function startRelay(dataDir, nodeArgs = []) {
     "--admin-agency",
     admin.agency,
   ]);
+  // 50 benchmark clients log in from one loopback address: lift the per-address login rate limit for this server.
+  const configPath = path.join(dataDir, "config.json");
+  const config = JSON.parse(readFileSync(configPath, "utf8"));
+  config.authRateLimit = { burst: 10_000, perMinute: 100_000 };
+  writeFileSync(configPath, JSON.stringify(config, null, 2));
   const child = spawn(
     process.execPath,
     [...nodeArgs, serverBin, "start", "--data", dataDir, "--listen", "127.0.0.1:0"],
