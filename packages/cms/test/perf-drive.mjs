@@ -2,7 +2,7 @@
 // start-up. Seals FILE with sealFile, then opens it with openFile, and prints wall time, MB/s, CPU time (all
 // threads, and the main thread alone from /proc) and peak RSS.
 //
-// Usage: node packages/cms/test/perf-drive.mjs FILE [seal|open|both] [WORKDIR]
+// Usage: node packages/cms/test/perf-drive.mjs FILE [seal|open|both] [WORKDIR]   (DURABLE=0: open without the sync)
 //   FILE     e.g. from `node scripts/make-batch.mjs --bytes 256M -o /tmp/perf.csv`
 //   WORKDIR  where FILE.p7m and the opened copy go (default: the system temp folder); they are removed at the end
 // Profile: node --cpu-prof --cpu-prof-dir=prof packages/cms/test/perf-drive.mjs /tmp/perf.csv seal
@@ -59,7 +59,7 @@ if (mode !== "open") {
 }
 if (mode !== "seal") {
   rmSync(opened, { force: true });
-  await timed("open", () => openFile(sealed, opened, { keys: [recipient], trust }));
+  await timed("open", () => openFile(sealed, opened, { keys: [recipient], trust, durable: process.env.DURABLE !== "0" }));
   rmSync(opened, { force: true });
 }
 if (mode === "both") rmSync(sealed, { force: true });
