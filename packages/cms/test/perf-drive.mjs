@@ -59,7 +59,9 @@ if (mode !== "open") {
 }
 if (mode !== "seal") {
   rmSync(opened, { force: true });
-  await timed("open", () => openFile(sealed, opened, { keys: [recipient], trust, durable: process.env.DURABLE !== "0" }));
+  await timed("open", () =>
+    openFile(sealed, opened, { keys: [recipient], trust, durable: process.env.DURABLE !== "0" }),
+  );
   rmSync(opened, { force: true });
 }
 if (mode === "both") rmSync(sealed, { force: true });
