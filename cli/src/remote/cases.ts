@@ -42,6 +42,10 @@ const action =
     await fn(await runtimeOf(cmd), ...(args.slice(0, -1) as A));
   };
 
+/** The server's page size of `sealpost cases` without --limit, and the largest --limit it accepts. */
+const DEFAULT_CASES_PAGE = 100;
+const MAX_CASES_PAGE = 500;
+
 const stateLabel = (s: string) => `${s} ${CASE_STATES[s as keyof typeof CASE_STATES] ?? ""}`.trim();
 
 function printCase(rt: RemoteRuntime, c: CaseDto): void {
@@ -350,17 +354,31 @@ export function registerCaseCommands(program: Command): void {
     .option("--inbox", "only cases your agency receives")
     .option("--outbox", "only cases your agency sends")
     .option("--status <state>", `only this state (${Object.keys(CASE_STATES).join(", ")})`)
+    .option("--limit <n>", `cases per page, 1 to ${MAX_CASES_PAGE} (default ${DEFAULT_CASES_PAGE})`)
+    .option("--all", "every case: follow the server's pages until the last")
     .action(
-      action(async (rt, o: { inbox?: boolean; outbox?: boolean; status?: string }) => {
+      action(async (rt, o: { inbox?: boolean; outbox?: boolean; status?: string; limit?: string; all?: boolean }) => {
         if (o.inbox && o.outbox) throw usageError("Give --inbox or --outbox, not both.");
         if (o.status && !(o.status in CASE_STATES)) {
           throw usageError(`Unknown state "${o.status}".`, `States: ${Object.keys(CASE_STATES).join(", ")}.`);
+        }
+        if (o.limit !== undefined && !(/^\d{1,4}$/.test(o.limit) && +o.limit >= 1 && +o.limit <= MAX_CASES_PAGE)) {
+          throw usageError(`--limit must be a whole number from 1 to ${MAX_CASES_PAGE}.`);
         }
         const q = new URLSearchParams();
         if (o.inbox) q.set("box", "inbox");
         if (o.outbox) q.set("box", "outbox");
         if (o.status) q.set("state", o.status);
-        const list = await (await rt.client()).json<CaseDto[]>("GET", `/v1/cases?${q}`);
+        if (o.limit !== undefined) q.set("limit", o.limit);
+        const client = await rt.client();
+        const list: CaseDto[] = [];
+        let nextCursor: string | null = null;
+        do {
+          if (nextCursor) q.set("before", nextCursor);
+          const page = await client.jsonWithHeaders<CaseDto[]>("GET", `/v1/cases?${q}`);
+          list.push(...page.body);
+          nextCursor = page.headers.get("x-next-cursor");
+        } while (o.all && nextCursor);
         for (const c of list) {
           rt.out.line(
             oneLine(
@@ -369,7 +387,12 @@ export function registerCaseCommands(program: Command): void {
           );
         }
         if (list.length === 0) rt.out.line("no cases");
-        rt.out.result("cases", { cases: list });
+        if (nextCursor) {
+          rt.out.stderr.write(
+            `sealpost: showing the ${list.length} most recently changed cases; more exist (--all lists every case).\n`,
+          );
+        }
+        rt.out.result("cases", { cases: list, nextCursor });
       }),
     );
 

@@ -113,15 +113,20 @@ export class RemoteClient {
 
   /** A JSON call; returns the parsed body (undefined for 204). */
   async json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return (await this.jsonWithHeaders<T>(method, path, body)).body;
+  }
+
+  /** A JSON call that also returns the response headers (e.g. X-Next-Cursor of a paged list). */
+  async jsonWithHeaders<T>(method: string, path: string, body?: unknown): Promise<{ body: T; headers: Headers }> {
     const r = await this.fetch(path, {
       method,
       headers: this.headers(body === undefined ? {} : { "content-type": "application/json" }),
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
     if (!r.ok) return this.fail(r);
-    if (r.status === 204) return undefined as T;
+    if (r.status === 204) return { body: undefined as T, headers: r.headers };
     try {
-      return (await r.json()) as T;
+      return { body: (await r.json()) as T, headers: r.headers };
     } catch (e) {
       throw new RemoteError("BAD_RESPONSE", "The server's answer is not JSON.", { cause: e, status: r.status });
     }

@@ -31,6 +31,7 @@ import {
   getStaff,
   validateCert,
 } from "../registry/service.js";
+import { type CaseListQuery, encodeCursor } from "./paging.js";
 import { compareRecipients } from "./recipients.js";
 
 /**
@@ -362,34 +363,49 @@ function notesOf(ctx: ServerContext, id: string): NoteDto[] {
   ).map((n) => ({ id: n.id, staffId: n.staff_id, staffName: n.name, text: n.text, createdAt: n.created_at }));
 }
 
-/** Cases of the actor's agency: `box` inbox (received), outbox (sent) or both; optionally one state. */
+/**
+ * One page of the cases of the actor's agency: `box` inbox (received), outbox (sent) or both; optionally one state, newest change first: ordered
+ * updated_at DESC, id DESC, at most `query.limit` cases, starting after `query.before`. The order is a keyset, so
+ * cases registered while a client pages appear before its cursor and never shift later pages; a case that changes
+ * state while a client pages moves to the front (it may be missed by that walk, never shown twice on later pages).
+ * `nextCursor` is null on the last page.
+ */
 export function listCases(
   ctx: ServerContext,
   actor: Actor,
-  opts: { box?: "inbox" | "outbox"; state?: string },
-): CaseDto[] {
+  query: CaseListQuery,
+): { cases: CaseDto[]; nextCursor: string | null } {
   if (actor.role !== "staff") throw new ServerError("FORBIDDEN", "Only agency staff see transfer cases.");
   const where: string[] = [];
   const args: unknown[] = [];
-  if (opts.box === "inbox") {
+  if (query.box === "inbox") {
     where.push("receiving_agency = ?");
     args.push(actor.agency);
-  } else if (opts.box === "outbox") {
+  } else if (query.box === "outbox") {
     where.push("sender_agency = ?");
     args.push(actor.agency);
   } else {
     where.push("(receiving_agency = ? OR sender_agency = ?)");
     args.push(actor.agency, actor.agency);
   }
-  if (opts.state) {
+  if (query.state) {
     where.push("state = ?");
-    args.push(opts.state);
+    args.push(query.state);
   }
-  return (
-    ctx.db
-      .prepare(`SELECT * FROM cases WHERE ${where.join(" AND ")} ORDER BY created_at DESC`)
-      .all(...args) as CaseRow[]
-  ).map(caseDto);
+  if (query.before) {
+    where.push("(updated_at < ? OR (updated_at = ? AND id < ?))");
+    args.push(query.before.updatedAt, query.before.updatedAt, query.before.id);
+  }
+  // One row more than the page tells whether another page exists.
+  const rows = ctx.db
+    .prepare(`SELECT * FROM cases WHERE ${where.join(" AND ")} ORDER BY updated_at DESC, id DESC LIMIT ?`)
+    .all(...args, query.limit + 1) as CaseRow[];
+  const page = rows.slice(0, query.limit);
+  const last = page.at(-1);
+  return {
+    cases: page.map(caseDto),
+    nextCursor: rows.length > query.limit && last ? encodeCursor({ updatedAt: last.updated_at, id: last.id }) : null,
+  };
 }
 
 function staffEmails(ctx: ServerContext, ids: string[]): string[] {

@@ -16,6 +16,7 @@ import {
   recordDownload,
   resultProfile,
 } from "../cases/service.js";
+import { parseCaseListQuery } from "../cases/paging.js";
 import { parseRange, receiveToTemp } from "../cases/upload.js";
 import type { ServerContext } from "../context.js";
 import { ServerError } from "../errors.js";
@@ -30,9 +31,14 @@ export async function caseRoutes(app: FastifyInstance, opts: { ctx: ServerContex
   // Upload bodies are handed to the handler as the raw stream, unread.
   app.addContentTypeParser("application/octet-stream", (_request, payload, done) => done(null, payload));
 
-  app.get<{ Querystring: { box?: "inbox" | "outbox"; state?: string } }>("/v1/cases", async (request) =>
-    listCases(ctx, actorWith(request), request.query),
-  );
+  // The body stays the array of cases (older clients read it as is); the cursor of the next page travels in the
+  // X-Next-Cursor header, absent on the last page.
+  app.get<{ Querystring: Record<string, unknown> }>("/v1/cases", async (request, reply) => {
+    const actor = actorWith(request);
+    const { cases, nextCursor } = listCases(ctx, actor, parseCaseListQuery(request.query));
+    if (nextCursor) reply.header("x-next-cursor", nextCursor);
+    return cases;
+  });
   app.post("/v1/cases", async (request, reply) =>
     reply.status(201).send(await createCase(ctx, actorWith(request), request.body as CreateCaseRequest)),
   );
