@@ -376,30 +376,38 @@ export function listCases(
   query: CaseListQuery,
 ): { cases: CaseDto[]; nextCursor: string | null } {
   if (actor.role !== "staff") throw new ServerError("FORBIDDEN", "Only agency staff see transfer cases.");
-  const where: string[] = [];
-  const args: unknown[] = [];
-  if (query.box === "inbox") {
-    where.push("receiving_agency = ?");
-    args.push(actor.agency);
-  } else if (query.box === "outbox") {
-    where.push("sender_agency = ?");
-    args.push(actor.agency);
-  } else {
-    where.push("(receiving_agency = ? OR sender_agency = ?)");
-    args.push(actor.agency, actor.agency);
-  }
-  if (query.state) {
-    where.push("state = ?");
-    args.push(query.state);
-  }
-  if (query.before) {
-    where.push("(updated_at < ? OR (updated_at = ? AND id < ?))");
-    args.push(query.before.updatedAt, query.before.updatedAt, query.before.id);
-  }
   // One row more than the page tells whether another page exists.
-  const rows = ctx.db
-    .prepare(`SELECT * FROM cases WHERE ${where.join(" AND ")} ORDER BY updated_at DESC, id DESC LIMIT ?`)
-    .all(...args, query.limit + 1) as CaseRow[];
+  const take = query.limit + 1;
+  // One box: the (agency, updated_at, id) index (core-005) is walked from the cursor, no sort. The cursor is a
+  // row-value comparison so SQLite seeks the index to it.
+  const box = (column: "receiving_agency" | "sender_agency") => {
+    const where = [`${column} = ?`];
+    const args: unknown[] = [actor.agency];
+    if (query.state) {
+      where.push("state = ?");
+      args.push(query.state);
+    }
+    if (query.before) {
+      where.push("(updated_at, id) < (?, ?)");
+      args.push(query.before.updatedAt, query.before.id);
+    }
+    return {
+      sql: `SELECT * FROM cases WHERE ${where.join(" AND ")} ORDER BY updated_at DESC, id DESC LIMIT ?`,
+      args: [...args, take],
+    };
+  };
+  let rows: CaseRow[];
+  if (query.box) {
+    const q = box(query.box === "inbox" ? "receiving_agency" : "sender_agency");
+    rows = ctx.db.prepare(q.sql).all(...q.args) as CaseRow[];
+  } else {
+    // Both boxes: the first `take` of each, merged (UNION drops a case that is in both boxes once).
+    const a = box("receiving_agency");
+    const b = box("sender_agency");
+    rows = ctx.db
+      .prepare(`SELECT * FROM (${a.sql}) UNION SELECT * FROM (${b.sql}) ORDER BY updated_at DESC, id DESC LIMIT ?`)
+      .all(...a.args, ...b.args, take) as CaseRow[];
+  }
   const page = rows.slice(0, query.limit);
   const last = page.at(-1);
   return {

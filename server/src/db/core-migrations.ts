@@ -167,4 +167,13 @@ CREATE TABLE challenges (
 );`);
     },
   },
+  {
+    id: "core-005",
+    up(db) {
+      // GET /v1/cases pages each box newest change first (updated_at DESC, id DESC): these indexes serve a page
+      // without sorting every case of the agency.
+      db.exec(`CREATE INDEX cases_sender_updated ON cases(sender_agency, updated_at, id);
+CREATE INDEX cases_receiver_updated ON cases(receiving_agency, updated_at, id);`);
+    },
+  },
 ];
