@@ -279,7 +279,7 @@ function printTable(rows, hwm) {
     }
     if (r.stoppedAtTimeLimit) say("  (stopped at the 120 s limit before the requested number of requests)");
     say(
-      `  (${r.clients} concurrent clients; max latency ${fmt(r.maxMs)} ms; server CPU ${fmt(r.serverCpuMsPerRequest, 2)} ms per request; ${r.casesAtEnd} cases at the end, lists return every case of the box)`,
+      `  (${r.clients} concurrent clients; max latency ${fmt(r.maxMs)} ms; server CPU ${fmt(r.serverCpuMsPerRequest, 2)} ms per request; ${r.casesAtEnd} cases at the end; a list returns one page, at most 100 cases)`,
     );
   }
   say(`  server peak RSS over the whole run (VmHWM; registration and logins included): ${fmt(hwm, 0)} MiB`);
