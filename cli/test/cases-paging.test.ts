@@ -1,10 +1,6 @@
-import { spawn } from "node:child_process";
-import { once } from "node:events";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { initDataDir, type RunningServer, silentLogger, startServer } from "@sealpost/server";
+import type { RunningServer } from "@sealpost/server";
 import { afterAll, beforeAll, expect, test } from "vitest";
+import { M, pki, sealpostAs, startRelay, type TestRelay } from "./relay-helpers.js";
 
 /**
  * `sealpost cases` paging through the real binary (spawned) against a server on a loopback port: the first page with
@@ -13,59 +9,21 @@ import { afterAll, beforeAll, expect, test } from "vitest";
  * database (registering them through `send` would seal files the test does not need).
  */
 
-const REPO = resolve(import.meta.dirname, "../..");
-const PKI = join(REPO, "fixtures/pki");
-const BIN = join(REPO, "cli/bin/sealpost.js");
-const M = JSON.parse(readFileSync(join(PKI, "manifest.json"), "utf8"));
-const pki = (p: string) => join(PKI, p);
 const COUNT = 7;
 
-let work: string;
+let relay: TestRelay;
 let server: RunningServer;
 const ids: string[] = [];
 
 async function sp(id: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const p = M.people[id];
-  const dir = join(work, "home", id);
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(
-    join(dir, "config.json"),
-    JSON.stringify({
-      server: server.url,
-      trust: [pki(M.root.cert)],
-      intermediates: [pki(M.intermediate.cert)],
-      crls: [pki(M.intermediate.crl), pki(M.root.crl)],
-      keystore: pki(p.p12),
-    }),
-  );
-  const child = spawn(process.execPath, [BIN, ...args], {
-    env: { ...process.env, SEALPOST_CONFIG: join(dir, "config.json"), SEALPOST_PIN: p.pin },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d) => (stdout += d));
-  child.stderr.on("data", (d) => (stderr += d));
-  const [code] = (await once(child, "close")) as [number];
-  expect(code, `${args.join(" ")}\n${stderr}`).toBe(0);
-  return { code, stdout, stderr };
+  const r = await sealpostAs(relay, id, args);
+  expect(r.code, `${args.join(" ")}\n${r.stderr}`).toBe(0);
+  return r;
 }
 
 beforeAll(async () => {
-  work = mkdtempSync(join(tmpdir(), "sealpost-cases-paging-"));
-  const admin = M.people["ops-wu"];
-  await initDataDir({
-    data: join(work, "data"),
-    trust: pki(M.root.cert),
-    intermediates: pki(M.intermediate.cert),
-    crl: [pki(M.intermediate.crl), pki(M.root.crl)],
-    adminCert: pki(admin.sign.cert),
-    adminName: admin.name,
-    adminEmail: admin.email,
-    adminAgency: admin.agency,
-    log: silentLogger,
-  });
-  server = await startServer(join(work, "data"), { listen: "127.0.0.1:0", log: silentLogger });
+  relay = await startRelay("sealpost-cases-paging-", { adminName: true });
+  server = relay.server;
   await sp("ops-wu", ["login"]);
   for (const code of ["KHH-SOC", "KHH-TAX"]) {
     await sp("ops-wu", [
@@ -97,8 +55,7 @@ beforeAll(async () => {
   await sp("soc-chen", ["login"]);
 }, 120_000);
 afterAll(async () => {
-  await server?.close();
-  if (work) rmSync(work, { recursive: true, force: true });
+  await relay?.close();
 });
 
 test("cases: first page with a note on stderr; --all follows the cursor to every case; --json has nextCursor", async () => {

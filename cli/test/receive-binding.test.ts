@@ -1,15 +1,16 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { sealFile } from "@sealpost/cms";
-import { loadKeystore, parseCertificate, pickKey } from "@sealpost/pki";
+import { parseCertificate } from "@sealpost/pki";
 import type { CaseDto, ReceiptDto, TransferManifest, TransferProfile } from "@sealpost/protocol";
-import { initDataDir, type RunningServer, silentLogger, startServer } from "@sealpost/server";
+import type { RunningServer } from "@sealpost/server";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { manifestMismatch, signerMismatch } from "../src/remote/binding.js";
 import { RemoteClient } from "../src/remote/client.js";
+import { bin } from "./helpers.js";
+import { keyOf, M, pki, registerFixtureRegistry, startRelay, type TestRelay } from "./relay-helpers.js";
 
 /**
  * `sealpost receive` binds the opened file to the case it was downloaded for: every case field the sender's signed
@@ -17,54 +18,20 @@ import { RemoteClient } from "../src/remote/client.js";
  * sealed files (@sealpost/cms), the real `sealpost` binary as the receiver.
  */
 
-const REPO = resolve(import.meta.dirname, "../..");
-const PKI = join(REPO, "fixtures/pki");
-const BIN = join(REPO, "cli/bin/sealpost.js");
-const M = JSON.parse(readFileSync(join(PKI, "manifest.json"), "utf8"));
-const pki = (p: string) => join(PKI, p);
+let relay: TestRelay;
 let work: string;
 let server: RunningServer;
 let soc: RemoteClient;
 
-const keyOf = async (id: string) =>
-  pickKey(await loadKeystore(pki(M.people[id].p12), { pin: M.people[id].pin }), "sign");
-
 beforeAll(async () => {
-  work = mkdtempSync(join(tmpdir(), "sealpost-binding-"));
-  const admin = M.people["ops-wu"];
-  await initDataDir({
-    data: join(work, "data"),
-    trust: pki(M.root.cert),
-    intermediates: pki(M.intermediate.cert),
-    crl: [pki(M.intermediate.crl), pki(M.root.crl)],
-    adminCert: pki(admin.sign.cert),
-    adminEmail: admin.email,
-    adminAgency: admin.agency,
-    log: silentLogger,
-  });
-  server = await startServer(join(work, "data"), { listen: "127.0.0.1:0", log: silentLogger });
-  const a = new RemoteClient(server.url);
-  await a.login(await keyOf("ops-wu"));
-  for (const code of ["KHH-SOC", "KHH-TAX"]) {
-    await a.json("POST", "/v1/admin/agencies", { code, name: M.agencies[code].name, email: M.agencies[code].email });
-  }
-  for (const id of ["soc-chen", "tax-wang"]) {
-    const p = M.people[id];
-    await a.json("POST", "/v1/admin/staff", { agency: p.agency, name: p.name, email: p.email });
-    for (const purpose of ["sign", "encrypt"]) {
-      await a.json("POST", "/v1/admin/certificates", {
-        staff: p.email,
-        pem: readFileSync(pki(p[purpose].cert), "utf8"),
-      });
-    }
-  }
-  await a.json("POST", "/v1/admin/categories", { code: "C", name: "c", purpose: "test" });
+  relay = await startRelay("sealpost-binding-");
+  ({ work, server } = relay);
+  await registerFixtureRegistry(server.url);
   soc = new RemoteClient(server.url);
   await soc.login(await keyOf("soc-chen"));
 });
 afterAll(async () => {
-  await server?.close();
-  if (work) rmSync(work, { recursive: true, force: true });
+  await relay?.close();
 });
 
 /** Registers a case (upload number U-7) and uploads a file sealed to its recipients with `manifest`. */
@@ -105,7 +72,7 @@ async function receive(id: string, out: string): Promise<{ code: number; json: R
   );
   const env = { ...process.env, SEALPOST_CONFIG: config, SEALPOST_PIN: p.pin };
   const run = async (args: string[]) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [bin, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     child.stdout.on("data", (d) => (stdout += d));
     const [code] = (await once(child, "close")) as [number];

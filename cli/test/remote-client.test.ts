@@ -1,66 +1,29 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { sealFile } from "@sealpost/cms";
-import { loadKeystore, parseCertificate, pickKey } from "@sealpost/pki";
+import { parseCertificate } from "@sealpost/pki";
 import type { TransferProfile } from "@sealpost/protocol";
-import { initDataDir, type RunningServer, silentLogger, startServer } from "@sealpost/server";
+import type { RunningServer } from "@sealpost/server";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { RemoteClient } from "../src/remote/client.js";
+import { keyOf, registerFixtureRegistry, startRelay, type TestRelay } from "./relay-helpers.js";
 
 /** The CLI's HTTP client against a real server: login by signature, streamed upload, resumed download. */
 
-const REPO = resolve(import.meta.dirname, "../..");
-const PKI = join(REPO, "fixtures/pki");
-const M = JSON.parse(readFileSync(join(PKI, "manifest.json"), "utf8"));
-const pki = (p: string) => join(PKI, p);
+let relay: TestRelay;
 let work: string;
 let server: RunningServer;
 
-const keyOf = async (id: string) =>
-  pickKey(await loadKeystore(pki(M.people[id].p12), { pin: M.people[id].pin }), "sign");
-
 beforeAll(async () => {
-  work = mkdtempSync(join(tmpdir(), "sealpost-client-"));
-  const admin = M.people["ops-wu"];
-  await initDataDir({
-    data: join(work, "data"),
-    trust: pki(M.root.cert),
-    intermediates: pki(M.intermediate.cert),
-    crl: [pki(M.intermediate.crl), pki(M.root.crl)],
-    adminCert: pki(admin.sign.cert),
-    adminEmail: admin.email,
-    adminAgency: admin.agency,
-    log: silentLogger,
-  });
-  server = await startServer(join(work, "data"), { listen: "127.0.0.1:0", log: silentLogger });
+  relay = await startRelay("sealpost-client-");
+  ({ work, server } = relay);
 });
 afterAll(async () => {
-  await server?.close();
-  if (work) rmSync(work, { recursive: true, force: true });
+  await relay?.close();
 });
 
 test("an interrupted download resumes with a Range request and ends with the whole file, hash checked", async () => {
-  const admin = new RemoteClient(server.url);
-  await admin.login(await keyOf("ops-wu"));
-  for (const code of ["KHH-SOC", "KHH-TAX"]) {
-    await admin.json("POST", "/v1/admin/agencies", {
-      code,
-      name: M.agencies[code].name,
-      email: M.agencies[code].email,
-    });
-  }
-  for (const id of ["soc-chen", "tax-wang"]) {
-    const p = M.people[id];
-    await admin.json("POST", "/v1/admin/staff", { agency: p.agency, name: p.name, email: p.email });
-    for (const purpose of ["sign", "encrypt"]) {
-      await admin.json("POST", "/v1/admin/certificates", {
-        staff: p.email,
-        pem: readFileSync(pki(p[purpose].cert), "utf8"),
-      });
-    }
-  }
-  await admin.json("POST", "/v1/admin/categories", { code: "C", name: "c", purpose: "test" });
+  await registerFixtureRegistry(server.url);
   const soc = new RemoteClient(`${server.url}/`);
   await soc.login(await keyOf("soc-chen"));
   const profile = await soc.json<TransferProfile>("POST", "/v1/cases", {

@@ -1,10 +1,7 @@
-import { spawn } from "node:child_process";
-import { once } from "node:events";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { initDataDir, type RunningServer, silentLogger, startServer } from "@sealpost/server";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { M, pki, sealpostAs, startRelay, type TestRelay } from "./relay-helpers.js";
 
 /**
  * The remote commands through the real `sealpost` binary (spawned) against a server started in-process on a
@@ -12,62 +9,19 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
  * result, receipt, cancel, and the exit codes of refusals.
  */
 
-const REPO = resolve(import.meta.dirname, "../..");
-const PKI = join(REPO, "fixtures/pki");
-const BIN = join(REPO, "cli/bin/sealpost.js");
-const M = JSON.parse(readFileSync(join(PKI, "manifest.json"), "utf8"));
-const pki = (p: string) => join(PKI, p);
-
+let relay: TestRelay;
 let work: string;
-let server: RunningServer;
 
 beforeAll(async () => {
-  work = mkdtempSync(join(tmpdir(), "sealpost-remote-"));
-  const admin = M.people["ops-wu"];
-  await initDataDir({
-    data: join(work, "data"),
-    trust: pki(M.root.cert),
-    intermediates: pki(M.intermediate.cert),
-    crl: [pki(M.intermediate.crl), pki(M.root.crl)],
-    adminCert: pki(admin.sign.cert),
-    adminName: admin.name,
-    adminEmail: admin.email,
-    adminAgency: admin.agency,
-    log: silentLogger,
-  });
-  server = await startServer(join(work, "data"), { listen: "127.0.0.1:0", log: silentLogger });
+  relay = await startRelay("sealpost-remote-", { adminName: true });
+  work = relay.work;
 });
 afterAll(async () => {
-  await server?.close();
-  if (work) rmSync(work, { recursive: true, force: true });
+  await relay?.close();
 });
 
 /** Runs `sealpost` as a fixture person (own config folder, PIN from SEALPOST_PIN). */
-async function sp(id: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const p = M.people[id];
-  const dir = join(work, "home", id);
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(
-    join(dir, "config.json"),
-    JSON.stringify({
-      server: server.url,
-      trust: [pki(M.root.cert)],
-      intermediates: [pki(M.intermediate.cert)],
-      crls: [pki(M.intermediate.crl), pki(M.root.crl)],
-      keystore: pki(p.p12),
-    }),
-  );
-  const child = spawn(process.execPath, [BIN, ...args], {
-    env: { ...process.env, SEALPOST_CONFIG: join(dir, "config.json"), SEALPOST_PIN: p.pin },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d) => (stdout += d));
-  child.stderr.on("data", (d) => (stderr += d));
-  const [code] = (await once(child, "close")) as [number];
-  return { code, stdout, stderr };
-}
+const sp = (id: string, args: string[]) => sealpostAs(relay, id, args);
 
 const ok = async (id: string, args: string[]) => {
   const r = await sp(id, args);

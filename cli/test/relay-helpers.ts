@@ -1,0 +1,129 @@
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadKeystore, pickKey } from "@sealpost/pki";
+import { initDataDir, type RunningServer, silentLogger, startServer } from "@sealpost/server";
+import { RemoteClient } from "../src/remote/client.js";
+import { bin, pkiDir } from "./helpers.js";
+
+/**
+ * Shared plumbing of the tests that talk to a real relay server (in-process, loopback port): the fixture manifest
+ * with its paths left relative to fixtures/pki (resolve them with `pki`), the server over a fresh data folder, the
+ * `sealpost` binary run as a fixture person, and the fixture registry set up through the admin API.
+ * Kept apart from helpers.ts so the tests that need no server do not load it.
+ */
+export const M = JSON.parse(readFileSync(join(pkiDir, "manifest.json"), "utf8"));
+/** A path inside fixtures/pki made absolute. */
+export const pki = (p: string) => join(pkiDir, p);
+
+/** The signing key of fixture person `id` (from the person's PKCS#12 keystore). */
+export const keyOf = async (id: string) =>
+  pickKey(await loadKeystore(pki(M.people[id].p12), { pin: M.people[id].pin }), "sign");
+
+export interface TestRelay {
+  /** The temp folder holding the server's data folder (`data`) and whatever the test puts there. */
+  work: string;
+  server: RunningServer;
+  /** Closes the server, then removes `work`. The caller must call it (afterAll). */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a relay server on 127.0.0.1 (a free port) over a data folder initialised in a new temp folder named
+ * `prefix`...: the fixture root as trust, the fixture intermediate, both fixture CRLs, and fixture person ops-wu as
+ * the first administrator (with the person's name only when `adminName` is true; the server's default otherwise).
+ * Logs go nowhere. On failure the temp folder is removed before the error is rethrown.
+ */
+export async function startRelay(prefix: string, opts: { adminName?: boolean } = {}): Promise<TestRelay> {
+  const work = mkdtempSync(join(tmpdir(), prefix));
+  try {
+    const admin = M.people["ops-wu"];
+    await initDataDir({
+      data: join(work, "data"),
+      trust: pki(M.root.cert),
+      intermediates: pki(M.intermediate.cert),
+      crl: [pki(M.intermediate.crl), pki(M.root.crl)],
+      adminCert: pki(admin.sign.cert),
+      ...(opts.adminName ? { adminName: admin.name } : {}),
+      adminEmail: admin.email,
+      adminAgency: admin.agency,
+      log: silentLogger,
+    });
+    const server = await startServer(join(work, "data"), { listen: "127.0.0.1:0", log: silentLogger });
+    return {
+      work,
+      server,
+      async close() {
+        await server.close();
+        rmSync(work, { recursive: true, force: true });
+      },
+    };
+  } catch (e) {
+    rmSync(work, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/**
+ * Runs the `sealpost` binary as fixture person `id` against `relay`: the person's own config folder under
+ * `work/home/<id>` (server URL, fixture trust, intermediates, CRLs, the person's keystore), the PIN through
+ * SEALPOST_PIN, the rest of this process's environment inherited. Asserts nothing about the exit code.
+ */
+export async function sealpostAs(
+  relay: TestRelay,
+  id: string,
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const p = M.people[id];
+  const dir = join(relay.work, "home", id);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    join(dir, "config.json"),
+    JSON.stringify({
+      server: relay.server.url,
+      trust: [pki(M.root.cert)],
+      intermediates: [pki(M.intermediate.cert)],
+      crls: [pki(M.intermediate.crl), pki(M.root.crl)],
+      keystore: pki(p.p12),
+    }),
+  );
+  const child = spawn(process.execPath, [bin, ...args], {
+    env: { ...process.env, SEALPOST_CONFIG: join(dir, "config.json"), SEALPOST_PIN: p.pin },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => (stdout += d));
+  child.stderr.on("data", (d) => (stderr += d));
+  const [code] = (await once(child, "close")) as [number];
+  return { code, stdout, stderr };
+}
+
+/**
+ * Through the admin API as ops-wu (signed login): registers agencies KHH-SOC and KHH-TAX, staff soc-chen and
+ * tax-wang with their sign and encrypt certificates, and category C.
+ */
+export async function registerFixtureRegistry(url: string): Promise<void> {
+  const admin = new RemoteClient(url);
+  await admin.login(await keyOf("ops-wu"));
+  for (const code of ["KHH-SOC", "KHH-TAX"]) {
+    await admin.json("POST", "/v1/admin/agencies", {
+      code,
+      name: M.agencies[code].name,
+      email: M.agencies[code].email,
+    });
+  }
+  for (const id of ["soc-chen", "tax-wang"]) {
+    const p = M.people[id];
+    await admin.json("POST", "/v1/admin/staff", { agency: p.agency, name: p.name, email: p.email });
+    for (const purpose of ["sign", "encrypt"]) {
+      await admin.json("POST", "/v1/admin/certificates", {
+        staff: p.email,
+        pem: readFileSync(pki(p[purpose].cert), "utf8"),
+      });
+    }
+  }
+  await admin.json("POST", "/v1/admin/categories", { code: "C", name: "c", purpose: "test" });
+}
