@@ -1,6 +1,7 @@
 import { type Hash, createHash } from "node:crypto";
-import { type Readable, Transform, type TransformCallback, type Writable } from "node:stream";
+import type { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { CoreTransform, writeThrough } from "./core-stream.js";
 import { EnvelopeWriter } from "./envelope-writer.js";
 import { FileInput } from "./file-input.js";
 import { recipientSummary } from "./recipient-infos.js";
@@ -97,31 +98,9 @@ class Sealer {
  * backpressure is the stream's. Written chunks are not kept after the write callback. Construction validates the
  * options synchronously (KEY_USAGE, WEAK_ALGORITHM, PkiError EXPIRED ...).
  */
-export class SealStream extends Transform {
-  private readonly sealer: Sealer;
-  result: SealResult | undefined;
-
+export class SealStream extends CoreTransform<SealResult> {
   constructor(options: SealOptions) {
-    super();
-    this.sealer = new Sealer(options, (b) => this.push(b));
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    try {
-      this.sealer.update(chunk);
-      cb();
-    } catch (e) {
-      cb(e as Error);
-    }
-  }
-
-  override _flush(cb: TransformCallback): void {
-    try {
-      this.result = this.sealer.finish();
-      cb();
-    } catch (e) {
-      cb(e as Error);
-    }
+    super((emit) => new Sealer(options, emit));
   }
 }
 
@@ -156,20 +135,16 @@ export async function sealFile(
   // Options are validated (by the Sealer) before the file system is touched; output goes to the write-behind queue.
   const sealer = new Sealer(options, (b) => tmp.push(b));
   const tmp = await TempOutput.create(outPath, options.force, false); // not durable: see TempOutput
-  let input: FileInput | undefined;
+  let input: FileInput;
   try {
     input = await FileInput.open(inPath, { reuse: true });
-    for await (const chunk of input) {
-      sealer.update(chunk);
-      await tmp.ready();
-    }
-    const result = sealer.finish();
-    await tmp.commit();
-    return result;
   } catch (e) {
     await tmp.abort();
     throw e;
+  }
+  try {
+    return await writeThrough(input, sealer, tmp);
   } finally {
-    await input?.close();
+    await input.close();
   }
 }

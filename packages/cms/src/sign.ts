@@ -1,5 +1,5 @@
 import { type Hash, createHash } from "node:crypto";
-import { Transform, type TransformCallback } from "node:stream";
+import { CoreTransform, writeThrough } from "./core-stream.js";
 import { FileInput } from "./file-input.js";
 import { SignedDataWriter } from "./signed-data-writer.js";
 import { TempOutput } from "./temp-output.js";
@@ -11,31 +11,9 @@ import type { SignOptions, SignResult } from "./types.js";
  * Call order as SealStream: write the content, end() writes the trailer (certificates and SignerInfo);
  * `result` is set after 'end'.
  */
-export class SignStream extends Transform {
-  private readonly core: SignCore;
-  result: SignResult | undefined;
-
+export class SignStream extends CoreTransform<SignResult> {
   constructor(options: Omit<SignOptions, "force">) {
-    super();
-    this.core = new SignCore(options, (b) => this.push(b));
-  }
-
-  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
-    try {
-      this.core.update(chunk);
-      cb();
-    } catch (e) {
-      cb(e as Error);
-    }
-  }
-
-  override _flush(cb: TransformCallback): void {
-    try {
-      this.result = this.core.finish();
-      cb();
-    } catch (e) {
-      cb(e as Error);
-    }
+    super((emit) => new SignCore(options, emit));
   }
 }
 
@@ -117,16 +95,7 @@ export async function signFile(inPath: string, outPath: string, options: SignOpt
     throw e;
   }
   try {
-    for await (const chunk of input) {
-      core.update(chunk);
-      await tmp.ready();
-    }
-    const result = core.finish();
-    await tmp.commit();
-    return result;
-  } catch (e) {
-    await tmp.abort();
-    throw e;
+    return await writeThrough(input, core, tmp);
   } finally {
     await input.close();
   }
