@@ -4,6 +4,7 @@ import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
 import { PkiError } from "./errors.js";
 import { bytesEqual, commonNameOf, namesEqual, nameToString, parsedNamesEqual, parseName } from "./names.js";
+import { KEY_USAGE_BITS } from "./trust/x509.js";
 import type { CertInfo } from "./types.js";
 
 /**
@@ -53,18 +54,6 @@ export function looksLikePem(bytes: Uint8Array): boolean {
 }
 
 const CERT_LABELS = ["CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE"];
-
-const KEY_USAGE_BITS = [
-  "digitalSignature",
-  "nonRepudiation",
-  "keyEncipherment",
-  "dataEncipherment",
-  "keyAgreement",
-  "keyCertSign",
-  "cRLSign",
-  "encipherOnly",
-  "decipherOnly",
-];
 
 const OID_KEY_USAGE = "2.5.29.15";
 const OID_BASIC_CONSTRAINTS = "2.5.29.19";
