@@ -15,6 +15,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
 import { SMTPServer } from "smtp-server";
+import { fixtureInitArgs } from "./lib/server-init-args.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const PKI = join(ROOT, "fixtures/pki");
@@ -105,27 +106,7 @@ async function main() {
   title("sealpost-server init: database, file store, trust anchors and the first admin");
   const data = join(work, "data");
   const admin = manifest.people["ops-wu"];
-  await run(SERVER_BIN, [
-    "init",
-    "--data",
-    data,
-    "--trust",
-    pki(manifest.root.cert),
-    "--intermediates",
-    pki(manifest.intermediate.cert),
-    "--crl",
-    pki(manifest.intermediate.crl),
-    "--crl",
-    pki(manifest.root.crl),
-    "--admin-cert",
-    pki(admin.sign.cert),
-    "--admin-name",
-    admin.name,
-    "--admin-email",
-    admin.email,
-    "--admin-agency",
-    admin.agency,
-  ]);
+  await run(SERVER_BIN, fixtureInitArgs(data, "ops-wu"));
   const cfgPath = join(data, "config.json");
   const cfg = JSON.parse(readFileSync(cfgPath, "utf8"));
   cfg.smtp = {

@@ -8,6 +8,7 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { loadKeystore, pickKey } from "@sealpost/pki";
+import { fixtureInitArgs } from "./server-init-args.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const pkiDir = path.join(root, "fixtures/pki");
@@ -55,28 +56,7 @@ async function runServerCommand(args) {
  * `nodeArgs` (default none) go to the server's `node`, e.g. ["--cpu-prof"] to profile it.
  */
 export async function startRelay(dataDir, nodeArgs = []) {
-  const admin = manifest.people[ADMIN_ID];
-  await runServerCommand([
-    "init",
-    "--data",
-    dataDir,
-    "--trust",
-    pki(manifest.root.cert),
-    "--intermediates",
-    pki(manifest.intermediate.cert),
-    "--crl",
-    pki(manifest.intermediate.crl),
-    "--crl",
-    pki(manifest.root.crl),
-    "--admin-cert",
-    pki(admin.sign.cert),
-    "--admin-name",
-    admin.name,
-    "--admin-email",
-    admin.email,
-    "--admin-agency",
-    admin.agency,
-  ]);
+  await runServerCommand(fixtureInitArgs(dataDir, ADMIN_ID));
   // 50 benchmark clients log in from one loopback address: lift the per-address login rate limit for this server.
   const configPath = path.join(dataDir, "config.json");
   const config = JSON.parse(readFileSync(configPath, "utf8"));
