@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -98,6 +98,41 @@ describe("sign and verify", () => {
     });
     expect(bad.code).toBe(6);
     expect(bad.json()).toMatchObject({ ok: false, error: { code: "TAMPERED", exitCode: 6 } });
+  });
+
+  it("attached signature with --content: the given file must equal the signed content (exit 7 otherwise)", async () => {
+    const lin = pki.people["soc-lin"]!;
+    const s = await sealpost(["sign", "result.csv", "--key", lin.p12, "-o", "attached.p7s"], {
+      cwd: dir,
+      env: { SEALPOST_PIN: lin.pin },
+    });
+    expect(s.code).toBe(0);
+    const same = await sealpost(["verify", "attached.p7s", "--content", "result.csv", ...trustArgs, "--json"], {
+      cwd: dir,
+    });
+    expect(same.code).toBe(0);
+    expect(same.json()).toMatchObject({ ok: true, detached: false, content: "result.csv" });
+    expect(same.json().checks).toContain("given-content");
+    await writeFile(join(dir, "other.csv"), "案件編號,結果\nC-2026-9999,偽造\n");
+    await writeFile(join(dir, "same-size.csv"), Buffer.from(data).fill(0x41, 0, 1));
+    for (const other of ["other.csv", "same-size.csv"]) {
+      const bad = await sealpost(["verify", "attached.p7s", "--content", other, ...trustArgs, "--json"], {
+        cwd: dir,
+      });
+      expect(bad.code).toBe(7);
+      expect(bad.json()).toMatchObject({
+        ok: false,
+        error: { code: "BAD_SIGNATURE", exitCode: 7, details: { reason: "content-mismatch" } },
+      });
+      expect(bad.stderr).toMatch(/differs from the content signed in attached\.p7s/);
+    }
+    // with -o as well: nothing is written when the given content differs
+    const withOut = await sealpost(
+      ["verify", "attached.p7s", "--content", "other.csv", ...trustArgs, "-o", "never.csv"],
+      { cwd: dir },
+    );
+    expect(withOut.code).toBe(7);
+    expect((await readdir(dir)).filter((n) => n.includes("never.csv"))).toEqual([]);
   });
 
   it("inspect of a file signed by 李美玲 (BMPString O and CN) shows her name and agency correctly", async () => {

@@ -15,7 +15,9 @@ import type { VerifyOptions, VerifyResult } from "./types.js";
 /**
  * Verify a signed file (ContentInfo/SignedData, attached or detached; definite or indefinite BER), streaming.
  * Attached content is written to `outPath` (temp file beside it, renamed only after every check passed) when
- * given, else only hashed. Detached signatures need `content` (the content file's path). The checks are those of
+ * given, else only hashed. Detached signatures need `content` (the content file's path); with an attached signature a
+ * `content` file must equal the encapsulated content (same length and SHA-256), else BAD_SIGNATURE with
+ * details.reason "content-mismatch" and nothing is written (checks then include "given-content"). The checks are those of
  * openFile's signature part (see verifySigners): BAD_SIGNATURE, TAMPERED (digest mismatch), WEAK_ALGORITHM,
  * UNSUPPORTED_ALGORITHM, UNTRUSTED_SIGNER; a SignedData without signers gives UNSIGNED_CONTENT.
  */
@@ -53,29 +55,30 @@ export async function verifyFile(inPath: string, options: VerifyOptions): Promis
     }
     let detachedDigests: Map<string, Buffer> | undefined;
     let contentBytes = sd.contentBytes;
+    const checks: string[] = [];
     if (sd.detached) {
       if (!options.content) {
         throw new CmsError("MALFORMED", "The signature is detached: the signed content must be given separately.", {
           hint: "Pass the content file along with the signature.",
         });
       }
-      const names = new Set(["sha256"]);
-      for (const a of sd.digestAlgorithms) {
-        try {
-          names.add(digestFromAlgId(a));
-        } catch {
-          // unsupported: fails at the signer check if used
-        }
+      const given = await hashContentFile(options.content, sd, options.onProgress);
+      contentBytes = given.bytes;
+      detachedDigests = given.digests;
+    } else if (options.content) {
+      // The signature covers the encapsulated content; a separately given file must be that very content.
+      const given = await hashContentFile(options.content, sd);
+      if (given.bytes !== sd.contentBytes || !given.digests.get("sha256")!.equals(sd.digests.get("sha256")!)) {
+        throw new CmsError(
+          "BAD_SIGNATURE",
+          `The file ${options.content} differs from the content signed in ${inPath}: the signature does not cover it.`,
+          {
+            hint: "Verify without --content to check the signed content itself, or ask the sender which file they signed.",
+            details: { reason: "content-mismatch", givenBytes: given.bytes, signedBytes: sd.contentBytes },
+          },
+        );
       }
-      const hashes = new Map<string, Hash>([...names].map((n) => [n, createHash(n)]));
-      contentBytes = 0;
-      const content = await openInput(options.content);
-      for await (const c of content) {
-        for (const h of hashes.values()) h.update(c as Buffer);
-        contentBytes += (c as Buffer).length;
-        options.onProgress?.(contentBytes);
-      }
-      detachedDigests = new Map([...hashes].map(([k, h]) => [k, h.digest()]));
+      checks.push("given-content");
     }
     const v = await verifySigners(sd, { trust: options.trust, intermediates: options.intermediates, detachedDigests });
     if (tmp) await tmp.commit();
@@ -91,7 +94,7 @@ export async function verifyFile(inPath: string, options: VerifyOptions): Promis
       contentBytes,
       contentSha256: digests.get("sha256")!.toString("hex"),
       contentType: oidName(sd.eContentType),
-      checks: v.checks,
+      checks: [...v.checks, ...checks],
       warnings: v.warnings,
       trust: v.trust,
     };
@@ -101,4 +104,29 @@ export async function verifyFile(inPath: string, options: VerifyOptions): Promis
   } finally {
     input.destroy();
   }
+}
+
+/** Length and digests (SHA-256 plus every supported digest the SignedData lists) of a content file. */
+async function hashContentFile(
+  path: string,
+  sd: ParsedSignedData,
+  onProgress?: (bytes: number) => void,
+): Promise<{ bytes: number; digests: Map<string, Buffer> }> {
+  const names = new Set(["sha256"]);
+  for (const a of sd.digestAlgorithms) {
+    try {
+      names.add(digestFromAlgId(a));
+    } catch {
+      // unsupported: fails at the signer check if used
+    }
+  }
+  const hashes = new Map<string, Hash>([...names].map((n) => [n, createHash(n)]));
+  let bytes = 0;
+  const content = await openInput(path);
+  for await (const c of content) {
+    for (const h of hashes.values()) h.update(c as Buffer);
+    bytes += (c as Buffer).length;
+    onProgress?.(bytes);
+  }
+  return { bytes, digests: new Map([...hashes].map(([k, h]) => [k, h.digest()])) };
 }
