@@ -117,14 +117,14 @@ async function openCore(
   const checks: string[] = [];
   const warnings: string[] = [];
   const match = matchRecipient(head.recipients.ktris, options.keys);
-  if (!match) {
+  if (!match.key) {
     const others = head.recipients.summaries.filter((x) => x.type !== "ktri");
     if (head.recipients.ktris.length === 0 && others.length > 0) {
       throw unsupported(
         `recipients of type ${[...new Set(others.map((x) => x.type))].join(", ")} (sealpost opens RSA key transport recipients only)`,
       );
     }
-    throw notARecipient(head.recipients.summaries, options.keys);
+    throw notARecipient(head.recipients.summaries, options.keys, match.refused);
   }
   checks.push("recipient");
   const cipher = parseContentCipher(head.cipherAlg, head.kind === "authEnvelopedData");

@@ -1,5 +1,5 @@
 import type { CertInfo, KeyEntry } from "@sealpost/pki";
-import { PkiError, issuerAndSerialMatches, nameToString, subjectKeyIdMatches } from "@sealpost/pki";
+import { PkiError, issuerAndSerialMatches, keyUsageAllows, nameToString, subjectKeyIdMatches } from "@sealpost/pki";
 import { type KeyTransportAlg, RSA_PKCS1_ALGID, oaepAlgId, parseAlgId, parseKeyTransportAlg } from "./algorithms.js";
 import { type Node, TAG, decodeInteger, encodeInteger, malformed, octetString, seq, setOf, tlv } from "./ber/der.js";
 import { CmsError } from "./errors.js";
@@ -157,20 +157,33 @@ export function parseRecipientInfos(set: Node): ParsedRecipients {
   return { ktris, summaries };
 }
 
-/** First (key, ktri) pair where the key's certificate is the one the ktri names; undefined if none. */
-export function matchRecipient(ktris: Ktri[], keys: KeyEntry[]): { key: KeyEntry; ktri: Ktri } | undefined {
-  for (const key of keys) {
-    for (const ktri of ktris) {
-      if (ktri.ski && subjectKeyIdMatches(key.cert, ktri.ski)) return { key, ktri };
-      if (ktri.issuerDer && ktri.serial && issuerAndSerialMatches(key.cert, ktri.issuerDer, ktri.serial)) {
-        return { key, ktri };
-      }
-    }
-  }
-  return undefined;
+/** True when the key's certificate names this RecipientInfo (issuer and serial number, or subject key id). */
+function names(ktri: Ktri, key: KeyEntry): boolean {
+  if (ktri.ski) return subjectKeyIdMatches(key.cert, ktri.ski);
+  return !!ktri.issuerDer && !!ktri.serial && issuerAndSerialMatches(key.cert, ktri.issuerDer, ktri.serial);
 }
 
-export function notARecipient(summaries: RecipientInfoSummary[], keys: KeyEntry[]): CmsError {
+/**
+ * The first (key, ktri) pair where the key's certificate is the one the ktri names, among the keys whose
+ * certificate allows decryption (keyEncipherment for RSA, keyAgreement for EC; any key when the certificate has no
+ * keyUsage extension). `refused` lists the keys that were named but are not for decryption (a signing key): they
+ * are never used, and notARecipient says why.
+ */
+export function matchRecipient(
+  ktris: Ktri[],
+  keys: KeyEntry[],
+): { key: KeyEntry; ktri: Ktri; refused: KeyEntry[] } | { key: undefined; refused: KeyEntry[] } {
+  const refused: KeyEntry[] = [];
+  for (const key of keys) {
+    const ktri = ktris.find((k) => names(k, key));
+    if (!ktri) continue;
+    if (keyUsageAllows(key.cert, "encrypt")) return { key, ktri, refused };
+    refused.push(key);
+  }
+  return { key: undefined, refused };
+}
+
+export function notARecipient(summaries: RecipientInfoSummary[], keys: KeyEntry[], refused: KeyEntry[] = []): CmsError {
   const list = summaries.map((s) => ({
     type: s.type,
     issuer: s.issuer,
@@ -183,19 +196,35 @@ export function notARecipient(summaries: RecipientInfoSummary[], keys: KeyEntry[
     )
     .slice(0, 10)
     .join("; ");
-  return new CmsError(
-    "NOT_A_RECIPIENT",
-    `This file was not sealed for your key. It is addressed to ${list.length} recipient(s): ${names}${list.length > 10 ? "; ..." : ""}.`,
-    {
-      hint: "Open it with the keystore holding one of these encryption certificates, or ask the sender to seal it to your registered certificate.",
-      details: {
-        recipients: list,
-        yourCertificates: keys.map((k) => ({
-          subject: k.cert.subject,
-          issuer: k.cert.issuer,
-          serialHex: k.cert.serialHex,
-        })),
-      },
+  const refusedText = refused
+    .map(
+      (k) =>
+        `${k.cert.commonName || k.cert.subject} serial ${k.cert.serialHex} (key usage ${[...(k.cert.keyUsage ?? [])].join(", ")})`,
+    )
+    .join("; ");
+  const message = refused.length
+    ? `This file was sealed to your certificate ${refusedText}, which is not for decryption: sealpost opens files only with encryption keys (keyEncipherment or keyAgreement).`
+    : `This file was not sealed for your key. It is addressed to ${list.length} recipient(s): ${names}${list.length > 10 ? "; ..." : ""}.`;
+  return new CmsError("NOT_A_RECIPIENT", message, {
+    hint: refused.length
+      ? "Ask the sender to seal it to your encryption certificate; a file sealed to a signing certificate is suspect."
+      : "Open it with the keystore holding one of these encryption certificates, or ask the sender to seal it to your registered certificate.",
+    details: {
+      recipients: list,
+      yourCertificates: keys.map((k) => ({
+        subject: k.cert.subject,
+        issuer: k.cert.issuer,
+        serialHex: k.cert.serialHex,
+      })),
+      ...(refused.length
+        ? {
+            refusedKeys: refused.map((k) => ({
+              subject: k.cert.subject,
+              serialHex: k.cert.serialHex,
+              keyUsage: [...(k.cert.keyUsage ?? [])],
+            })),
+          }
+        : {}),
     },
-  );
+  });
 }
