@@ -166,9 +166,8 @@ describe("openssl -> sealpost", () => {
 });
 
 describe("unsigned content", () => {
-  it("openssl cms -encrypt without a signature: refused (exit 7), accepted with --allow-unsigned and a warning", async () => {
-    const wang = pki.people["tax-wang"]!;
-    await openssl([
+  const encryptPlain = (out: string, cipher: string) =>
+    openssl([
       "cms",
       "-encrypt",
       "-binary",
@@ -177,11 +176,15 @@ describe("unsigned content", () => {
       "-outform",
       "DER",
       "-out",
-      "plain.csv.p7m",
-      "-aes-256-cbc",
+      out,
+      cipher,
       "-recip",
-      wang.encrypt.cert,
+      pki.people["tax-wang"]!.encrypt.cert,
     ]);
+
+  it("openssl cms -encrypt -aes-256-gcm without a signature: refused (exit 7), accepted with --allow-unsigned and a warning", async () => {
+    const wang = pki.people["tax-wang"]!;
+    await encryptPlain("plain.csv.p7m", "-aes-256-gcm");
     const env = { SEALPOST_PIN: wang.pin };
     const refused = await sealpost(["open", "plain.csv.p7m", "--key", wang.p12, ...trustArgs, "--json"], {
       cwd: dir,
@@ -198,5 +201,22 @@ describe("unsigned content", () => {
     expect(j).toMatchObject({ ok: true, signed: false, signer: null, trust: null });
     expect((j.warnings as string[]).some((w) => /no signature/.test(w))).toBe(true);
     expect((await readFile(join(dir, "plain.csv"))).equals(data)).toBe(true);
+  });
+
+  it("openssl cms -encrypt -aes-256-cbc without a signature: the integrity failure (exit 6) even with --allow-unsigned", async () => {
+    // Nothing in a CBC envelope shows whether unsigned content was altered; opening it whenever the padding checks
+    // out would make success itself a padding oracle.
+    const wang = pki.people["tax-wang"]!;
+    await encryptPlain("plain-cbc.csv.p7m", "-aes-256-cbc");
+    for (const extra of [[], ["--allow-unsigned"]]) {
+      const r = await sealpost(["open", "plain-cbc.csv.p7m", "--key", wang.p12, ...trustArgs, ...extra, "--json"], {
+        cwd: dir,
+        env: { SEALPOST_PIN: wang.pin },
+      });
+      expect(r.code).toBe(6);
+      expect(r.json()).toMatchObject({ ok: false, error: { code: "TAMPERED", exitCode: 6 } });
+      expect(r.stderr).toMatch(/in a CBC envelope\) its content is not signed/);
+      await expect(readFile(join(dir, "plain-cbc.csv"))).rejects.toThrow();
+    }
   });
 });

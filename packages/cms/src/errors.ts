@@ -9,7 +9,8 @@ import { SealpostError } from "@sealpost/protocol";
  *   signingCertificateV2, signing time placed in unsigned attributes); details.reason says which.
  * - UNTRUSTED_SIGNER: the signer's certificate failed the trust policy (cause: the PkiError, details.pkiCode).
  * - TAMPERED: authentication tag, CBC padding or content digest does not match: the file was altered (or the
- *   key is wrong: with PKCS#1 v1.5 key transport a wrong key is indistinguishable from tampering, by design).
+ *   key is wrong: a wrong key is indistinguishable from tampering, by design). Every failure after decryption that
+ *   an outsider can cause is this code with one message and no details (see open.ts integrityFailure).
  * - UNSUPPORTED_ALGORITHM: an algorithm or structure sealpost does not implement (DSA, RC2, kari, kekri ...).
  * - TRUNCATED: the input ended before the structure did.
  * - MALFORMED: not valid BER/CMS, trailing data after the structure, or an oversized structure.

@@ -1,4 +1,4 @@
-import { createDecipheriv, createHash } from "node:crypto";
+import { createDecipheriv, createHash, randomBytes } from "node:crypto";
 import type { DecipherGCM } from "node:crypto";
 import { createReadStream } from "node:fs";
 import type { Readable } from "node:stream";
@@ -19,23 +19,32 @@ import { FileInput, READ_CHUNK_BYTES } from "./file-input.js";
 import { unwrapKey } from "./key-transport.js";
 import { OID, oidName } from "./oids.js";
 import { matchRecipient, notARecipient, recipientSummary } from "./recipient-infos.js";
-import { type ParsedSignedData, type SignerVerification, readSignedData, verifySigners } from "./signed-data-reader.js";
+import {
+  type CheckedSigner,
+  type ParsedSignedData,
+  type SignerVerification,
+  checkSignatures,
+  checkSignerTrust,
+  readSignedData,
+} from "./signed-data-reader.js";
 import { TempOutput, ioError } from "./temp-output.js";
 import type { OpenOptions, OpenResult } from "./types.js";
 
 /**
- * Open a sealed file: decrypt with the first of `options.keys` that is a recipient, stream the inner SignedData's
- * content into a temporary file beside `outPath` (`.<name>.sealpost-<random>.tmp`, mode 0600) while hashing it,
- * then check in order: the GCM tag or CBC padding (TAMPERED), the signature and signed attributes, the signer's
- * trust (see verifySigners), and only then rename the temporary file to `outPath`. On any failure the temporary
- * file is removed and a CmsError is thrown; nothing unverified is ever released.
+ * Open a sealed file: decrypt with the first of `options.keys` that is a recipient and may decrypt (its certificate
+ * allows keyEncipherment / keyAgreement), stream the inner SignedData's content into a temporary file beside
+ * `outPath` (`.<name>.sealpost-<random>.tmp`, mode 0600) while hashing it, then check in order: the GCM tag or CBC
+ * padding, the signature and signed attributes, the signer's trust now (see checkSignatures / checkSignerTrust),
+ * and only then rename the temporary file to `outPath`. On any failure the temporary file is removed and a CmsError
+ * is thrown; nothing unverified is ever released. Every failure after decryption that an altered file can cause is
+ * the one integrityFailure() (TAMPERED), raised after the same work (see the cms README).
  *
  * Accepts AuthEnvelopedData (AES-128/192/256-GCM) and EnvelopedData (AES-128/192/256-CBC; DES-EDE3-CBC with a
- * warning), KeyTransRecipientInfo with RSA-OAEP (parameters honoured) or RSAES-PKCS1-v1_5 (implicit rejection: a
- * wrong key surfaces as TAMPERED), definite or indefinite BER, and both nestings: encrypted content type id-data
- * holding a ContentInfo/SignedData (what sealpost and `openssl cms -sign | openssl cms -encrypt` write) and
- * id-signedData holding a bare SignedData (strict RFC 5652). Content without a SignedData is refused with
- * UNSIGNED_CONTENT unless `allowUnsigned`. Input ending early => TRUNCATED; bytes after the end => MALFORMED.
+ * warning), KeyTransRecipientInfo with RSA-OAEP (parameters honoured) or RSAES-PKCS1-v1_5 (implicit rejection),
+ * definite or indefinite BER, and both nestings: encrypted content type id-data holding a ContentInfo/SignedData
+ * (what sealpost and `openssl cms -sign | openssl cms -encrypt` write) and id-signedData holding a bare SignedData
+ * (strict RFC 5652). Content without a SignedData is refused with UNSIGNED_CONTENT unless `allowUnsigned` (GCM
+ * only). Input ending early => TRUNCATED; bytes after the end => MALFORMED.
  * `force` allows replacing an existing outPath (default: OUTPUT_EXISTS). `durable` (default true) syncs the
  * content to the disk (in the background as it grows, and before the rename), so that a crash can never leave a
  * partial file under outPath's name; false skips the sync, as gpg and openssl do, which is faster when the disk is
@@ -94,6 +103,26 @@ export async function openStream(
   return openCore(input, sink, options, false);
 }
 
+/**
+ * The one error for every failure after decryption that someone who changed the file could have caused: a content
+ * key that does not decrypt, a wrong GCM tag or CBC padding and, for CBC (which authenticates nothing), whatever is
+ * wrong with the decrypted bytes until the signature over them checked out. One code, one message, no details and
+ * no cause, so that how it failed tells nothing about the plaintext (no padding oracle).
+ */
+export function integrityFailure(): CmsError {
+  return new CmsError(
+    "TAMPERED",
+    "The file failed its integrity check: it was altered or damaged, it was not sealed for your key, or (in a CBC envelope) its content is not signed. Nothing was written.",
+    { hint: "Do not use this file; ask the sender to seal it again with sealpost, for your encryption certificate." },
+  );
+}
+
+/** What the decryption learned about the ciphertext; read only after the plaintext stream ended. */
+interface Integrity {
+  /** The content key unwrapped, and the GCM tag or the CBC padding checked out. */
+  ok: boolean;
+}
+
 /** openStream; `borrowed`: the input's chunks are valid only until the next is pulled (see ByteSource). */
 async function openCore(
   input: AsyncIterable<Uint8Array>,
@@ -134,12 +163,15 @@ async function openCore(
   if (match.key.privateKey.asymmetricKeyType !== "rsa") {
     throw unsupported(`a ${match.key.privateKey.asymmetricKeyType} private key for RSA key transport`);
   }
-  const cek = unwrapKey(match.key.privateKey, match.ktri.encryptedKey, kt, cipher.keyLength);
-  if (!cek) throw tampered("the content key could not be decrypted with your key", "key-transport");
-  checks.push("key-transport");
   if (!head.encryptedContent) throw unsupported("detached encrypted content");
+  // A content key that does not unwrap (OAEP) is replaced by a random one, as PKCS#1 v1.5 implicit rejection does:
+  // the file then fails where every other failure after decryption fails, after the same work.
+  const unwrapped = unwrapKey(match.key.privateKey, match.ktri.encryptedKey, kt, cipher.keyLength);
+  const integrity: Integrity = { ok: unwrapped !== undefined };
+  const cek = unwrapped ?? randomBytes(cipher.keyLength);
+  checks.push("key-transport");
 
-  const plaintext = decrypt(r, head, start, cipher, cek, checks);
+  const plaintext = decrypt(r, head, start, cipher, cek, integrity, checks);
   const it = plaintext[Symbol.asyncIterator]();
   const inner = new BerReader(new ByteSource(it, innerEof));
   const contentHash = createHash("sha256");
@@ -154,7 +186,7 @@ async function openCore(
 
   let nesting: OpenResult["nesting"] = "id-data";
   let parsed: ParsedSignedData | undefined;
-  let innerError: unknown;
+  let innerFailure: unknown;
   try {
     if (head.encryptedContentType === OID.signedData) {
       nesting = "id-signedData";
@@ -165,40 +197,48 @@ async function openCore(
         parsed = await readSignedData(inner, await inner.readHeader("the signed data"), counted);
         await inner.expectEnd(ci.explicit, "the signed ContentInfo");
         await inner.expectEnd(ci.outer, "the signed ContentInfo");
-      } else if (options.allowUnsigned) {
+      } else {
+        // Unsigned content goes through the same work as signed content; whether it may be released is decided
+        // once the whole file was read (never for CBC, see below).
         hashHere = true;
         for (;;) {
           if (await inner.src.atEof()) break;
           await counted(await inner.src.readSome(READ_CHUNK_BYTES));
         }
-      } else {
-        throw new CmsError(
-          "UNSIGNED_CONTENT",
-          "The decrypted content is not signed, so its sender cannot be verified.",
-          {
-            hint: "Ask the sender to seal it with sealpost (which signs), or open it with --allow-unsigned if you accept that.",
-          },
-        );
       }
     } else {
       throw unsupported(`the encrypted content type ${oidName(head.encryptedContentType)}`);
     }
     if (!(await inner.src.atEof())) throw malformed("there are unexpected bytes after the signed content");
   } catch (e) {
-    innerError = e;
+    innerFailure = e;
   }
-  if (innerError !== undefined) {
-    if (typeof innerError === "object" && innerError !== null && outerErrors.has(innerError)) throw innerError;
-    if (innerError instanceof CmsError && innerError.code === "IO") throw innerError; // the sink failed: stop
-    // Finish the outer layer first: a failed tag, padding, truncation or trailing data explains the inner error.
+  if (innerFailure !== undefined) {
+    if (isOuter(innerFailure)) throw innerFailure; // the envelope itself is cut short or malformed
+    if (innerFailure instanceof CmsError && innerFailure.code === "IO") throw innerFailure; // the sink failed: stop
+    // The same work as for a file whose content is well-formed: the rest of the plaintext is decrypted, hashed and
+    // written like content, and the tag or padding is checked, before anything is reported.
+    hashHere = true;
     for (;;) {
       const n = await it.next();
       if (n.done) break;
+      await counted(n.value);
     }
-    if (!cipher.aead && innerError instanceof CmsError && innerError.code === "MALFORMED") {
-      throw tampered("the decrypted content is not well-formed", "structure", innerError);
+  }
+  if (!integrity.ok) throw integrityFailure();
+  // Past this point a GCM file is authentic: it was written by someone who held the content key (the sender or a
+  // recipient), so its own faults may be named. A CBC file is not, until its signature checked out.
+  let checked: CheckedSigner[] | undefined;
+  if (cipher.aead) {
+    if (innerFailure !== undefined) throw innerFailure;
+    if (parsed) checked = checkSignatures(parsed, { intermediates: options.intermediates });
+  } else {
+    if (innerFailure !== undefined || !parsed) throw integrityFailure();
+    try {
+      checked = checkSignatures(parsed, { intermediates: options.intermediates });
+    } catch {
+      throw integrityFailure();
     }
-    throw innerError;
   }
 
   const result: OpenResult = {
@@ -212,11 +252,16 @@ async function openCore(
     warnings,
     nesting,
   };
-  if (!parsed) {
+  if (!parsed || !checked) {
+    if (!options.allowUnsigned) {
+      throw new CmsError("UNSIGNED_CONTENT", "The decrypted content is not signed, so its sender cannot be verified.", {
+        hint: "Ask the sender to seal it with sealpost (which signs), or open it with --allow-unsigned if you accept that.",
+      });
+    }
     warnings.push("The content is not signed: its sender could not be verified.");
     return result;
   }
-  const v: SignerVerification = await verifySigners(parsed, {
+  const v: SignerVerification = await checkSignerTrust(checked, {
     trust: options.trust,
     intermediates: options.intermediates,
   });
@@ -231,32 +276,29 @@ async function openCore(
   return result;
 }
 
-function tampered(what: string, reason: string, cause?: unknown): CmsError {
-  return new CmsError(
-    "TAMPERED",
-    `The file failed its integrity check: ${what}. It was altered or damaged, or it was not sealed for your key.`,
-    {
-      cause,
-      hint: "Do not use this file; ask the sender to send it again.",
-      details: { reason },
-    },
-  );
+function isOuter(e: unknown): boolean {
+  return typeof e === "object" && e !== null && outerErrors.has(e);
 }
 
-/** Decrypt the encrypted content as chunks; after the last chunk, read the trailer and check tag / padding. */
+/**
+ * Decrypt the encrypted content as chunks; after the last chunk, read the trailer and check the GCM tag or the CBC
+ * padding. A failed check is recorded in `integrity` (the stream then simply ends): the caller decides what to
+ * report once everything was read. Errors of the envelope's own structure (truncation, trailing bytes) are thrown
+ * and marked as outer errors.
+ */
 async function* decrypt(
   r: BerReader,
   head: EnvelopeHead,
   start: ContentInfoStart,
   cipher: ContentCipher,
   cek: Buffer,
+  integrity: Integrity,
   checks: string[],
 ): AsyncGenerator<Buffer> {
   try {
     const decipher = cipher.aead
       ? createDecipheriv(cipher.node as "aes-256-gcm", cek, cipher.iv, { authTagLength: cipher.tagLength })
       : createDecipheriv(cipher.node, cek, cipher.iv);
-    let macSeen = false;
     for await (const c of r.stringChunks(head.encryptedContent!, "the encrypted content")) {
       for (let off = 0; off < c.length; off += CIPHER_PIECE_BYTES) {
         const p = decipher.update(c.subarray(off, off + CIPHER_PIECE_BYTES));
@@ -266,21 +308,19 @@ async function* decrypt(
     const tail = await readEnvelopeTail(r, head, start);
     if (cipher.aead) {
       if (tail.authAttrs) throw unsupported("authenticated attributes in AuthEnvelopedData");
-      if (!tail.mac || tail.mac.length !== cipher.tagLength)
-        throw tampered("the authentication tag is missing or has the wrong length", "tag");
-      (decipher as DecipherGCM).setAuthTag(tail.mac);
-      macSeen = true;
+      // A missing or odd-sized tag fails at the same final() as a wrong one.
+      const goodLength = tail.mac !== undefined && tail.mac.length === cipher.tagLength;
+      if (!goodLength) integrity.ok = false;
+      (decipher as DecipherGCM).setAuthTag(goodLength ? tail.mac! : Buffer.alloc(cipher.tagLength));
     }
-    let last: Buffer;
+    let last: Buffer | undefined;
     try {
       last = decipher.final();
     } catch {
-      throw cipher.aead
-        ? tampered("the authentication tag does not match", "tag")
-        : tampered("the decrypted content has invalid padding", "padding");
+      integrity.ok = false;
     }
-    checks.push(macSeen ? "gcm-tag" : "cbc-padding");
-    if (last.length) yield last;
+    if (integrity.ok) checks.push(cipher.aead ? "gcm-tag" : "cbc-padding");
+    if (last?.length) yield last;
   } catch (e) {
     if (typeof e === "object" && e !== null) outerErrors.add(e);
     throw e;

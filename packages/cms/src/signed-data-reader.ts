@@ -210,17 +210,27 @@ export interface SignerVerification {
   trust: TrustResult;
 }
 
+/** A SignerInfo whose signature and signed attributes checked out (trust not yet looked at). */
+export interface CheckedSigner extends Omit<SignerVerification, "trust"> {
+  /** Certificates of the file (for path building). */
+  fileCerts: CertInfo[];
+}
+
 /**
- * Check the (first) SignerInfo of a parsed SignedData, in this order: digest and signature algorithms (SHA-1/MD5
- * => WEAK_ALGORITHM, unknown => UNSUPPORTED_ALGORITHM), signer certificate present (UNTRUSTED_SIGNER otherwise),
- * RSA key >= 2048 bits (WEAK_ALGORITHM), the signature over the DER signed attributes (BAD_SIGNATURE), the
- * attributes: contentType present, single and equal to eContentType; messageDigest single and equal to the content
- * digest (mismatch => TAMPERED: the content is not what the signer signed); signingTime single and only signed;
- * CMSAlgorithmProtection matching the SignerInfo's algorithms; signingCertificateV2/signingCertificate naming the
- * signer cert (all BAD_SIGNATURE with details.reason); then the trust policy at the signing time (failures =>
- * UNTRUSTED_SIGNER with the PkiError as cause and its code in details.pkiCode). Every signer present must pass.
+ * Check every SignerInfo of a parsed SignedData without the trust policy, in this order: digest and signature
+ * algorithms (SHA-1/MD5 => WEAK_ALGORITHM, unknown => UNSUPPORTED_ALGORITHM), signer certificate present
+ * (UNTRUSTED_SIGNER otherwise), RSA key >= 2048 bits (WEAK_ALGORITHM), the signature over the DER signed attributes
+ * (BAD_SIGNATURE), the attributes: contentType present, single and equal to eContentType; messageDigest single and
+ * equal to the content digest (mismatch => TAMPERED: the content is not what the signer signed); signingTime single
+ * and only signed; CMSAlgorithmProtection matching the SignerInfo's algorithms; signingCertificateV2 /
+ * signingCertificate naming the signer cert (all BAD_SIGNATURE with details.reason). A SignedData without signers
+ * gives UNSIGNED_CONTENT. Synchronous and independent of any clock: once it returns, the content and the signed
+ * attributes are what the signer's key signed. Returns the first signer's result (every signer present must pass).
  */
-export async function verifySigners(sd: ParsedSignedData, options: VerifySignerOptions): Promise<SignerVerification> {
+export function checkSignatures(
+  sd: ParsedSignedData,
+  options: Pick<VerifySignerOptions, "intermediates" | "detachedDigests">,
+): CheckedSigner[] {
   if (sd.signerInfos.length === 0) {
     throw new CmsError("UNSIGNED_CONTENT", "The file carries no signature (a SignedData without signers).", {
       hint: "Ask the sender to sign the file.",
@@ -228,21 +238,40 @@ export async function verifySigners(sd: ParsedSignedData, options: VerifySignerO
   }
   const warnings: string[] = [];
   const fileCerts = fileCertificates(sd.certificates, warnings);
+  const out = sd.signerInfos.map((si) => checkOne(sd, parseSignerInfo(si), fileCerts, options));
+  out[0]!.warnings.unshift(...warnings);
+  return out;
+}
+
+/**
+ * The trust policy for every signer that checkSignatures passed, at the time the policy's clock says now (the
+ * signingTime is the signer's claim, shown but never trusted): failures => UNTRUSTED_SIGNER with the PkiError as
+ * cause and its code in details.pkiCode. Returns the first signer's verification.
+ */
+export async function checkSignerTrust(
+  checked: CheckedSigner[],
+  options: Pick<VerifySignerOptions, "trust" | "intermediates">,
+): Promise<SignerVerification> {
   let first: SignerVerification | undefined;
-  for (const si of sd.signerInfos) {
-    const v = await verifyOne(sd, parseSignerInfo(si), fileCerts, options);
-    first ??= v;
+  for (const c of checked) {
+    const { fileCerts, ...rest } = c;
+    const trust = await validateSigner(c.signer, fileCerts, options, c.signingTime);
+    first ??= { ...rest, checks: [...rest.checks, "trust"], trust };
   }
-  first!.warnings.unshift(...warnings);
   return first!;
 }
 
-async function verifyOne(
+/** checkSignatures, then checkSignerTrust. */
+export async function verifySigners(sd: ParsedSignedData, options: VerifySignerOptions): Promise<SignerVerification> {
+  return checkSignerTrust(checkSignatures(sd, options), options);
+}
+
+function checkOne(
   sd: ParsedSignedData,
   f: SignerInfoFields,
   fileCerts: CertInfo[],
-  options: VerifySignerOptions,
-): Promise<SignerVerification> {
+  options: Pick<VerifySignerOptions, "intermediates" | "detachedDigests">,
+): CheckedSigner {
   const checks: string[] = [];
   const warnings: string[] = [];
   // Unknown algorithms first (UNSUPPORTED_ALGORITHM), then weak ones (WEAK_ALGORITHM, inside parseSignatureAlg).
@@ -352,9 +381,18 @@ async function verifyOne(
     checks.push("signature");
     warnings.push("The signature has no signed attributes (no signing time, no certificate binding).");
   }
-  let trust: TrustResult;
+  return { signer, signingTime, manifest, signatureAlgorithm: sigAlg.name, digest, checks, warnings, fileCerts };
+}
+
+/** The trust policy for one signer, now (the policy's clock); PkiError => UNTRUSTED_SIGNER. */
+async function validateSigner(
+  signer: CertInfo,
+  fileCerts: CertInfo[],
+  options: Pick<VerifySignerOptions, "trust" | "intermediates">,
+  signingTime: Date | undefined,
+): Promise<TrustResult> {
   try {
-    trust = await options.trust.validate(signer, {
+    return await options.trust.validate(signer, {
       intermediates: [...fileCerts, ...(options.intermediates ?? [])],
       time: signingTime ?? new Date(),
       purpose: "sign",
@@ -373,8 +411,6 @@ async function verifyOne(
     }
     throw e;
   }
-  checks.push("trust");
-  return { signer, signingTime, manifest, signatureAlgorithm: sigAlg.name, digest, checks, warnings, trust };
 }
 
 function badSig(what: string, reason: string): CmsError {

@@ -56,7 +56,10 @@ export interface OpenOptions {
   trust: TrustPolicy;
   /** Extra certificates for path building (besides those in the file). */
   intermediates?: CertInfo[];
-  /** Default false: content without a SignedData is refused with UNSIGNED_CONTENT. */
+  /**
+   * Default false: content without a SignedData is refused with UNSIGNED_CONTENT. True accepts it from an
+   * AuthEnvelopedData (GCM) only; in a CBC envelope unsigned content is always the one integrity error (TAMPERED).
+   */
   allowUnsigned?: boolean;
   /** Called with the number of content bytes written so far. */
   onProgress?: (bytes: number) => void;

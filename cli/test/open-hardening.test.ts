@@ -1,0 +1,101 @@
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadPki, type PkiManifest, runTool, sealpost } from "./helpers.js";
+
+// `sealpost open` against an attacker's files: failures that tell nothing, keys used only for what they are for.
+
+let dir: string;
+let pki: PkiManifest;
+let trustArgs: string[];
+const data = Buffer.from("姓名,身分證字號\n測試人員,A100000001\n".repeat(3000), "utf8");
+
+beforeAll(async () => {
+  pki = loadPki();
+  dir = await mkdtemp(join(tmpdir(), "sealpost-cli-harden-"));
+  await writeFile(join(dir, "batch.csv"), data);
+  trustArgs = ["--trust", pki.root.cert, "--crl", pki.intermediate.crl, "--crl", pki.root.crl];
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const wang = () => pki.people["tax-wang"]!;
+const chen = () => pki.people["soc-chen"]!;
+
+async function seal(out: string, extra: string[] = []): Promise<Buffer> {
+  const r = await sealpost(
+    ["seal", "batch.csv", "--to", wang().encrypt.cert, "--key", chen().p12, ...trustArgs, "-o", out, ...extra],
+    { cwd: dir, env: { SEALPOST_PIN: chen().pin } },
+  );
+  expect(r.stderr).toBe("");
+  expect(r.code).toBe(0);
+  return readFile(join(dir, out));
+}
+
+describe("open --json of altered CBC files tells nothing about the plaintext", () => {
+  it("bad padding and a garbled block give byte-identical output (no reason field)", async () => {
+    const sealed = await seal("cbc.p7m", ["--cipher", "aes-256-cbc"]);
+    // An EnvelopedData written by sealpost ends with the last ciphertext segment and five end-of-contents pairs.
+    expect(sealed.subarray(-10).equals(Buffer.alloc(10))).toBe(true);
+    const lastCipherByte = sealed.length - 11;
+    const variants = {
+      padding: lastCipherByte, // the last block decrypts to garbage: its padding fails
+      structure: Math.floor(sealed.length / 2), // a content block garbled: the padding is fine, the digest is not
+    };
+    const seen: string[] = [];
+    for (const [name, at] of Object.entries(variants)) {
+      const b = Buffer.from(sealed);
+      b[at]! ^= 0x5a;
+      await writeFile(join(dir, `${name}.p7m`), b);
+      const r = await sealpost(
+        ["open", `${name}.p7m`, "--key", wang().p12, ...trustArgs, "-o", `${name}.out`, "--json"],
+        {
+          cwd: dir,
+          env: { SEALPOST_PIN: wang().pin },
+        },
+      );
+      expect(r.code).toBe(6);
+      const j = r.json() as { ok: boolean; error: Record<string, unknown> };
+      expect(j.error).not.toHaveProperty("details");
+      seen.push(JSON.stringify({ stdout: j, stderr: r.stderr }));
+    }
+    expect(seen[0]).toBe(seen[1]);
+    expect((await readdir(dir)).filter((n) => n.endsWith(".out") || n.includes(".out."))).toEqual([]);
+  });
+});
+
+describe("open uses only encryption keys", () => {
+  it("a file encrypted (by openssl) to the signing certificate: exit 4 with the keystore holding both keys", async () => {
+    const signed = join(dir, "signed.p7s");
+    const s = await sealpost(["sign", "batch.csv", "--key", chen().p12, "-o", "signed.p7s"], {
+      cwd: dir,
+      env: { SEALPOST_PIN: chen().pin },
+    });
+    expect(s.code).toBe(0);
+    const enc = await runTool("openssl", [
+      "cms",
+      "-encrypt",
+      "-binary",
+      "-aes-256-gcm",
+      "-in",
+      signed,
+      "-outform",
+      "DER",
+      "-out",
+      join(dir, "to-sign-key.csv.p7m"),
+      "-recip",
+      wang().sign.cert,
+    ]);
+    expect(enc.code).toBe(0);
+    const r = await sealpost(["open", "to-sign-key.csv.p7m", "--key", wang().p12, ...trustArgs, "--json"], {
+      cwd: dir,
+      env: { SEALPOST_PIN: wang().pin },
+    });
+    expect(r.code).toBe(4);
+    expect(r.json()).toMatchObject({ ok: false, error: { code: "NOT_A_RECIPIENT", exitCode: 4 } });
+    expect(r.stderr).toMatch(/not for decryption/);
+    await expect(readFile(join(dir, "to-sign-key.csv"))).rejects.toThrow();
+  });
+});
