@@ -99,7 +99,24 @@ if (want("sealpost")) {
   const seal = timed(
     "sealpost seal",
     process.execPath,
-    [cli, "seal", input, "--to", P(receiver.encrypt.cert), "--key", P(sender.p12), "-o", sealed, "--quiet"],
+    [
+      cli,
+      "seal",
+      input,
+      "--to",
+      P(receiver.encrypt.cert),
+      "--key",
+      P(sender.p12),
+      "--trust",
+      P(manifest.root.cert),
+      "--crl",
+      P(manifest.intermediate.crl),
+      "--crl",
+      P(manifest.root.crl),
+      "-o",
+      sealed,
+      "--quiet",
+    ],
     { SEALPOST_PIN: sender.pin },
   );
   record("sealpost", "seal", seal, sealed);

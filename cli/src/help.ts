@@ -10,7 +10,7 @@ export function rootEpilog(): string {
   const fields = CONFIG_FIELDS.map(([k, t, d]) => `  ${k.padEnd(width)}  ${t}: ${d}`).join("\n");
   return `
 Examples:
-  sealpost seal batch.csv --to bob-enc.cert.pem --key alice.p12 --case-id C-2026-001 --records 100
+  sealpost seal batch.csv --to bob-enc.cert.pem --key alice.p12 --trust grca.cert.pem --case-id C-2026-001
   sealpost open batch.csv.p7m --key bob.p12 --trust grca.cert.pem --crl gca.crl --crl grca.crl
   sealpost inspect batch.csv.p7m
   sealpost cert check bob-enc.cert.pem --trust grca.cert.pem --crl gca.crl --crl grca.crl --usage encrypt

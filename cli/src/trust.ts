@@ -3,11 +3,15 @@ import {
   type CertInfo,
   createTrustPolicy,
   decodePem,
+  type KeyEntry,
   looksLikePem,
+  PkiError,
   readCertificates,
   type TrustPolicy,
+  type TrustResult,
 } from "@sealpost/pki";
 import type { CliConfig } from "./config.js";
+import { type CliError, usageError } from "./errors.js";
 import { ioError } from "./files.js";
 
 /**
@@ -67,4 +71,40 @@ export async function readCrls(path: string): Promise<Uint8Array[]> {
   }
   if (!looksLikePem(bytes)) return [bytes];
   return decodePem(Buffer.from(bytes).toString("utf8"), ["X509 CRL"]).map((b) => b.der);
+}
+
+/** The usage error (exit 2, with a hint) of a command that needs a trust anchor and has none. */
+export function noTrustAnchor(command: string, why: string): CliError {
+  return usageError(
+    `${command} needs a trust anchor: ${why}`,
+    'Pass --trust ROOT.pem (your root certificate, e.g. the GRCA; and --intermediate, --crl), or set "trust" in the config file.',
+  );
+}
+
+/**
+ * The user's own signing certificate must be one that readers will accept now, before anything is signed: it is
+ * validated with the trust policy for signing, now (path to the anchors, validity, key usage, and revocation as
+ * --revocation says: REVOKED, ON_HOLD, REVOCATION_UNAVAILABLE under "require"). The keystore's chain helps build the
+ * path. Failures keep their PkiError code, with a message that says it is the user's own certificate.
+ */
+export async function checkOwnSigningCert(
+  signer: KeyEntry,
+  trust: { policy: TrustPolicy; intermediates: CertInfo[] },
+): Promise<TrustResult> {
+  try {
+    return await trust.policy.validate(signer.cert, {
+      purpose: "sign",
+      intermediates: [...signer.chain, ...trust.intermediates],
+    });
+  } catch (e) {
+    if (!(e instanceof PkiError)) throw e;
+    const who = `${signer.cert.commonName || signer.cert.subject}, serial ${signer.cert.serialHex}`;
+    throw new PkiError(e.code, `Your signing certificate (${who}) cannot be used now: ${e.message}`, {
+      cause: e,
+      hint:
+        e.hint ??
+        "Nothing was signed. Use your current signing certificate, or ask your certificate administrator about this one.",
+      ...(e.details ? { details: e.details } : {}),
+    });
+  }
 }

@@ -90,7 +90,17 @@ describe("keystore errors (in process)", () => {
     const pki = loadPki();
     const input = pki.root.cert;
     for (const key of [pki.people["tax-wang"]!.sign.cert, pki.root.crl]) {
-      const r = await cli("sign", input, "--key", key, "-o", "/nonexistent/never-written.p7s", "--json");
+      const r = await cli(
+        "sign",
+        input,
+        "--key",
+        key,
+        "--trust",
+        pki.root.cert,
+        "-o",
+        "/nonexistent/never-written.p7s",
+        "--json",
+      );
       expect(r.code).toBe(5);
       expect(JSON.parse(r.stdout)).toMatchObject({ ok: false, error: { code: "KEYSTORE", exitCode: 5 } });
       expect(r.stderr).toMatch(/^sealpost: error: Cannot open the keystore .*\nsealpost: hint: /);

@@ -52,6 +52,7 @@ describe("sealpost -> openssl", () => {
           cipher,
           "--rsa-padding",
           padding,
+          ...trustArgs,
           "-o",
           out,
           "--json",

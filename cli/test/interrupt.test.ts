@@ -27,7 +27,23 @@ describe("interrupt", () => {
     const out = `stream-${signal}.p7m`;
     const child = spawn(
       process.execPath,
-      [bin, "seal", "-", "--to", pki.people["tax-wang"]!.encrypt.cert, "--key", pki.people["soc-chen"]!.p12, "-o", out],
+      [
+        bin,
+        "seal",
+        "-",
+        "--to",
+        pki.people["tax-wang"]!.encrypt.cert,
+        "--key",
+        pki.people["soc-chen"]!.p12,
+        "--trust",
+        pki.root.cert,
+        "--crl",
+        pki.intermediate.crl,
+        "--crl",
+        pki.root.crl,
+        "-o",
+        out,
+      ],
       {
         cwd: dir,
         env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir, SEALPOST_PIN: pki.people["soc-chen"]!.pin },

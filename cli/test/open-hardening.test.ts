@@ -1,7 +1,11 @@
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createPrivateKey } from "node:crypto";
+import { EnvelopeWriter, SignedDataWriter } from "@sealpost/cms";
+import { type KeyEntry, parseCertificate } from "@sealpost/pki";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { issueTestCertificate } from "../../tests/helpers/issue-cert.js";
 import { loadPki, type PkiManifest, runTool, sealpost } from "./helpers.js";
 
 // `sealpost open` against an attacker's files: failures that tell nothing, keys used only for what they are for.
@@ -69,7 +73,7 @@ describe("open --json of altered CBC files tells nothing about the plaintext", (
 describe("open uses only encryption keys", () => {
   it("a file encrypted (by openssl) to the signing certificate: exit 4 with the keystore holding both keys", async () => {
     const signed = join(dir, "signed.p7s");
-    const s = await sealpost(["sign", "batch.csv", "--key", chen().p12, "-o", "signed.p7s"], {
+    const s = await sealpost(["sign", "batch.csv", "--key", chen().p12, ...trustArgs, "-o", "signed.p7s"], {
       cwd: dir,
       env: { SEALPOST_PIN: chen().pin },
     });
@@ -97,5 +101,57 @@ describe("open uses only encryption keys", () => {
     expect(r.json()).toMatchObject({ ok: false, error: { code: "NOT_A_RECIPIENT", exitCode: 4 } });
     expect(r.stderr).toMatch(/not for decryption/);
     await expect(readFile(join(dir, "to-sign-key.csv"))).rejects.toThrow();
+  });
+});
+
+describe("the signer is checked now, not at the signing time it wrote", () => {
+  it("a certificate valid only in February 2025 with a backdated signingTime: open and verify exit 8 (EXPIRED)", async () => {
+    const issued = issueTestCertificate({
+      dir,
+      name: "feb-2025",
+      subject: "/C=TW/O=高雄市政府社會局/OU=KHH-SOC/CN=測試二月簽章者",
+      notBefore: new Date("2025-02-01T00:00:00Z"),
+      notAfter: new Date("2025-02-28T23:59:59Z"),
+    });
+    const cert = async (f: string) => parseCertificate(await readFile(f, "utf8"));
+    const signer: KeyEntry = {
+      cert: await cert(issued.cert),
+      privateKey: createPrivateKey(await readFile(issued.key)),
+      chain: [await cert(pki.intermediate.cert), await cert(pki.root.cert)],
+    };
+    // The attacker's own tool: a SignedData with signingTime 2025-02-15, sealed to 王建民 (seal itself refuses).
+    const inner: Buffer[] = [];
+    const sw = new SignedDataWriter({ signer, signingTime: new Date("2025-02-15T09:30:00Z") }, (b) => inner.push(b));
+    sw.start();
+    sw.update(data);
+    sw.finish();
+    await writeFile(join(dir, "feb.p7s"), Buffer.concat(inner));
+    const outer: Buffer[] = [];
+    const ew = new EnvelopeWriter({ recipients: [await cert(wang().encrypt.cert)] }, (b) => outer.push(b));
+    ew.start();
+    ew.update(Buffer.concat(inner));
+    ew.finish();
+    await writeFile(join(dir, "feb.csv.p7m"), Buffer.concat(outer));
+
+    const opened = await sealpost(["open", "feb.csv.p7m", "--key", wang().p12, ...trustArgs, "--json"], {
+      cwd: dir,
+      env: { SEALPOST_PIN: wang().pin },
+    });
+    expect(opened.code).toBe(8);
+    expect(opened.json()).toMatchObject({
+      ok: false,
+      error: { code: "UNTRUSTED_SIGNER", exitCode: 8, details: { pkiCode: "EXPIRED" } },
+    });
+    await expect(readFile(join(dir, "feb.csv"))).rejects.toThrow();
+    const verified = await sealpost(["verify", "feb.p7s", ...trustArgs, "--json"], { cwd: dir });
+    expect(verified.code).toBe(8);
+    expect(verified.json()).toMatchObject({ ok: false, error: { details: { pkiCode: "EXPIRED" } } });
+    // and the same person cannot seal or sign with it today
+    const sealed = await sealpost(
+      ["seal", "batch.csv", "--to", wang().encrypt.cert, "--key", issued.p12, ...trustArgs, "-o", "feb-new.p7m"],
+      { cwd: dir, env: { SEALPOST_PIN: issued.pin } },
+    );
+    expect(sealed.code).toBe(8);
+    expect(sealed.stderr).toMatch(/Your signing certificate .* cannot be used now: .*\[EXPIRED\]/);
   });
 });

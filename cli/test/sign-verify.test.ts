@@ -33,7 +33,7 @@ afterAll(async () => {
 describe("sign and verify", () => {
   it("attached: sign with a .p12 (default FILE.p7s), verify -o writes the content", async () => {
     const lin = pki.people["soc-lin"]!;
-    const s = await sealpost(["sign", "result.csv", "--key", lin.p12, "--json"], {
+    const s = await sealpost(["sign", "result.csv", "--key", lin.p12, ...trustArgs, "--json"], {
       cwd: dir,
       env: { SEALPOST_PIN: lin.pin },
     });
@@ -62,7 +62,7 @@ describe("sign and verify", () => {
     const lin = pki.people["soc-lin"]!;
     const keyEnc = lin.sign.key.replace(/sign\.key\.pem$/, "sign.key.enc.pem");
     const s = await sealpost(
-      ["sign", "result.csv", "--key", keyEnc, "--cert", lin.sign.cert, "--detached", "-o", "result.sig"],
+      ["sign", "result.csv", "--key", keyEnc, "--cert", lin.sign.cert, ...trustArgs, "--detached", "-o", "result.sig"],
       {
         cwd: dir,
         env: { SEALPOST_PIN: lin.pin },
@@ -102,7 +102,7 @@ describe("sign and verify", () => {
 
   it("attached signature with --content: the given file must equal the signed content (exit 7 otherwise)", async () => {
     const lin = pki.people["soc-lin"]!;
-    const s = await sealpost(["sign", "result.csv", "--key", lin.p12, "-o", "attached.p7s"], {
+    const s = await sealpost(["sign", "result.csv", "--key", lin.p12, ...trustArgs, "-o", "attached.p7s"], {
       cwd: dir,
       env: { SEALPOST_PIN: lin.pin },
     });
@@ -137,7 +137,7 @@ describe("sign and verify", () => {
 
   it("inspect of a file signed by 李美玲 (BMPString O and CN) shows her name and agency correctly", async () => {
     const lee = pki.people["tax-lee"]!;
-    const s = await sealpost(["sign", "result.csv", "--key", lee.p12, "-o", "lee.p7s"], {
+    const s = await sealpost(["sign", "result.csv", "--key", lee.p12, ...trustArgs, "-o", "lee.p7s"], {
       cwd: dir,
       env: { SEALPOST_PIN: lee.pin },
     });
@@ -159,9 +159,12 @@ describe("sign and verify", () => {
   });
 
   it("a PEM key without its certificate is a usage error (exit 2) naming --cert", async () => {
-    const r = await sealpost(["sign", "result.csv", "--key", pki.people["soc-lin"]!.sign.key, "-o", "x.p7s"], {
-      cwd: dir,
-    });
+    const r = await sealpost(
+      ["sign", "result.csv", "--key", pki.people["soc-lin"]!.sign.key, ...trustArgs, "-o", "x.p7s"],
+      {
+        cwd: dir,
+      },
+    );
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/without its certificate.*\nsealpost: hint: Add --cert/);
   });

@@ -1,7 +1,9 @@
-import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sealFile } from "@sealpost/cms";
+import { loadKeystore, parseCertificate, pickKey } from "@sealpost/pki";
 import { loadPki, type PkiManifest, sealpost } from "./helpers.js";
 
 // The troubled fixture certificates, each refused through the CLI with its own exit code, error code and message.
@@ -58,26 +60,26 @@ describe("troubled recipients (seal --to, validated for encryption before anythi
     expect((await readdir(dir)).filter((f) => f.startsWith(kind))).toEqual([]);
   });
 
-  it("without any trust anchor a sign-only certificate is still refused (key usage), with the warning", async () => {
+  it("without any trust anchor seal refuses at once (exit 2, a hint), before the keystore is opened", async () => {
     const r = await sealpost(
       [
         "seal",
         "batch.csv",
         "--to",
-        pki.troubled.sign_only_usage!.cert,
+        pki.troubled.revoked!.cert,
         "--key",
         pki.people["soc-chen"]!.p12,
         "-o",
         "s.p7m",
+        "--json",
       ],
-      {
-        cwd: dir,
-        env: { SEALPOST_PIN: pki.people["soc-chen"]!.pin },
-      },
+      { cwd: dir }, // no SEALPOST_PIN: the PIN is never asked for
     );
-    expect(r.code).toBe(8);
-    expect(r.stderr).toMatch(/warning: no trust anchor is configured/);
-    expect(r.stderr).toContain("[KEY_USAGE]");
+    expect(r.code).toBe(2);
+    expect(r.json()).toMatchObject({ ok: false, error: { code: "USAGE", exitCode: 2 } });
+    expect(r.stderr).toMatch(/^sealpost: error: seal needs a trust anchor: .*\nsealpost: hint: Pass --trust ROOT\.pem/);
+    expect(r.stderr).not.toMatch(/warning/);
+    expect((await readdir(dir)).filter((f) => f.startsWith("s.p7m"))).toEqual([]);
   });
 });
 
@@ -85,7 +87,7 @@ describe("troubled signers", () => {
   it("an RSA-1024/SHA-1 keystore is refused as too weak (exit 9)", async () => {
     const t = pki.troubled.rsa1024_sha1!;
     const r = await sealpost(
-      ["seal", "batch.csv", "--to", pki.people["tax-wang"]!.encrypt.cert, "--key", t.p12, "-o", "w.p7m"],
+      ["seal", "batch.csv", "--to", pki.people["tax-wang"]!.encrypt.cert, "--key", t.p12, ...trustArgs, "-o", "w.p7m"],
       {
         cwd: dir,
         env: { SEALPOST_PIN: t.pin },
@@ -98,7 +100,18 @@ describe("troubled signers", () => {
   it("an encryption-only keystore cannot sign (exit 8)", async () => {
     const t = pki.troubled.encrypt_only_usage!;
     const r = await sealpost(
-      ["seal", "batch.csv", "--to", pki.people["tax-wang"]!.encrypt.cert, "--key", t.p12, "-o", "e.p7m", "--json"],
+      [
+        "seal",
+        "batch.csv",
+        "--to",
+        pki.people["tax-wang"]!.encrypt.cert,
+        "--key",
+        t.p12,
+        ...trustArgs,
+        "-o",
+        "e.p7m",
+        "--json",
+      ],
       {
         cwd: dir,
         env: { SEALPOST_PIN: t.pin },
@@ -110,14 +123,14 @@ describe("troubled signers", () => {
 
   it("a file sealed by the self-signed impostor (same name as 陳怡君) is refused on open (exit 8), nothing written", async () => {
     const t = pki.troubled.impostor!;
-    const sealed = await sealpost(
-      ["seal", "batch.csv", "--to", pki.people["tax-wang"]!.encrypt.cert, "--key", t.p12, "-o", "impostor.p7m"],
-      {
-        cwd: dir,
-        env: { SEALPOST_PIN: t.pin },
-      },
-    );
-    expect(sealed.code).toBe(0);
+    // seal refuses to sign with the impostor's untrusted certificate, so the file is made with the library (the
+    // attacker's own tool would not check anything either).
+    const impostor = pickKey(await loadKeystore(t.p12, { pin: t.pin }), "sign");
+    await writeFile(join(dir, "impostor-in.csv"), "姓名,金額\n測試,1\n");
+    await sealFile(join(dir, "impostor-in.csv"), join(dir, "impostor.p7m"), {
+      recipients: [parseCertificate(await readFile(pki.people["tax-wang"]!.encrypt.cert, "utf8"))],
+      signer: impostor,
+    });
     const r = await sealpost(
       ["open", "impostor.p7m", "--key", pki.people["tax-wang"]!.p12, ...trustArgs, "-o", "impostor.csv", "--json"],
       {
@@ -130,6 +143,34 @@ describe("troubled signers", () => {
     expect(j.error.code).toBe("UNTRUSTED_SIGNER");
     expect(j.error.message).toContain("陳怡君");
     expect((await readdir(dir)).filter((f) => f.startsWith("impostor.csv"))).toEqual([]);
+  });
+});
+
+describe("seal and sign refuse your own signing certificate when readers would refuse it", () => {
+  it.each([
+    { kind: "expired", code: "EXPIRED" },
+    { kind: "not_yet_valid", code: "NOT_YET_VALID" },
+    { kind: "revoked", code: "REVOKED" },
+    { kind: "on_hold", code: "ON_HOLD" },
+    { kind: "impostor", code: "UNTRUSTED" },
+  ])("$kind: seal and sign exit 8 ($code), nothing written", async ({ kind, code }) => {
+    const t = pki.troubled[kind]!;
+    const env = { SEALPOST_PIN: t.pin };
+    const to = ["--to", pki.people["tax-wang"]!.encrypt.cert];
+    for (const [cmd, out, extra] of [
+      ["seal", `own-${kind}.p7m`, to],
+      ["sign", `own-${kind}.p7s`, []],
+    ] as const) {
+      const r = await sealpost([cmd, "batch.csv", ...extra, "--key", t.p12, ...trustArgs, "-o", out, "--json"], {
+        cwd: dir,
+        env,
+      });
+      expect([cmd, r.code]).toEqual([cmd, 8]);
+      const j = r.json() as unknown as { error: { code: string; message: string } };
+      expect(j.error.code).toBe(code);
+      expect(j.error.message).toMatch(/^Your signing certificate \(.*\) cannot be used now: /);
+      expect((await readdir(dir)).filter((f) => f.startsWith(`own-${kind}`))).toEqual([]);
+    }
   });
 });
 

@@ -26,6 +26,12 @@ beforeAll(async () => {
       pki.people["tax-wang"]!.encrypt.cert,
       "--key",
       pki.people["soc-chen"]!.p12,
+      "--trust",
+      pki.root.cert,
+      "--crl",
+      pki.intermediate.crl,
+      "--crl",
+      pki.root.crl,
       "-o",
       "incoming.csv.p7m",
     ],
@@ -97,7 +103,7 @@ describe("PIN prompt on a terminal", () => {
     await writeFile(join(dir, "big.bin"), Buffer.alloc(24 * 1024 * 1024, 0x5a));
     const q = (x: string) => `'${x.replace(/'/g, "'\\''")}'`;
     const seal = (out: string, extra: string) =>
-      `${q(process.execPath)} ${q(bin)} seal big.bin --to ${q(pki.people["tax-wang"]!.encrypt.cert)} --key ${q(pki.people["soc-chen"]!.p12)} -o ${out} ${extra}`;
+      `${q(process.execPath)} ${q(bin)} seal big.bin --to ${q(pki.people["tax-wang"]!.encrypt.cert)} --key ${q(pki.people["soc-chen"]!.p12)} --trust ${q(pki.root.cert)} --crl ${q(pki.intermediate.crl)} --crl ${q(pki.root.crl)} -o ${out} ${extra}`;
     // The session waits for Enter, so that pipe-pane records everything the command writes to the terminal.
     const command = `cd ${q(dir)} && read go && export SEALPOST_PIN=${q(pki.people["soc-chen"]!.pin)} && ${seal("big1.p7m", "")} && ${seal("big2.p7m", "--quiet")}; echo SEALPOST_EXIT=$?; sleep 60`;
     expect((await tmux("new-session", "-d", "-s", "bar", "-x", "160", "-y", "40", command)).code).toBe(0);

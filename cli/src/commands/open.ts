@@ -128,7 +128,12 @@ async function openAction(rt: Runtime, file: string, opts: OpenCliOptions): Prom
       ["Signer", signer ? signer.commonName || signer.subject : "(unsigned)"],
       ["Subject", signer?.subject],
       ["Agency", signer?.agency],
-      ["Signing time", formatDate(result.signingTime)],
+      [
+        "Signing time",
+        result.signingTime
+          ? `${formatDate(result.signingTime)} (as the signer wrote it; the signer was checked now)`
+          : undefined,
+      ],
       ["Recipient", certOneLine(result.recipient)],
       [
         "Algorithms",

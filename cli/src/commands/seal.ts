@@ -1,16 +1,16 @@
 import { createReadStream } from "node:fs";
 import { basename, resolve } from "node:path";
 import { type SealOptions, type SealResult, seal, sealFile } from "@sealpost/cms";
-import { type CertInfo, checkKeyUsage, PkiError, pickKey, readCertificates } from "@sealpost/pki";
+import { type CertInfo, PkiError, pickKey, readCertificates, type TrustPolicy } from "@sealpost/pki";
 import type { TransferManifest } from "@sealpost/protocol";
 import { type Command, Option } from "commander";
-import { certOneLine, signatureAlgorithmName, signerJson } from "../describe.js";
+import { certOneLine, signerJson } from "../describe.js";
 import { usageError } from "../errors.js";
 import { assertCanWrite, guardTempFiles, inputSize, isStdio, stdoutSink, writeAtomically } from "../files.js";
 import { loadKeys } from "../keys.js";
 import { formatBytes, formatDate } from "../output.js";
 import { createProgress } from "../progress.js";
-import { buildTrust, type TrustSetup } from "../trust.js";
+import { buildTrust, checkOwnSigningCert, noTrustAnchor } from "../trust.js";
 import {
   addKeyOptions,
   addOutputOptions,
@@ -86,9 +86,10 @@ export function registerSealCommand(program: Command, rt: Runtime): void {
   addTrustOptions(cmd).addHelpText(
     "after",
     `
-Recipient certificates are validated for encryption against --trust/--intermediate/--crl (or the config's trust
-anchors) before anything is written; with no trust anchor at all only key usage and validity are checked (a warning
-says so). The manifest (file name, size, case fields) is signed with the content.
+Before anything is written, every recipient certificate is validated for encryption, and your own signing
+certificate for signing, now, against --trust/--intermediate/--crl (or the config's trust anchors and CRLs): a
+revoked, held, expired or untrusted certificate is refused. A trust anchor is required. The manifest (file name,
+size, case fields) is signed with the content.
 
 Examples:
   sealpost seal batch.csv --to tax-wang-enc.pem --to tax-lee-enc.pem --key soc-chen.p12 \\
@@ -113,10 +114,18 @@ async function sealAction(rt: Runtime, file: string, opts: SealCliOptions): Prom
   if (!toStdout) await assertCanWrite(output, opts.force === true);
   if (!toStdout) await guardTempFiles(output);
 
-  const trust = await buildTrust(opts, config);
+  const setup = await buildTrust(opts, config);
+  if (!setup.policy) {
+    throw noTrustAnchor(
+      "seal",
+      "each recipient's certificate, and your own signing certificate, are checked against your roots (path, validity, key usage, revocation) before anything is sealed.",
+    );
+  }
+  const trust = { policy: setup.policy, intermediates: setup.intermediates };
   const recipients = await loadRecipients(opts.to);
   const { keystore } = await loadKeys(opts, keyContext(rt, config));
   const signer = pickKey(keystore, "sign");
+  for (const w of (await checkOwnSigningCert(signer, trust)).warnings) out.warn(`your signing certificate: ${w}`);
   // The keystore's own chain (usually the same government CAs) may help build the recipients' paths.
   await checkRecipients(rt, recipients, trust, signer.chain);
 
@@ -197,7 +206,7 @@ async function sealAction(rt: Runtime, file: string, opts: SealCliOptions): Prom
       serialHex: r.serialHex,
       subjectKeyIdHex: r.subjectKeyIdHex ?? null,
     })),
-    recipientValidation: trust.policy ? "trust-path" : "key-usage-and-validity",
+    recipientValidation: "trust-path",
     manifest: manifestJson(manifest),
   });
 }
@@ -231,51 +240,21 @@ async function loadRecipients(files: string[]): Promise<Recipient[]> {
   return out;
 }
 
-const WEAK_SIG_OIDS = new Set(["1.2.840.113549.1.1.4", "1.2.840.113549.1.1.5", "1.2.840.10045.4.1"]);
-
-/** Validates every recipient for encryption (full path when a trust anchor exists) before anything is written. */
+/** Validates every recipient for encryption (full path, now) before anything is written. */
 async function checkRecipients(
   rt: Runtime,
   recipients: Recipient[],
-  trust: TrustSetup,
+  trust: { policy: TrustPolicy; intermediates: CertInfo[] },
   moreIntermediates: CertInfo[],
 ): Promise<void> {
-  if (!trust.policy) {
-    rt.out.warn(
-      'no trust anchor is configured: recipient certificates were checked for key usage and validity only, not for who issued them (give --trust ROOT or set "trust" in the config)',
-    );
-  }
-  const now = new Date();
   for (const r of recipients) {
     const who = `recipient ${r.cert.commonName || r.cert.subject} (${r.file})`;
     try {
-      if (trust.policy) {
-        const result = await trust.policy.validate(r.cert, {
-          purpose: "encrypt",
-          intermediates: [...r.extra, ...trust.intermediates, ...moreIntermediates],
-        });
-        for (const w of result.warnings) rt.out.warn(`${who}: ${w}`);
-        continue;
-      }
-      checkKeyUsage(r.cert, "encrypt");
-      if (r.cert.notAfter < now) {
-        throw new PkiError("EXPIRED", `The certificate expired on ${formatDate(r.cert.notAfter)}.`);
-      }
-      if (r.cert.notBefore > now) {
-        throw new PkiError("NOT_YET_VALID", `The certificate is not valid before ${formatDate(r.cert.notBefore)}.`);
-      }
-      if (r.cert.keyType === "rsa" && (r.cert.keyBits ?? 0) < 2048) {
-        throw new PkiError(
-          "WEAK_KEY",
-          `The certificate's RSA key has only ${r.cert.keyBits} bits (at least 2048 needed).`,
-        );
-      }
-      if (WEAK_SIG_OIDS.has(r.cert.signatureAlgorithmOid)) {
-        throw new PkiError(
-          "WEAK_ALGORITHM",
-          `The certificate is signed with ${signatureAlgorithmName(r.cert.signatureAlgorithmOid)}, which is no longer safe.`,
-        );
-      }
+      const result = await trust.policy.validate(r.cert, {
+        purpose: "encrypt",
+        intermediates: [...r.extra, ...trust.intermediates, ...moreIntermediates],
+      });
+      for (const w of result.warnings) rt.out.warn(`${who}: ${w}`);
     } catch (e) {
       throw withContext(e, who);
     }

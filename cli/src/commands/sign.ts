@@ -16,7 +16,8 @@ import {
 import { loadKeys } from "../keys.js";
 import { formatBytes, formatDate } from "../output.js";
 import { createProgress } from "../progress.js";
-import { addKeyOptions, addOutputOptions, keyContext, type Runtime } from "./common.js";
+import { buildTrust, checkOwnSigningCert, noTrustAnchor } from "../trust.js";
+import { addKeyOptions, addOutputOptions, addTrustOptions, keyContext, type Runtime } from "./common.js";
 
 /** `sealpost sign FILE --key KEYSTORE [--detached]`: CMS SignedData only, no encryption. */
 export function registerSignCommand(program: Command, rt: Runtime): void {
@@ -26,6 +27,7 @@ export function registerSignCommand(program: Command, rt: Runtime): void {
     .argument("<file>", 'the file to sign ("-" for stdin, then -o is required)');
   addKeyOptions(sign);
   addOutputOptions(sign, "signature file (default: FILE.p7s)");
+  addTrustOptions(sign);
   sign
     .option("--detached", "write only the signature; the content stays in FILE")
     .option("--pss", "sign with RSA-PSS instead of RSA PKCS#1 v1.5")
@@ -35,9 +37,12 @@ export function registerSignCommand(program: Command, rt: Runtime): void {
     .addHelpText(
       "after",
       `
+Before anything is written, your signing certificate is validated for signing, now, against --trust/--crl (or the
+config's trust anchors and CRLs): an expired, not yet valid, revoked or held certificate is refused.
+
 Examples:
-  sealpost sign report.pdf --key soc-chen.p12                 # report.pdf.p7s holds the content and the signature
-  sealpost sign report.pdf --key soc-chen.p12 --detached      # report.pdf.p7s holds the signature only`,
+  sealpost sign report.pdf --key soc-chen.p12 --trust grca.cert.pem --crl gca.crl --crl grca.crl
+  sealpost sign report.pdf --key soc-chen.p12 --detached      # report.pdf.p7s: the signature only (trust from the config)`,
     )
     .action(
       async (
@@ -51,6 +56,10 @@ Examples:
           detached?: boolean;
           pss?: boolean;
           digest: "sha256" | "sha384" | "sha512";
+          trust?: string[];
+          intermediate?: string[];
+          crl?: string[];
+          revocation?: "require" | "prefer" | "off";
         },
       ) => {
         const { out } = rt;
@@ -71,8 +80,17 @@ Examples:
           await assertCanWrite(output, opts.force === true);
           await guardTempFiles(output);
         }
+        const setup = await buildTrust(opts, config);
+        if (!setup.policy) {
+          throw noTrustAnchor(
+            "sign",
+            "your signing certificate is checked against your roots (validity, revocation) before anything is signed.",
+          );
+        }
         const { keystore } = await loadKeys(opts, keyContext(rt, config));
         const signer = pickKey(keystore, "sign");
+        const own = await checkOwnSigningCert(signer, { policy: setup.policy, intermediates: setup.intermediates });
+        for (const w of own.warnings) out.warn(`your signing certificate: ${w}`);
         const progress = createProgress({ label: "signing", total: size, quiet: out.quiet });
         const spooled = fromStdin ? await spoolStdin() : undefined;
         const temp = toStdout ? await privateTempDir() : undefined;

@@ -102,7 +102,12 @@ Examples:
             ["Signer", signer.commonName || signer.subject],
             ["Subject", signer.subject],
             ["Agency", signer.agency],
-            ["Signing time", formatDate(result.signingTime)],
+            [
+              "Signing time",
+              result.signingTime
+                ? `${formatDate(result.signingTime)} (as the signer wrote it; the signer was checked now)`
+                : undefined,
+            ],
             ["Signature", `${result.signatureAlgorithm} (${result.digest})`],
             ["Content", `${formatBytes(result.contentBytes)}, SHA-256 ${result.contentSha256}`],
             ["Written to", opts.output === undefined ? undefined : toStdout ? "stdout" : opts.output],

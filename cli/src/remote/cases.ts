@@ -17,6 +17,7 @@ import { CliError, usageError } from "../errors.js";
 import { privateTempDir } from "../files.js";
 import { formatBytes, oneLine } from "../output.js";
 import { createProgress } from "../progress.js";
+import { checkOwnSigningCert } from "../trust.js";
 import { makeReceipt, RemoteClient } from "./client.js";
 import { manifestMismatch, signerMismatch } from "./binding.js";
 import { RemoteError } from "./errors.js";
@@ -78,6 +79,7 @@ async function sealAndUpload(
   const trust = await trustOf(rt, o);
   const recipients = await validateRecipients(profile.recipients, trust);
   const signer = pickKey(await keystoreOf(rt, o), "sign");
+  for (const w of (await checkOwnSigningCert(signer, trust)).warnings) rt.out.warn(`your signing certificate: ${w}`);
   const tmp = await privateTempDir();
   try {
     const sealed = join(tmp.dir, "sealed.p7m");

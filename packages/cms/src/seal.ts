@@ -5,7 +5,7 @@ import { CoreTransform, writeThrough } from "./core-stream.js";
 import { EnvelopeWriter } from "./envelope-writer.js";
 import { FileInput } from "./file-input.js";
 import { recipientSummary } from "./recipient-infos.js";
-import { SignedDataWriter } from "./signed-data-writer.js";
+import { SignedDataWriter, checkSigningCertValidity } from "./signed-data-writer.js";
 import { TempOutput } from "./temp-output.js";
 import type { SealOptions, SealResult } from "./types.js";
 
@@ -26,6 +26,7 @@ class Sealer {
     private readonly options: SealOptions,
     private readonly emit: (b: Buffer) => void,
   ) {
+    checkSigningCertValidity(options.signer);
     this.envelope = new EnvelopeWriter(
       {
         recipients: options.recipients,

@@ -1,7 +1,7 @@
 import { type Hash, createHash } from "node:crypto";
 import { CoreTransform, writeThrough } from "./core-stream.js";
 import { FileInput } from "./file-input.js";
-import { SignedDataWriter } from "./signed-data-writer.js";
+import { SignedDataWriter, checkSigningCertValidity } from "./signed-data-writer.js";
 import { TempOutput } from "./temp-output.js";
 import type { SignOptions, SignResult } from "./types.js";
 
@@ -32,6 +32,7 @@ class SignCore {
     private readonly options: Omit<SignOptions, "force">,
     emit: (b: Buffer) => void,
   ) {
+    checkSigningCertValidity(options.signer);
     this.writer = new SignedDataWriter(
       {
         signer: options.signer,

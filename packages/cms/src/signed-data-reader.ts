@@ -255,7 +255,7 @@ export async function checkSignerTrust(
   let first: SignerVerification | undefined;
   for (const c of checked) {
     const { fileCerts, ...rest } = c;
-    const trust = await validateSigner(c.signer, fileCerts, options, c.signingTime);
+    const trust = await validateSigner(c.signer, fileCerts, options);
     first ??= { ...rest, checks: [...rest.checks, "trust"], trust };
   }
   return first!;
@@ -389,12 +389,11 @@ async function validateSigner(
   signer: CertInfo,
   fileCerts: CertInfo[],
   options: Pick<VerifySignerOptions, "trust" | "intermediates">,
-  signingTime: Date | undefined,
 ): Promise<TrustResult> {
   try {
+    // No `time`: the policy validates now. The signingTime is the signer's own claim.
     return await options.trust.validate(signer, {
       intermediates: [...fileCerts, ...(options.intermediates ?? [])],
-      time: signingTime ?? new Date(),
       purpose: "sign",
     });
   } catch (e) {

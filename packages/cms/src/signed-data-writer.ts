@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Hash } from "node:crypto";
-import type { CertInfo, KeyEntry } from "@sealpost/pki";
+import { type CertInfo, type KeyEntry, PkiError } from "@sealpost/pki";
 import type { TransferManifest } from "@sealpost/protocol";
 import {
   DIGEST_LENGTH,
@@ -59,6 +59,28 @@ export function checkSignerKey(signer: KeyEntry): void {
       hint: "Use the signing key of your keystore or IC card, not the encryption key.",
     });
   }
+}
+
+/**
+ * Check that the signer's own certificate is valid at `now` (default: the clock now, whatever signingTime is
+ * written): PkiError EXPIRED or NOT_YET_VALID otherwise. seal and sign call it before anything is written, so
+ * nobody signs with a certificate that every reader would refuse. Revocation is the caller's (a trust policy).
+ */
+export function checkSigningCertValidity(signer: KeyEntry, now: Date = new Date()): void {
+  const c = signer.cert;
+  if (now >= c.notBefore && now <= c.notAfter) return;
+  const code = now < c.notBefore ? "NOT_YET_VALID" : "EXPIRED";
+  throw new PkiError(
+    code,
+    `Your signing certificate (${c.commonName || c.subject}, serial ${c.serialHex}) is not valid now: it is valid from ${c.notBefore.toISOString()} to ${c.notAfter.toISOString()}.`,
+    {
+      hint:
+        code === "EXPIRED"
+          ? "Use your current signing certificate, or apply for a new one; files signed with it would be refused."
+          : "Use your current signing certificate until this one becomes valid.",
+      details: { subject: c.subject, serialHex: c.serialHex, notBefore: c.notBefore, notAfter: c.notAfter },
+    },
+  );
 }
 
 /**

@@ -52,7 +52,7 @@ export interface SealResult {
 export interface OpenOptions {
   /** The caller's decryption keys; the first whose certificate matches a recipient is used. */
   keys: KeyEntry[];
-  /** Validates the signer (purpose "sign", at the signing time). */
+  /** Validates the signer (purpose "sign", now: the signingTime is shown, never trusted). */
   trust: TrustPolicy;
   /** Extra certificates for path building (besides those in the file). */
   intermediates?: CertInfo[];

@@ -58,7 +58,7 @@ export interface Keystore {
 export interface ValidateOptions {
   /** Intermediates that may be used to build the path (from the CMS file, the caller, the server registry). */
   intermediates?: CertInfo[];
-  /** Time at which the path must be valid. Default: now. For signatures, callers pass the signing time. */
+  /** Time at which the path must be valid. Default: now. sealpost validates signers now too: a signingTime is the signer's own claim (only a trusted timestamp could vouch for it). */
   time?: Date;
   /** Required end-entity usage; omitted means any. */
   purpose?: KeyPurpose;

@@ -1,0 +1,135 @@
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/**
+ * Test certificates made on the spot by the committed throwaway test GCA (fixtures/pki/intermediate), for cases the
+ * fixture PKI does not hold, such as a certificate valid only in the past but within the CAs' validity. Uses the
+ * openssl CLI (`openssl ca` with explicit start and end dates); the PIN of the PKCS#12 reaches openssl through the
+ * environment, never argv. Every name is fictional test data.
+ */
+const pki = resolve(dirname(fileURLToPath(import.meta.url)), "../../fixtures/pki");
+
+export interface IssuedCert {
+  cert: string;
+  key: string;
+  /** PKCS#12 with the key, the certificate and the chain (GCA, GRCA). */
+  p12: string;
+  pin: string;
+}
+
+export interface IssueOptions {
+  /** Folder the files are written to (created). */
+  dir: string;
+  /** Name of the files (`<name>.cert.pem` ...). */
+  name: string;
+  /** The subject, e.g. "/C=TW/O=高雄市政府社會局/OU=KHH-SOC/CN=測試人員". */
+  subject: string;
+  notBefore: Date;
+  notAfter: Date;
+  /** "sign" (digitalSignature, nonRepudiation; the default) or "encrypt" (keyEncipherment, dataEncipherment). */
+  usage?: "sign" | "encrypt";
+}
+
+const asn1Time = (d: Date) => `${d.toISOString().replace(/[-:T]/g, "").slice(0, 14)}Z`;
+
+/** Issues an RSA-2048 end-entity certificate from the test GCA; returns the paths. */
+export function issueTestCertificate(o: IssueOptions): IssuedCert {
+  const work = join(o.dir, `${o.name}.ca`);
+  mkdirSync(work, { recursive: true });
+  writeFileSync(join(work, "index.txt"), "");
+  writeFileSync(join(work, "serial"), `7e${randomBytes(7).toString("hex")}\n`);
+  const usage =
+    o.usage === "encrypt" ? "keyEncipherment, dataEncipherment" : "digitalSignature, nonRepudiation";
+  const cnf = join(work, "ca.cnf");
+  writeFileSync(
+    cnf,
+    `[ ca ]
+default_ca = test_gca
+[ test_gca ]
+dir = ${work}
+database = $dir/index.txt
+new_certs_dir = $dir
+serial = $dir/serial
+certificate = ${join(pki, "intermediate/gca.cert.pem")}
+private_key = ${join(pki, "intermediate/gca.key.pem")}
+default_md = sha256
+policy = any
+unique_subject = no
+copy_extensions = none
+email_in_dn = no
+utf8 = yes
+string_mask = utf8only
+[ any ]
+countryName = optional
+organizationName = optional
+organizationalUnitName = optional
+commonName = supplied
+[ ext ]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, ${usage}
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+crlDistributionPoints = URI:http://127.0.0.1:18080/crl/gca.crl
+[ req ]
+distinguished_name = dn
+utf8 = yes
+string_mask = utf8only
+[ dn ]
+`,
+  );
+  const key = join(o.dir, `${o.name}.key.pem`);
+  const csr = join(work, "req.pem");
+  const cert = join(o.dir, `${o.name}.cert.pem`);
+  const p12 = join(o.dir, `${o.name}.p12`);
+  const pin = `${o.name}-PIN-0000`;
+  const run = (args: string[], env: Record<string, string> = {}) =>
+    execFileSync("openssl", args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  run(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", key]);
+  run(["req", "-new", "-utf8", "-config", cnf, "-key", key, "-subj", o.subject, "-out", csr]);
+  run([
+    "ca",
+    "-batch",
+    "-notext",
+    "-config",
+    cnf,
+    "-extensions",
+    "ext",
+    "-startdate",
+    asn1Time(o.notBefore),
+    "-enddate",
+    asn1Time(o.notAfter),
+    "-in",
+    csr,
+    "-out",
+    cert,
+  ]);
+  run(
+    [
+      "pkcs12",
+      "-export",
+      "-inkey",
+      key,
+      "-in",
+      cert,
+      "-certfile",
+      join(pki, "intermediate/chain.pem"),
+      "-name",
+      o.name,
+      "-keypbe",
+      "AES-256-CBC",
+      "-certpbe",
+      "AES-256-CBC",
+      "-macalg",
+      "sha256",
+      "-passout",
+      "env:ISSUE_PIN",
+      "-out",
+      p12,
+    ],
+    { ISSUE_PIN: pin },
+  );
+  return { cert, key, p12, pin };
+}
