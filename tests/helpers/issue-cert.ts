@@ -41,8 +41,7 @@ export function issueTestCertificate(o: IssueOptions): IssuedCert {
   mkdirSync(work, { recursive: true });
   writeFileSync(join(work, "index.txt"), "");
   writeFileSync(join(work, "serial"), `7e${randomBytes(7).toString("hex")}\n`);
-  const usage =
-    o.usage === "encrypt" ? "keyEncipherment, dataEncipherment" : "digitalSignature, nonRepudiation";
+  const usage = o.usage === "encrypt" ? "keyEncipherment, dataEncipherment" : "digitalSignature, nonRepudiation";
   const cnf = join(work, "ca.cnf");
   writeFileSync(
     cnf,

@@ -25,10 +25,9 @@ const trust = () =>
   createTrustPolicy({
     anchors: [root],
     intermediates: [intermediate],
-    crls: [
-      readFileSync(join(pkiDir, "intermediate/gca.crl.pem")),
-      readFileSync(join(pkiDir, "root/grca.crl.pem")),
-    ].map((b) => new Uint8Array(b)),
+    crls: [readFileSync(join(pkiDir, "intermediate/gca.crl.pem")), readFileSync(join(pkiDir, "root/grca.crl.pem"))].map(
+      (b) => new Uint8Array(b),
+    ),
     revocation: "require",
   });
 
