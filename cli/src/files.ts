@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream, readdirSync, rmSync } from "node:fs";
-import { link, lstat, mkdtemp, open, readdir, rename, rm, stat, unlink } from "node:fs/promises";
+import { link, mkdtemp, open, readdir, rename, rm, stat, unlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { PassThrough, type Readable, type Writable } from "node:stream";
 import { finished, pipeline } from "node:stream/promises";
+import { checkOutputTarget, outputNotFile, pathKind } from "@sealpost/cms";
 import { CliError } from "./errors.js";
 
 /**
@@ -28,15 +29,16 @@ export function isStdio(path: string | undefined): boolean {
   return path === "-";
 }
 
-/** Throws CliError OUTPUT_EXISTS when `path` exists (as anything, even a dangling link) and `force` is not set. */
+/**
+ * Checks an output path before anything is done (lstat: links are not followed): nothing there is fine; a regular
+ * file is replaced only with `force` (CliError OUTPUT_EXISTS otherwise); anything else (a folder, a symbolic link, a
+ * named pipe, a device, a socket) is never written to or replaced, even with `force` (CmsError OUTPUT_NOT_FILE).
+ */
 export async function assertCanWrite(path: string, force: boolean): Promise<void> {
+  const kind = await pathKind(path);
+  if (kind === undefined) return;
+  if (kind !== "file") throw outputNotFile(path, kind);
   if (force) return;
-  try {
-    await lstat(path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
-    throw ioError(`Cannot check the output path ${path}`, e);
-  }
   throw new CliError("OUTPUT_EXISTS", `The output file ${path} already exists; it was not overwritten.`, {
     hint: "Add --force to replace it, or choose another name with -o.",
     details: { path },
@@ -59,8 +61,10 @@ export async function writeAtomically<T>(
   try {
     const result = await write(ws);
     if (!ws.writableFinished) await finished(ws);
-    if (force) await rename(temp, path);
-    else {
+    if (force) {
+      await checkOutputTarget(path, true); // again right before the rename: still a regular file, or nothing
+      await rename(temp, path);
+    } else {
       try {
         await link(temp, path);
       } catch (e) {

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createPrivateKey } from "node:crypto";
@@ -153,5 +153,47 @@ describe("the signer is checked now, not at the signing time it wrote", () => {
     );
     expect(sealed.code).toBe(8);
     expect(sealed.stderr).toMatch(/Your signing certificate .* cannot be used now: .*\[EXPIRED\]/);
+  });
+});
+
+describe("open -o never replaces anything but a regular file, even with --force", () => {
+  it("a FIFO, a symlink to /dev/null, a symlink to a file and a folder are refused (exit 3); a regular file is replaced", async () => {
+    await seal("target.csv.p7m");
+    const t = join(dir, "targets");
+    await mkdir(t);
+    const fifo = join(t, "pipe");
+    expect((await runTool("mkfifo", [fifo])).code).toBe(0);
+    await symlink("/dev/null", join(t, "devnull"));
+    await writeFile(join(t, "real.csv"), "old");
+    await symlink(join(t, "real.csv"), join(t, "link-to-file"));
+    await mkdir(join(t, "folder"));
+    const kinds: Record<string, RegExp> = {
+      pipe: /named pipe/,
+      devnull: /symbolic link/,
+      "link-to-file": /symbolic link/,
+      folder: /is a folder/,
+    };
+    for (const [name, said] of Object.entries(kinds)) {
+      for (const force of [[], ["--force"]]) {
+        const r = await sealpost(
+          ["open", "target.csv.p7m", "--key", wang().p12, ...trustArgs, "-o", join(t, name), ...force, "--json"],
+          { cwd: dir, env: { SEALPOST_PIN: wang().pin } },
+        );
+        expect([name, force, r.code]).toEqual([name, force, 3]);
+        expect(r.json()).toMatchObject({ ok: false, error: { code: "OUTPUT_NOT_FILE", exitCode: 3 } });
+        expect(r.stderr).toMatch(said);
+      }
+    }
+    expect((await lstat(fifo)).isFIFO()).toBe(true);
+    expect((await lstat(join(t, "devnull"))).isSymbolicLink()).toBe(true);
+    expect(await readFile(join(t, "real.csv"), "utf8")).toBe("old");
+    expect((await readdir(t)).sort()).toEqual(["devnull", "folder", "link-to-file", "pipe", "real.csv"]);
+    expect(await readdir(join(t, "folder"))).toEqual([]);
+    const ok = await sealpost(
+      ["open", "target.csv.p7m", "--key", wang().p12, ...trustArgs, "-o", join(t, "real.csv"), "--force"],
+      { cwd: dir, env: { SEALPOST_PIN: wang().pin } },
+    );
+    expect(ok.code).toBe(0);
+    expect((await readFile(join(t, "real.csv"))).equals(data)).toBe(true);
   });
 });

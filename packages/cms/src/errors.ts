@@ -16,6 +16,8 @@ import { SealpostError } from "@sealpost/protocol";
  * - MALFORMED: not valid BER/CMS, trailing data after the structure, or an oversized structure.
  * - UNSIGNED_CONTENT: the decrypted content carries no signature and the caller did not allow that.
  * - OUTPUT_EXISTS: the target file exists and `force` was not given.
+ * - OUTPUT_NOT_FILE: the target is a folder, a symbolic link, a named pipe, a device or a socket: never written to or
+ *   replaced, even with `force`.
  * - IO: reading or writing a file failed.
  * - KEY_USAGE: a certificate's keyUsage does not allow what it is used for.
  * - WEAK_ALGORITHM: SHA-1/MD5 signatures, RSA keys under 2048 bits.
@@ -30,6 +32,7 @@ export type CmsErrorCode =
   | "MALFORMED"
   | "UNSIGNED_CONTENT"
   | "OUTPUT_EXISTS"
+  | "OUTPUT_NOT_FILE"
   | "IO"
   | "KEY_USAGE"
   | "WEAK_ALGORITHM";

@@ -14,3 +14,4 @@ export { OID, oidName } from "./oids.js";
 export { inspect } from "./inspect.js";
 export { SignStream, signFile } from "./sign.js";
 export { verifyFile } from "./verify.js";
+export { checkOutputTarget, outputNotFile, pathKind } from "./temp-output.js";

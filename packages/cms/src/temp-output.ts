@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { type FileHandle, access, link, open, rename, unlink } from "node:fs/promises";
+import { type FileHandle, link, lstat, open, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { CmsError } from "./errors.js";
 
@@ -15,7 +15,9 @@ const MAX_IOV = 512;
 /**
  * A temporary file beside the target (`.<target>.sealpost-<random>.tmp`, mode 0600, created exclusively) that
  * becomes the target only on `commit()`. `abort()` removes it; callers call exactly one of them.
- * Without `force`, an existing target gives OUTPUT_EXISTS both up front and at commit (no-clobber link).
+ * Without `force`, an existing target gives OUTPUT_EXISTS both up front and at commit (no-clobber link). With
+ * `force` only a regular file is replaced: anything else gives OUTPUT_NOT_FILE, checked (lstat) up front and again
+ * right before the rename.
  *
  * Writes are write-behind: `push()` queues a buffer without copying it (the caller must not modify it afterwards)
  * and hands the queue to the disk in writev batches of WRITE_BATCH_BYTES, one call at a time in file order, while
@@ -50,9 +52,12 @@ export class TempOutput {
     private readonly durable: boolean,
   ) {}
 
-  /** Create the temporary file for `target` (OUTPUT_EXISTS unless `force`; `durable` default true, see above). */
+  /**
+   * Create the temporary file for `target` (see checkOutputTarget: OUTPUT_EXISTS unless `force`, OUTPUT_NOT_FILE for
+   * anything but a regular file; `durable` default true, see above).
+   */
   static async create(target: string, force = false, durable = true): Promise<TempOutput> {
-    if (!force && (await exists(target))) throw outputExists(target);
+    await checkOutputTarget(target, force);
     const path = join(dirname(target), `.${basename(target)}.sealpost-${randomBytes(6).toString("hex")}.tmp`);
     let handle: FileHandle;
     try {
@@ -147,8 +152,11 @@ export class TempOutput {
     if (this.failure) throw this.failure;
     await this.close(this.durable);
     try {
-      if (this.force) await rename(this.path, this.target);
-      else {
+      if (this.force) {
+        // Checked again right before the rename: what is there now must still be a regular file (or nothing).
+        await checkOutputTarget(this.target, true);
+        await rename(this.path, this.target);
+      } else {
         try {
           await link(this.path, this.target);
           await unlink(this.path);
@@ -157,7 +165,7 @@ export class TempOutput {
           if (code === "EEXIST") throw outputExists(this.target);
           // File systems without hard links: check, then rename (a narrow race instead of none).
           if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "ENOSYS") throw e;
-          if (await exists(this.target)) throw outputExists(this.target);
+          if ((await pathKind(this.target)) !== undefined) throw outputExists(this.target);
           await rename(this.path, this.target);
         }
       }
@@ -207,13 +215,52 @@ async function writeAll(handle: FileHandle, bufs: Uint8Array[], position: number
   }
 }
 
-async function exists(p: string): Promise<boolean> {
+/** What a path names, without following a symbolic link: undefined when nothing is there. */
+export async function pathKind(p: string): Promise<string | undefined> {
+  let st: Awaited<ReturnType<typeof lstat>>;
   try {
-    await access(p);
-    return true;
-  } catch {
-    return false;
+    st = await lstat(p);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw ioError(`cannot check the output path ${p}`, e);
   }
+  if (st.isFile()) return "file";
+  if (st.isDirectory()) return "folder";
+  if (st.isSymbolicLink()) return "symbolic link";
+  if (st.isFIFO()) return "named pipe (FIFO)";
+  if (st.isCharacterDevice()) return "character device";
+  if (st.isBlockDevice()) return "block device";
+  if (st.isSocket()) return "socket";
+  return "special file";
+}
+
+/**
+ * Refuses an output path that must not be written: OUTPUT_NOT_FILE when something other than a regular file is
+ * there (a folder, a symbolic link of any kind, a named pipe, a device, a socket), whether or not `force` is given;
+ * OUTPUT_EXISTS when a regular file is there and `force` is not given. Uses lstat: a link is never followed.
+ */
+export async function checkOutputTarget(target: string, force: boolean): Promise<void> {
+  const kind = await pathKind(target);
+  if (kind === undefined) return;
+  if (kind === "file") {
+    if (!force) throw outputExists(target);
+    return;
+  }
+  throw outputNotFile(target, kind);
+}
+
+export function outputNotFile(target: string, kind: string): CmsError {
+  if (kind === "folder") {
+    return new CmsError("OUTPUT_NOT_FILE", `The output ${target} is a folder, not a file.`, {
+      hint: `Give a file name inside it, e.g. -o ${target.replace(/\/+$/, "")}/NAME.`,
+      details: { path: target, kind },
+    });
+  }
+  return new CmsError(
+    "OUTPUT_NOT_FILE",
+    `The output ${target} is a ${kind}, not a regular file: sealpost never writes to or replaces it, even with --force.`,
+    { hint: "Choose a regular file name with -o (or -o - for stdout).", details: { path: target, kind } },
+  );
 }
 
 export function outputExists(target: string): CmsError {

@@ -1,5 +1,6 @@
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { FileInput, READ_CHUNK_BYTES } from "../src/file-input.js";
@@ -141,5 +142,30 @@ describe("sealFile / openFile on disk", () => {
       sealFile(join(dir, "missing.csv"), join(dir, "x.p7m"), { recipients: [wang.encrypt.cert], signer: chen.sign }),
     ).rejects.toMatchObject({ code: "IO" });
     expect(readdirSync(dir)).toEqual([]);
+  });
+});
+
+describe("a forced output replaces only a regular file, checked again at the rename", () => {
+  it("a target swapped for a FIFO after the first check is refused at commit; the temp file is removed", async () => {
+    const d = fresh();
+    try {
+      const target = join(d, "out.csv");
+      writeFileSync(target, "old");
+      const t = await TempOutput.create(target, true);
+      await t.write(Buffer.from("new content"));
+      rmSync(target);
+      execFileSync("mkfifo", [target]);
+      await expect(t.commit()).rejects.toMatchObject({ code: "OUTPUT_NOT_FILE" });
+      expect(lstatSync(target).isFIFO()).toBe(true);
+      expect(readdirSync(d)).toEqual(["out.csv"]);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
+  it("a character device is refused up front, with and without force", async () => {
+    for (const force of [false, true]) {
+      await expect(TempOutput.create("/dev/null", force)).rejects.toMatchObject({ code: "OUTPUT_NOT_FILE" });
+    }
   });
 });
