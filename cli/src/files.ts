@@ -1,11 +1,10 @@
-import { randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream, readdirSync, rmSync } from "node:fs";
 import { link, mkdtemp, open, readdir, rename, rm, stat, unlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { PassThrough, type Readable, type Writable } from "node:stream";
 import { finished, pipeline } from "node:stream/promises";
-import { checkOutputTarget, outputNotFile, pathKind } from "@sealpost/cms";
+import { checkOutputTarget, outputNotFile, pathKind, sweepStaleTemps, tempDirPrefix, tempPathFor } from "@sealpost/cms";
 import { CliError } from "./errors.js";
 
 /**
@@ -56,7 +55,7 @@ export async function writeAtomically<T>(
   write: (out: Writable) => Promise<T>,
 ): Promise<T> {
   await assertCanWrite(path, force);
-  const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
+  const temp = tempPathFor(path);
   const ws = createWriteStream(temp, { flags: "wx", mode: 0o600 });
   try {
     const result = await write(ws);
@@ -81,9 +80,16 @@ export async function writeAtomically<T>(
   }
 }
 
-/** A private temporary folder (mode 0700) removed by the returned cleanup (or on interrupt), e.g. for content bound for stdout. */
-export async function privateTempDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), "sealpost-"));
+/**
+ * A private temporary folder (mode 0700, `sealpost-<mark>-XXXXXX` in the system temp folder) removed by the returned
+ * cleanup (or on interrupt), e.g. for content bound for stdout. Stale folders of earlier runs that were killed are
+ * removed first (see sweepStaleTemps); `warn` hears about them.
+ */
+export async function privateTempDir(
+  warn?: (text: string) => void,
+): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+  reportSwept(tmpdir(), await sweepStaleTemps(tmpdir(), { folders: true }), warn);
+  const dir = await mkdtemp(join(tmpdir(), tempDirPrefix()));
   const forget = onInterrupt(() => rmSync(dir, { recursive: true, force: true }));
   return {
     dir,
@@ -92,6 +98,13 @@ export async function privateTempDir(): Promise<{ dir: string; cleanup: () => Pr
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+function reportSwept(dir: string, removed: string[], warn: ((text: string) => void) | undefined): void {
+  if (removed.length === 0 || !warn) return;
+  warn(
+    `removed ${removed.length} stale temporary ${removed.length === 1 ? "file" : "files"} left by an interrupted sealpost run in ${dir}: ${removed.join(", ")}`,
+  );
 }
 
 const interruptCleanups = new Set<() => void>();
@@ -118,11 +131,14 @@ export function runInterruptCleanups(): void {
 }
 
 /**
- * Guards the temporary files that sealpost (or @sealpost/cms) creates beside `outPath` (`.<name>.*.tmp`): those
- * that appear after this call are removed if the process is interrupted. Returns the unregister function.
+ * Before writing `outPath`: removes the stale temporary files that killed sealpost runs left beside it (see
+ * sweepStaleTemps: never those of a sealpost still running), telling `warn`; then guards the temporary files that
+ * this run creates beside `outPath` (`.<name>.*.tmp`): those that appear after this call are removed if the process
+ * is interrupted. Returns the unregister function.
  */
-export async function guardTempFiles(outPath: string): Promise<() => void> {
+export async function guardTempFiles(outPath: string, warn?: (text: string) => void): Promise<() => void> {
   const dir = dirname(outPath);
+  reportSwept(resolve(dir), await sweepStaleTemps(dir), warn);
   const prefix = `.${basename(outPath)}.`;
   const isTemp = (n: string) => n.startsWith(prefix) && n.endsWith(".tmp");
   const before = new Set((await readdir(dir).catch(() => [] as string[])).filter(isTemp));

@@ -79,7 +79,7 @@ async function openAction(rt: Runtime, file: string, opts: OpenCliOptions): Prom
   }
   const size = fromStdin ? undefined : await inputSize(file);
   if (!toStdout) await assertCanWrite(output, opts.force === true);
-  if (!toStdout) await guardTempFiles(output);
+  if (!toStdout) await guardTempFiles(output, (w) => out.warn(w));
   const trust = await buildTrust(opts, config);
   if (!trust.policy) {
     throw usageError(
@@ -100,7 +100,7 @@ async function openAction(rt: Runtime, file: string, opts: OpenCliOptions): Prom
   let result: OpenResult;
   try {
     if (toStdout) {
-      const t = await privateTempDir();
+      const t = await privateTempDir((w) => out.warn(w));
       try {
         result = await openFile(input, join(t.dir, "content"), options);
         progress.done();

@@ -112,7 +112,7 @@ async function sealAction(rt: Runtime, file: string, opts: SealCliOptions): Prom
   }
   const size = fromStdin ? undefined : await inputSize(file);
   if (!toStdout) await assertCanWrite(output, opts.force === true);
-  if (!toStdout) await guardTempFiles(output);
+  if (!toStdout) await guardTempFiles(output, (w) => out.warn(w));
 
   const setup = await buildTrust(opts, config);
   if (!setup.policy) {

@@ -78,7 +78,7 @@ Examples:
         if (!fromStdin) size = await inputSize(file);
         if (!toStdout) {
           await assertCanWrite(output, opts.force === true);
-          await guardTempFiles(output);
+          await guardTempFiles(output, (w) => out.warn(w));
         }
         const setup = await buildTrust(opts, config);
         if (!setup.policy) {
@@ -93,7 +93,7 @@ Examples:
         for (const w of own.warnings) out.warn(`your signing certificate: ${w}`);
         const progress = createProgress({ label: "signing", total: size, quiet: out.quiet });
         const spooled = fromStdin ? await spoolStdin() : undefined;
-        const temp = toStdout ? await privateTempDir() : undefined;
+        const temp = toStdout ? await privateTempDir((w) => out.warn(w)) : undefined;
         let result: SignResult;
         try {
           const target = temp ? `${temp.dir}/signed` : output;

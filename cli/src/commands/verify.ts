@@ -55,7 +55,7 @@ Examples:
         if (toStdout && out.json) throw usageError("--json cannot be combined with -o - (both would use stdout).");
         if (opts.output && !toStdout) {
           await assertCanWrite(opts.output, opts.force === true);
-          await guardTempFiles(opts.output);
+          await guardTempFiles(opts.output, (w) => out.warn(w));
         }
         const trust = await buildTrust(opts, config);
         if (!trust.policy) {
@@ -70,7 +70,7 @@ Examples:
         if (opts.content) await inputSize(opts.content);
         const progress = createProgress({ label: "verifying", total: size, quiet: out.quiet });
         const spooled = fromStdin ? await spoolStdin() : undefined;
-        const temp = toStdout ? await privateTempDir() : undefined;
+        const temp = toStdout ? await privateTempDir((w) => out.warn(w)) : undefined;
         let result: VerifyResult;
         try {
           const target = temp ? `${temp.dir}/content` : opts.output;

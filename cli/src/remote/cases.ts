@@ -14,7 +14,7 @@ import {
 import type { Command } from "commander";
 import { addKeyOptions, addTrustOptions, collect, positiveInt } from "../commands/common.js";
 import { CliError, usageError } from "../errors.js";
-import { privateTempDir } from "../files.js";
+import { guardTempFiles, privateTempDir } from "../files.js";
 import { formatBytes, oneLine } from "../output.js";
 import { createProgress } from "../progress.js";
 import { checkOwnSigningCert } from "../trust.js";
@@ -80,7 +80,7 @@ async function sealAndUpload(
   const recipients = await validateRecipients(profile.recipients, trust);
   const signer = pickKey(await keystoreOf(rt, o), "sign");
   for (const w of (await checkOwnSigningCert(signer, trust)).warnings) rt.out.warn(`your signing certificate: ${w}`);
-  const tmp = await privateTempDir();
+  const tmp = await privateTempDir((w) => rt.out.warn(w));
   try {
     const sealed = join(tmp.dir, "sealed.p7m");
     const sealing = createProgress({
@@ -149,6 +149,7 @@ async function fetchAndOpen(
     bar.done();
     if (dl.resumedFrom > 0) rt.out.line(`resumed the download at byte ${dl.resumedFrom}`);
     const provisional = join(dir, `${id}.${kind}`);
+    await guardTempFiles(provisional, (w) => rt.out.warn(w));
     let opened: Awaited<ReturnType<typeof openFile>>;
     try {
       opened = await openFile(sealed, provisional, {

@@ -14,4 +14,11 @@ export { OID, oidName } from "./oids.js";
 export { inspect } from "./inspect.js";
 export { SignStream, signFile } from "./sign.js";
 export { verifyFile } from "./verify.js";
-export { checkOutputTarget, outputNotFile, pathKind } from "./temp-output.js";
+export {
+  checkOutputTarget,
+  outputNotFile,
+  pathKind,
+  sweepStaleTemps,
+  tempDirPrefix,
+  tempPathFor,
+} from "./temp-output.js";

@@ -33,7 +33,7 @@ import type { OpenOptions, OpenResult } from "./types.js";
 /**
  * Open a sealed file: decrypt with the first of `options.keys` that is a recipient and may decrypt (its certificate
  * allows keyEncipherment / keyAgreement), stream the inner SignedData's content into a temporary file beside
- * `outPath` (`.<name>.sealpost-<random>.tmp`, mode 0600) while hashing it, then check in order: the GCM tag or CBC
+ * `outPath` (`.<name>.sealpost-<mark>-<random>.tmp`, mode 0600) while hashing it, then check in order: the GCM tag or CBC
  * padding, the signature and signed attributes, the signer's trust now (see checkSignatures / checkSignerTrust),
  * and only then rename the temporary file to `outPath`. On any failure the temporary file is removed and a CmsError
  * is thrown; nothing unverified is ever released. Every failure after decryption that an altered file can cause is

@@ -1,5 +1,7 @@
-import { randomBytes } from "node:crypto";
-import { type FileHandle, link, lstat, open, rename, unlink } from "node:fs/promises";
+import { createHash, randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { type FileHandle, link, lstat, open, readdir, rename, rm, unlink } from "node:fs/promises";
+import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { CmsError } from "./errors.js";
 
@@ -13,7 +15,112 @@ export const SYNC_STEP_BYTES = 32 << 20;
 const MAX_IOV = 512;
 
 /**
- * A temporary file beside the target (`.<target>.sealpost-<random>.tmp`, mode 0600, created exclusively) that
+ * Temporary files and folders carry the mark of the process that made them, `<host>-<pid>-<start>`: a tag of the
+ * host name (8 hex digits of its SHA-256), the process id, and the process's start time (clock ticks since boot,
+ * from /proc; 0 where there is none). A later run may then tell a stale file (its process is gone: killed with
+ * SIGKILL, or the machine crashed) from one being written right now: the process with that id must be alive and,
+ * on Linux, have started at that very time, so a reused process id is not mistaken for the writer. Files from
+ * another host (a shared folder) are never judged.
+ */
+export interface ProcessMark {
+  host: string;
+  pid: number;
+  start: string;
+}
+
+let ownMark: ProcessMark | undefined;
+
+/** The mark of the current process (see above). */
+export function processMark(): ProcessMark {
+  ownMark ??= {
+    host: createHash("sha256").update(hostname()).digest("hex").slice(0, 8),
+    pid: process.pid,
+    start: startTimeOf(process.pid) ?? "0",
+  };
+  return ownMark;
+}
+
+function markText(m: ProcessMark): string {
+  return `${m.host}-${m.pid}-${m.start}`;
+}
+
+/** The start time of a process in clock ticks since boot (Linux /proc), or undefined when unknown. */
+function startTimeOf(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    // "pid (comm) state ppid ...": comm may hold spaces and parentheses; fields resume after the last ")".
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when the process that wrote a file with this mark may still be running (false only when surely gone). */
+function maybeAlive(m: ProcessMark): boolean {
+  try {
+    process.kill(m.pid, 0);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EPERM") return false; // ESRCH: no such process
+  }
+  if (m.start === "0") return true;
+  const now = startTimeOf(m.pid);
+  return now === undefined || now === m.start;
+}
+
+/** `.<target>.sealpost-<mark>-<random>.tmp` beside `target`. */
+export function tempPathFor(target: string): string {
+  return join(
+    dirname(target),
+    `.${basename(target)}.sealpost-${markText(processMark())}-${randomBytes(6).toString("hex")}.tmp`,
+  );
+}
+
+/** `sealpost-<mark>-` prefix for a private temporary folder (mkdtemp adds six random characters). */
+export function tempDirPrefix(): string {
+  return `sealpost-${markText(processMark())}-`;
+}
+
+const TEMP_FILE = /^\..+\.sealpost-([0-9a-f]{8})-(\d+)-(\d+)-[0-9a-f]+\.tmp$/;
+const TEMP_DIR = /^sealpost-([0-9a-f]{8})-(\d+)-(\d+)-[A-Za-z0-9]{6}$/;
+
+/**
+ * Removes the stale temporary files sealpost left in `dir` (`.<name>.sealpost-<mark>-<random>.tmp`, and with
+ * `folders` also private temporary folders `sealpost-<mark>-XXXXXX`): only entries of this host, owned by this user,
+ * whose process is gone (see ProcessMark); another running sealpost's files are left alone, as are names without a
+ * mark. Returns the names removed (the caller says so). Never throws: a folder that cannot be read is skipped.
+ */
+export async function sweepStaleTemps(dir: string, options: { folders?: boolean } = {}): Promise<string[]> {
+  const me = processMark();
+  const uid = process.getuid?.();
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const m = TEMP_FILE.exec(name) ?? (options.folders ? TEMP_DIR.exec(name) : null);
+    if (!m || m[1] !== me.host) continue;
+    const mark = { host: m[1], pid: Number(m[2]), start: m[3]! };
+    if (mark.pid === me.pid && mark.start === me.start) continue;
+    if (maybeAlive(mark)) continue;
+    const path = join(dir, name);
+    try {
+      const st = await lstat(path);
+      if (uid !== undefined && st.uid !== uid) continue;
+      if (st.isDirectory() ? !TEMP_DIR.test(name) : !st.isFile()) continue;
+      await rm(path, { recursive: st.isDirectory(), force: true });
+      removed.push(name);
+    } catch {
+      // gone meanwhile, or not ours to remove
+    }
+  }
+  return removed;
+}
+
+/**
+ * A temporary file beside the target (`.<target>.sealpost-<mark>-<random>.tmp`, mode 0600, created exclusively) that
  * becomes the target only on `commit()`. `abort()` removes it; callers call exactly one of them.
  * Without `force`, an existing target gives OUTPUT_EXISTS both up front and at commit (no-clobber link). With
  * `force` only a regular file is replaced: anything else gives OUTPUT_NOT_FILE, checked (lstat) up front and again
@@ -58,7 +165,7 @@ export class TempOutput {
    */
   static async create(target: string, force = false, durable = true): Promise<TempOutput> {
     await checkOutputTarget(target, force);
-    const path = join(dirname(target), `.${basename(target)}.sealpost-${randomBytes(6).toString("hex")}.tmp`);
+    const path = tempPathFor(target);
     let handle: FileHandle;
     try {
       handle = await open(path, "wx", 0o600);

@@ -1,11 +1,17 @@
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { FileInput, READ_CHUNK_BYTES } from "../src/file-input.js";
 import { openFile, sealFile } from "../src/index.js";
-import { SYNC_STEP_BYTES, TempOutput, WRITE_HIGH_WATER_BYTES } from "../src/temp-output.js";
+import {
+  SYNC_STEP_BYTES,
+  TempOutput,
+  WRITE_HIGH_WATER_BYTES,
+  sweepStaleTemps,
+  tempPathFor,
+} from "../src/temp-output.js";
 import { pattern, person, tempDir, testTrust } from "./helpers.js";
 
 const tmp = tempDir();
@@ -167,5 +173,31 @@ describe("a forced output replaces only a regular file, checked again at the ren
     for (const force of [false, true]) {
       await expect(TempOutput.create("/dev/null", force)).rejects.toMatchObject({ code: "OUTPUT_NOT_FILE" });
     }
+  });
+});
+
+describe("stale temporary files (sweepStaleTemps)", () => {
+  it("removes files and folders of dead or reused processes of this host; keeps live ones, other hosts, unmarked names", async () => {
+    const d = fresh();
+    const mine = basename(tempPathFor(join(d, "x.csv")));
+    const m = /sealpost-([0-9a-f]{8})-(\d+)-(\d+)-/.exec(mine)!;
+    const [host, start] = [m[1]!, m[3]!];
+    const names = {
+      dead: `.a.csv.sealpost-${host}-999999-${start}-0a0b.tmp`,
+      reused: `.b.csv.sealpost-${host}-${process.ppid}-1-0c0d.tmp`, // a live pid, but started at another time
+      live: `.c.csv.sealpost-${host}-${process.pid}-${start}-0e0f.tmp`, // this very process
+      otherHost: `.d.csv.sealpost-00000000-999999-${start}-1a1b.tmp`,
+      unmarked: ".e.csv.sealpost-1c1d1e1f2a2b.tmp",
+      deadFolder: `sealpost-${host}-999999-${start}-AbC123`,
+    };
+    for (const [k, n] of Object.entries(names)) {
+      if (k === "deadFolder") {
+        mkdirSync(join(d, n));
+        writeFileSync(join(d, n, "content"), "plaintext");
+      } else writeFileSync(join(d, n), "plaintext");
+    }
+    expect((await sweepStaleTemps(d)).sort()).toEqual([names.dead, names.reused].sort());
+    expect((await sweepStaleTemps(d, { folders: true })).sort()).toEqual([names.deadFolder]);
+    expect(readdirSync(d).sort()).toEqual([names.live, names.otherHost, names.unmarked].sort());
   });
 });
