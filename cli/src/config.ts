@@ -31,6 +31,11 @@ export interface CliConfig {
   cert: string | undefined;
   /** The relay server's URL (used by the remote commands). */
   server: string | undefined;
+  /**
+   * Your agency (code or name, e.g. "KHH-TAX"), for the forwarded-file check of `open`; default: the O and OU of the
+   * certificate that decrypts the file.
+   */
+  agency: string | undefined;
   /** All other fields, untouched. */
   extra: Record<string, unknown>;
 }
@@ -50,6 +55,11 @@ export const CONFIG_FIELDS: ReadonlyArray<[string, string, string]> = [
   ["keystore", "string", "default --key (PKCS#12 file, or PEM key with cert)"],
   ["cert", "string", "default --cert for a PEM keystore"],
   ["server", "string", "relay server URL (remote commands)"],
+  [
+    "agency",
+    "string",
+    "your agency (code or name) for open's forwarded-file check (default: your certificate's O / OU)",
+  ],
 ];
 
 /** The default config path for an environment: $SEALPOST_CONFIG, else $XDG_CONFIG_HOME or ~/.config. */
@@ -93,6 +103,7 @@ export function emptyConfig(): CliConfig {
     keystore: undefined,
     cert: undefined,
     server: undefined,
+    agency: undefined,
     extra: {},
   };
 }
@@ -155,6 +166,7 @@ export function parseConfig(text: string, path: string): CliConfig {
     keystore: file("keystore"),
     cert: file("cert"),
     server: str("server"),
+    agency: str("agency"),
     extra,
   };
 }

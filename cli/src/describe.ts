@@ -1,4 +1,4 @@
-import { type CertInfo, parseName } from "@sealpost/pki";
+import { type CertInfo, nameAttributeValues } from "@sealpost/pki";
 import { formatDate, type Output } from "./output.js";
 
 /**
@@ -46,11 +46,7 @@ export function signatureAlgorithmName(oid: string): string {
 /** The subject's O and OU values, "O / OU", or "" when it has neither. */
 export function agencyOf(cert: CertInfo): string {
   try {
-    const parts: string[] = [];
-    for (const rdn of parseName(cert.subjectDer)) {
-      for (const a of rdn) if ((a.shortName === "O" || a.shortName === "OU") && a.value) parts.push(a.value);
-    }
-    return parts.join(" / ");
+    return nameAttributeValues(cert.subjectDer, ["O", "OU"]).join(" / ");
   } catch {
     return "";
   }

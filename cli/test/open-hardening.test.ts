@@ -197,3 +197,71 @@ describe("open -o never replaces anything but a regular file, even with --force"
     expect((await readFile(join(t, "real.csv"))).equals(data)).toBe(true);
   });
 });
+
+describe("forwarded files", () => {
+  it("a recipient re-encrypts the signed content for a third person: exit 7 with a hint, unless --allow-forwarded", async () => {
+    await seal("fwd.csv.p7m", ["--receiving-agency", "KHH-TAX", "--case-id", "C-2026-0099"]);
+    // 王建民 strips the envelope and encrypts the signed content again, for 林志明 (another agency)
+    const strip = await runTool("openssl", [
+      "cms",
+      "-decrypt",
+      "-binary",
+      "-inform",
+      "DER",
+      "-in",
+      join(dir, "fwd.csv.p7m"),
+      "-recip",
+      wang().encrypt.cert,
+      "-inkey",
+      wang().encrypt.key,
+      "-out",
+      join(dir, "fwd.inner"),
+    ]);
+    expect(strip.code).toBe(0);
+    const lin = pki.people["soc-lin"]!;
+    const again = await runTool("openssl", [
+      "cms",
+      "-encrypt",
+      "-binary",
+      "-aes-256-gcm",
+      "-in",
+      join(dir, "fwd.inner"),
+      "-outform",
+      "DER",
+      "-out",
+      join(dir, "forwarded.csv.p7m"),
+      "-recip",
+      lin.encrypt.cert,
+    ]);
+    expect(again.code).toBe(0);
+    const env = { SEALPOST_PIN: lin.pin };
+    const refused = await sealpost(["open", "forwarded.csv.p7m", "--key", lin.p12, ...trustArgs, "--json"], {
+      cwd: dir,
+      env,
+    });
+    expect(refused.code).toBe(7);
+    expect(refused.json()).toMatchObject({
+      ok: false,
+      error: { code: "FORWARDED", exitCode: 7, details: { reason: "recipients", receivingAgency: "KHH-TAX" } },
+    });
+    expect(refused.stderr).toMatch(/not sealed for you.*\nsealpost: hint: .*--allow-forwarded/);
+    await expect(readFile(join(dir, "forwarded.csv"))).rejects.toThrow();
+    const allowed = await sealpost(
+      ["open", "forwarded.csv.p7m", "--key", lin.p12, ...trustArgs, "--allow-forwarded", "--json"],
+      { cwd: dir, env },
+    );
+    expect(allowed.code).toBe(0);
+    const j = allowed.json() as { warnings: string[]; manifest: { recipients: string[] }; checks: string[] };
+    expect(j.warnings.join(" ")).toMatch(/forwarded/);
+    expect(j.manifest.recipients).toHaveLength(1);
+    expect(j.checks).not.toContain("addressee");
+    expect((await readFile(join(dir, "forwarded.csv"))).equals(data)).toBe(true);
+    // the intended recipient opens the original, addressee checked
+    const own = await sealpost(["open", "fwd.csv.p7m", "--key", wang().p12, ...trustArgs, "--json"], {
+      cwd: dir,
+      env: { SEALPOST_PIN: wang().pin },
+    });
+    expect(own.code).toBe(0);
+    expect((own.json() as { checks: string[] }).checks).toContain("addressee");
+  });
+});

@@ -2,7 +2,9 @@ import type { TransferManifest } from "@sealpost/protocol";
 import type { Output } from "../output.js";
 
 /** The manifest as the --json contract shows it (every field present, null when absent). */
-export function manifestJson(m: TransferManifest | undefined): Record<string, string | number | null> | null {
+export function manifestJson(
+  m: TransferManifest | undefined,
+): Record<string, string | number | string[] | null> | null {
   if (!m) return null;
   return {
     caseId: m.caseId ?? null,
@@ -12,6 +14,7 @@ export function manifestJson(m: TransferManifest | undefined): Record<string, st
     byteSize: m.byteSize ?? null,
     recordCount: m.recordCount ?? null,
     uploadNo: m.uploadNo ?? null,
+    recipients: m.recipients ?? null,
   };
 }
 
@@ -27,6 +30,7 @@ export function printManifest(out: Output, m: TransferManifest, indent = ""): vo
       ["Byte size", m.byteSize],
       ["Records", m.recordCount],
       ["Upload no.", m.uploadNo],
+      ["Sealed for", m.recipients ? `${m.recipients.length} recipient certificate(s) (SHA-256)` : undefined],
     ],
     `${indent}  `,
   );

@@ -19,6 +19,7 @@ interface OpenCliOptions {
   output?: string;
   force?: boolean;
   allowUnsigned?: boolean;
+  allowForwarded?: boolean;
   trust?: string[];
   intermediate?: string[];
   crl?: string[];
@@ -41,12 +42,18 @@ export function registerOpenCommand(program: Command, rt: Runtime): void {
   addKeyOptions(cmd);
   addTrustOptions(cmd);
   cmd.option("--allow-unsigned", "accept content that carries no signature (default: refuse, exit 7)");
+  cmd.option(
+    "--allow-forwarded",
+    "open a file whose signed manifest does not name you (a forwarded copy; default: refuse, exit 7)",
+  );
   addOutputOptions(cmd, "where to write the content (default: FILE without .p7m)");
   cmd.addHelpText(
     "after",
     `
 Nothing is written until the decryption tag, the signature, the signed attributes and the signer's certificate path
-(and its revocation status) have all checked out. With -o - the content is written to a private temporary file
+(and its revocation status, now) have all checked out, and the signed manifest names you: one of its recipient
+certificate hashes is yours or, for files without them, its receiving agency is yours (the config's "agency", else
+your certificate's O / OU). A forwarded copy is refused (exit 7) unless --allow-forwarded. With -o - the content is written to a private temporary file
 first and copied to stdout only after every check passed.
 
 Examples:
@@ -94,6 +101,8 @@ async function openAction(rt: Runtime, file: string, opts: OpenCliOptions): Prom
     trust: trust.policy,
     intermediates: trust.intermediates,
     allowUnsigned: opts.allowUnsigned === true,
+    allowForwarded: opts.allowForwarded === true,
+    ...(config.agency ? { openerAgencies: [config.agency] } : {}),
     onProgress: (n: number) => progress.update(n),
   };
   const input = fromStdin ? process.stdin : file;

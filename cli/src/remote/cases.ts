@@ -156,6 +156,9 @@ async function fetchAndOpen(
         keys: ks.entries,
         trust: trust.policy,
         intermediates: trust.intermediates,
+        // The manifest names the case's agencies (checked against the case below); a result is addressed back to
+        // the sending side, whom its recipient hashes name. Without hashes (older files) the case decides.
+        ...(kind === "result" ? { openerAgencies: [theCase.receivingAgency] } : {}),
       });
     } catch (e) {
       // A file that does not open is not resumed next time: it is fetched whole again.

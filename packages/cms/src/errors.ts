@@ -15,6 +15,8 @@ import { SealpostError } from "@sealpost/protocol";
  * - TRUNCATED: the input ended before the structure did.
  * - MALFORMED: not valid BER/CMS, trailing data after the structure, or an oversized structure.
  * - UNSIGNED_CONTENT: the decrypted content carries no signature and the caller did not allow that.
+ * - FORWARDED: the signed transfer manifest does not name the opener (its recipient hashes, else its receiving
+ *   agency): someone who received the file encrypted it again for the opener.
  * - OUTPUT_EXISTS: the target file exists and `force` was not given.
  * - OUTPUT_NOT_FILE: the target is a folder, a symbolic link, a named pipe, a device or a socket: never written to or
  *   replaced, even with `force`.
@@ -31,6 +33,7 @@ export type CmsErrorCode =
   | "TRUNCATED"
   | "MALFORMED"
   | "UNSIGNED_CONTENT"
+  | "FORWARDED"
   | "OUTPUT_EXISTS"
   | "OUTPUT_NOT_FILE"
   | "IO"

@@ -8,6 +8,7 @@ export type { CipherName, DigestName, KeyTransportName, SignatureScheme } from "
 export { SealStream, createSealStream, seal, sealFile } from "./seal.js";
 export { openFile, openStream } from "./open.js";
 export { MANIFEST_ATTRIBUTE_OID, decodeManifest, encodeManifest } from "./manifest.js";
+export { type AddresseeVerdict, addresseeOf } from "./addressee.js";
 export { SignedDataWriter, type SignedDataWriterOptions } from "./signed-data-writer.js";
 export { EnvelopeWriter, type EnvelopeWriterOptions } from "./envelope-writer.js";
 export { OID, oidName } from "./oids.js";

@@ -17,11 +17,14 @@ import { type Node, TAG, decode, decodeInteger, encodeInteger, malformed, seq, t
  *     byteSize        [4] INTEGER (0..MAX) OPTIONAL,
  *     recordCount     [5] INTEGER (0..MAX) OPTIONAL,
  *     uploadNo        [6] UTF8String OPTIONAL,
+ *     recipients      [7] SET (SIZE (1..1000)) OF OCTET STRING (SIZE (32)) OPTIONAL,
+ *                         -- SHA-256 of the DER of each recipient's encryption certificate
  *     ... }
  * END
  * ```
  *
- * Fields appear in tag order, absent ones are omitted; unknown higher tags are ignored on reading (extensible).
+ * Fields appear in tag order, absent ones are omitted; unknown higher tags are ignored on reading (extensible), so
+ * readers that predate `recipients` read the other fields unchanged.
  */
 export const MANIFEST_ATTRIBUTE_OID = OID_TRANSFER_MANIFEST;
 
@@ -49,8 +52,19 @@ export function encodeManifest(m: TransferManifest): Buffer {
       parts.push(tlv(0x80 | i, encodeInteger(v).subarray(2)));
     }
   }
+  if (m.recipients !== undefined) {
+    const hashes = [...new Set(m.recipients.map((h) => h.toLowerCase()))].map((h) => Buffer.from(h, "hex"));
+    if (hashes.length === 0 || hashes.length > MAX_RECIPIENTS || hashes.some((h) => h.length !== 32)) {
+      throw new TypeError("manifest recipients must be 1 to 1000 SHA-256 hashes (64 hex digits)");
+    }
+    // [7] IMPLICIT SET OF: the DER elements sorted (X.690 11.6)
+    parts.push(tlv(0xa7, ...hashes.map((h) => tlv(TAG.OCTET_STRING, h)).sort(Buffer.compare)));
+  }
   return seq(...parts);
 }
+
+/** Most recipient hashes a manifest may carry (as many as a file may have recipients). */
+const MAX_RECIPIENTS = 1000;
 
 /** Parse a TransferManifest value (MALFORMED when it is not one). */
 export function decodeManifest(value: Node | Uint8Array): TransferManifest {
@@ -58,6 +72,20 @@ export function decodeManifest(value: Node | Uint8Array): TransferManifest {
   if (node.tag !== TAG.SEQUENCE) throw malformed("the transfer manifest is not a SEQUENCE");
   const m: TransferManifest = {};
   for (const f of node.children) {
+    if (f.cls === 0x80 && f.constructed && f.tagNumber === 7) {
+      if (f.children.length === 0 || f.children.length > MAX_RECIPIENTS) {
+        throw malformed("the manifest recipients are empty or too many");
+      }
+      m.recipients = f.children
+        .map((h) => {
+          if (h.tag !== TAG.OCTET_STRING || h.content.length !== 32) {
+            throw malformed("a manifest recipient is not a SHA-256 hash");
+          }
+          return h.content.toString("hex");
+        })
+        .sort();
+      continue;
+    }
     if (f.cls !== 0x80 || f.constructed) continue;
     const i = f.tagNumber;
     const sf = STRING_FIELDS[i];

@@ -3,6 +3,7 @@ import type { DecipherGCM } from "node:crypto";
 import { createReadStream } from "node:fs";
 import type { Readable } from "node:stream";
 import { type ContentCipher, parseContentCipher, unsupported } from "./algorithms.js";
+import { addresseeOf, forwarded } from "./addressee.js";
 import { dearmor } from "./ber/armor.js";
 import { malformed } from "./ber/der.js";
 import { BerReader, ByteSource } from "./ber/reader.js";
@@ -273,6 +274,13 @@ async function openCore(
   result.signatureAlgorithm = v.signatureAlgorithm;
   result.digest = v.digest;
   result.trust = v.trust;
+  const addressee = addresseeOf(v.manifest, match.key.cert, options.openerAgencies);
+  if (addressee.verdict === "named") checks.push("addressee");
+  else if (addressee.verdict === "not-named") {
+    const err = forwarded(v.manifest!, match.key.cert, addressee);
+    if (!options.allowForwarded) throw err;
+    warnings.push(`${err.message} Opened anyway (forwarded copies allowed).`);
+  }
   return result;
 }
 

@@ -41,7 +41,8 @@ class Sealer {
         signer: options.signer,
         digest: options.digest,
         signatureScheme: options.signatureScheme,
-        manifest: options.manifest,
+        // The recipients' certificate hashes are always signed with the content (the forwarded-file check).
+        manifest: { ...options.manifest, recipients: options.recipients.map((c) => c.sha256) },
         signingTime: options.signingTime,
         includeChain: options.includeChain,
       },

@@ -27,7 +27,10 @@ export interface SealOptions {
   signatureScheme?: SignatureScheme;
   /** Default "sha256". */
   digest?: DigestName;
-  /** Transfer manifest carried as a signed attribute (omitted when undefined). */
+  /**
+   * Transfer manifest carried as a signed attribute. Seal always writes one: these fields plus `recipients`, the
+   * SHA-256 of every recipient certificate (replacing any given), so that a forwarded copy is recognised on open.
+   */
   manifest?: TransferManifest;
   /** Default: now. */
   signingTime?: Date;
@@ -63,6 +66,16 @@ export interface OpenOptions {
   allowUnsigned?: boolean;
   /** Called with the number of content bytes written so far. */
   onProgress?: (bytes: number) => void;
+  /**
+   * The opener's agencies (codes or names), for the forwarded-file check on the manifest's receivingAgency when it
+   * carries no recipient hashes. Default: the O and OU values of the decrypting certificate's subject.
+   */
+  openerAgencies?: string[];
+  /**
+   * Default false: a file whose signed manifest does not name the opener (see addressee.ts) is refused with
+   * FORWARDED before anything is released. True opens it with a warning.
+   */
+  allowForwarded?: boolean;
 }
 
 /** The signer as reported after verification. */
@@ -84,7 +97,7 @@ export interface OpenResult {
   contentBytes: number;
   contentSha256: string;
   recipient: RecipientSummary;
-  /** Every check done, in order (e.g. "recipient", "gcm-tag", "signature", "message-digest", "trust"). */
+  /** Every check done, in order (e.g. "recipient", "gcm-tag", "signature", "message-digest", "trust", "addressee"). */
   checks: string[];
   warnings: string[];
   trust?: TrustResult;

@@ -95,7 +95,11 @@ describe("seal/open round trip", () => {
     for (const k of [wang.encrypt, lee.encrypt]) {
       const { res, content } = await openBuffer(sealed, [k]);
       expect(content.equals(data)).toBe(true);
-      expect(res.manifest).toEqual(manifest);
+      // seal adds the recipients' certificate hashes (sorted) to the manifest it signs
+      expect(res.manifest).toEqual({
+        ...manifest,
+        recipients: [wang.encrypt.cert.sha256, lee.encrypt.cert.sha256].sort(),
+      });
       expect(res.signingTime?.toISOString()).toBe("2026-03-01T08:00:00.000Z");
       expect(res.recipient.serialHex).toBe(k.cert.serialHex);
     }

@@ -178,6 +178,17 @@ export function commonNameOf(name: Uint8Array | ParsedName): string {
   return cn;
 }
 
+/**
+ * The string values of the given attribute types of a Name, by short name ("O", "OU", "CN" ...), in encoded order
+ * (e.g. an agency certificate's O and OU: ["高雄市稅捐稽徵處", "KHH-TAX"]). Non-string values are skipped.
+ */
+export function nameAttributeValues(name: Uint8Array | ParsedName, shortNames: string[]): string[] {
+  const rdns = name instanceof Uint8Array ? parseName(name) : name;
+  const out: string[] = [];
+  for (const rdn of rdns) for (const a of rdn) if (shortNames.includes(a.shortName) && a.value) out.push(a.value);
+  return out;
+}
+
 /** RFC 5280 §7.1 / RFC 4518-style normalisation used for comparison: NFKC, case-fold, collapse and trim spaces. */
 function normalizeForCompare(v: string): string {
   return v.normalize("NFKC").toLowerCase().replace(/\s+/g, " ").trim();

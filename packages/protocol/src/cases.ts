@@ -40,4 +40,9 @@ export interface TransferManifest {
   byteSize?: number;
   recordCount?: number;
   uploadNo?: string;
+  /**
+   * SHA-256 (lower-case hex) of the DER of each recipient's encryption certificate: whom the sender sealed the file
+   * for. `open` refuses a file whose opener is not among them (a forwarded file).
+   */
+  recipients?: string[];
 }
