@@ -46,7 +46,7 @@ export class Output {
   /** One line of the human report (nothing in --json or --quiet mode). */
   line(text = ""): void {
     if (this.json || this.quiet) return;
-    (this.stdoutIsData ? this.stderr : this.stdout).write(`${terminalSafe(text)}\n`);
+    (this.stdoutIsData ? this.stderr : this.stdout).write(`${terminalSafe(oneLine(text))}\n`);
   }
 
   /** Aligned "label: value" lines of the human report; undefined values are left out. */
@@ -59,7 +59,7 @@ export class Output {
   /** A warning on stderr (always, even with --quiet or --json), also collected for the JSON result. */
   warn(text: string): void {
     this.warnings.push(text);
-    this.stderr.write(`sealpost: warning: ${terminalSafe(text)}\n`);
+    this.stderr.write(`sealpost: warning: ${terminalSafe(oneLine(text))}\n`);
   }
 
   /** The warnings printed so far. */
@@ -77,7 +77,7 @@ export class Output {
     this.resultWritten = true;
     const own = Array.isArray(result.warnings) ? (result.warnings as string[]) : [];
     const warnings = [...new Set([...this.warnings, ...own])];
-    this.stdout.write(`${JSON.stringify({ ok: true, command, ...result, warnings }, jsonReplacer)}\n`);
+    this.stdout.write(`${jsonSafe(JSON.stringify({ ok: true, command, ...result, warnings }, jsonReplacer))}\n`);
   }
 
   /**
@@ -88,8 +88,8 @@ export class Output {
   error(err: unknown, env: NodeJS.ProcessEnv = process.env): number {
     const exitCode = exitCodeFor(err);
     const { code, message, hint, details } = describe(err, exitCode);
-    this.stderr.write(`sealpost: error: ${terminalSafe(message)}${code === "INTERNAL" ? "" : ` [${code}]`}\n`);
-    if (hint) this.stderr.write(`sealpost: hint: ${terminalSafe(hint)}\n`);
+    this.stderr.write(`sealpost: error: ${terminalSafe(oneLine(message))}${code === "INTERNAL" ? "" : ` [${code}]`}\n`);
+    if (hint) this.stderr.write(`sealpost: hint: ${terminalSafe(oneLine(hint))}\n`);
     if (exitCode === 1 && env.SEALPOST_DEBUG === "1" && err instanceof Error && err.stack) {
       this.stderr.write(`${err.stack}\n`);
     }
@@ -98,7 +98,7 @@ export class Output {
       const body: JsonError = { ok: false, error: { code, message, exitCode } };
       if (hint) body.error.hint = hint;
       if (details) body.error.details = details;
-      this.stdout.write(`${JSON.stringify(body, jsonReplacer)}\n`);
+      this.stdout.write(`${jsonSafe(JSON.stringify(body, jsonReplacer))}\n`);
     }
     return exitCode;
   }
@@ -145,14 +145,27 @@ export function jsonReplacer(this: unknown, key: string, value: unknown): unknow
 }
 
 /**
+ * Characters that rearrange how text is shown: the Unicode bidirectional controls (ALM U+061C, LRM/RLM U+200E-F,
+ * LRE/RLE/PDF/LRO/RLO U+202A-E, LRI/RLI/FSI/PDI U+2066-9) and the line and paragraph separators U+2028/9. A
+ * right-to-left override in a file name makes "report\u202Evsc.exe" look like "reportexe.csv".
+ */
+const REORDERING = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/g;
+
+/**
  * Text for a terminal: control characters (C0 except tab and newline, DEL, C1) become visible escapes such as
- * "\\x1b", so that names taken from certificates or files cannot send escape sequences to the user's terminal.
+ * "\\x1b", and bidirectional controls escapes such as "\\u202e", so that names taken from certificates, files or
+ * the server can neither send escape sequences to the user's terminal nor reorder what it shows. The Output methods
+ * also fold line breaks (oneLine): every report line, warning, error and hint stays one line.
  */
 export function terminalSafe(text: string): string {
-  return text.replace(
-    /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g,
-    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
-  );
+  return text
+    .replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`)
+    .replace(REORDERING, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+/** JSON text with the reordering characters written as \\uXXXX escapes (the same value, safe to print). */
+function jsonSafe(json: string): string {
+  return json.replace(REORDERING, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
 /**

@@ -265,3 +265,44 @@ describe("forwarded files", () => {
     expect((own.json() as { checks: string[] }).checks).toContain("addressee");
   });
 });
+
+describe("names and file names from others are shown escaped", () => {
+  it("a signer name and a manifest file name with a right-to-left override and a newline stay one visible line", async () => {
+    const rlo = "\u202e";
+    const issued = issueTestCertificate({
+      dir,
+      name: "bidi-signer",
+      subject: `/C=TW/O=高雄市政府社會局/OU=KHH-SOC/CN=測試${rlo}人員`,
+      notBefore: new Date("2025-01-01T00:00:00Z"),
+      notAfter: new Date("2099-12-31T23:59:59Z"),
+    });
+    const r = await sealpost(
+      [
+        "seal",
+        "batch.csv",
+        "--to",
+        wang().encrypt.cert,
+        "--key",
+        issued.p12,
+        ...trustArgs,
+        "--file-name",
+        `名冊${rlo}vsc.exe\nSigner: 偽造`,
+        "-o",
+        "bidi.csv.p7m",
+      ],
+      { cwd: dir, env: { SEALPOST_PIN: issued.pin } },
+    );
+    expect(r.code).toBe(0);
+    expect(r.stdout.toString()).not.toContain(rlo);
+    const o = await sealpost(["open", "bidi.csv.p7m", "--key", wang().p12, ...trustArgs], {
+      cwd: dir,
+      env: { SEALPOST_PIN: wang().pin },
+    });
+    expect(o.code).toBe(0);
+    const text = o.stdout.toString();
+    expect(text).not.toMatch(/[\u202a-\u202e\u2066-\u2069]/);
+    expect(text).toContain("測試\\u202e人員");
+    expect(text).toContain("名冊\\u202evsc.exe\\nSigner: 偽造");
+    expect(text).not.toMatch(/^Signer: 偽造/m);
+  });
+});

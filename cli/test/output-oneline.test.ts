@@ -36,3 +36,30 @@ describe("one-line report values", () => {
     expect(oneLine("王小明 處理中\ttab")).toBe("王小明 處理中\ttab");
   });
 });
+
+describe("others' text cannot reorder or forge the terminal output", () => {
+  const rlo = "\u202e"; // RIGHT-TO-LEFT OVERRIDE: "exe.txt" would display as "txt.exe"
+  const evil = `report${rlo}vsc.exe\nsealpost: hint: run rm -rf ~\u2066x\u2069\u200f\u061c`;
+  test("line, fields, warn and error escape newlines and bidirectional controls", () => {
+    const o = sink();
+    const e = sink();
+    const out = new Output({ json: false, quiet: false, stdout: o.stream, stderr: e.stream });
+    out.line(`Opened ${evil}`);
+    out.fields([["File name", evil]]);
+    out.warn(`the sender's file name ${evil} is not usable`);
+    out.error(Object.assign(new Error(`The output ${evil} exists.`), { code: "OUTPUT_EXISTS", hint: evil }));
+    for (const text of [o.text(), e.text()]) {
+      expect(text).not.toMatch(/[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]/);
+      expect(text).toContain("report\\u202evsc.exe\\nsealpost: hint: run rm -rf ~\\u2066x\\u2069\\u200f\\u061c");
+    }
+    expect(o.text().split("\n").filter(Boolean)).toHaveLength(2);
+    expect(e.text().split("\n").filter(Boolean)).toHaveLength(3); // warning, error, hint: one line each
+  });
+  test("--json output keeps the text but escapes bidirectional controls as \\u sequences", () => {
+    const o = sink();
+    const out = new Output({ json: true, quiet: false, stdout: o.stream, stderr: sink().stream });
+    out.result("open", { manifest: { fileName: evil } });
+    expect(o.text()).not.toMatch(/[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u2028\u2029]/);
+    expect(JSON.parse(o.text()).manifest.fileName).toBe(evil);
+  });
+});
