@@ -1,6 +1,7 @@
 import { loadConfig, type ServerConfig } from "./config.js";
 import type { Notice, ServerContext } from "./context.js";
-import { openDatabase } from "./db/open.js";
+import { databasePath, openDatabase } from "./db/open.js";
+import { tightenDataPermissions } from "./db/private-files.js";
 import type { Logger } from "./log.js";
 import { enqueueMail } from "./mail/outbox.js";
 import { LocalFileStore } from "./store/files.js";
@@ -16,6 +17,7 @@ export async function createContext(
   options: { log: Logger; sweep?: boolean; config?: Partial<ServerConfig> },
 ): Promise<ServerContext> {
   const config = { ...loadConfig(dataDir), ...options.config };
+  tightenDataPermissions(dataDir, databasePath(dataDir), options.log);
   const db = openDatabase(dataDir);
   const store = new LocalFileStore(dataDir);
   await store.ensure();

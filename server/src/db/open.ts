@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { migrate } from "./migrate.js";
+import { createPrivateFile } from "./private-files.js";
 
 /** The database file inside a data folder. */
 export function databasePath(dataDir: string): string {
@@ -9,12 +10,14 @@ export function databasePath(dataDir: string): string {
 
 /**
  * Opens `<data>/sealpost.db` with WAL, foreign keys on and busy_timeout 5000, and applies pending migrations
- * (unless `migrate: false`). `mustExist` (default true) refuses to create a new database (use `init` for that).
+ * (unless `migrate: false`). `mustExist` (default true) refuses to create a new database (use `init` for that); a
+ * new one is created with mode 0600.
  */
 export function openDatabase(
   dataDir: string,
   options: { mustExist?: boolean; migrate?: boolean } = {},
 ): Database.Database {
+  if (options.mustExist === false) createPrivateFile(databasePath(dataDir));
   const db = new Database(databasePath(dataDir), { fileMustExist: options.mustExist ?? true });
   db.pragma("journal_mode = WAL");
   db.pragma("foreign_keys = ON");
