@@ -33,6 +33,7 @@ import {
 } from "../registry/service.js";
 import { type CaseListQuery, encodeCursor } from "./paging.js";
 import { compareRecipients } from "./recipients.js";
+import { wasPurgedFor } from "../retention/purged.js";
 
 /**
  * Transfer cases (DESIGN section 2). Every transition runs in one database transaction as
@@ -674,7 +675,7 @@ export function recordDownload(
     const f = ctx.db.prepare("SELECT purged_at FROM files WHERE sha256 = ?").get(sha) as
       | { purged_at: string | null }
       | undefined;
-    if (!f || f.purged_at) throw new ServerError("FILE_GONE");
+    if (!f || f.purged_at || wasPurgedFor(ctx.db, sha, caseId, kind)) throw new ServerError("FILE_GONE");
     checkSize?.(size);
     appendAudit(ctx.db, {
       ...auditBase(actor),

@@ -18,6 +18,7 @@ import {
 } from "../cases/service.js";
 import { parseCaseListQuery } from "../cases/paging.js";
 import { parseRange, receiveToTemp } from "../cases/upload.js";
+import { acquireUploadLease } from "../cases/upload-lease.js";
 import type { ServerContext } from "../context.js";
 import { ServerError } from "../errors.js";
 import { actorWith, requireAuth } from "./auth.js";
@@ -72,12 +73,18 @@ export async function caseRoutes(app: FastifyInstance, opts: { ctx: ServerContex
     }
     // Refuse before reading a byte of the body (no spooling for callers who may not upload here).
     assertCanUpload(ctx, actor, request.params.id, kind);
-    const declared = request.headers["content-length"];
-    const file = await receiveToTemp(ctx.store, request.body as Readable, {
-      maxBytes: ctx.config.maxUploadBytes,
-      ...(declared !== undefined ? { expectedBytes: Number(declared) } : {}),
-    });
-    return reply.status(201).send(await acceptFile(ctx, actor, request.params.id, kind, file));
+    // One upload at a time per case (also across instances): a second one is refused before its body is read.
+    const lease = acquireUploadLease(ctx.db, request.params.id);
+    try {
+      const declared = request.headers["content-length"];
+      const file = await receiveToTemp(ctx.store, request.body as Readable, {
+        maxBytes: ctx.config.maxUploadBytes,
+        ...(declared !== undefined ? { expectedBytes: Number(declared) } : {}),
+      });
+      return reply.status(201).send(await acceptFile(ctx, actor, request.params.id, kind, file));
+    } finally {
+      lease.release();
+    }
   };
   app.put<P>("/v1/cases/:id/payload", upload("payload"));
   app.put<P>("/v1/cases/:id/result", upload("result"));
