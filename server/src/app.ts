@@ -1,5 +1,6 @@
 import { loadConfig, type ServerConfig } from "./config.js";
 import type { Notice, ServerContext } from "./context.js";
+import { clearUploadLeases } from "./cases/upload-lease.js";
 import { databasePath, openDatabase } from "./db/open.js";
 import { tightenDataPermissions } from "./db/private-files.js";
 import type { Logger } from "./log.js";
@@ -14,7 +15,7 @@ import { loadTrust } from "./trust.js";
  */
 export async function createContext(
   dataDir: string,
-  options: { log: Logger; sweep?: boolean; config?: Partial<ServerConfig> },
+  options: { log: Logger; sweep?: boolean; config?: Partial<ServerConfig>; now?: () => Date },
 ): Promise<ServerContext> {
   const config = { ...loadConfig(dataDir), ...options.config };
   tightenDataPermissions(dataDir, databasePath(dataDir), options.log);
@@ -24,9 +25,12 @@ export async function createContext(
   if (options.sweep ?? true) {
     const known = db.prepare("SELECT 1 FROM files WHERE sha256 = ?");
     const swept = await store.sweep((sha) => known.get(sha) !== undefined);
-    if (swept.temp || swept.orphans) options.log.warn("removed leftovers of interrupted uploads", swept);
+    const leases = clearUploadLeases(db);
+    if (swept.temp || swept.orphans || leases) {
+      options.log.warn("removed leftovers of interrupted uploads", { ...swept, leases });
+    }
   }
-  const { policy, intermediates } = await loadTrust(dataDir, config);
+  const { policy, intermediates, crls } = await loadTrust(dataDir, config, db, options.log, options.now);
   return {
     dataDir,
     db,
@@ -34,6 +38,7 @@ export async function createContext(
     store,
     trust: policy,
     intermediates,
+    crls,
     log: options.log,
     notify: (n: Notice) => {
       enqueueMail(db, n);

@@ -47,6 +47,14 @@ export interface ServerConfig {
   /** The URL staff use to reach the server (for mails and the login origin check). */
   publicUrl?: string;
   trust: TrustConfig;
+  /**
+   * The CRL refresh job (server/src/crls): every `intervalMs` (default 3 600 000, 1 hour) it reads trust.crls and
+   * trust.crlDir again and, unless `fetch` is false (default true), downloads the CRLs named by the distribution
+   * points of the CA and registered certificates (10 s and 20 MiB per download, as the CLI). Ops (active staff with
+   * role ops) are mailed `warnBeforeHours` (default 24) before a CRL goes stale. `rewrite` maps URL prefixes to
+   * others (a local mirror), e.g. {"http://ca.example/crl/": "http://mirror.internal/crl/"}.
+   */
+  crlRefresh?: { intervalMs?: number; warnBeforeHours?: number; fetch?: boolean; rewrite?: Record<string, string> };
 }
 
 export const DEFAULT_CONFIG: ServerConfig = {

@@ -1,6 +1,7 @@
 import type { CertInfo, TrustPolicy } from "@sealpost/pki";
 import type Database from "better-sqlite3";
 import type { ServerConfig } from "./config.js";
+import type { CrlRefresher } from "./crls/index.js";
 import type { Logger } from "./log.js";
 import type { FileStore } from "./store/files.js";
 
@@ -22,6 +23,8 @@ export interface ServerContext {
   trust: TrustPolicy;
   /** Intermediate CAs from the configuration, added to every validation. */
   intermediates: CertInfo[];
+  /** Keeps the trust policy's CRLs current (its job runs in server.ts). */
+  crls: CrlRefresher;
   log: Logger;
   /** Enqueues a notice inside the current transaction (the mail outbox). */
   notify(notice: Notice): void;

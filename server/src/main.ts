@@ -111,13 +111,18 @@ audit
 
 program
   .command("status")
-  .description("case counts by state, the mail outbox (failures shown), retention")
+  .description("case counts by state, the mail outbox (failures shown), retention, CRL freshness")
   .requiredOption("--data <dir>", "data folder")
   .option("--json", "JSON output")
   .action((o) => {
     const config = loadConfig(o.data);
     const db = openDatabase(o.data);
-    const s = serverStatus(db, { retentionDays: config.retentionDays });
+    const s = serverStatus(db, {
+      retentionDays: config.retentionDays,
+      ...(config.crlRefresh?.warnBeforeHours !== undefined
+        ? { crlWarnBeforeHours: config.crlRefresh.warnBeforeHours }
+        : {}),
+    });
     db.close();
     if (o.json) {
       process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
@@ -136,6 +141,14 @@ program
     );
     for (const e of s.mail.lastErrors)
       process.stdout.write(`  error #${e.id} (${e.kind}, ${e.attempts} attempts): ${e.lastError}\n`);
+    process.stdout.write(`crls (warning ${s.crls.warnBeforeHours} h before nextUpdate):\n`);
+    for (const c of s.crls.issuers) {
+      process.stdout.write(
+        `  ${c.state.padEnd(10)} ${c.issuer}: next update ${c.nextUpdate ?? "none"} (${c.sources.join(", ")})\n`,
+      );
+    }
+    for (const w of s.crls.warnings) process.stdout.write(`  warning: ${w}\n`);
+    for (const e of s.crls.sourceErrors) process.stdout.write(`  source failed: ${e}\n`);
   });
 
 program.parseAsync(process.argv).catch((e: unknown) => {

@@ -8,6 +8,7 @@ import { ServerError } from "./errors.js";
 import { buildApp } from "./http/app.js";
 import type { Logger } from "./log.js";
 import { startMailWorker } from "./mail/worker.js";
+import { type CrlRunResult, startCrlRefreshWorker } from "./crls/index.js";
 import { startRetentionWorker } from "./retention/worker.js";
 
 /** A running server. `close()` stops the listener, background workers, and closes the database. */
@@ -17,6 +18,8 @@ export interface RunningServer {
   /** e.g. "http://127.0.0.1:41234". */
   url: string;
   tls: boolean;
+  /** Runs a CRL refresh now (after the one in progress, if any): ops tools and tests. */
+  refreshCrls(): Promise<CrlRunResult>;
   close(): Promise<void>;
 }
 
@@ -45,9 +48,20 @@ export function isLoopback(host: string): boolean {
  */
 export async function startServer(
   dataDir: string,
-  options: { listen?: string; tls?: { cert: string; key: string }; log: Logger; config?: Partial<ServerConfig> },
+  options: {
+    listen?: string;
+    tls?: { cert: string; key: string };
+    log: Logger;
+    config?: Partial<ServerConfig>;
+    /** The clock of the trust policy and the CRL refresh job (tests move it). Default: the current time. */
+    now?: () => Date;
+  },
 ): Promise<RunningServer> {
-  const ctx = await createContext(dataDir, { log: options.log, ...(options.config ? { config: options.config } : {}) });
+  const ctx = await createContext(dataDir, {
+    log: options.log,
+    ...(options.config ? { config: options.config } : {}),
+    ...(options.now ? { now: options.now } : {}),
+  });
   const tlsFiles = options.tls ?? ctx.config.tls;
   const { host, port } = parseListen(options.listen ?? ctx.config.listen);
   if (!tlsFiles && !isLoopback(host)) {
@@ -78,6 +92,7 @@ export async function startServer(
     ctx,
     url,
     tls: !!https,
+    refreshCrls: () => workers.refreshCrls(),
     async close() {
       await app.close();
       await workers.stop();
@@ -87,10 +102,10 @@ export async function startServer(
 }
 
 /**
- * The mail worker (when SMTP is configured: otherwise notices wait in the outbox, visible in `status`) and the
- * retention worker (purges sealed files `retentionDays` after a case ends).
+ * The mail worker (when SMTP is configured: otherwise notices wait in the outbox, visible in `status`), the
+ * retention worker (purges sealed files `retentionDays` after a case ends) and the CRL refresh job.
  */
-function startWorkers(ctx: ServerContext): { stop(): Promise<void> } {
+function startWorkers(ctx: ServerContext): { stop(): Promise<void>; refreshCrls(): Promise<CrlRunResult> } {
   if (!ctx.config.smtp) ctx.log.warn("no SMTP server configured: notices stay queued in the mail outbox");
   const mail = ctx.config.smtp
     ? startMailWorker(ctx.db, { smtp: ctx.config.smtp, ...ctx.config.mail }, ctx.log)
@@ -101,8 +116,14 @@ function startWorkers(ctx: ServerContext): { stop(): Promise<void> } {
     log: ctx.log,
     ...(ctx.config.retentionIntervalMs !== undefined ? { intervalMs: ctx.config.retentionIntervalMs } : {}),
   });
+  const crls = startCrlRefreshWorker(ctx.crls, {
+    log: ctx.log,
+    ...(ctx.config.crlRefresh?.intervalMs !== undefined ? { intervalMs: ctx.config.crlRefresh.intervalMs } : {}),
+  });
   return {
+    refreshCrls: () => crls.runOnce(),
     async stop() {
+      await crls.stop();
       await retention.stop();
       await mail?.stop();
     },

@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -131,4 +131,64 @@ string_mask = utf8only
     { ISSUE_PIN: pin },
   );
   return { cert, key, p12, pin };
+}
+
+export interface CrlOptions {
+  /** Folder the CRL is written to (created). */
+  dir: string;
+  name: string;
+  /** "gca" (default: the fixture GCA's revocations, from fixtures/pki/ca-db) or "grca" (no entries). */
+  issuer?: "gca" | "grca";
+  thisUpdate: Date;
+  nextUpdate: Date;
+  /** The CRL number (must grow for a newer CRL of the same scope). */
+  number: number;
+  /** Another signer (a forger's CA certificate and key, PEM paths) in place of the fixture CA. */
+  signer?: { cert: string; key: string };
+}
+
+/** A CRL of the test GCA (or GRCA) with the given dates, signed with the committed throwaway CA key; DER path. */
+export function issueTestCrl(o: CrlOptions): string {
+  const work = join(o.dir, `${o.name}.crl-ca`);
+  mkdirSync(work, { recursive: true });
+  const ca = o.issuer === "grca" ? "root/grca" : "intermediate/gca";
+  const index = o.issuer === "grca" ? "" : readFileSync(join(pki, "ca-db/index.txt"), "utf8");
+  writeFileSync(join(work, "index.txt"), index);
+  writeFileSync(join(work, "index.txt.attr"), "unique_subject = no\n");
+  writeFileSync(join(work, "crlnumber"), `${o.number.toString(16).padStart(2, "0")}\n`);
+  const cnf = join(work, "ca.cnf");
+  writeFileSync(
+    cnf,
+    `[ ca ]
+default_ca = test_ca
+[ test_ca ]
+dir = ${work}
+database = $dir/index.txt
+crlnumber = $dir/crlnumber
+certificate = ${o.signer?.cert ?? join(pki, `${ca}.cert.pem`)}
+private_key = ${o.signer?.key ?? join(pki, `${ca}.key.pem`)}
+default_md = sha256
+`,
+  );
+  const pem = join(work, "crl.pem");
+  const der = join(o.dir, `${o.name}.crl`);
+  execFileSync(
+    "openssl",
+    [
+      "ca",
+      "-batch",
+      "-config",
+      cnf,
+      "-gencrl",
+      "-crl_lastupdate",
+      asn1Time(o.thisUpdate),
+      "-crl_nextupdate",
+      asn1Time(o.nextUpdate),
+      "-out",
+      pem,
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  execFileSync("openssl", ["crl", "-in", pem, "-outform", "DER", "-out", der], { stdio: ["ignore", "pipe", "pipe"] });
+  return der;
 }

@@ -33,6 +33,14 @@ export const LEASE_TTL_MS = 120_000;
 /** How often a running upload renews its lease (30 s). */
 export const LEASE_RENEW_MS = 30_000;
 
+/**
+ * Removes every lease (at start, with the sweep of temporary uploads: the uploads they guarded died with the
+ * previous process). Like that sweep it assumes one server process per data folder. Returns how many were removed.
+ */
+export function clearUploadLeases(db: Database.Database): number {
+  return db.prepare("DELETE FROM upload_leases").run().changes;
+}
+
 /** A held lease: renewed in the background until released. */
 export interface UploadLease {
   /** Gives the lease back (idempotent). */

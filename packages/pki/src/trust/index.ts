@@ -6,3 +6,11 @@ export { createTrustPolicy, verifyCertificate, type TrustPolicyOptions, type Ver
 export { validatePath, type ValidatePathOptions, type ValidatePathResult } from "./validate-path.js";
 export { buildPaths, type BuildOptions, type CertInput } from "./build.js";
 export type { RevocationMode } from "./engine.js";
+export {
+  CRL_FETCH_LIMITS,
+  type CrlSummary,
+  crlIssuerNameOf,
+  crlUrlsOf,
+  downloadCrl,
+  readSignedCrls,
+} from "./crl-info.js";

@@ -8,6 +8,7 @@ import type { AlgorithmPolicy } from "./signature.js";
 import type { PathCheckOptions } from "./validate.js";
 import { type ParsedCert, parseCert } from "./x509.js";
 import { CrlFetcher } from "./crl-fetch.js";
+import { CRL_FETCH_LIMITS } from "./crl-info.js";
 import { OcspClient } from "./ocsp.js";
 
 /** Options of createTrustPolicy. Every field but `anchors` is optional; defaults are stated per field. */
@@ -87,13 +88,13 @@ class Verifier<T extends CertInput> {
     this.anchors = anchors.map((a, i) => this.remember(a, parseInput(a, `Trust anchor #${i + 1}`)));
     this.pool = intermediates.map((c, i) => this.remember(c, parseInput(c, `Intermediate certificate #${i + 1}`)));
     const store = new CrlStore(options.crls, options.crlDir);
-    const timeout = options.httpTimeoutMs ?? 10_000;
+    const timeout = options.httpTimeoutMs ?? CRL_FETCH_LIMITS.timeoutMs;
     this.sources = { localCrls: () => store.all() };
     if (options.fetchCrls) {
       const fetcher = new CrlFetcher({
         cacheDir: options.cacheDir,
         timeoutMs: timeout,
-        maxBytes: options.maxCrlBytes,
+        maxBytes: options.maxCrlBytes ?? CRL_FETCH_LIMITS.maxBytes,
         rewriteUrl: options.rewriteUrl,
       });
       this.sources.fetchCrls = (cert, now) => fetcher.fetchFor(cert, now);
