@@ -93,6 +93,22 @@ async function putFile(api: Api, path: string, file: string) {
   return { status: r.status, body: (await r.json()) as any };
 }
 
+/** A PUT of `length` bytes whose body the caller writes (and may leave unfinished). */
+function startUpload(api: Api, path: string, length: number) {
+  const u = new URL(api.url + path);
+  return httpRequest({
+    host: u.hostname,
+    port: u.port,
+    path: u.pathname,
+    method: "PUT",
+    headers: {
+      authorization: `Bearer ${api.token}`,
+      "content-type": "application/octet-stream",
+      "content-length": String(length),
+    },
+  });
+}
+
 function signed(id: string, statement: Record<string, unknown>) {
   const k = keyEntry(id, "sign");
   return {
@@ -398,19 +414,8 @@ describe("uploads refused", () => {
     const p = await newCase(soc);
     const sealed = await seal(p, "soc-lin", "trunc.p7m");
     const bytes = readFileSync(sealed);
-    const u = new URL(`${server.url}/v1/cases/${p.case.id}/payload`);
     await new Promise<void>((resolve) => {
-      const req = httpRequest({
-        host: u.hostname,
-        port: u.port,
-        path: u.pathname,
-        method: "PUT",
-        headers: {
-          authorization: `Bearer ${soc.token}`,
-          "content-type": "application/octet-stream",
-          "content-length": String(bytes.length),
-        },
-      });
+      const req = startUpload(soc, `/v1/cases/${p.case.id}/payload`, bytes.length);
       req.on("error", () => resolve());
       req.on("response", (res) => {
         res.resume();
@@ -481,18 +486,7 @@ describe("concurrent uploads to one case", () => {
     const p = await newCase(soc);
     const sealed = readFileSync(await seal(p, "soc-chen", "concurrent.p7m"));
     // The first upload sends half of its body and waits.
-    const u = new URL(`${server.url}/v1/cases/${p.case.id}/payload`);
-    const first = httpRequest({
-      host: u.hostname,
-      port: u.port,
-      path: u.pathname,
-      method: "PUT",
-      headers: {
-        authorization: `Bearer ${soc.token}`,
-        "content-type": "application/octet-stream",
-        "content-length": String(sealed.length),
-      },
-    });
+    const first = startUpload(soc, `/v1/cases/${p.case.id}/payload`, sealed.length);
     const firstDone = new Promise<{ status: number; body: string }>((resolve, reject) => {
       first.on("response", (res) => {
         let body = "";

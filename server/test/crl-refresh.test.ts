@@ -7,12 +7,11 @@ import { join } from "node:path";
 import { CRL_FETCH_LIMITS, parseCertificate } from "@sealpost/pki";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { issueTestCrl } from "../../tests/helpers/issue-cert.js";
-import { initDataDir } from "../src/commands/init.js";
 import { serverStatus } from "../src/commands/status.js";
 import { configPath } from "../src/config.js";
 import { silentLogger } from "../src/log.js";
 import { type RunningServer, startServer } from "../src/server.js";
-import { Api, MANIFEST, person, pkiPath, registerFixtures } from "./helpers.js";
+import { Api, initFixtureDataDir, MANIFEST, person, pkiPath, registerFixtures } from "./helpers.js";
 
 /**
  * The relay keeps its CRLs current: from its CRL folder and from the distribution points (a real HTTP server here,
@@ -68,19 +67,12 @@ beforeAll(async () => {
   // The folder holds the root's CRL; the GCA's comes from its distribution point.
   mkdirSync(crlDir);
   copyFileSync(pkiPath(MANIFEST.root.crl), join(crlDir, "grca.crl.pem"));
-  const admin = person("ops-wu");
-  await initDataDir({
-    data,
-    trust: pkiPath(MANIFEST.root.cert),
-    intermediates: pkiPath(MANIFEST.intermediate.cert),
+  await initFixtureDataDir(data, {
+    crl: [],
     crlDir,
     revocation: "prefer", // init cannot fetch; the server then runs with "require"
-    adminCert: pkiPath(admin.sign.cert),
-    adminName: admin.name,
-    adminEmail: admin.email,
-    adminAgency: admin.agency,
-    log: silentLogger,
   });
+
   const config = JSON.parse(readFileSync(configPath(data), "utf8"));
   config.trust.revocation = "require";
   config.crlRefresh = { intervalMs: 0, rewrite: { "http://127.0.0.1:18080/": `http://127.0.0.1:${port}/` } };

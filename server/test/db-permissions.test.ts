@@ -2,10 +2,8 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { initDataDir } from "../src/commands/init.js";
 import { databasePath } from "../src/db/open.js";
-import type { Logger } from "../src/log.js";
-import { MANIFEST, person, pkiPath, startTestServer } from "./helpers.js";
+import { initFixtureDataDir, startTestServer } from "./helpers.js";
 
 // The database holds the registry, the cases and the audit trail: only the server's own user may read it.
 
@@ -13,20 +11,7 @@ const base = mkdtempSync(join(tmpdir(), "sealpost-dbperm-"));
 afterAll(() => rmSync(base, { recursive: true, force: true }));
 const mode = (p: string) => statSync(p).mode & 0o777;
 
-async function init(dir: string, log: Logger = { info() {}, warn() {}, error() {} }) {
-  const admin = person("ops-wu");
-  await initDataDir({
-    data: dir,
-    trust: pkiPath(MANIFEST.root.cert),
-    intermediates: pkiPath(MANIFEST.intermediate.cert),
-    crl: [pkiPath(MANIFEST.intermediate.crl), pkiPath(MANIFEST.root.crl)],
-    adminCert: pkiPath(admin.sign.cert),
-    adminName: admin.name,
-    adminEmail: admin.email,
-    adminAgency: admin.agency,
-    log,
-  });
-}
+const init = (dir: string) => initFixtureDataDir(dir);
 
 describe("database file and data folder permissions", () => {
   it("init creates the database 0600 (its WAL too) and makes an existing world-readable data folder 0700", async () => {

@@ -5,7 +5,7 @@ import { join, resolve } from "node:path";
 import type { KeyEntry } from "@sealpost/pki";
 import { parseCertificate, parseCertificates } from "@sealpost/pki";
 import { canonicalJson, type LoginResponse } from "@sealpost/protocol";
-import { initDataDir } from "../src/commands/init.js";
+import { type InitOptions, initDataDir } from "../src/commands/init.js";
 import { silentLogger } from "../src/log.js";
 import { type RunningServer, startServer } from "../src/server.js";
 
@@ -42,9 +42,8 @@ export function keyEntry(id: string, purpose: "sign" | "encrypt"): KeyEntry {
   };
 }
 
-/** A fresh data folder initialised with the fixture trust (root, GCA, both CRLs) and ops-wu as first admin. */
-export async function freshDataDir(): Promise<{ dir: string; cleanup(): void }> {
-  const dir = mkdtempSync(join(tmpdir(), "sealpost-server-"));
+/** `init` of `dir` with the fixture trust (root, GCA, both CRLs) and ops-wu as first admin; `overrides` replace. */
+export async function initFixtureDataDir(dir: string, overrides: Partial<InitOptions> = {}): Promise<void> {
   const admin = person("ops-wu");
   await initDataDir({
     data: dir,
@@ -56,7 +55,14 @@ export async function freshDataDir(): Promise<{ dir: string; cleanup(): void }> 
     adminEmail: admin.email,
     adminAgency: admin.agency,
     log: silentLogger,
+    ...overrides,
   });
+}
+
+/** A fresh data folder initialised as initFixtureDataDir does. */
+export async function freshDataDir(): Promise<{ dir: string; cleanup(): void }> {
+  const dir = mkdtempSync(join(tmpdir(), "sealpost-server-"));
+  await initFixtureDataDir(dir);
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 

@@ -4,8 +4,8 @@ import { Readable } from "node:stream";
 import type { KeyEntry } from "@sealpost/pki";
 import type { TransferManifest } from "@sealpost/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EnvelopeWriter, SignedDataWriter, decodeManifest, encodeManifest, openFile, sealFile } from "../src/index.js";
-import { pattern, person, pkiDir, tempDir, testTrust } from "./helpers.js";
+import { decodeManifest, encodeManifest, openFile, sealFile } from "../src/index.js";
+import { envelope, pattern, person, pkiDir, signedData, tempDir, testTrust } from "./helpers.js";
 import { openssl } from "./openssl.js";
 
 /**
@@ -23,22 +23,8 @@ const f = (n: string) => join(tmp.dir, n);
 const content = pattern(30_000, 21);
 let inner: Buffer; // the signed content of a file sealed by chen to wang, as wang can strip it
 
-function envelope(signed: Buffer, to: KeyEntry): Buffer {
-  const parts: Buffer[] = [];
-  const w = new EnvelopeWriter({ recipients: [to.cert] }, (b) => parts.push(b));
-  w.start();
-  w.update(signed);
-  w.finish();
-  return Buffer.concat(parts);
-}
-function signed(manifest: TransferManifest): Buffer {
-  const parts: Buffer[] = [];
-  const w = new SignedDataWriter({ signer: chen.sign, manifest }, (b) => parts.push(b));
-  w.start();
-  w.update(content);
-  w.finish();
-  return Buffer.concat(parts);
-}
+const forwardTo = (signed: Buffer, to: KeyEntry) => envelope(signed, { recipients: [to.cert] });
+const signed = (manifest: TransferManifest) => signedData(content, { signer: chen.sign, manifest });
 async function open(file: Buffer, key: KeyEntry, extra: object = {}) {
   const out = f(`o-${Math.random().toString(16).slice(2)}`);
   const r = await openFile(Readable.from([file]), out, { keys: [key], trust: testTrust(), ...extra }).catch((e) => e);
@@ -76,19 +62,19 @@ describe("the manifest names the recipients (SHA-256 of their certificates)", ()
   });
 
   it("forwarded to another agency (林志明, KHH-SOC): FORWARDED, nothing written; --allow-forwarded opens with a warning", async () => {
-    const { r, written } = await open(envelope(inner, lin.encrypt), lin.encrypt);
+    const { r, written } = await open(forwardTo(inner, lin.encrypt), lin.encrypt);
     expect(r.code).toBe("FORWARDED");
     expect(r.message).toMatch(/not sealed for you/);
     expect(r.details).toMatchObject({ reason: "recipients", receivingAgency: "KHH-TAX" });
     expect(written).toBe(false);
-    const allowed = await open(envelope(inner, lin.encrypt), lin.encrypt, { allowForwarded: true });
+    const allowed = await open(forwardTo(inner, lin.encrypt), lin.encrypt, { allowForwarded: true });
     expect(allowed.written).toBe(true);
     expect(allowed.r.warnings.join(" ")).toMatch(/forwarded/);
     expect(allowed.r.checks).not.toContain("addressee");
   });
 
   it("forwarded to a colleague of the same agency (李美玲, KHH-TAX): FORWARDED as well (the hashes decide)", async () => {
-    const { r } = await open(envelope(inner, lee.encrypt), lee.encrypt);
+    const { r } = await open(forwardTo(inner, lee.encrypt), lee.encrypt);
     expect(r.code).toBe("FORWARDED");
   });
 });
@@ -96,20 +82,20 @@ describe("the manifest names the recipients (SHA-256 of their certificates)", ()
 describe("a manifest without recipient hashes (older sealpost, other tools): the receiving agency decides", () => {
   const legacy = () => signed({ caseId: "C-2026-0043", receivingAgency: "KHH-TAX" });
   it("the receiving agency's staff open it (agency from the certificate's O / OU)", async () => {
-    const { r } = await open(envelope(legacy(), lee.encrypt), lee.encrypt);
+    const { r } = await open(forwardTo(legacy(), lee.encrypt), lee.encrypt);
     expect(r.checks).toContain("addressee");
   });
   it("staff of another agency: FORWARDED (reason receiving-agency)", async () => {
-    const { r } = await open(envelope(legacy(), lin.encrypt), lin.encrypt);
+    const { r } = await open(forwardTo(legacy(), lin.encrypt), lin.encrypt);
     expect(r.code).toBe("FORWARDED");
     expect(r.details).toMatchObject({ reason: "receiving-agency", yourAgencies: ["高雄市政府社會局", "KHH-SOC"] });
   });
   it("openerAgencies (the CLI's configured agency) replaces the certificate's", async () => {
-    const { r } = await open(envelope(legacy(), lin.encrypt), lin.encrypt, { openerAgencies: ["khh-tax "] });
+    const { r } = await open(forwardTo(legacy(), lin.encrypt), lin.encrypt, { openerAgencies: ["khh-tax "] });
     expect(r.checks).toContain("addressee");
   });
   it("no receiving agency and no recipients: nothing to check, it opens without the addressee check", async () => {
-    const { r } = await open(envelope(signed({ caseId: "C-1" }), lin.encrypt), lin.encrypt);
+    const { r } = await open(forwardTo(signed({ caseId: "C-1" }), lin.encrypt), lin.encrypt);
     expect(r.checks).not.toContain("addressee");
     expect(r.signed).toBe(true);
   });

@@ -6,6 +6,12 @@ import { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import type { CertInfo, KeyEntry, TrustPolicy, TrustResult, ValidateOptions } from "@sealpost/pki";
 import { PkiError, parseCertificate } from "@sealpost/pki";
+import {
+  EnvelopeWriter,
+  type EnvelopeWriterOptions,
+  SignedDataWriter,
+  type SignedDataWriterOptions,
+} from "../src/index.js";
 
 /** Test helpers: the fixture PKI (fictional people), a minimal trust policy, temp dirs, streams. */
 
@@ -131,5 +137,25 @@ export function chunked(data: Buffer, writeSize: number): Readable {
 export async function collect(s: AsyncIterable<Uint8Array>): Promise<Buffer> {
   const parts: Buffer[] = [];
   for await (const c of s) parts.push(Buffer.from(c));
+  return Buffer.concat(parts);
+}
+
+/** What SignedDataWriter writes for `content` (an attacker's own tool would write it too: no seal-side checks). */
+export function signedData(content: Buffer, options: SignedDataWriterOptions): Buffer {
+  const parts: Buffer[] = [];
+  const w = new SignedDataWriter(options, (b) => parts.push(b));
+  w.start();
+  w.update(content);
+  w.finish();
+  return Buffer.concat(parts);
+}
+
+/** An envelope (EnvelopeWriter) around `inner`, encrypted properly (the tag passes). */
+export function envelope(inner: Buffer, options: EnvelopeWriterOptions): Buffer {
+  const parts: Buffer[] = [];
+  const w = new EnvelopeWriter(options, (b) => parts.push(b));
+  w.start();
+  w.update(inner);
+  w.finish();
   return Buffer.concat(parts);
 }

@@ -5,8 +5,8 @@ import { Readable } from "node:stream";
 import { type KeyEntry, createTrustPolicy, parseCertificate } from "@sealpost/pki";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { issueTestCertificate } from "../../../tests/helpers/issue-cert.js";
-import { EnvelopeWriter, SignedDataWriter, openFile, sealFile, signFile, verifyFile } from "../src/index.js";
-import { intermediate, pattern, person, pkiDir, root, tempDir, troubled } from "./helpers.js";
+import { openFile, sealFile, signFile, verifyFile } from "../src/index.js";
+import { envelope, intermediate, pattern, person, pkiDir, root, signedData, tempDir, troubled } from "./helpers.js";
 
 /**
  * The signer is validated now: a signingTime is what the signer wrote, shown but not trusted. A certificate valid
@@ -47,22 +47,9 @@ beforeAll(() => {
 });
 
 /** What an attacker's own tool writes: a SignedData with any signingTime, sealed to wang (no seal-side checks). */
-function signedWith(signer: KeyEntry, signingTime: Date): Buffer {
-  const parts: Buffer[] = [];
-  const w = new SignedDataWriter({ signer, signingTime }, (b) => parts.push(b));
-  w.start();
-  w.update(content);
-  w.finish();
-  return Buffer.concat(parts);
-}
-function sealedWith(signer: KeyEntry, signingTime: Date): Buffer {
-  const parts: Buffer[] = [];
-  const w = new EnvelopeWriter({ recipients: [wang.encrypt.cert] }, (b) => parts.push(b));
-  w.start();
-  w.update(signedWith(signer, signingTime));
-  w.finish();
-  return Buffer.concat(parts);
-}
+const signedWith = (signer: KeyEntry, signingTime: Date) => signedData(content, { signer, signingTime });
+const sealedWith = (signer: KeyEntry, signingTime: Date) =>
+  envelope(signedWith(signer, signingTime), { recipients: [wang.encrypt.cert] });
 
 describe("open and verify validate the signer now", () => {
   it("a certificate valid only in February 2025, signing with a backdated signingTime: UNTRUSTED_SIGNER (EXPIRED)", async () => {

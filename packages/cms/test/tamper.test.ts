@@ -4,18 +4,10 @@ import { Readable } from "node:stream";
 import type { KeyEntry } from "@sealpost/pki";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BerReader, ByteSource } from "../src/ber/reader.js";
-import {
-  EnvelopeWriter,
-  type EnvelopeWriterOptions,
-  OID,
-  type SealOptions,
-  SignedDataWriter,
-  openFile,
-  sealFile,
-} from "../src/index.js";
+import { type EnvelopeWriterOptions, OID, type SealOptions, openFile, sealFile } from "../src/index.js";
 import { readSignedData } from "../src/signed-data-reader.js";
 import { TempOutput } from "../src/temp-output.js";
-import { manifest, pattern, person, pkiDir, tempDir, testTrust, troubled } from "./helpers.js";
+import { envelope, manifest, pattern, person, pkiDir, signedData, tempDir, testTrust, troubled } from "./helpers.js";
 import { openssl } from "./openssl.js";
 
 const chen = person("soc-chen");
@@ -89,24 +81,14 @@ async function sealBuf(opts: Partial<SealOptions> = {}): Promise<Buffer> {
 
 /** Build an inner SignedData with the project's writer, let `mutate` change it, then encrypt it properly. */
 function envelopeAround(inner: Buffer, opts: Partial<EnvelopeWriterOptions> = {}): Buffer {
-  const parts: Buffer[] = [];
-  const w = new EnvelopeWriter({ recipients: [wang.encrypt.cert], ...opts }, (b) => parts.push(b));
-  w.start();
-  w.update(inner);
-  w.finish();
-  return Buffer.concat(parts);
+  return envelope(inner, { recipients: [wang.encrypt.cert], ...opts });
 }
 function signedInner(
   data: Buffer,
   signer: KeyEntry = chen.sign,
   signingTime = new Date("2026-05-04T03:02:01Z"),
 ): Buffer {
-  const parts: Buffer[] = [];
-  const w = new SignedDataWriter({ signer, signingTime }, (b) => parts.push(b));
-  w.start();
-  w.update(data);
-  w.finish();
-  return Buffer.concat(parts);
+  return signedData(data, { signer, signingTime });
 }
 
 describe("tamper matrix (GCM file)", () => {

@@ -1,16 +1,12 @@
+import { type PeriodicJob, startPeriodicJob } from "../jobs/periodic.js";
 import type { Logger } from "../log.js";
 import type { CrlRefresher, CrlRunResult } from "./refresh.js";
 
 /** Default pause between CRL refreshes: 1 hour. */
 export const DEFAULT_CRL_REFRESH_MS = 3600_000;
 
-/** A running CRL refresh job. */
-export interface CrlRefreshWorker {
-  /** Runs a refresh now (after the one in progress, if any) and resolves with its result. */
-  runOnce(): Promise<CrlRunResult>;
-  /** Stops the timer and waits for the run in progress. */
-  stop(): Promise<void>;
-}
+/** A running CRL refresh job: `runOnce()` refreshes now (after the run in progress), `stop()` ends it. */
+export type CrlRefreshWorker = PeriodicJob<CrlRunResult>;
 
 /**
  * The job entry point: runs `refresher.runOnce()` at start and then every `intervalMs` (default 1 hour; 0 runs
@@ -20,34 +16,10 @@ export function startCrlRefreshWorker(
   refresher: CrlRefresher,
   options: { intervalMs?: number; log: Logger },
 ): CrlRefreshWorker {
-  const { intervalMs = DEFAULT_CRL_REFRESH_MS, log } = options;
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let chain: Promise<unknown> = Promise.resolve();
-
-  function runOnce(): Promise<CrlRunResult> {
-    const next = chain.then(() => refresher.runOnce());
-    chain = next.catch(() => undefined);
-    return next;
-  }
-
-  function tick(): void {
-    runOnce()
-      .catch((err) => log.error("crl: refresh run failed", { error: err instanceof Error ? err.message : String(err) }))
-      .finally(() => {
-        if (stopped || intervalMs <= 0) return;
-        timer = setTimeout(tick, intervalMs);
-        timer.unref();
-      });
-  }
-  tick();
-
-  return {
-    runOnce,
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await chain;
-    },
-  };
+  return startPeriodicJob({
+    run: () => refresher.runOnce(),
+    intervalMs: options.intervalMs ?? DEFAULT_CRL_REFRESH_MS,
+    log: options.log,
+    failure: "crl: refresh run failed",
+  });
 }

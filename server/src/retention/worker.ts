@@ -1,5 +1,6 @@
 import type Database from "better-sqlite3";
 import type { Logger } from "../log.js";
+import { startPeriodicJob } from "../jobs/periodic.js";
 import { pruneSentMail } from "../mail/outbox.js";
 import { checkRetentionDays, type PurgeOptions, type PurgeResult, purgeExpiredFiles } from "./purge.js";
 
@@ -38,9 +39,6 @@ export function startRetentionWorker(db: Database.Database, options: RetentionWo
   const { intervalMs = 3600_000, now = () => new Date(), sentMailDays = 90, log, ...purge } = options;
   checkRetentionDays(purge.retentionDays);
   checkRetentionDays(sentMailDays);
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let chain: Promise<unknown> = Promise.resolve();
 
   async function run(at: Date): Promise<RetentionRunResult> {
     const result = await purgeExpiredFiles(db, { ...purge, log, now: at });
@@ -49,32 +47,5 @@ export function startRetentionWorker(db: Database.Database, options: RetentionWo
     return { ...result, sentMailPruned };
   }
 
-  function runOnce(): Promise<RetentionRunResult> {
-    const at = now(); // the time of the request, not of the (possibly later) start of the run
-    const next = chain.then(() => run(at));
-    chain = next.catch(() => undefined);
-    return next;
-  }
-
-  function tick(): void {
-    runOnce()
-      .catch((err) =>
-        log.error("retention: purge run failed", { error: err instanceof Error ? err.message : String(err) }),
-      )
-      .finally(() => {
-        if (stopped || intervalMs <= 0) return;
-        timer = setTimeout(tick, intervalMs);
-        timer.unref();
-      });
-  }
-  tick();
-
-  return {
-    runOnce,
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await chain;
-    },
-  };
+  return startPeriodicJob({ run, intervalMs, log, now, failure: "retention: purge run failed" });
 }
