@@ -190,7 +190,7 @@ async function fetchAndOpen(
     const receipt = await client.json<ReceiptDto>(
       "POST",
       `/v1/cases/${encodeURIComponent(id)}/receipts`,
-      makeReceipt(signer, id, kind, dl.sha256),
+      await makeReceipt(signer, id, kind, dl.sha256),
     );
     rt.out.fields([
       ["case", id],

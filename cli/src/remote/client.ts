@@ -1,9 +1,9 @@
-import { createHash, sign } from "node:crypto";
+import { createHash } from "node:crypto";
 import { constants, createReadStream } from "node:fs";
 import { lstat, open, rm, stat } from "node:fs/promises";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import type { KeyEntry } from "@sealpost/pki";
+import { type KeyEntry, keyHandleOf } from "@sealpost/pki";
 import {
   type ChallengeResponse,
   type LoginResponse,
@@ -15,13 +15,26 @@ import {
 import { ioError } from "../files.js";
 import { RemoteError } from "./errors.js";
 
-/** Signs `statement` as the server expects: SHA-256 with the signing key over canonicalJson(statement), base64. */
-export function signStatement(key: KeyEntry, statement: LoginStatement | ReceiptStatement): string {
-  return sign("sha256", Buffer.from(canonicalJson(statement), "utf8"), key.privateKey).toString("base64");
+/**
+ * Signs `statement` as the server expects: SHA-256 with the signing key over canonicalJson(statement), base64
+ * (RSA PKCS#1 v1.5, or DER ECDSA for an EC key), through the key's handle (a token signs on the token).
+ */
+export async function signStatement(key: KeyEntry, statement: LoginStatement | ReceiptStatement): Promise<string> {
+  const handle = keyHandleOf(key);
+  const sig = await handle.sign(Buffer.from(canonicalJson(statement), "utf8"), {
+    scheme: handle.algorithm === "ec" ? "ecdsa" : "rsa-pkcs1",
+    hash: "sha256",
+  });
+  return sig.toString("base64");
 }
 
 /** A signed receipt for a case file (payload by a receiver, result by the sender). */
-export function makeReceipt(key: KeyEntry, caseId: string, kind: "payload" | "result", sha256: string): ReceiptRequest {
+export async function makeReceipt(
+  key: KeyEntry,
+  caseId: string,
+  kind: "payload" | "result",
+  sha256: string,
+): Promise<ReceiptRequest> {
   const statement: ReceiptStatement = {
     type: "sealpost-receipt",
     caseId,
@@ -29,7 +42,7 @@ export function makeReceipt(key: KeyEntry, caseId: string, kind: "payload" | "re
     sha256,
     time: new Date().toISOString(),
   };
-  return { certSha256: key.cert.sha256, statement, signature: signStatement(key, statement) };
+  return { certSha256: key.cert.sha256, statement, signature: await signStatement(key, statement) };
 }
 
 /** True for "localhost", 127.0.0.0/8 and ::1 (as URL.hostname spells them). */
@@ -145,7 +158,7 @@ export class RemoteClient {
       challengeId: ch.challengeId,
       certSha256: key.cert.sha256,
       statement,
-      signature: signStatement(key, statement),
+      signature: await signStatement(key, statement),
     });
     this.token = res.token;
     return res;

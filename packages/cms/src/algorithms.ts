@@ -137,11 +137,23 @@ export function pssAlgId(hash: DigestName): Buffer {
   );
 }
 
-export function signatureAlgId(scheme: SignatureScheme, hash: DigestName): Buffer {
+const ECDSA_SIG: Record<DigestName, string> = {
+  sha256: OID.ecdsaWithSha256,
+  sha384: OID.ecdsaWithSha384,
+  sha512: OID.ecdsaWithSha512,
+};
+
+/**
+ * The SignerInfo signatureAlgorithm for a key algorithm, scheme and hash: RSA PKCS#1 v1.5 (NULL parameters),
+ * RSASSA-PSS (see pssAlgId) or ECDSA (ecdsa-with-SHAxxx, parameters absent as RFC 5758 requires).
+ */
+export function signatureAlgId(scheme: SignatureScheme | "ecdsa", hash: DigestName): Buffer {
+  if (scheme === "ecdsa") return algId(ECDSA_SIG[hash]);
   return scheme === "pss" ? pssAlgId(hash) : algId(RSA_SIG[hash], NULL_DER);
 }
 
-export function signatureAlgName(scheme: SignatureScheme, hash: DigestName): string {
+export function signatureAlgName(scheme: SignatureScheme | "ecdsa", hash: DigestName): string {
+  if (scheme === "ecdsa") return `ecdsa-with-${hash}`;
   return scheme === "pss" ? `rsassa-pss-${hash}` : `${hash}WithRSAEncryption`;
 }
 

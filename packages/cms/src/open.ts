@@ -2,6 +2,7 @@ import { createDecipheriv, createHash } from "node:crypto";
 import type { DecipherGCM } from "node:crypto";
 import { createReadStream } from "node:fs";
 import type { Readable } from "node:stream";
+import { keyHandleOf } from "@sealpost/pki";
 import { type ContentCipher, parseContentCipher, unsupported } from "./algorithms.js";
 import { dearmor } from "./ber/armor.js";
 import { malformed } from "./ber/der.js";
@@ -131,10 +132,9 @@ async function openCore(
   if (cipher.warning) warnings.push(cipher.warning);
   if (match.ktri.alg instanceof Error) throw match.ktri.alg;
   const kt = match.ktri.alg;
-  if (match.key.privateKey.asymmetricKeyType !== "rsa") {
-    throw unsupported(`a ${match.key.privateKey.asymmetricKeyType} private key for RSA key transport`);
-  }
-  const cek = unwrapKey(match.key.privateKey, match.ktri.encryptedKey, kt, cipher.keyLength);
+  const handle = keyHandleOf(match.key);
+  if (handle.algorithm !== "rsa") throw unsupported(`an ${handle.algorithm} private key for RSA key transport`);
+  const cek = await unwrapKey(handle, match.ktri.encryptedKey, kt, cipher.keyLength);
   if (!cek) throw tampered("the content key could not be decrypted with your key", "key-transport");
   checks.push("key-transport");
   if (!head.encryptedContent) throw unsupported("detached encrypted content");

@@ -4,4 +4,5 @@ export * from "./names.js";
 export * from "./cert.js";
 export * from "./key-usage.js";
 export * from "./keystore/index.js";
+export * from "./keys/index.js";
 export * from "./trust/index.js";

@@ -1,4 +1,5 @@
 import type { KeyObject } from "node:crypto";
+import type { PrivateKeyHandle } from "./keys/handle.js";
 
 /**
  * Shared shapes of the pki package. Other modules (cert parsing, keystores, trust) implement them; packages/cms,
@@ -41,9 +42,14 @@ export interface CertInfo {
   selfIssued: boolean;
 }
 
-/** One private key with its certificate (and the chain the keystore carried). */
+/**
+ * One private key with its certificate (and the chain the keystore carried). Use the key through `key` (see
+ * keyHandleOf): a key on a token has only `key`; a key in this process (PKCS#12, PEM) also has `privateKey`.
+ * Entries built by hand may give `privateKey` alone; keyHandleOf wraps it.
+ */
 export interface KeyEntry {
-  privateKey: KeyObject;
+  key?: PrivateKeyHandle;
+  privateKey?: KeyObject;
   cert: CertInfo;
   chain: CertInfo[];
 }

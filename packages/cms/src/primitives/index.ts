@@ -20,12 +20,19 @@ export {
   OID_MGF1,
   OID_P_SPECIFIED,
   OID_RSAES_OAEP,
+  oaepDecode,
   type OaepParams,
   parseRsaesOaepParams,
   rsaOaepDecrypt,
   rsaOaepEncrypt,
 } from "./rsa-oaep.js";
-export { rsaPkcs1v15DecryptImplicit, rsaPkcs1v15DecryptStrict, rsaPkcs1v15Encrypt } from "./rsa-pkcs1v15.js";
+export {
+  implicitRejectionKey,
+  pkcs1v15UnpadImplicit,
+  rsaPkcs1v15DecryptImplicit,
+  rsaPkcs1v15DecryptStrict,
+  rsaPkcs1v15Encrypt,
+} from "./rsa-pkcs1v15.js";
 export { modulusBytes } from "./rsa-raw.js";
 export {
   encodeRsassaPssParams,

@@ -1,0 +1,2 @@
+export type { KeyLocation, PrivateKeyHandle, RsaDecryption, SignatureMechanism, SignHash } from "./handle.js";
+export { CURVE_FIELD_BITS, keyHandleOf, SoftwareKey, softwareEcdh, unsupportedKeyOperation } from "./software.js";
