@@ -25,12 +25,14 @@ export interface CliConfig {
   revocation: "require" | "prefer" | "off" | undefined;
   /** Fetch CRLs from the certificates' distribution points (default false). */
   fetchCrls: boolean;
-  /** Default keystore (PKCS#12 file, or a PEM key used with `cert`). */
+  /** Default keystore (PKCS#12 file, a PEM key used with `cert`, or a pkcs11: URI). */
   keystore: string | undefined;
   /** Certificate (or bundle) for a PEM `keystore`. */
   cert: string | undefined;
   /** The relay server's URL (used by the remote commands). */
   server: string | undefined;
+  /** PKCS#11 module (.so) for `pkcs11:` keys whose URI has no module-path. */
+  pkcs11Module: string | undefined;
   /** All other fields, untouched. */
   extra: Record<string, unknown>;
 }
@@ -50,6 +52,7 @@ export const CONFIG_FIELDS: ReadonlyArray<[string, string, string]> = [
   ["keystore", "string", "default --key (PKCS#12 file, or PEM key with cert)"],
   ["cert", "string", "default --cert for a PEM keystore"],
   ["server", "string", "relay server URL (remote commands)"],
+  ["pkcs11Module", "string", "PKCS#11 module (.so) of your IC card, for --key pkcs11:... URIs without module-path"],
 ];
 
 /** The default config path for an environment: $SEALPOST_CONFIG, else $XDG_CONFIG_HOME or ~/.config. */
@@ -93,6 +96,7 @@ export function emptyConfig(): CliConfig {
     keystore: undefined,
     cert: undefined,
     server: undefined,
+    pkcs11Module: undefined,
     extra: {},
   };
 }
@@ -124,6 +128,7 @@ export function parseConfig(text: string, path: string): CliConfig {
   };
   const file = (field: string): string | undefined => {
     const v = str(field);
+    if (v !== undefined && /^pkcs11:/i.test(v)) return v;
     return v === undefined ? undefined : resolve(base, expandHome(v));
   };
   const files = (field: string): string[] => {
@@ -155,6 +160,7 @@ export function parseConfig(text: string, path: string): CliConfig {
     keystore: file("keystore"),
     cert: file("cert"),
     server: str("server"),
+    pkcs11Module: file("pkcs11Module"),
     extra,
   };
 }

@@ -2,7 +2,7 @@ import { createDecipheriv, createHash } from "node:crypto";
 import type { DecipherGCM } from "node:crypto";
 import { createReadStream } from "node:fs";
 import type { Readable } from "node:stream";
-import { keyHandleOf } from "@sealpost/pki";
+import { type KeyEntry, keyHandleOf } from "@sealpost/pki";
 import { type ContentCipher, parseContentCipher, unsupported } from "./algorithms.js";
 import { dearmor } from "./ber/armor.js";
 import { malformed } from "./ber/der.js";
@@ -19,7 +19,14 @@ import { CmsError } from "./errors.js";
 import { FileInput, READ_CHUNK_BYTES } from "./file-input.js";
 import { unwrapKey } from "./key-transport.js";
 import { OID, oidName } from "./oids.js";
-import { matchRecipient, notARecipient, recipientSummary } from "./recipient-infos.js";
+import { type Kari, matchKeyAgreeRecipient, type RecipientEncryptedKey, unwrapKeyAgree } from "./key-agreement.js";
+import {
+  type Ktri,
+  matchRecipient,
+  notARecipient,
+  type ParsedRecipients,
+  recipientSummary,
+} from "./recipient-infos.js";
 import { type ParsedSignedData, type SignerVerification, readSignedData, verifySigners } from "./signed-data-reader.js";
 import { TempOutput, ioError } from "./temp-output.js";
 import type { OpenOptions, OpenResult } from "./types.js";
@@ -117,12 +124,12 @@ async function openCore(
   const head = await readEnvelopeHead(r, start.contentType);
   const checks: string[] = [];
   const warnings: string[] = [];
-  const match = matchRecipient(head.recipients.ktris, options.keys);
+  const match = findRecipient(head.recipients, options.keys);
   if (!match) {
-    const others = head.recipients.summaries.filter((x) => x.type !== "ktri");
-    if (head.recipients.ktris.length === 0 && others.length > 0) {
+    const others = head.recipients.summaries.filter((x) => x.type !== "ktri" && x.type !== "kari");
+    if (head.recipients.ktris.length === 0 && head.recipients.karis.length === 0 && others.length > 0) {
       throw unsupported(
-        `recipients of type ${[...new Set(others.map((x) => x.type))].join(", ")} (sealpost opens RSA key transport recipients only)`,
+        `recipients of type ${[...new Set(others.map((x) => x.type))].join(", ")} (sealpost opens RSA key transport and ECDH recipients only)`,
       );
     }
     throw notARecipient(head.recipients.summaries, options.keys);
@@ -130,13 +137,8 @@ async function openCore(
   checks.push("recipient");
   const cipher = parseContentCipher(head.cipherAlg, head.kind === "authEnvelopedData");
   if (cipher.warning) warnings.push(cipher.warning);
-  if (match.ktri.alg instanceof Error) throw match.ktri.alg;
-  const kt = match.ktri.alg;
-  const handle = keyHandleOf(match.key);
-  if (handle.algorithm !== "rsa") throw unsupported(`an ${handle.algorithm} private key for RSA key transport`);
-  const cek = await unwrapKey(handle, match.ktri.encryptedKey, kt, cipher.keyLength);
-  if (!cek) throw tampered("the content key could not be decrypted with your key", "key-transport");
-  checks.push("key-transport");
+  const { cek, keyTransport } = await recoverContentKey(match, cipher.keyLength);
+  checks.push(match.kari ? "key-agreement" : "key-transport");
   if (!head.encryptedContent) throw unsupported("detached encrypted content");
 
   const plaintext = decrypt(r, head, start, cipher, cek, checks);
@@ -204,7 +206,7 @@ async function openCore(
   const result: OpenResult = {
     signed: parsed !== undefined,
     cipher: cipher.node,
-    keyTransport: kt.name,
+    keyTransport,
     contentBytes,
     contentSha256: parsed ? parsed.digests.get("sha256")!.toString("hex") : contentHash.digest("hex"),
     recipient: recipientSummary(match.key.cert),
@@ -229,6 +231,42 @@ async function openCore(
   result.digest = v.digest;
   result.trust = v.trust;
   return result;
+}
+
+/** The caller's key and the RecipientInfo it opens: key transport (ktri) or key agreement (kari + rek). */
+interface RecipientMatch {
+  key: KeyEntry;
+  ktri?: Ktri;
+  kari?: Kari;
+  rek?: RecipientEncryptedKey;
+}
+
+/** The first of the caller's keys that a RecipientInfo names (key transport first, then key agreement). */
+function findRecipient(recipients: ParsedRecipients, keys: KeyEntry[]): RecipientMatch | undefined {
+  return matchRecipient(recipients.ktris, keys) ?? matchKeyAgreeRecipient(recipients.karis, keys);
+}
+
+/**
+ * The content-encryption key through the matched key's handle (one RSA or ECDH operation, wherever the key lives)
+ * and the name of the method. TAMPERED when it cannot be recovered (wrong key, altered RecipientInfo).
+ */
+async function recoverContentKey(m: RecipientMatch, keyLength: number): Promise<{ cek: Buffer; keyTransport: string }> {
+  const handle = keyHandleOf(m.key);
+  let cek: Buffer | undefined;
+  let keyTransport: string;
+  if (m.kari && m.rek) {
+    if (m.kari.alg instanceof Error) throw m.kari.alg;
+    keyTransport = m.kari.alg.name;
+    cek = await unwrapKeyAgree(handle, m.kari, m.rek, keyLength);
+  } else {
+    const ktri = m.ktri!;
+    if (ktri.alg instanceof Error) throw ktri.alg;
+    if (handle.algorithm !== "rsa") throw unsupported(`an ${handle.algorithm} private key for RSA key transport`);
+    keyTransport = ktri.alg.name;
+    cek = await unwrapKey(handle, ktri.encryptedKey, ktri.alg, keyLength);
+  }
+  if (!cek) throw tampered("the content key could not be decrypted with your key", "key-transport");
+  return { cek, keyTransport };
 }
 
 function tampered(what: string, reason: string, cause?: unknown): CmsError {

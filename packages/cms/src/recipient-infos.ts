@@ -3,6 +3,7 @@ import { PkiError, issuerAndSerialMatches, nameToString, subjectKeyIdMatches } f
 import { type KeyTransportAlg, RSA_PKCS1_ALGID, oaepAlgId, parseAlgId, parseKeyTransportAlg } from "./algorithms.js";
 import { type Node, TAG, decodeInteger, encodeInteger, malformed, octetString, seq, setOf, tlv } from "./ber/der.js";
 import { CmsError } from "./errors.js";
+import { type Kari, buildKeyAgreeRecipientInfo, keyAgreeCurve, parseKeyAgreeRecipientInfo } from "./key-agreement.js";
 import { wrapKey } from "./key-transport.js";
 import type { RecipientInfoSummary, RecipientSummary } from "./types.js";
 
@@ -19,26 +20,25 @@ export function recipientSummary(c: CertInfo): RecipientSummary {
 }
 
 /**
- * Check a recipient certificate before sealing to it: RSA, keyUsage keyEncipherment (when the extension is present)
- * and within validity now. Full path validation is the caller's business (trust.validate before seal).
+ * Check a recipient certificate before sealing to it: an RSA key with keyUsage keyEncipherment, or an EC key on
+ * P-256/P-384/P-521 with keyUsage keyAgreement (when the extension is present), within validity now. Full path
+ * validation is the caller's business (trust.validate before seal).
  */
 export function checkRecipientCert(c: CertInfo, now = new Date()): void {
   const who = c.commonName || c.subject;
-  if (c.keyType !== "rsa") {
+  if (c.keyType !== "rsa" && c.keyType !== "ec") {
     throw new CmsError(
       "UNSUPPORTED_ALGORITHM",
-      `The certificate of ${who} has a ${c.keyType} key; sealpost encrypts to RSA keys only.`,
+      `The certificate of ${who} has a ${c.keyType} key; sealpost encrypts to RSA and EC keys only.`,
     );
   }
-  if (c.keyUsage && !c.keyUsage.has("keyEncipherment")) {
-    throw new CmsError(
-      "KEY_USAGE",
-      `The certificate of ${who} is not an encryption certificate (no keyEncipherment).`,
-      {
-        hint: "Use the recipient's encryption certificate, not the signing one.",
-        details: { subject: c.subject, serialHex: c.serialHex },
-      },
-    );
+  if (c.keyType === "ec") keyAgreeCurve(c);
+  const usage = c.keyType === "ec" ? "keyAgreement" : "keyEncipherment";
+  if (c.keyUsage && !c.keyUsage.has(usage)) {
+    throw new CmsError("KEY_USAGE", `The certificate of ${who} is not an encryption certificate (no ${usage}).`, {
+      hint: "Use the recipient's encryption certificate, not the signing one.",
+      details: { subject: c.subject, serialHex: c.serialHex },
+    });
   }
   if (now < c.notBefore || now > c.notAfter) {
     const code = now < c.notBefore ? "NOT_YET_VALID" : "EXPIRED";
@@ -53,7 +53,10 @@ export function checkRecipientCert(c: CertInfo, now = new Date()): void {
   }
 }
 
-/** DER RecipientInfos (SET OF KeyTransRecipientInfo) for `cek`. */
+/**
+ * DER RecipientInfos for `cek`: a KeyTransRecipientInfo per RSA recipient (`kind` padding) and a
+ * KeyAgreeRecipientInfo per EC recipient (see key-agreement.ts).
+ */
 export function buildRecipientInfos(
   recipients: CertInfo[],
   cek: Buffer,
@@ -62,19 +65,16 @@ export function buildRecipientInfos(
 ): Buffer {
   const alg = kind === "oaep" ? oaepAlgId("sha256") : RSA_PKCS1_ALGID;
   const infos = recipients.map((c) => {
+    if (id === "subjectKeyIdentifier" && !c.subjectKeyIdHex) {
+      throw new CmsError("KEY_USAGE", `The certificate of ${c.commonName || c.subject} has no subjectKeyIdentifier.`, {
+        hint: "Identify recipients by issuer and serial number instead.",
+      });
+    }
+    if (c.keyType === "ec") return buildKeyAgreeRecipientInfo(c, cek, id);
     let rid: Buffer;
     let version: number;
     if (id === "subjectKeyIdentifier") {
-      if (!c.subjectKeyIdHex) {
-        throw new CmsError(
-          "KEY_USAGE",
-          `The certificate of ${c.commonName || c.subject} has no subjectKeyIdentifier.`,
-          {
-            hint: "Identify recipients by issuer and serial number instead.",
-          },
-        );
-      }
-      rid = tlv(0x80, Buffer.from(c.subjectKeyIdHex, "hex"));
+      rid = tlv(0x80, Buffer.from(c.subjectKeyIdHex!, "hex"));
       version = 2;
     } else {
       rid = seq(Buffer.from(c.issuerDer), encodeInteger(Buffer.from(c.serialHex, "hex")));
@@ -104,6 +104,7 @@ const RI_TYPES: Record<number, RecipientInfoSummary["type"]> = {
 
 export interface ParsedRecipients {
   ktris: Ktri[];
+  karis: Kari[];
   summaries: RecipientInfoSummary[];
 }
 
@@ -111,8 +112,15 @@ export interface ParsedRecipients {
 export function parseRecipientInfos(set: Node): ParsedRecipients {
   if (set.tag !== TAG.SET) throw malformed("RecipientInfos is not a SET");
   const ktris: Ktri[] = [];
+  const karis: Kari[] = [];
   const summaries: RecipientInfoSummary[] = [];
   for (const ri of set.children) {
+    if (ri.tag === 0xa1) {
+      const k = parseKeyAgreeRecipientInfo(ri);
+      karis.push(k.kari);
+      summaries.push(...k.summaries);
+      continue;
+    }
     if (ri.tag !== TAG.SEQUENCE) {
       summaries.push({ type: RI_TYPES[ri.tag] ?? "ori" });
       continue;
@@ -154,7 +162,7 @@ export function parseRecipientInfos(set: Node): ParsedRecipients {
     ktris.push(k);
     summaries.push(s);
   }
-  return { ktris, summaries };
+  return { ktris, karis, summaries };
 }
 
 /** First (key, ktri) pair where the key's certificate is the one the ktri names; undefined if none. */

@@ -81,7 +81,7 @@ class Sealer {
       contentSha256: (this.contentHash?.digest() ?? this.inner.contentDigest!).toString("hex"),
       recipients: this.options.recipients.map(recipientSummary),
       cipher: this.envelope.cipherName,
-      keyTransport: this.envelope.keyTransport === "oaep" ? "rsaes-oaep-sha256" : "rsaes-pkcs1-v1_5",
+      keyTransport: this.envelope.keyTransportNames.join(", "),
       signatureAlgorithm: this.inner.signatureAlgorithm,
       signingTime: this.inner.signingTime,
     };

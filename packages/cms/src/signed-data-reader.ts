@@ -1,4 +1,4 @@
-import { constants, createHash, publicDecrypt, verify as cryptoVerify } from "node:crypto";
+import { constants, createHash, publicDecrypt } from "node:crypto";
 import type { Hash } from "node:crypto";
 import type { CertInfo, TrustPolicy, TrustResult } from "@sealpost/pki";
 import { PkiError, issuerAndSerialMatches, parseCertificate, subjectKeyIdMatches } from "@sealpost/pki";
@@ -19,7 +19,7 @@ import type { BerReader, Header } from "./ber/reader.js";
 import { CmsError } from "./errors.js";
 import { MANIFEST_ATTRIBUTE_OID, decodeManifest } from "./manifest.js";
 import { OID } from "./oids.js";
-import { type HashName, rsaVerify } from "./primitives/index.js";
+import { ecdsaVerify, type HashName, rsaVerify } from "./primitives/index.js";
 
 /**
  * Streaming parser of a SignedData (RFC 5652 section 5) and the checks of its SignerInfo.
@@ -265,7 +265,7 @@ async function verifyOne(
   if (signer.keyType === "rsa" && (signer.keyBits ?? 0) < 2048) {
     throw weak(`an RSA key of ${signer.keyBits} bits for the signature (at least 2048 are required)`);
   }
-  if (signer.keyType !== "rsa" && sigAlg.kind !== "ecdsa")
+  if ((signer.keyType === "ec") !== (sigAlg.kind === "ecdsa"))
     throw badSig("the signer's key does not fit the signature algorithm", "key-mismatch");
   checks.push("key-size");
   const contentDigest = sd.detached ? options.detachedDigests?.get(digest) : sd.digests.get(digest);
@@ -386,7 +386,7 @@ function badSig(what: string, reason: string): CmsError {
 
 function verifySignature(alg: SignatureAlg, signer: CertInfo, data: Buffer, sig: Buffer): boolean {
   try {
-    if (alg.kind === "ecdsa") return cryptoVerify(alg.hash, data, { key: signer.publicKey, dsaEncoding: "der" }, sig);
+    if (alg.kind === "ecdsa") return ecdsaVerify(signer.publicKey, data, sig, alg.hash as HashName);
     return rsaVerify(signer.publicKey, data, sig, {
       scheme: alg.kind === "rsa-pss" ? "pss" : "pkcs1",
       hash: alg.hash as HashName,

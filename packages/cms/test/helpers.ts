@@ -89,7 +89,7 @@ export function checkPurpose(cert: CertInfo, purpose: "sign" | "encrypt"): void 
   if (purpose === "sign" && !ku.has("digitalSignature") && !ku.has("nonRepudiation")) {
     throw new PkiError("KEY_USAGE", "not a signing certificate");
   }
-  if (purpose === "encrypt" && !ku.has("keyEncipherment"))
+  if (purpose === "encrypt" && !ku.has(cert.keyType === "ec" ? "keyAgreement" : "keyEncipherment"))
     throw new PkiError("KEY_USAGE", "not an encryption certificate");
 }
 

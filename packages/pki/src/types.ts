@@ -54,10 +54,12 @@ export interface KeyEntry {
   chain: CertInfo[];
 }
 
-/** Everything one keystore (PKCS#12, or PEM key + cert) holds. */
+/** Everything one keystore (PKCS#12, PEM key + cert, or a PKCS#11 token) holds. */
 export interface Keystore {
   source: string;
   entries: KeyEntry[];
+  /** Releases what the keystore holds open (a token's session); absent for files. */
+  close?: () => Promise<void>;
 }
 
 /** Options for validating one certificate for one purpose. */

@@ -265,11 +265,14 @@ export function certOf(r: CertRow): { cert: CertInfo; chain: CertInfo[] } {
   };
 }
 
-/** The purpose a certificate's keyUsage allows: keyEncipherment => encrypt; digitalSignature/nonRepudiation => sign. */
+/**
+ * The purpose a certificate's keyUsage allows: keyEncipherment (RSA) or keyAgreement (EC) => encrypt;
+ * digitalSignature/nonRepudiation => sign.
+ */
 export function purposeOf(cert: CertInfo): CertPurpose | undefined {
   const ku = cert.keyUsage;
   if (!ku) return undefined;
-  if (ku.has("keyEncipherment")) return "encrypt";
+  if (ku.has("keyEncipherment") || (cert.keyType === "ec" && ku.has("keyAgreement"))) return "encrypt";
   if (ku.has("digitalSignature") || ku.has("nonRepudiation")) return "sign";
   return undefined;
 }
