@@ -138,7 +138,7 @@ export function makeTokens(dir, ids) {
   const conf = writeSofthsmConf(dir);
   process.env.SOFTHSM2_CONF = conf;
   const manifest = JSON.parse(readFileSync(join(PKI, "manifest.json"), "utf8"));
-  const people = ids && ids.length ? ids : Object.keys(manifest.people);
+  const people = ids?.length ? ids : Object.keys(manifest.people);
   const p = require("pkcs11js");
   const lib = new p.PKCS11();
   lib.load(SOFTHSM_MODULE);

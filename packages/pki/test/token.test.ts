@@ -2,7 +2,6 @@ import {
   constants,
   createHash,
   createPrivateKey,
-  createPublicKey,
   diffieHellman,
   generateKeyPairSync,
   publicEncrypt,
