@@ -7,6 +7,8 @@
 // tax-bureau receiver lists the inbox, receives and opens it, adds a note and replies with a result; the sender
 // fetches the result and checks the receipts. It ends with `sealpost-server audit verify`. Exits non-zero if any
 // step fails. Everything lives in a temporary folder that is removed at the end (SEALPOST_DEMO_KEEP=1 keeps it).
+// DEMO_TOKEN=1 puts the sender's and the receiver's keys on SoftHSM2 tokens (scripts/make-token.sh), as IC cards:
+// their CLI uses --key pkcs11:token=<id> and every signature and decryption of theirs runs on the token.
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { once } from "node:events";
@@ -24,6 +26,9 @@ const pki = (p) => join(PKI, p);
 const SERVER_BIN = join(ROOT, "server/bin/sealpost-server.js");
 const CLI_BIN = join(ROOT, "cli/bin/sealpost.js");
 const work = mkdtempSync(join(tmpdir(), "sealpost-demo-"));
+const TOKEN_PEOPLE = process.env.DEMO_TOKEN === "1" ? ["soc-chen", "tax-wang"] : [];
+const SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so";
+let softhsmConf;
 const children = new Set();
 let smtpServer;
 let step = 0;
@@ -71,13 +76,31 @@ function personEnv(id, server) {
       intermediates: [pki(manifest.intermediate.cert)],
       crls: [pki(manifest.intermediate.crl), pki(manifest.root.crl)],
       revocation: "require",
-      keystore: pki(p.p12),
+      ...(TOKEN_PEOPLE.includes(id)
+        ? { keystore: `pkcs11:token=${id}`, pkcs11Module: SOFTHSM_MODULE }
+        : { keystore: pki(p.p12) }),
     }),
   );
-  return { SEALPOST_CONFIG: config, SEALPOST_PIN: p.pin };
+  return {
+    SEALPOST_CONFIG: config,
+    SEALPOST_PIN: p.pin,
+    ...(softhsmConf ? { SOFTHSM2_CONF: softhsmConf } : {}),
+  };
 }
 
 async function main() {
+  if (TOKEN_PEOPLE.length > 0) {
+    title(`IC cards: SoftHSM2 tokens for ${TOKEN_PEOPLE.join(" and ")} (scripts/make-token.sh)`);
+    const { makeTokens } = await import("./lib/make-token.mjs");
+    const made = makeTokens(join(work, "cards"), TOKEN_PEOPLE);
+    softhsmConf = made.conf;
+    for (const t of made.tokens) say(`    token ${t.label}: signing and encryption keys (not extractable) + certificates`);
+    await run(CLI_BIN, ["token", "list", "--module", SOFTHSM_MODULE], {
+      env: { SOFTHSM2_CONF: softhsmConf },
+      label: "sealpost",
+    });
+  }
+
   title("local SMTP server (loopback) that prints every notice it receives");
   const mails = [];
   const smtp = new SMTPServer({
