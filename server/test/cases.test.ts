@@ -109,10 +109,16 @@ describe("round trip", () => {
     const tax = new Api(server.url);
     await tax.login("tax-wang");
     const profile = await newCase(soc, { remarks: "monthly batch (test)" });
-    // Receivers: the three KHH-TAX staff; plus the sender's own certificate.
+    // Receivers: the four KHH-TAX staff (tax-chiu with an EC key: an ECDH recipient); plus the sender's own certificate.
     const emails = profile.recipients.map((r) => r.email).sort();
     expect(emails).toEqual(
-      [person("soc-chen").email, person("tax-chang").email, person("tax-lee").email, person("tax-wang").email].sort(),
+      [
+        person("soc-chen").email,
+        person("tax-chang").email,
+        person("tax-chiu").email,
+        person("tax-lee").email,
+        person("tax-wang").email,
+      ].sort(),
     );
     const sealed = await seal(profile, "soc-chen", "payload.p7m");
     const up = await putFile(soc, `/v1/cases/${profile.case.id}/payload`, sealed);
@@ -200,10 +206,10 @@ describe("round trip", () => {
       201,
     );
 
-    // Result: sealed to the result profile (KHH-SOC staff), uploaded by the receiver.
+    // Result: sealed to the result profile (the four KHH-SOC staff, soc-tsai with an EC key), uploaded by the receiver.
     const rp = await tax.call<TransferProfile>("GET", `/v1/cases/${profile.case.id}/result-profile`);
     expect(rp.status).toBe(200);
-    expect(rp.body.recipients.map((r) => r.agency)).toEqual(["KHH-SOC", "KHH-SOC", "KHH-SOC"]);
+    expect(rp.body.recipients.map((r) => r.agency)).toEqual(["KHH-SOC", "KHH-SOC", "KHH-SOC", "KHH-SOC"]);
     const result = await seal(rp.body, "tax-wang", "result.p7m");
     const ur = await putFile(tax, `/v1/cases/${profile.case.id}/result`, result);
     expect(ur.status, JSON.stringify(ur.body)).toBe(201);
