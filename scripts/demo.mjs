@@ -94,7 +94,8 @@ async function main() {
     const { makeTokens } = await import("./lib/make-token.mjs");
     const made = makeTokens(join(work, "cards"), TOKEN_PEOPLE);
     softhsmConf = made.conf;
-    for (const t of made.tokens) say(`    token ${t.label}: signing and encryption keys (not extractable) + certificates`);
+    for (const t of made.tokens)
+      say(`    token ${t.label}: signing and encryption keys (not extractable) + certificates`);
     await run(CLI_BIN, ["token", "list", "--module", SOFTHSM_MODULE], {
       env: { SOFTHSM2_CONF: softhsmConf },
       label: "sealpost",

@@ -68,13 +68,15 @@ export async function startRelay(prefix: string, opts: { adminName?: boolean } =
 
 /**
  * Runs the `sealpost` binary as fixture person `id` against `relay`: the person's own config folder under
- * `work/home/<id>` (server URL, fixture trust, intermediates, CRLs, the person's keystore), the PIN through
- * SEALPOST_PIN, the rest of this process's environment inherited. Asserts nothing about the exit code.
+ * `work/home/<id>` (server URL, fixture trust, intermediates, CRLs, the person's keystore, then `opts.config`'s
+ * fields), the PIN through SEALPOST_PIN (`opts.pin`, default the person's), the rest of this process's environment
+ * inherited plus `opts.env`. Asserts nothing about the exit code.
  */
 export async function sealpostAs(
   relay: TestRelay,
   id: string,
   args: string[],
+  opts: { pin?: string; config?: Record<string, unknown>; env?: Record<string, string> } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const p = M.people[id];
   const dir = join(relay.work, "home", id);
@@ -87,10 +89,16 @@ export async function sealpostAs(
       intermediates: [pki(M.intermediate.cert)],
       crls: [pki(M.intermediate.crl), pki(M.root.crl)],
       keystore: pki(p.p12),
+      ...opts.config,
     }),
   );
   const child = spawn(process.execPath, [bin, ...args], {
-    env: { ...process.env, SEALPOST_CONFIG: join(dir, "config.json"), SEALPOST_PIN: p.pin },
+    env: {
+      ...process.env,
+      SEALPOST_CONFIG: join(dir, "config.json"),
+      SEALPOST_PIN: opts.pin ?? p.pin,
+      ...opts.env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stdout = "";

@@ -1,11 +1,9 @@
-import { spawn } from "node:child_process";
-import { once } from "node:events";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RemoteClient } from "../src/remote/client.js";
-import { bin, repoRoot } from "./helpers.js";
-import { keyOf, M, pki, registerFixtureRegistry, startRelay, type TestRelay } from "./relay-helpers.js";
+import { repoRoot } from "./helpers.js";
+import { keyOf, M, pki, registerFixtureRegistry, sealpostAs, startRelay, type TestRelay } from "./relay-helpers.js";
 
 /**
  * Every key-using command with IC cards on SoftHSM2 tokens (made by scripts/make-token.sh's module in the test's
@@ -18,43 +16,12 @@ let relay: TestRelay;
 let conf: string;
 
 /** Runs the CLI as `id` with their card: config keystore = pkcs11:token=<id>, pkcs11Module = SoftHSM. */
-async function asCard(
-  id: string,
-  args: string[],
-  opts: { pin?: string; config?: Record<string, unknown> } = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const dir = join(relay.work, "home", id);
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(
-    join(dir, "config.json"),
-    JSON.stringify({
-      server: relay.server.url,
-      trust: [pki(M.root.cert)],
-      intermediates: [pki(M.intermediate.cert)],
-      crls: [pki(M.intermediate.crl), pki(M.root.crl)],
-      keystore: `pkcs11:token=${id}`,
-      pkcs11Module: MODULE,
-      ...opts.config,
-    }),
-  );
-  const child = spawn(process.execPath, [bin, ...args], {
-    cwd: relay.work,
-    env: {
-      PATH: process.env.PATH ?? "/usr/bin:/bin",
-      HOME: dir,
-      SOFTHSM2_CONF: conf,
-      SEALPOST_CONFIG: join(dir, "config.json"),
-      SEALPOST_PIN: opts.pin ?? M.people[id].pin,
-    },
-    stdio: ["ignore", "pipe", "pipe"],
+const asCard = (id: string, args: string[], opts: { pin?: string; config?: Record<string, unknown> } = {}) =>
+  sealpostAs(relay, id, args, {
+    ...opts,
+    config: { keystore: `pkcs11:token=${id}`, pkcs11Module: MODULE, ...opts.config },
+    env: { SOFTHSM2_CONF: conf },
   });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d) => (stdout += d));
-  child.stderr.on("data", (d) => (stderr += d));
-  const [code] = (await once(child, "close")) as [number];
-  return { code, stdout, stderr };
-}
 
 beforeAll(async () => {
   relay = await startRelay("sealpost-cli-token-");
