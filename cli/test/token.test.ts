@@ -58,6 +58,11 @@ describe("local commands with a card", () => {
         .map((o: { label: string }) => o.label)
         .sort(),
     ).toEqual(["encrypt", "gca", "sign"]);
+    const shown = await asCard("tax-wang", ["--json", "cert", "show", `pkcs11:token=tax-wang?module-path=${MODULE}`]);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(JSON.parse(shown.stdout).certificates.map((c: { commonName: string }) => c.commonName)).toEqual(
+      expect.arrayContaining(["王建民", "測試用 政府憑證管理中心 GCA (test)"]),
+    );
     const human = await asCard("tax-wang", ["token", "list", "--module", MODULE]);
     expect(human.stdout).toContain('Token "tax-chiu"');
     expect(human.stdout).toMatch(/certificate "sign" id 01: 王建民/);
