@@ -157,5 +157,5 @@ describe("sealpost remote commands", () => {
 
     await ok("soc-chen", ["logout"]);
     expect((await sp("soc-chen", ["cases"])).code).toBe(11);
-  });
+  }, 300_000); // about 40 CLI runs: slow on a loaded 2-core machine
 });
