@@ -18,7 +18,7 @@ import {
 import { certificateToPem, PkiError } from "@sealpost/pki";
 import { appendAudit } from "../audit/log.js";
 import type { Actor, ServerContext } from "../context.js";
-import { inspectCms } from "../crypto.js";
+import { type InspectResult, inspectCms } from "../crypto.js";
 import { ServerError } from "../errors.js";
 import { type CaseMailInfo, renderNewCaseMail, renderProcessedMail } from "../mail/templates.js";
 import {
@@ -450,6 +450,11 @@ export interface IncomingFile {
   tempPath: string;
   sha256: string;
   size: number;
+  /**
+   * The file's CMS envelope as read while it was received (receiveToTemp), or why it could not be read; absent when
+   * the file was not read on its way in (acceptFile then reads it from `tempPath`).
+   */
+  envelope?: { ok: true; info: InspectResult } | { ok: false; error: unknown };
 }
 
 /**
@@ -499,9 +504,11 @@ export async function acceptFile(
       );
     }
     const expected = kind === "payload" ? payloadRecipientRows(ctx, caseId) : await resultRecipientRows(ctx, c);
-    let info: Awaited<ReturnType<typeof inspectCms>>;
+    let info: InspectResult;
     try {
-      info = await inspectCms(createReadStream(file.tempPath));
+      if (!file.envelope) info = await inspectCms(createReadStream(file.tempPath));
+      else if (file.envelope.ok) info = file.envelope.info;
+      else throw file.envelope.error;
     } catch (e) {
       if (e instanceof ServerError) throw e;
       throw new ServerError("NOT_CMS", undefined, {

@@ -3,20 +3,28 @@ import { createWriteStream } from "node:fs";
 import { rm } from "node:fs/promises";
 import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { type InspectResult, inspectCms } from "../crypto.js";
 import { ServerError } from "../errors.js";
 import type { FileStore } from "../store/files.js";
+import { ChunkFeed } from "./chunk-feed.js";
 import type { IncomingFile } from "./service.js";
 
+/** Reads a CMS envelope's structure from a stream of its bytes (default: inspect of @sealpost/cms). */
+export type EnvelopeReader = (bytes: AsyncIterable<Uint8Array>) => Promise<InspectResult>;
+
 /**
- * Streams a request body into a fresh temporary file of the store, hashing as it arrives. Refuses more than
- * `maxBytes` (PAYLOAD_TOO_LARGE), and a body that ends early or is aborted (UPLOAD_INCOMPLETE: fewer bytes than
+ * Streams a request body into a fresh temporary file of the store in one pass: as the bytes arrive they are
+ * counted, hashed (SHA-256), written, and read as a CMS envelope (`readEnvelope`, default inspect; its result or
+ * failure is returned as `envelope`, for acceptFile to check; the file is never read a second time). Refuses more
+ * than `maxBytes` (PAYLOAD_TOO_LARGE), and a body that ends early or is aborted (UPLOAD_INCOMPLETE: fewer bytes than
  * `expectedBytes` when the client declared a length). On any failure the temporary file is removed; on success the
- * caller owns it (acceptFile moves or removes it).
+ * caller owns it (acceptFile moves or removes it). A file that is not CMS is still received whole (its hash is
+ * part of the record of the refusal).
  */
 export async function receiveToTemp(
   store: FileStore,
   body: Readable,
-  options: { maxBytes: number; expectedBytes?: number },
+  options: { maxBytes: number; expectedBytes?: number; readEnvelope?: EnvelopeReader },
 ): Promise<IncomingFile> {
   if (options.expectedBytes !== undefined && options.expectedBytes > options.maxBytes) {
     throw tooLarge(options.maxBytes);
@@ -24,12 +32,25 @@ export async function receiveToTemp(
   const tempPath = store.tempPath();
   const hash = createHash("sha256");
   let size = 0;
+  const feed = new ChunkFeed();
+  const reading = (options.readEnvelope ?? inspectCms)(feed)
+    .then(
+      (info): IncomingFile["envelope"] => ({ ok: true, info }),
+      (error: unknown): IncomingFile["envelope"] => ({ ok: false, error }),
+    )
+    .finally(() => feed.stop());
   const meter = new Transform({
     transform(chunk: Buffer, _enc, cb) {
       size += chunk.length;
       if (size > options.maxBytes) return cb(tooLarge(options.maxBytes));
       hash.update(chunk);
-      cb(null, chunk);
+      // The envelope reader takes the chunk before the next one is read (at most one chunk waits for it).
+      if (feed.stopped) cb(null, chunk);
+      else feed.push(chunk).then(() => cb(null, chunk), cb);
+    },
+    flush(cb) {
+      feed.end();
+      cb();
     },
   });
   let aborted = false;
@@ -45,13 +66,15 @@ export async function receiveToTemp(
       });
     }
   } catch (e) {
+    feed.fail(e);
+    await reading;
     await rm(tempPath, { force: true });
     if (e instanceof ServerError) throw e;
     throw new ServerError("UPLOAD_INCOMPLETE", undefined, { cause: e, details: { received: size } });
   } finally {
     body.off("aborted", onAbort);
   }
-  return { tempPath, sha256: hash.digest("hex"), size };
+  return { tempPath, sha256: hash.digest("hex"), size, envelope: await reading };
 }
 
 function tooLarge(max: number): ServerError {

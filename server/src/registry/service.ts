@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type {
   AgencyDto,
+  NewAgency,
   CategoryDto,
   CertificateDto,
   CertPurpose,
@@ -55,7 +56,7 @@ function need(cond: unknown, message: string): asserts cond {
   if (!cond) throw new ServerError("BAD_REQUEST", message);
 }
 
-export function addAgency(ctx: ServerContext, actor: Actor | null, a: AgencyDto): AgencyDto {
+export function addAgency(ctx: ServerContext, actor: Actor | null, a: NewAgency): AgencyDto {
   need(CODE_RE.test(a.code ?? ""), "Agency code: letters, digits, '.', '_' or '-', at most 64.");
   need(typeof a.name === "string" && a.name.trim() !== "", "Agency name is required.");
   need(EMAIL_RE.test(a.email ?? ""), "Agency e-mail address is not valid.");

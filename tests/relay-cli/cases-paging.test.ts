@@ -1,6 +1,6 @@
 import type { RunningServer } from "@sealpost/server";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { M, pki, sealpostAs, startRelay, type TestRelay } from "./relay-helpers.js";
+import { M, pki, sealpostAs, startRelay, type TestRelay } from "../helpers/relay.js";
 
 /**
  * `sealpost cases` paging through the real binary (spawned) against a server on a loopback port: the first page with

@@ -2,25 +2,39 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { loadKeystore, pickKey } from "@sealpost/pki";
+import { join, resolve } from "node:path";
+import { SealpostClient } from "@sealpost/client";
+import { keySigner } from "@sealpost/client/node";
+import { type KeyEntry, loadKeystore, pickKey } from "@sealpost/pki";
 import { initDataDir, type RunningServer, silentLogger, startServer } from "@sealpost/server";
-import { RemoteClient } from "../src/remote/client.js";
-import { bin, pkiDir } from "./helpers.js";
+
+/** The repository root, the `sealpost` binary and the fixture PKI. */
+export const repoRoot = resolve(import.meta.dirname, "../..");
+export const bin = join(repoRoot, "cli/bin/sealpost.js");
+export const pkiDir = join(repoRoot, "fixtures/pki");
 
 /**
- * Shared plumbing of the tests that talk to a real relay server (in-process, loopback port): the fixture manifest
- * with its paths left relative to fixtures/pki (resolve them with `pki`), the server over a fresh data folder, the
- * `sealpost` binary run as a fixture person, and the fixture registry set up through the admin API.
- * Kept apart from helpers.ts so the tests that need no server do not load it.
+ * Shared plumbing of the repository-level tests that need a real relay server (in-process, loopback port) and the
+ * CLI or the client: the fixture manifest with its paths left relative to fixtures/pki (resolve them with `pki`),
+ * the server over a fresh data folder, the `sealpost` binary run as a fixture person, and the fixture registry set
+ * up through the admin API with @sealpost/client.
  */
 export const M = JSON.parse(readFileSync(join(pkiDir, "manifest.json"), "utf8"));
 /** A path inside fixtures/pki made absolute. */
 export const pki = (p: string) => join(pkiDir, p);
 
 /** The signing key of fixture person `id` (from the person's PKCS#12 keystore). */
-export const keyOf = async (id: string) =>
+export const keyOf = async (id: string): Promise<KeyEntry> =>
   pickKey(await loadKeystore(pki(M.people[id].p12), { pin: M.people[id].pin }), "sign");
+
+/** A client of `url` logged in as fixture person `id` (signed login with the person's signing key). */
+export async function clientAs(url: string, id: string): Promise<SealpostClient> {
+  const key = await keyOf(id);
+  const client = new SealpostClient({ server: url });
+  if (!key.privateKey) throw new Error(`fixture ${id}: the signing key is not in this process`);
+  await client.loginWith(keySigner(key.privateKey, key.cert.sha256));
+  return client;
+}
 
 export interface TestRelay {
   /** The temp folder holding the server's data folder (`data`) and whatever the test puts there. */
@@ -114,24 +128,16 @@ export async function sealpostAs(
  * tax-wang with their sign and encrypt certificates, and category C.
  */
 export async function registerFixtureRegistry(url: string): Promise<void> {
-  const admin = new RemoteClient(url);
-  await admin.login(await keyOf("ops-wu"));
+  const admin = await clientAs(url, "ops-wu");
   for (const code of ["KHH-SOC", "KHH-TAX"]) {
-    await admin.json("POST", "/v1/admin/agencies", {
-      code,
-      name: M.agencies[code].name,
-      email: M.agencies[code].email,
-    });
+    await admin.addAgency({ body: { code, name: M.agencies[code].name, email: M.agencies[code].email } });
   }
   for (const id of ["soc-chen", "tax-wang"]) {
     const p = M.people[id];
-    await admin.json("POST", "/v1/admin/staff", { agency: p.agency, name: p.name, email: p.email });
+    await admin.addStaff({ body: { agency: p.agency, name: p.name, email: p.email } });
     for (const purpose of ["sign", "encrypt"]) {
-      await admin.json("POST", "/v1/admin/certificates", {
-        staff: p.email,
-        pem: readFileSync(pki(p[purpose].cert), "utf8"),
-      });
+      await admin.addCertificate({ body: { staff: p.email, pem: readFileSync(pki(p[purpose].cert), "utf8") } });
     }
   }
-  await admin.json("POST", "/v1/admin/categories", { code: "C", name: "c", purpose: "test" });
+  await admin.addCategory({ body: { code: "C", name: "c", purpose: "test" } });
 }

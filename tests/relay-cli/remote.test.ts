@@ -1,7 +1,7 @@
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { M, pki, sealpostAs, startRelay, type TestRelay } from "./relay-helpers.js";
+import { M, pki, sealpostAs, startRelay, type TestRelay } from "../helpers/relay.js";
 
 /**
  * The remote commands through the real `sealpost` binary (spawned) against a server started in-process on a
@@ -157,5 +157,5 @@ describe("sealpost remote commands", () => {
 
     await ok("soc-chen", ["logout"]);
     expect((await sp("soc-chen", ["cases"])).code).toBe(11);
-  });
+  }, 300_000); // about 40 CLI runs: slow on a loaded 2-core machine
 });

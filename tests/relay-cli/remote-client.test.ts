@@ -2,11 +2,10 @@ import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { sealFile } from "@sealpost/cms";
 import { parseCertificate } from "@sealpost/pki";
-import type { TransferProfile } from "@sealpost/protocol";
 import type { RunningServer } from "@sealpost/server";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { RemoteClient } from "../src/remote/client.js";
-import { keyOf, registerFixtureRegistry, startRelay, type TestRelay } from "./relay-helpers.js";
+import { RemoteClient } from "../../cli/src/remote/client.js";
+import { keyOf, registerFixtureRegistry, startRelay, type TestRelay } from "../helpers/relay.js";
 
 /** The CLI's HTTP client against a real server: login by signature, streamed upload, resumed download. */
 
@@ -26,11 +25,8 @@ test("an interrupted download resumes with a Range request and ends with the who
   await registerFixtureRegistry(server.url);
   const soc = new RemoteClient(`${server.url}/`);
   await soc.login(await keyOf("soc-chen"));
-  const profile = await soc.json<TransferProfile>("POST", "/v1/cases", {
-    category: "C",
-    receivingAgency: "KHH-TAX",
-    recordCount: 1,
-    uploadNo: "1",
+  const profile = await soc.call("createCase", {
+    body: { category: "C", receivingAgency: "KHH-TAX", recordCount: 1, uploadNo: "1" },
   });
   const plain = join(work, "plain.bin");
   writeFileSync(plain, Buffer.alloc(300_000, 7));
@@ -40,7 +36,7 @@ test("an interrupted download resumes with a Range request and ends with the who
     signer: await keyOf("soc-chen"),
   });
   let sent = 0;
-  const up = await soc.upload<{ state: string }>(`/v1/cases/${profile.case.id}/payload`, sealed, (n) => (sent = n));
+  const up = await soc.upload("payload", profile.case.id, sealed, (n) => (sent = n));
   expect(up.state).toBe("sent");
   expect(sent).toBe(statSync(sealed).size);
 
@@ -50,7 +46,7 @@ test("an interrupted download resumes with a Range request and ends with the who
   // What an interrupted download leaves: the first 100,000 bytes.
   const whole = readFileSync(sealed);
   writeFileSync(part, whole.subarray(0, 100_000));
-  const dl = await tax.download(`/v1/cases/${profile.case.id}/payload`, part, undefined, { resume: true });
+  const dl = await tax.download("payload", profile.case.id, part, undefined, { resume: true });
   expect(dl.resumedFrom).toBe(100_000);
   expect(readFileSync(part)).toEqual(whole);
   const audit = server.ctx.db
@@ -60,25 +56,23 @@ test("an interrupted download resumes with a Range request and ends with the who
 
   // A corrupted partial file is caught by the hash check and removed.
   writeFileSync(part, Buffer.alloc(100_000, 1));
-  await expect(
-    tax.download(`/v1/cases/${profile.case.id}/payload`, part, undefined, { resume: true }),
-  ).rejects.toMatchObject({
+  await expect(tax.download("payload", profile.case.id, part, undefined, { resume: true })).rejects.toMatchObject({
     code: "HASH_MISMATCH",
     exitCode: 6,
   });
   expect(() => statSync(part)).toThrow();
   // A complete file asked for "the rest" (416) is fetched whole again.
   writeFileSync(part, whole);
-  const again = await tax.download(`/v1/cases/${profile.case.id}/payload`, part, undefined, { resume: true });
+  const again = await tax.download("payload", profile.case.id, part, undefined, { resume: true });
   expect(again.resumedFrom).toBe(0);
   expect(readFileSync(part)).toEqual(whole);
 
   // Server refusals carry the server's code and the CLI's exit code.
-  await expect(tax.json("POST", `/v1/cases/${profile.case.id}/cancel`, {})).rejects.toMatchObject({
+  await expect(tax.call("cancelCase", { params: { id: profile.case.id }, body: {} })).rejects.toMatchObject({
     code: "FORBIDDEN",
     exitCode: 11,
   });
-  await expect(new RemoteClient("http://127.0.0.1:1").json("GET", "/v1/cases")).rejects.toMatchObject({
+  await expect(new RemoteClient("http://127.0.0.1:1").call("listCases")).rejects.toMatchObject({
     code: "SERVER_UNREACHABLE",
     exitCode: 10,
   });

@@ -4,13 +4,13 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { sealFile } from "@sealpost/cms";
 import { parseCertificate } from "@sealpost/pki";
-import type { CaseDto, ReceiptDto, TransferManifest, TransferProfile } from "@sealpost/protocol";
+import type { SealpostClient } from "@sealpost/client";
+import { fileBody } from "@sealpost/client/node";
+import type { TransferManifest } from "@sealpost/protocol";
 import type { RunningServer } from "@sealpost/server";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { manifestMismatch, signerMismatch } from "../src/remote/binding.js";
-import { RemoteClient } from "../src/remote/client.js";
-import { bin } from "./helpers.js";
-import { keyOf, M, pki, registerFixtureRegistry, startRelay, type TestRelay } from "./relay-helpers.js";
+import { manifestMismatch, signerMismatch } from "../../cli/src/remote/binding.js";
+import { bin, clientAs, keyOf, M, pki, registerFixtureRegistry, startRelay, type TestRelay } from "../helpers/relay.js";
 
 /**
  * `sealpost receive` binds the opened file to the case it was downloaded for: every case field the sender's signed
@@ -21,14 +21,13 @@ import { keyOf, M, pki, registerFixtureRegistry, startRelay, type TestRelay } fr
 let relay: TestRelay;
 let work: string;
 let server: RunningServer;
-let soc: RemoteClient;
+let soc: SealpostClient;
 
 beforeAll(async () => {
   relay = await startRelay("sealpost-binding-");
   ({ work, server } = relay);
   await registerFixtureRegistry(server.url);
-  soc = new RemoteClient(server.url);
-  await soc.login(await keyOf("soc-chen"));
+  soc = await clientAs(server.url, "soc-chen");
 });
 afterAll(async () => {
   await relay?.close();
@@ -36,11 +35,8 @@ afterAll(async () => {
 
 /** Registers a case (upload number U-7) and uploads a file sealed to its recipients with `manifest`. */
 async function caseWithManifest(manifest: TransferManifest, signer = "soc-chen"): Promise<string> {
-  const profile = await soc.json<TransferProfile>("POST", "/v1/cases", {
-    category: "C",
-    receivingAgency: "KHH-TAX",
-    recordCount: 2,
-    uploadNo: "U-7",
+  const profile = await soc.createCase({
+    body: { category: "C", receivingAgency: "KHH-TAX", recordCount: 2, uploadNo: "U-7" },
   });
   const plain = join(work, `plain-${profile.case.id}.csv`);
   writeFileSync(plain, "id,name\n1,王小明\n2,林美華\n");
@@ -50,7 +46,8 @@ async function caseWithManifest(manifest: TransferManifest, signer = "soc-chen")
     signer: await keyOf(signer),
     manifest: { fileName: "batch.csv", ...manifest },
   });
-  await soc.upload(`/v1/cases/${profile.case.id}/payload`, sealed);
+  const { body, size } = await fileBody(sealed);
+  await soc.upload("payload", profile.case.id, body, { size });
   return profile.case.id;
 }
 
@@ -107,7 +104,7 @@ describe("receive: the file's manifest must name the case", () => {
       { senderAgency: "KHH-SOC", receivingAgency: "KHH-TAX", uploadNo: "U-7" },
       "soc-lin",
     );
-    const c = await soc.json<CaseDto>("GET", `/v1/cases/${id}`);
+    const c = await soc.getCase({ params: { id } });
     const chenSign = parseCertificate(readFileSync(pki(M.people["soc-chen"].sign.cert), "utf8")).sha256;
     expect(c.payload?.uploadedBy).toEqual({
       staffId: expect.any(String),
@@ -119,7 +116,7 @@ describe("receive: the file's manifest must name the case", () => {
     expect(r.code).toBe(7);
     expect(r.json).toMatchObject({ ok: false, error: { code: "SIGNER_NOT_SENDER" } });
     expect(readdirSync(out)).toEqual([]);
-    expect(await soc.json<ReceiptDto[]>("GET", `/v1/cases/${id}/receipts`)).toEqual([]);
+    expect(await soc.listReceipts({ params: { id } })).toEqual([]);
   });
 
   test("signerMismatch: the signer must be a registered signing certificate of the uploader, on the right side", () => {

@@ -13,14 +13,14 @@ import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { RemoteClient } from "../../cli/src/remote/client.js";
 import { registerDropCommands } from "../../cli/src/remote/drops.js";
-import { createContext } from "../src/app.js";
-import { initDataDir } from "../src/commands/init.js";
-import type { ServerContext } from "../src/context.js";
-import { dropKeyPath } from "../src/drops/keys.js";
-import { buildApp } from "../src/http/app.js";
-import { silentLogger } from "../src/log.js";
-import { addAgency, addCertificate, addStaff } from "../src/registry/service.js";
-import { type SshdHandle, startSshd } from "./helpers/sshd.js";
+import { createContext } from "../../server/src/app.js";
+import { initDataDir } from "../../server/src/commands/init.js";
+import type { ServerContext } from "../../server/src/context.js";
+import { dropKeyPath } from "../../server/src/drops/keys.js";
+import { buildApp } from "../../server/src/http/app.js";
+import { silentLogger } from "../../server/src/log.js";
+import { addAgency, addCertificate, addStaff } from "../../server/src/registry/service.js";
+import { type SshdHandle, startSshd } from "../../server/test/helpers/sshd.js";
 
 const repoRoot = path.resolve(import.meta.dirname, "../..");
 const pkiDir = path.join(repoRoot, "fixtures/pki");
@@ -105,7 +105,7 @@ afterAll(async () => {
 describe("drops API and CLI", () => {
   test("only ops may use it: 401 without a token, 403 for a staff member", async () => {
     expect((await fetch(`${base}/v1/drops`)).status).toBe(401);
-    await expect(staff.json("GET", "/v1/drops")).rejects.toMatchObject({ code: "FORBIDDEN" });
+    await expect(staff.call("listDrops")).rejects.toMatchObject({ code: "FORBIDDEN" });
   });
 
   test("add, list, show, run, history, disable; the key is stored 0600 and never returned or logged", async () => {
@@ -187,7 +187,7 @@ describe("drops API and CLI", () => {
     const body = {
       name: "khh-soc-out",
       agency: "KHH-SOC",
-      direction: "push",
+      direction: "push" as const,
       host: sshd.host,
       port: sshd.port,
       username: sshd.username,
@@ -196,22 +196,25 @@ describe("drops API and CLI", () => {
       hostKeySha256: sshd.hostKeyFingerprint,
       schedule: "0 3 * * *",
     };
-    await expect(ops.json("POST", "/v1/drops", body)).rejects.toMatchObject({ code: "CONFLICT", status: 409 });
+    await expect(ops.call("addDrop", { body })).rejects.toMatchObject({ code: "CONFLICT", status: 409 });
     await expect(
-      ops.json("POST", "/v1/drops", { ...body, name: "other", hostKeySha256: "MD5:aa:bb" }),
+      ops.call("addDrop", { body: { ...body, name: "other", hostKeySha256: "MD5:aa:bb" } }),
     ).rejects.toMatchObject({
       code: "BAD_REQUEST",
     });
     await expect(
-      ops.json("POST", "/v1/drops", { ...body, name: "other", schedule: "every day" }),
+      ops.call("addDrop", { body: { ...body, name: "other", schedule: "every day" } }),
     ).rejects.toMatchObject({
       code: "BAD_REQUEST",
     });
     await expect(
-      ops.json("POST", "/v1/drops", { ...body, name: "other", privateKey: "not a key" }),
+      ops.call("addDrop", { body: { ...body, name: "other", privateKey: "not a key" } }),
     ).rejects.toMatchObject({
       code: "BAD_REQUEST",
     });
-    await expect(ops.json("GET", "/v1/drops/nope/history")).rejects.toMatchObject({ code: "NOT_FOUND", status: 404 });
+    await expect(ops.call("dropHistory", { params: { name: "nope" } })).rejects.toMatchObject({
+      code: "NOT_FOUND",
+      status: 404,
+    });
   });
 });
