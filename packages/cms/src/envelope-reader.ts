@@ -1,8 +1,9 @@
 import { type AlgId, parseAlgId } from "./algorithms.js";
-import { TAG, decode, decodeInteger, decodeOid, malformed } from "./ber/der.js";
+import { TAG, decodeInteger, decodeOid, malformed } from "./ber/der.js";
 import type { BerReader, Header } from "./ber/reader.js";
 import { OID, oidName } from "./oids.js";
-import { type ParsedRecipients, parseRecipientInfos } from "./recipient-infos.js";
+import { LIMITS } from "./limits.js";
+import { type ParsedRecipients, readRecipientInfos } from "./recipient-infos.js";
 
 /**
  * Streaming parser of the outer layers: ContentInfo, then AuthEnvelopedData / EnvelopedData up to the encrypted
@@ -23,7 +24,7 @@ export interface ContentInfoStart {
 export async function readContentInfoStart(r: BerReader): Promise<ContentInfoStart> {
   const outer = await r.readHeader("the file header");
   if (outer.tag !== TAG.SEQUENCE) throw malformed("the file does not start with a CMS ContentInfo");
-  const oidNode = decode(await r.readElement("the content type"));
+  const oidNode = await r.readDecoded("the content type", LIMITS.field);
   if (oidNode.tag !== TAG.OID) throw malformed("the ContentInfo has no content type");
   const contentType = decodeOid(oidNode.content);
   const explicit = await r.readHeader("the content");
@@ -46,17 +47,15 @@ export interface EnvelopeHead {
 export async function readEnvelopeHead(r: BerReader, contentType: string): Promise<EnvelopeHead> {
   const kind = contentType === OID.authEnvelopedData ? "authEnvelopedData" : "envelopedData";
   const envelope = await r.expect(TAG.SEQUENCE, `the ${kind}`);
-  const v = decode(await r.readElement("the version"));
+  const v = await r.readDecoded("the version", LIMITS.field);
   if (v.tag !== TAG.INTEGER) throw malformed(`the ${kind} version is not an INTEGER`);
-  let tag = await r.peekTag();
-  if (tag === 0xa0) await r.readElement("the originator information"); // originatorInfo: not needed for ktri
-  tag = await r.peekTag();
-  if (tag !== TAG.SET) throw malformed("the recipient list is missing");
-  const recipients = parseRecipientInfos(decode(await r.readElement("the recipient list")));
+  if ((await r.peekTag()) === 0xa0) await r.readDecoded("the originator information", LIMITS.originatorInfo);
+  if ((await r.peekTag()) !== TAG.SET) throw malformed("the recipient list is missing");
+  const recipients = await readRecipientInfos(r);
   const eci = await r.expect(TAG.SEQUENCE, "the encrypted content information");
-  const ct = decode(await r.readElement("the encrypted content type"));
+  const ct = await r.readDecoded("the encrypted content type", LIMITS.field);
   if (ct.tag !== TAG.OID) throw malformed("the encrypted content type is not an OID");
-  const cipherAlg = parseAlgId(decode(await r.readElement("the content encryption algorithm")), "the cipher");
+  const cipherAlg = parseAlgId(await r.readDecoded("the content encryption algorithm", LIMITS.field), "the cipher");
   let encryptedContent: Header | undefined;
   if (!(await r.atEnd(eci))) {
     encryptedContent = await r.readHeader("the encrypted content");
@@ -90,15 +89,15 @@ export async function readEnvelopeTail(
   const out: EnvelopeTail = {};
   if (head.kind === "authEnvelopedData") {
     if ((await r.peekTag()) === 0xa1) {
-      const a = decode(await r.readElement("the authenticated attributes"));
+      const a = await r.readDecoded("the authenticated attributes", LIMITS.envelopeAttributes);
       out.authAttrs = Buffer.concat([Buffer.from([0x31]), a.raw.subarray(1)]);
     }
-    const mac = decode(await r.readElement("the authentication tag"));
+    const mac = await r.readDecoded("the authentication tag", LIMITS.field);
     if (mac.tag !== TAG.OCTET_STRING) throw malformed("the authentication tag is not an OCTET STRING");
     out.mac = mac.content;
-    if ((await r.peekTag()) === 0xa2) await r.readElement("the unauthenticated attributes");
+    if ((await r.peekTag()) === 0xa2) await r.readDecoded("the unauthenticated attributes", LIMITS.envelopeAttributes);
   } else if ((await r.peekTag()) === 0xa1) {
-    await r.readElement("the unprotected attributes");
+    await r.readDecoded("the unprotected attributes", LIMITS.envelopeAttributes);
   }
   await r.expectEnd(head.envelope, `the ${head.kind}`);
   await r.expectEnd(start.explicit, "the ContentInfo");

@@ -2,7 +2,9 @@ import type { CertInfo, KeyEntry } from "@sealpost/pki";
 import { PkiError, issuerAndSerialMatches, nameToString, subjectKeyIdMatches } from "@sealpost/pki";
 import { type KeyTransportAlg, RSA_PKCS1_ALGID, oaepAlgId, parseAlgId, parseKeyTransportAlg } from "./algorithms.js";
 import { type Node, TAG, decodeInteger, encodeInteger, malformed, octetString, seq, setOf, tlv } from "./ber/der.js";
+import type { BerReader } from "./ber/reader.js";
 import { CmsError } from "./errors.js";
+import { LIMITS } from "./limits.js";
 import { wrapKey } from "./key-transport.js";
 import type { RecipientInfoSummary, RecipientSummary } from "./types.js";
 
@@ -107,54 +109,84 @@ export interface ParsedRecipients {
   summaries: RecipientInfoSummary[];
 }
 
-/** Parse RecipientInfos. Unknown key-transport algorithms are kept as errors (thrown only when that one matches). */
+/**
+ * Read RecipientInfos (the SET header comes next) one RecipientInfo at a time, within LIMITS: at most 1,000
+ * recipients, 4 MiB together, 256 KiB and 20,000 elements each; MALFORMED beyond. Unknown key-transport algorithms
+ * are kept as errors (thrown only when that one matches).
+ */
+export async function readRecipientInfos(r: BerReader): Promise<ParsedRecipients> {
+  const set = await r.expect(TAG.SET, "the recipient list");
+  const first = r.position;
+  const out: ParsedRecipients = { ktris: [], summaries: [] };
+  let count = 0;
+  while (!(await r.atEnd(set))) {
+    if (r.position - first > LIMITS.recipientInfosBytes) {
+      throw malformed(`the recipient list is larger than ${LIMITS.recipientInfosBytes} bytes`);
+    }
+    count += addRecipientInfo(await r.readDecoded("a recipient", LIMITS.recipientInfo), out);
+    if (count > LIMITS.recipients) throw malformed(`the file names more than ${LIMITS.recipients} recipients`);
+  }
+  return out;
+}
+
+/** Parse a decoded RecipientInfos SET (see readRecipientInfos for the streaming reader and its limits). */
 export function parseRecipientInfos(set: Node): ParsedRecipients {
   if (set.tag !== TAG.SET) throw malformed("RecipientInfos is not a SET");
-  const ktris: Ktri[] = [];
-  const summaries: RecipientInfoSummary[] = [];
+  const out: ParsedRecipients = { ktris: [], summaries: [] };
+  let count = 0;
   for (const ri of set.children) {
-    if (ri.tag !== TAG.SEQUENCE) {
-      summaries.push({ type: RI_TYPES[ri.tag] ?? "ori" });
-      continue;
-    }
-    const [v, rid, algNode, ek] = ri.children;
-    if (!v || v.tag !== TAG.INTEGER || !rid || !algNode || !ek || ek.tag !== TAG.OCTET_STRING) {
-      throw malformed("a KeyTransRecipientInfo is incomplete");
-    }
-    const k: Ktri = {
-      version: Number(decodeInteger(v.content)),
-      alg: new Error("unparsed"),
-      encryptedKey: ek.content,
-    };
-    try {
-      k.alg = parseKeyTransportAlg(parseAlgId(algNode, "the key transport algorithm"));
-    } catch (e) {
-      k.alg = e as Error;
-    }
-    const s: RecipientInfoSummary = { type: "ktri", version: k.version };
-    if (!(k.alg instanceof Error)) s.keyTransport = k.alg.name;
-    if (rid.tag === TAG.SEQUENCE) {
-      const [issuer, serial] = rid.children;
-      if (!issuer || !serial || serial.tag !== TAG.INTEGER) throw malformed("an IssuerAndSerialNumber is incomplete");
-      k.issuerDer = issuer.raw;
-      k.serial = serial.content;
-      s.issuerDer = issuer.raw;
-      try {
-        s.issuer = nameToString(issuer.raw);
-      } catch {
-        s.issuer = `#${issuer.raw.toString("hex")}`;
-      }
-      s.serialHex = serial.content.toString("hex");
-    } else if (rid.tag === 0x80) {
-      k.ski = rid.content;
-      s.subjectKeyIdHex = rid.content.toString("hex");
-    } else {
-      throw malformed("a recipient identifier has an unknown form");
-    }
-    ktris.push(k);
-    summaries.push(s);
+    count += addRecipientInfo(ri, out);
+    if (count > LIMITS.recipients) throw malformed(`the file names more than ${LIMITS.recipients} recipients`);
   }
-  return { ktris, summaries };
+  return out;
+}
+
+/** Adds one RecipientInfo to `out`; returns how many recipients it names (a kari may name several). */
+function addRecipientInfo(ri: Node, out: ParsedRecipients): number {
+  const { ktris, summaries } = out;
+  if (ri.tag !== TAG.SEQUENCE) {
+    summaries.push({ type: RI_TYPES[ri.tag] ?? "ori" });
+    // KeyAgreeRecipientInfo: recipientEncryptedKeys is its last field, one key per recipient.
+    const keys = ri.tag === 0xa1 ? ri.children[ri.children.length - 1] : undefined;
+    return Math.max(1, keys?.tag === TAG.SEQUENCE ? keys.children.length : 1);
+  }
+  const [v, rid, algNode, ek] = ri.children;
+  if (!v || v.tag !== TAG.INTEGER || !rid || !algNode || !ek || ek.tag !== TAG.OCTET_STRING) {
+    throw malformed("a KeyTransRecipientInfo is incomplete");
+  }
+  const k: Ktri = {
+    version: Number(decodeInteger(v.content)),
+    alg: new Error("unparsed"),
+    encryptedKey: ek.content,
+  };
+  try {
+    k.alg = parseKeyTransportAlg(parseAlgId(algNode, "the key transport algorithm"));
+  } catch (e) {
+    k.alg = e as Error;
+  }
+  const s: RecipientInfoSummary = { type: "ktri", version: k.version };
+  if (!(k.alg instanceof Error)) s.keyTransport = k.alg.name;
+  if (rid.tag === TAG.SEQUENCE) {
+    const [issuer, serial] = rid.children;
+    if (!issuer || !serial || serial.tag !== TAG.INTEGER) throw malformed("an IssuerAndSerialNumber is incomplete");
+    k.issuerDer = issuer.raw;
+    k.serial = serial.content;
+    s.issuerDer = issuer.raw;
+    try {
+      s.issuer = nameToString(issuer.raw);
+    } catch {
+      s.issuer = `#${issuer.raw.toString("hex")}`;
+    }
+    s.serialHex = serial.content.toString("hex");
+  } else if (rid.tag === 0x80) {
+    k.ski = rid.content;
+    s.subjectKeyIdHex = rid.content.toString("hex");
+  } else {
+    throw malformed("a recipient identifier has an unknown form");
+  }
+  ktris.push(k);
+  summaries.push(s);
+  return 1;
 }
 
 /** First (key, ktri) pair where the key's certificate is the one the ktri names; undefined if none. */

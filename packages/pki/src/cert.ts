@@ -2,7 +2,9 @@ import { createHash, createPublicKey, type KeyObject } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
+import { BerError, type BerLimits, scanBer } from "./ber.js";
 import { PkiError } from "./errors.js";
+import { CERT_LIMITS } from "./trust/der.js";
 import { bytesEqual, commonNameOf, namesEqual, nameToString, parsedNamesEqual, parseName } from "./names.js";
 import { KEY_USAGE_BITS } from "./trust/x509.js";
 import type { CertInfo } from "./types.js";
@@ -76,6 +78,19 @@ function malformed(detail: string, cause?: unknown): PkiError {
   });
 }
 
+/** Limits of a certs-only bundle: 1 MiB and 65,536 elements (a few dozen certificates). */
+const BUNDLE_LIMITS: BerLimits = { maxBytes: 1024 * 1024, maxNodes: 65_536 };
+
+/** Checks size, element count and nesting before asn1js/pkijs see the bytes (they are much slower per element). */
+function bounded(der: Uint8Array, limits: BerLimits, what: string): void {
+  try {
+    scanBer(der, limits);
+  } catch (e) {
+    if (e instanceof BerError) throw malformed(`${what} cannot be read (${e.message})`, e);
+    throw e;
+  }
+}
+
 function hex(b: Uint8Array | ArrayBuffer): string {
   return Buffer.from(b instanceof ArrayBuffer ? new Uint8Array(b) : b).toString("hex");
 }
@@ -124,6 +139,7 @@ export function toPkijsCertificate(cert: CertInfo | Uint8Array): pkijs.Certifica
 
 /** Parses one DER certificate; the bytes must be exactly one certificate (no trailing data). */
 function parseDer(der: Uint8Array): CertInfo {
+  bounded(der, CERT_LIMITS, "the certificate");
   const r = asn1js.fromBER(der);
   if (r.offset === -1) throw malformed("the DER encoding cannot be read");
   if (r.offset !== der.length) throw malformed("there are extra bytes after the certificate");
@@ -235,7 +251,8 @@ const OID_SIGNED_DATA = "1.2.840.113549.1.7.2";
  * the DER is not a SignedData ContentInfo.
  */
 function certsOnlyBundle(der: Uint8Array): CertInfo[] | undefined {
-  const r = asn1js.fromBER(der);
+  bounded(der, BUNDLE_LIMITS, "the PKCS#7 bundle");
+  const r = asn1js.fromBER(der, { maxNodes: BUNDLE_LIMITS.maxNodes });
   if (r.offset !== der.length || !(r.result instanceof asn1js.Sequence)) return undefined;
   const [type, content] = r.result.valueBlock.value;
   if (!(type instanceof asn1js.ObjectIdentifier) || type.valueBlock.toString() !== OID_SIGNED_DATA) return undefined;

@@ -5,3 +5,4 @@ export * from "./cert.js";
 export * from "./key-usage.js";
 export * from "./keystore/index.js";
 export * from "./trust/index.js";
+export * from "./ber.js";

@@ -141,14 +141,14 @@ export function publicKeyFrom(spki: Uint8Array, inheritedParams?: Uint8Array): K
         "DSA key without parameters and no issuer parameters to inherit",
       );
     const algSeq = tlv(0x30, Buffer.concat([content0(alg[0] as Node), inheritedParams]));
-    const bits = (parts[1] as Node).valueBeforeDecodeView;
+    const bits = (parts[1] as Node).raw;
     return createPublicKey({ key: Buffer.from(tlv(0x30, Buffer.concat([algSeq, bits]))), format: "der", type: "spki" });
   }
   return createPublicKey({ key: Buffer.from(spki), format: "der", type: "spki" });
 }
 
 function content0(n: Node): Uint8Array {
-  return new Uint8Array(n.valueBeforeDecodeView);
+  return new Uint8Array(n.raw);
 }
 
 const EC_CURVES = ["prime256v1", "secp384r1", "secp521r1"];
