@@ -17,7 +17,7 @@ import { attribute, parseAttributes } from "../src/attributes.js";
 import { decode, encodeOid, setOf } from "../src/ber/der.js";
 import { BerReader, ByteSource } from "../src/ber/reader.js";
 import { LIMITS, inspect, openFile, seal } from "../src/index.js";
-import { collect, chunked, pattern, person, tempDir, testTrust } from "./helpers.js";
+import { chunked, collect, pattern, person, resegment, tempDir, testTrust } from "./helpers.js";
 
 /**
  * Per-structure limits, the node budget and the segment parser (functional checks; the timing and memory bounds
@@ -137,42 +137,6 @@ describe("segment parser", () => {
     expect(r.encryptedContentBytes! % 2).toBe(0);
     expect(r.totalBytes).toBe(segBytes);
   });
-
-  /** Re-encodes the encrypted content of a sealed file as segments of the given sizes (cycled), nested when asked. */
-  async function resegment(sealed: Buffer, sizes: number[], nest = false): Promise<Buffer> {
-    const r = new BerReader(ByteSource.from([sealed]));
-    await r.readHeader();
-    await r.readElement();
-    await r.readHeader();
-    await r.readHeader();
-    await r.readElement(); // version
-    await r.readElement(); // recipients
-    await r.readHeader(); // EncryptedContentInfo
-    await r.readElement();
-    await r.readElement();
-    const ec = await r.readHeader();
-    const parts: Buffer[] = [];
-    for await (const c of r.stringChunks(ec)) parts.push(Buffer.from(c));
-    const ct = Buffer.concat(parts);
-    const segs: Buffer[] = [];
-    let i = 0;
-    for (let off = 0; off < ct.length; i++) {
-      const n = Math.min(sizes[i % sizes.length]!, ct.length - off);
-      const seg = tlv(0x04, ct.subarray(off, off + n));
-      // Every 7th segment wrapped in a definite constructed one, every 11th in an indefinite one.
-      if (nest && i % 7 === 0) segs.push(tlv(0x24, seg));
-      else if (nest && i % 11 === 0) segs.push(Buffer.concat([Buffer.from([0x24, 0x80]), seg, Buffer.from([0, 0])]));
-      else segs.push(seg);
-      off += n;
-    }
-    return Buffer.concat([
-      sealed.subarray(0, ec.start),
-      Buffer.from([0xa0, 0x80]),
-      ...segs,
-      Buffer.from([0, 0]),
-      sealed.subarray(r.position),
-    ]);
-  }
 
   it("a sealed file re-segmented into 1-, 2- and mixed-size segments opens to the same content", async () => {
     const data = pattern(200_000, 3);
