@@ -1,5 +1,5 @@
 import { type AlgId, parseAlgId } from "./algorithms.js";
-import { TAG, decodeInteger, decodeOid, malformed } from "./ber/der.js";
+import { type Node, TAG, decodeInteger, decodeOid, malformed } from "./ber/der.js";
 import type { BerReader, Header } from "./ber/reader.js";
 import { OID, oidName } from "./oids.js";
 import { LIMITS } from "./limits.js";
@@ -35,6 +35,8 @@ export async function readContentInfoStart(r: BerReader): Promise<ContentInfoSta
 export interface EnvelopeHead {
   kind: "authEnvelopedData" | "envelopedData";
   version: number;
+  /** The version RFC 5652 (6.1) or RFC 5083 requires, unprotectedAttrs aside (an EnvelopedData then has 2, not 0). */
+  baseVersion: number;
   envelope: Header;
   recipients: ParsedRecipients;
   eci: Header;
@@ -49,9 +51,19 @@ export async function readEnvelopeHead(r: BerReader, contentType: string): Promi
   const envelope = await r.expect(TAG.SEQUENCE, `the ${kind}`);
   const v = await r.readDecoded("the version", LIMITS.field);
   if (v.tag !== TAG.INTEGER) throw malformed(`the ${kind} version is not an INTEGER`);
-  if ((await r.peekTag()) === 0xa0) await r.readDecoded("the originator information", LIMITS.originatorInfo);
+  const version = decodeInteger(v.content);
+  const originator =
+    (await r.peekTag()) === 0xa0 ? await r.readDecoded("the originator information", LIMITS.originatorInfo) : undefined;
   if ((await r.peekTag()) !== TAG.SET) throw malformed("the recipient list is missing");
   const recipients = await readRecipientInfos(r);
+  const baseVersion = kind === "authEnvelopedData" ? 0 : envelopedDataVersion(originator, recipients);
+  // Version 0 becomes 2 when unprotectedAttrs follow the content: that part is checked by readEnvelopeTail.
+  const allowed = kind === "envelopedData" && baseVersion === 0 ? [0n, 2n] : [BigInt(baseVersion)];
+  if (!allowed.includes(version)) {
+    throw malformed(
+      `the ${kind} has version ${version}; RFC ${kind === "authEnvelopedData" ? "5083" : "5652"} requires ${allowed.join(" or ")} here`,
+    );
+  }
   const eci = await r.expect(TAG.SEQUENCE, "the encrypted content information");
   const ct = await r.readDecoded("the encrypted content type", LIMITS.field);
   if (ct.tag !== TAG.OID) throw malformed("the encrypted content type is not an OID");
@@ -63,7 +75,8 @@ export async function readEnvelopeHead(r: BerReader, contentType: string): Promi
   }
   return {
     kind,
-    version: Number(decodeInteger(v.content)),
+    version: Number(version),
+    baseVersion,
     envelope,
     recipients,
     eci,
@@ -71,6 +84,21 @@ export async function readEnvelopeHead(r: BerReader, contentType: string): Promi
     cipherAlg,
     encryptedContent,
   };
+}
+
+/**
+ * RFC 5652 6.1: the EnvelopedData version given its originatorInfo and RecipientInfos, for an envelope without
+ * unprotectedAttrs (with them, 0 becomes 2): 4 when the originator has "other" certificates or CRLs, 3 when it has
+ * v2 attribute certificates or a pwri/ori recipient is present, 0 when there is no originatorInfo and every
+ * RecipientInfo is version 0, else 2.
+ */
+function envelopedDataVersion(originator: Node | undefined, recipients: ParsedRecipients): number {
+  const certs = originator?.children.find((c) => c.tag === 0xa0)?.children ?? [];
+  const crls = originator?.children.find((c) => c.tag === 0xa1)?.children ?? [];
+  if (certs.some((c) => c.tag === 0xa3) || crls.some((c) => c.tag === 0xa1)) return 4;
+  if (certs.some((c) => c.tag === 0xa2) || recipients.pwriOrOri) return 3;
+  if (!originator && recipients.allVersion0) return 0;
+  return 2;
 }
 
 export interface EnvelopeTail {
@@ -96,8 +124,14 @@ export async function readEnvelopeTail(
     if (mac.tag !== TAG.OCTET_STRING) throw malformed("the authentication tag is not an OCTET STRING");
     out.mac = mac.content;
     if ((await r.peekTag()) === 0xa2) await r.readDecoded("the unauthenticated attributes", LIMITS.envelopeAttributes);
-  } else if ((await r.peekTag()) === 0xa1) {
-    await r.readDecoded("the unprotected attributes", LIMITS.envelopeAttributes);
+  } else {
+    const unprotected = (await r.peekTag()) === 0xa1;
+    if (unprotected) await r.readDecoded("the unprotected attributes", LIMITS.envelopeAttributes);
+    if (head.baseVersion === 0 && head.version !== (unprotected ? 2 : 0)) {
+      throw malformed(
+        `the envelopedData has version ${head.version}; RFC 5652 requires ${unprotected ? 2 : 0} ${unprotected ? "with" : "without"} unprotected attributes`,
+      );
+    }
   }
   await r.expectEnd(head.envelope, `the ${head.kind}`);
   await r.expectEnd(start.explicit, "the ContentInfo");

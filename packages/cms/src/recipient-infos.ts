@@ -107,6 +107,17 @@ const RI_TYPES: Record<number, RecipientInfoSummary["type"]> = {
 export interface ParsedRecipients {
   ktris: Ktri[];
   summaries: RecipientInfoSummary[];
+  /** True when every RecipientInfo has version 0 (an EnvelopedData may then be version 0). */
+  allVersion0: boolean;
+  /** True when a PasswordRecipientInfo or an OtherRecipientInfo is present (EnvelopedData version 3 or more). */
+  pwriOrOri: boolean;
+}
+
+/** RFC 5652 section 6.2: the version each RecipientInfo choice must carry (ori has none). */
+const RI_VERSIONS: Record<number, number> = { 161: 3, 162: 4, 163: 0 };
+
+function wrongVersion(what: string, got: bigint | undefined, want: number): CmsError {
+  return malformed(`${what} has version ${got ?? "(none)"}; RFC 5652 requires ${want}`);
 }
 
 /**
@@ -117,7 +128,7 @@ export interface ParsedRecipients {
 export async function readRecipientInfos(r: BerReader): Promise<ParsedRecipients> {
   const set = await r.expect(TAG.SET, "the recipient list");
   const first = r.position;
-  const out: ParsedRecipients = { ktris: [], summaries: [] };
+  const out: ParsedRecipients = { ktris: [], summaries: [], allVersion0: true, pwriOrOri: false };
   let count = 0;
   while (!(await r.atEnd(set))) {
     if (r.position - first > LIMITS.recipientInfosBytes) {
@@ -132,7 +143,7 @@ export async function readRecipientInfos(r: BerReader): Promise<ParsedRecipients
 /** Parse a decoded RecipientInfos SET (see readRecipientInfos for the streaming reader and its limits). */
 export function parseRecipientInfos(set: Node): ParsedRecipients {
   if (set.tag !== TAG.SET) throw malformed("RecipientInfos is not a SET");
-  const out: ParsedRecipients = { ktris: [], summaries: [] };
+  const out: ParsedRecipients = { ktris: [], summaries: [], allVersion0: true, pwriOrOri: false };
   let count = 0;
   for (const ri of set.children) {
     count += addRecipientInfo(ri, out);
@@ -145,7 +156,21 @@ export function parseRecipientInfos(set: Node): ParsedRecipients {
 function addRecipientInfo(ri: Node, out: ParsedRecipients): number {
   const { ktris, summaries } = out;
   if (ri.tag !== TAG.SEQUENCE) {
-    summaries.push({ type: RI_TYPES[ri.tag] ?? "ori" });
+    const type = RI_TYPES[ri.tag];
+    if (!type || !ri.constructed) throw malformed("a RecipientInfo has an unknown form");
+    const first = ri.children[0];
+    if (type === "ori") {
+      if (first?.tag !== TAG.OID) throw malformed("an OtherRecipientInfo has no type");
+      out.pwriOrOri = true;
+      out.allVersion0 = false;
+    } else {
+      const want = RI_VERSIONS[ri.tag]!;
+      const got = first?.tag === TAG.INTEGER ? decodeInteger(first.content) : undefined;
+      if (got !== BigInt(want)) throw wrongVersion(`a ${type} RecipientInfo`, got, want);
+      if (want !== 0) out.allVersion0 = false;
+      if (type === "pwri") out.pwriOrOri = true;
+    }
+    summaries.push({ type });
     // KeyAgreeRecipientInfo: recipientEncryptedKeys is its last field, one key per recipient.
     const keys = ri.tag === 0xa1 ? ri.children[ri.children.length - 1] : undefined;
     return Math.max(1, keys?.tag === TAG.SEQUENCE ? keys.children.length : 1);
@@ -184,6 +209,10 @@ function addRecipientInfo(ri: Node, out: ParsedRecipients): number {
   } else {
     throw malformed("a recipient identifier has an unknown form");
   }
+  // RFC 5652 6.2.1: version 0 with issuerAndSerialNumber, 2 with subjectKeyIdentifier.
+  const want = k.ski ? 2 : 0;
+  if (k.version !== want) throw wrongVersion("a KeyTransRecipientInfo", decodeInteger(v.content), want);
+  if (want !== 0) out.allVersion0 = false;
   ktris.push(k);
   summaries.push(s);
   return 1;
