@@ -50,18 +50,21 @@ export function isContext(n: Node | undefined, num: number): boolean {
 }
 
 /** The complete encoding (tag, length, content) of `n`. */
-export function raw(n: Node): Uint8Array {
+export function raw(n: Node | undefined): Uint8Array {
+  if (!n) throw new DerError("an element is missing");
   return new Uint8Array(n.raw);
 }
 
 /** The content octets of a primitive element. */
-export function content(n: Node): Uint8Array {
+export function content(n: Node | undefined): Uint8Array {
+  if (!n) throw new DerError("an element is missing");
   if (isConstructed(n)) throw new DerError("expected a primitive element");
   return new Uint8Array(n.content);
 }
 
 /** The children of a constructed element (SEQUENCE, SET, [n] EXPLICIT or IMPLICIT constructed). */
-export function kids(n: Node): Node[] {
+export function kids(n: Node | undefined): Node[] {
+  if (!n) throw new DerError("an element is missing");
   if (!isConstructed(n)) throw new DerError("expected a constructed element");
   return n.children;
 }
