@@ -7,23 +7,22 @@
 // which cannot work here. This fuzzer needs nothing native: V8's precise block coverage (node:inspector Profiler)
 // is the feedback, mutations are byte-level and BER-aware (mutate.mjs).
 //
-// The loop runs in a worker thread (worker.mjs); this thread watches it: an input that keeps it from reporting for
-// HANG_MS is saved as a hang and the worker restarts. Inputs that raised the peak RSS by 16 MiB or ran for a
+// The loop runs in a child process (worker.mjs) that writes each input to OUT/current before running it; this
+// process watches it: a child that dies (an exception that escapes, a native assertion, out of memory) leaves its
+// input as a crash, one that makes no progress for HANG_MS leaves it as a hang; then a new child goes on. Inputs that raised the peak RSS by 16 MiB or ran for a
 // second are kept as suspects. At the end replay.mjs runs the corpus and the suspects again, one by one, in a fresh
 // process: an input whose peak RSS is more than 64 MiB above that process's baseline is a memory finding, one that
 // costs more than 2 s of CPU a slow one. (The campaign's own RSS is no measure: the coverage data and the corpus
 // live in the same process.) Findings go to OUT/findings (input and error), the corpus to OUT/corpus (reused by
 // later runs), a summary to OUT/summary.json. Exit code 1 on any finding.
-import { execFileSync } from "node:child_process";
+import { execFileSync, fork } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { Worker } from "node:worker_threads";
 
 const HANG_MS = 10_000;
 const MEMORY_BOUND_MIB = 64;
 const SLOW_CPU_MS = 2000;
-const MAX_INPUT = 64 * 1024;
 const TARGETS = ["ber", "inspect", "open", "verify", "cert", "crl", "ocsp", "keystore"];
 
 function usage(msg) {
@@ -53,20 +52,35 @@ mkdirSync(join(outDir, "findings"), { recursive: true });
 
 const started = Date.now();
 const deadline = started + seconds * 1000;
-const shared = new SharedArrayBuffer(16 + MAX_INPUT);
-const state = new Int32Array(shared, 0, 4);
-const current = new Uint8Array(shared, 16);
+const currentPath = join(outDir, "current");
 const summary = { target, seed, seconds, execs: 0, restarts: 0, findings: [], corpus: 0, coverage: 0 };
 let baselineRss;
 let peakRss = 0;
 let doneExecs = 0; // of workers that ended
 
 function currentInput() {
-  return Buffer.from(current.subarray(0, state[1]));
+  try {
+    return readFileSync(currentPath);
+  } catch {
+    return Buffer.alloc(0);
+  }
 }
+const beat = () => {
+  try {
+    return statSync(currentPath).mtimeMs;
+  } catch {
+    return 0;
+  }
+};
+
+/** SHA-1s of inputs that killed or hung a child: the next child skips them (a seed would do it again). */
+const skip = new Set();
 
 function saveFinding(kind, input, text) {
-  const id = `${kind}-${createHash("sha1").update(input).digest("hex").slice(0, 12)}`;
+  const sha1 = createHash("sha1").update(input).digest("hex");
+  skip.add(sha1);
+  rmSync(join(outDir, "corpus", sha1), { force: true });
+  const id = `${kind}-${sha1.slice(0, 12)}`;
   writeFileSync(join(outDir, "findings", `${id}.bin`), input);
   writeFileSync(join(outDir, "findings", `${id}.txt`), `${text}\n`);
   summary.findings.push({ kind, id, text });
@@ -75,24 +89,30 @@ function saveFinding(kind, input, text) {
 
 function runWorker(runSeed) {
   return new Promise((resolveRun) => {
-    const w = new Worker(new URL("./worker.mjs", import.meta.url), {
-      workerData: { target, deadline, maxRuns: maxRuns - doneExecs, outDir, shared, seed: runSeed },
+    const config = { target, deadline, maxRuns: maxRuns - doneExecs, outDir, seed: runSeed, skip: [...skip] };
+    const w = fork(new URL("./worker.mjs", import.meta.url), [JSON.stringify(config)], { silent: true });
+    let stderr = "";
+    w.stderr.on("data", (d) => {
+      stderr = (stderr + d).slice(-4000);
     });
-    let lastBeat = Atomics.load(state, 0);
+    w.stdout.resume();
+    let lastBeat = beat();
     let lastChange = Date.now();
     let workerExecs = 0;
+    let hung = false;
+    let done = false;
     const timer = setInterval(() => {
-      const beat = Atomics.load(state, 0);
-      if (beat !== lastBeat) {
-        lastBeat = beat;
+      const b = beat();
+      if (b !== lastBeat) {
+        lastBeat = b;
         lastChange = Date.now();
       }
       const rss = process.memoryUsage().rss;
       if (baselineRss !== undefined && rss > peakRss) peakRss = rss;
-      if (Date.now() - lastChange > HANG_MS) {
+      if (!hung && Date.now() - lastChange > HANG_MS) {
+        hung = true;
         saveFinding("hang", currentInput(), `no progress for ${HANG_MS} ms on this input`);
-        clearInterval(timer);
-        w.terminate().then(() => resolveRun({ hung: true, execs: workerExecs }));
+        w.kill("SIGKILL");
       }
     }, 100);
     w.on("message", (m) => {
@@ -106,23 +126,25 @@ function runWorker(runSeed) {
         workerExecs = m.execs;
         const s = (Date.now() - started) / 1000;
         console.log(
-          `fuzz ${target}: ${doneExecs + m.execs} execs in ${s.toFixed(0)} s (${((doneExecs + m.execs) / s).toFixed(0)}/s), corpus ${m.corpus}, ${m.coverage} blocks, findings ${summary.findings.length + m.findings}, harness RSS +${((peakRss - (baselineRss ?? peakRss)) / 2 ** 20).toFixed(1)} MiB`,
+          `fuzz ${target}: ${doneExecs + m.execs} execs in ${s.toFixed(0)} s (${((doneExecs + m.execs) / s).toFixed(0)}/s), corpus ${m.corpus}, ${m.coverage} blocks, findings ${summary.findings.length}`,
         );
       } else if (m.type === "finding") {
         summary.findings.push({ kind: m.kind, id: m.id, text: `${m.name}: ${m.message}` });
         console.log(`fuzz ${target}: crash ${m.id}: ${m.name}: ${m.message}`);
       } else if (m.type === "done") {
+        done = true;
         workerExecs = m.execs;
         summary.corpus = m.corpus;
         summary.coverage = m.coverage;
       }
     });
-    w.on("error", (e) => {
-      saveFinding("crash", currentInput(), `worker died: ${e?.stack ?? e}`);
-    });
-    w.on("exit", () => {
+    w.on("exit", (code, signal) => {
       clearInterval(timer);
-      resolveRun({ hung: false, execs: workerExecs });
+      if (!done && !hung) {
+        saveFinding("crash", currentInput(), `the fuzzing process died (${signal ?? `exit ${code}`}):\n${stderr}`);
+      }
+      // A child that died before reporting: count what it did from its last stats.
+      resolveRun({ again: !done, execs: workerExecs });
     });
   });
 }
@@ -131,7 +153,7 @@ let runSeed = seed;
 while (Date.now() < deadline && doneExecs < maxRuns) {
   const r = await runWorker(runSeed++);
   doneExecs += r.execs;
-  if (!r.hung) break;
+  if (!r.again) break;
   summary.restarts++;
 }
 summary.execs = doneExecs;

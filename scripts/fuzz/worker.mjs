@@ -1,18 +1,19 @@
-// The fuzz loop of scripts/fuzz/run.mjs, in a worker thread so the main thread can watch it (hangs, memory).
+// The fuzz loop of scripts/fuzz/run.mjs, in a child process so that run.mjs survives what kills it (a native
+// assertion aborts the whole process) and can tell which input did: each input is written to OUT/current before
+// it runs (its modification time is also the heartbeat run.mjs watches for hangs).
 // Coverage-guided: inputs run in batches; when a batch covers a block never covered before, its inputs are run
 // again one by one and those that add coverage join the corpus.
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { ftruncateSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { parentPort, workerData } from "node:worker_threads";
 import { BlockCoverage } from "./coverage.mjs";
 import { Mutator, Rng } from "./mutate.mjs";
 import { TARGETS } from "./targets.mjs";
 
-const { target, deadline, maxRuns, outDir, shared, seed, batch: BATCH = 32 } = workerData;
+const { target, deadline, maxRuns, outDir, seed, skip = [], batch: BATCH = 32 } = JSON.parse(process.argv[2]);
 const t = TARGETS[target];
-const state = new Int32Array(shared, 0, 4); // [executions (heartbeat), input length, phase]
-const current = new Uint8Array(shared, 16);
+const parentPort = { postMessage: (m) => process.send(m) };
+const currentFd = openSync(join(outDir, "current"), "w");
 const rng = new Rng(seed);
 const mutator = new Mutator(rng);
 const corpusDir = join(outDir, "corpus");
@@ -32,10 +33,8 @@ let findings = 0;
 const findingKeys = new Set();
 
 function publish(buf) {
-  const n = Math.min(buf.length, current.length);
-  current.set(buf.subarray(0, n));
-  state[1] = n;
-  Atomics.add(state, 0, 1);
+  writeSync(currentFd, buf, 0, buf.length, 0);
+  ftruncateSync(currentFd, buf.length);
 }
 
 const suspectsDir = join(outDir, "suspects");
@@ -95,8 +94,10 @@ function keep(buf, save = true) {
 }
 
 // Seeds (from ../shared/vectors in place, made fixtures) and the corpus of earlier runs of this target.
+const skipped = new Set(skip);
 const start = [...(await t.seeds())];
 for (const name of readdirSync(corpusDir)) start.push(readFileSync(join(corpusDir, name)));
+for (let i = start.length - 1; i >= 0; i--) if (skipped.has(sha(start[i]))) start.splice(i, 1);
 cov.take();
 for (const s of start) {
   await execute(s);
@@ -139,4 +140,4 @@ while (Date.now() < deadline && execs < maxRuns) {
   }
 }
 cov.close();
-parentPort.postMessage({ type: "done", execs, corpus: corpus.length, coverage: seen.size, findings });
+process.send({ type: "done", execs, corpus: corpus.length, coverage: seen.size, findings }, () => process.exit(0));

@@ -120,64 +120,46 @@ export function* shortSegments(total, segment = 2) {
   yield tail;
 }
 
-/** A ContentInfo of an unknown-to-sealpost type (DigestedData) whose content is a SEQUENCE of `30 00`, indefinite. */
-export function* emptyElements(total) {
-  const head = Buffer.concat([INDEFINITE_SEQ, OIDS.digestedData, Buffer.from([0xa0, 0x80]), INDEFINITE_SEQ]);
+/** `head`, then `30 00` (an empty SEQUENCE) repeated, then `tail`: `total` bytes in all. */
+function* flood(head, tail, total) {
   yield head;
-  yield* repeat(Buffer.from([0x30, 0x00]), total - head.length - 6);
-  yield Buffer.concat([EOC, EOC, EOC]);
+  yield* repeat(Buffer.from([0x30, 0x00]), total - head.length - tail.length);
+  yield tail;
+}
+
+/** The opening of an indefinite ContentInfo of `type` and of its content SEQUENCE, then `fields`. */
+const opening = (type, ...fields) =>
+  Buffer.concat([INDEFINITE_SEQ, type, Buffer.from([0xa0, 0x80]), INDEFINITE_SEQ, ...fields]);
+
+/** The fields of a SignedData up to its encapsulated content: version 1, SHA-256, content type id-data. */
+const signedDataFields = (content = Buffer.alloc(0)) => [
+  tlv(0x02, Buffer.from([1])),
+  tlv(0x31, tlv(0x30, OIDS.sha256)),
+  tlv(0x30, OIDS.data, content),
+];
+
+/** A ContentInfo of an unknown-to-sealpost type (DigestedData) whose content is a SEQUENCE of `30 00`, indefinite. */
+export function emptyElements(total) {
+  return flood(opening(OIDS.digestedData), Buffer.concat([EOC, EOC, EOC]), total);
 }
 
 /** A SignedData (detached) whose certificates [0] hold `30 00` repeated, indefinite. */
-export function* emptyCertificates(total) {
-  const head = Buffer.concat([
-    INDEFINITE_SEQ,
-    OIDS.signedData,
-    Buffer.from([0xa0, 0x80]),
-    INDEFINITE_SEQ,
-    tlv(0x02, Buffer.from([1])),
-    tlv(0x31, tlv(0x30, OIDS.sha256)),
-    tlv(0x30, OIDS.data),
-    Buffer.from([0xa0, 0x80]),
-  ]);
-  const tail = Buffer.concat([EOC, tlv(0x31), EOC, EOC, EOC]);
-  yield head;
-  yield* repeat(Buffer.from([0x30, 0x00]), total - head.length - tail.length);
-  yield tail;
+export function emptyCertificates(total) {
+  const head = opening(OIDS.signedData, ...signedDataFields(), Buffer.from([0xa0, 0x80]));
+  return flood(head, Buffer.concat([EOC, tlv(0x31), EOC, EOC, EOC]), total);
 }
 
 /** An AuthEnvelopedData whose originatorInfo [0] (indefinite) holds `30 00` repeated. */
-export function* emptyOriginatorElements(total) {
-  const head = Buffer.concat([
-    INDEFINITE_SEQ,
-    OIDS.authEnvelopedData,
-    Buffer.from([0xa0, 0x80]),
-    INDEFINITE_SEQ,
-    tlv(0x02, Buffer.from([0])),
-    Buffer.from([0xa0, 0x80, 0xa0, 0x80]),
-  ]);
-  const tail = Buffer.concat([EOC, EOC, tlv(0x31, ktri()), EOC, EOC, EOC]);
-  yield head;
-  yield* repeat(Buffer.from([0x30, 0x00]), total - head.length - tail.length);
-  yield tail;
+export function emptyOriginatorElements(total) {
+  const head = opening(OIDS.authEnvelopedData, tlv(0x02, Buffer.from([0])), Buffer.from([0xa0, 0x80, 0xa0, 0x80]));
+  return flood(head, Buffer.concat([EOC, EOC, tlv(0x31, ktri()), EOC, EOC, EOC]), total);
 }
 
 /** A SignedData whose signerInfos SET holds `30 00` repeated (definite content, indefinite SET). */
-export function* emptySignerInfos(total) {
-  const head = Buffer.concat([
-    INDEFINITE_SEQ,
-    OIDS.signedData,
-    Buffer.from([0xa0, 0x80]),
-    INDEFINITE_SEQ,
-    tlv(0x02, Buffer.from([1])),
-    tlv(0x31, tlv(0x30, OIDS.sha256)),
-    tlv(0x30, OIDS.data, tlv(0xa0, tlv(0x04, Buffer.from("hello")))),
-    Buffer.from([0x31, 0x80]),
-  ]);
-  const tail = Buffer.concat([EOC, EOC, EOC, EOC]);
-  yield head;
-  yield* repeat(Buffer.from([0x30, 0x00]), total - head.length - tail.length);
-  yield tail;
+export function emptySignerInfos(total) {
+  const content = tlv(0xa0, tlv(0x04, Buffer.from("hello")));
+  const head = opening(OIDS.signedData, ...signedDataFields(content), Buffer.from([0x31, 0x80]));
+  return flood(head, Buffer.concat([EOC, EOC, EOC, EOC]), total);
 }
 
 /** An AuthEnvelopedData (indefinite lengths) with `count` key-transport recipients and 16 bytes of content. */

@@ -4,6 +4,7 @@ import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
 import { BerError, type BerLimits, type BerNode, decodeBer, scanBer } from "./ber.js";
 import { PkiError } from "./errors.js";
+import { keySizes } from "./key-details.js";
 import { CERT_LIMITS, oidFromContent, timeOf } from "./trust/der.js";
 import { bytesEqual, commonNameOf, namesEqual, nameToString, parsedNamesEqual, parseName } from "./names.js";
 import { KEY_USAGE_BITS } from "./trust/x509.js";
@@ -227,7 +228,7 @@ function parseDer(der: Uint8Array): CertInfo {
     });
   }
   const keyType = publicKey.asymmetricKeyType ?? "unknown";
-  const details = publicKey.asymmetricKeyDetails;
+  const details = keySizes(publicKey);
   let keyBits: number | undefined = details?.modulusLength;
   if (keyBits === undefined && details?.namedCurve) keyBits = CURVE_BITS[details.namedCurve];
 

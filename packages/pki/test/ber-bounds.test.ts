@@ -1,5 +1,4 @@
-import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -9,6 +8,7 @@ import { PkiError } from "../src/errors.js";
 import { nameToString, parseName } from "../src/names.js";
 import { parseCrl } from "../src/trust/crl.js";
 import { CRL_LIMITS } from "../src/trust/der.js";
+import { copyCaDb, genCrl } from "./ca-db.js";
 import { createTrustPolicy } from "../src/trust/index.js";
 import { parseOcspResponse } from "../src/trust/ocsp.js";
 
@@ -99,42 +99,14 @@ describe("pki parsers stay within their limits", () => {
 
   it("a GCA CRL listing 20,000 revoked certificates parses and revokes (asn1js's default cap refused it)", async () => {
     const db = join(tmp, "big-crl");
-    mkdirSync(db);
-    for (const f of readdirSync(join(pki, "ca-db"))) copyFileSync(join(pki, "ca-db", f), join(db, f));
     const extra: string[] = [];
     for (let i = 0; i < 20_000; i++) {
       const serial = (0x100000 + i).toString(16).toUpperCase();
       extra.push(`R\t20991231235959Z\t250101000000Z,keyCompromise\t${serial}\tunknown\t/CN=test revoked ${i}`);
     }
-    writeFileSync(
-      join(db, "index.txt"),
-      `${readFileSync(join(db, "index.txt"), "utf8").trimEnd()}\n${extra.join("\n")}\n`,
-    );
+    copyCaDb(db, (index) => `${index.trimEnd()}\n${extra.join("\n")}\n`);
     writeFileSync(join(db, "index.txt.attr"), "unique_subject = no\n");
-    writeFileSync(
-      join(db, "ca.cnf"),
-      "[ ca ]\ndefault_ca = gca\n[ gca ]\ndatabase = ./index.txt\ncrlnumber = ./crlnumber\ndefault_md = sha256\ncrl_extensions = crl_ext\n[ crl_ext ]\nauthorityKeyIdentifier = keyid:always\n",
-    );
-    const out = join(db, "big.crl.pem");
-    execFileSync(
-      "openssl",
-      [
-        "ca",
-        "-config",
-        join(db, "ca.cnf"),
-        "-gencrl",
-        "-keyfile",
-        join(pki, "intermediate/gca.key.pem"),
-        "-cert",
-        join(pki, "intermediate/gca.cert.pem"),
-        "-crlhours",
-        "2",
-        "-out",
-        out,
-      ],
-      { cwd: db, stdio: "pipe" },
-    );
-    const crl = new Uint8Array(readFileSync(out));
+    const crl = genCrl(db, 2);
     const cert = (p: string) => parseCertificate(new Uint8Array(readFileSync(join(pki, p))));
     const policy = createTrustPolicy({
       anchors: [cert("root/grca.cert.pem")],
