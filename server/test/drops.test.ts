@@ -6,7 +6,7 @@
  */
 import { execFile, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -23,6 +23,7 @@ import { corePayloadSink } from "../src/drops/core-sink.js";
 import { hostKeyFingerprint } from "../src/drops/fingerprint.js";
 import { coreDeliverySource } from "../src/drops/ports.js";
 import type { DropFileEvent } from "../src/drops/run-context.js";
+import { OVERSIZED_HASH_BYTES } from "../src/drops/pull.js";
 import { DropService } from "../src/drops/service.js";
 import type { DropInput, DropRun } from "../src/drops/types.js";
 import { silentLogger } from "../src/log.js";
@@ -315,6 +316,25 @@ describe("pull", () => {
     }
     expect(auditCount("drop.pull.rejected", "%soc-bad%")).toBe(3);
   });
+
+  test("a file larger than the server takes is refused after hashing only its first 64 MiB", async () => {
+    const dir = remoteFolder("soc-huge");
+    await service.create(dropInput("soc-huge", dir), ops);
+    const huge = path.join(dir, "huge.p7m");
+    writeFileSync(huge, Buffer.from("not read whole"));
+    truncateSync(huge, 11 * 1024 ** 3); // sparse, over the service's 10 GiB maxFileBytes
+    writeFileSync(`${huge}.json`, JSON.stringify(fields("H-001")));
+    const r = await service.runNow("soc-huge").done;
+    expect(r.errors.map((e) => [e.file, e.code])).toEqual([["huge.p7m", "REJECTED"]]);
+    const text = readFileSync(path.join(dir, "failed", "huge.error.txt"), "utf8");
+    const prefix = Buffer.alloc(OVERSIZED_HASH_BYTES);
+    prefix.write("not read whole");
+    expect(text).toContain(
+      `SHA-256 of the first ${OVERSIZED_HASH_BYTES} bytes: ${createHash("sha256").update(prefix).digest("hex")}`,
+    );
+    expect(text).toContain(`Size: ${11 * 1024 ** 3} bytes`);
+    rmSync(path.join(dir, "failed", "huge.p7m"));
+  }, 60_000);
 
   test("an unknown host key is refused: nothing transferred, recorded in the run, drop failing, ops mailed", async () => {
     const dir = remoteFolder("soc-mitm");

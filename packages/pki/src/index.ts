@@ -7,3 +7,4 @@ export * from "./keystore/index.js";
 export * from "./keys/index.js";
 export * from "./pkcs11/index.js";
 export * from "./trust/index.js";
+export * from "./ber.js";

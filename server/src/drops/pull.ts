@@ -103,11 +103,16 @@ async function finishMove(ctx: RunContext, rec: DropFileRecord, files: Map<strin
   ctx.store.markMoved(ctx.drop.name, rec.sha256);
 }
 
+/** How much of a file too large to take is read, to identify it in the records (its first 64 MiB). */
+export const OVERSIZED_HASH_BYTES = 64 * 1024 * 1024;
+
 async function pullFile(ctx: RunContext, name: string, files: Map<string, number>): Promise<void> {
   const { drop, session, store } = ctx;
   const dir = drop.remoteDir;
   if ((files.get(name) ?? 0) > ctx.maxFileBytes) {
-    const { sha256, size } = await session.hash(posix.join(dir, name));
+    // Identified by the SHA-256 of its first bytes only: reading a file of any size whole just to refuse it
+    // would let the agency's server make the relay read without end.
+    const { sha256, size, hashedBytes } = await session.hash(posix.join(dir, name), OVERSIZED_HASH_BYTES);
     const e = new DropError(
       "REJECTED",
       `The file is ${size} bytes, more than the ${ctx.maxFileBytes} bytes the server accepts.`,
@@ -115,7 +120,7 @@ async function pullFile(ctx: RunContext, name: string, files: Map<string, number
         hint: "Split the batch into smaller files, or ask the server's operators to raise maxUploadBytes.",
       },
     );
-    return await reject(ctx, name, sha256, size, e, files);
+    return await reject(ctx, name, sha256, size, e, files, hashedBytes);
   }
   const temp = ctx.newTempPath();
   try {
@@ -224,6 +229,7 @@ async function reject(
   size: number,
   e: SealpostError,
   files: Map<string, number>,
+  hashedBytes = size,
 ): Promise<void> {
   const { drop, store } = ctx;
   const at = ctx.now().toISOString();
@@ -242,7 +248,15 @@ async function reject(
       action: "drop.pull.rejected",
       fileSha256: [sha256],
       source: drop.host,
-      detail: { drop: drop.name, remoteName: name, size, code: e.code, reason, runId: ctx.runId },
+      detail: {
+        drop: drop.name,
+        remoteName: name,
+        size,
+        ...(hashedBytes < size ? { hashedBytes } : {}),
+        code: e.code,
+        reason,
+        runId: ctx.runId,
+      },
     });
   })();
   ctx.progress.errors.push({ at, code: e.code, message: reason, file: name });
@@ -253,7 +267,7 @@ async function reject(
     `Reason (${e.code}): ${reason}`,
     ...(e.hint ? [`What to do: ${e.hint}`] : []),
     "",
-    `SHA-256: ${sha256}`,
+    hashedBytes < size ? `SHA-256 of the first ${hashedBytes} bytes: ${sha256}` : `SHA-256: ${sha256}`,
     `Size: ${size} bytes`,
     "",
   ].join("\n");
