@@ -3,7 +3,7 @@ import type { Notice, ServerContext } from "./context.js";
 import { openDatabase } from "./db/open.js";
 import type { Logger } from "./log.js";
 import { enqueueMail } from "./mail/outbox.js";
-import { LocalFileStore } from "./store/files.js";
+import { LocalFileStore } from "./files/store.js";
 import { loadTrust } from "./trust.js";
 
 /**

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import { ServerError } from "./errors.js";
-import type { RateLimitConfig } from "./http/rate-limit.js";
+import type { RateLimitConfig } from "./auth/rate-limit.js";
 import type { SmtpSettings } from "./mail/worker.js";
 
 /** SMTP settings for the mail worker (server/src/mail/worker.ts). */

@@ -2,7 +2,7 @@ import type { CertInfo, TrustPolicy } from "@sealpost/pki";
 import type Database from "better-sqlite3";
 import type { ServerConfig } from "./config.js";
 import type { Logger } from "./log.js";
-import type { FileStore } from "./store/files.js";
+import type { FileStore } from "./files/store.js";
 
 /** A notice for the mail outbox: inserted in the caller's transaction, sent later by the mail worker. */
 export interface Notice {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { TokenBucketLimiter } from "../src/http/rate-limit.js";
+import { TokenBucketLimiter } from "../src/auth/rate-limit.js";
 import type { RunningServer } from "../src/server.js";
 import { Api, freshDataDir, startTestServer } from "./helpers.js";
 

@@ -16,7 +16,7 @@ import { RetentionError } from "../src/retention/errors.js";
 import { purgeExpiredFiles } from "../src/retention/purge.js";
 import { retentionStatus } from "../src/retention/status.js";
 import { startRetentionWorker } from "../src/retention/worker.js";
-import { LocalFileStore } from "../src/store/files.js";
+import { LocalFileStore } from "../src/files/store.js";
 
 const NOW = new Date("2026-06-01T00:00:00.000Z");
 const daysAgo = (d: number) => new Date(NOW.getTime() - d * 24 * 3600_000).toISOString();

@@ -10,6 +10,8 @@ import { appendAudit } from "../audit/log.js";
 import type { Actor, ServerContext } from "../context.js";
 import { ServerError } from "../errors.js";
 import { ipAllowed } from "../registry/cidr.js";
+import type { TokenResolver } from "./guard.js";
+import { DEFAULT_AUTH_RATE_LIMIT, TokenBucketLimiter } from "./rate-limit.js";
 import { activeCertRows, certOf, getAgency, getStaff, validateCert } from "../registry/service.js";
 
 /**
@@ -219,4 +221,41 @@ export function logout(ctx: ServerContext, actor: Actor, token: string): void {
       source: actor.source,
     });
   })();
+}
+
+/** The auth domain as its routes and the other domains see it. */
+export interface AuthService extends TokenResolver {
+  createChallenge(req: ChallengeRequest): Promise<ChallengeResponse>;
+  /**
+   * `requestOrigin`: the origin the request came to (its protocol and Host header), or undefined. The login
+   * statement must name the configured public URL's origin, or only when none is configured, `requestOrigin`.
+   */
+  login(req: LoginRequest, requestOrigin: string | undefined, source: string): Promise<LoginResponse>;
+  logout(actor: Actor, token: string): Promise<void>;
+  /**
+   * Takes one request from `source`'s allowance for the unauthenticated auth endpoints (token bucket, config
+   * authRateLimit). Returns 0 when the request may proceed, otherwise the whole seconds to wait.
+   */
+  takeAuthAllowance(source: string): Promise<number>;
+}
+
+/**
+ * The origins a login statement may name. With `publicUrl` configured: that origin only. The Host header is chosen
+ * by whoever sends the request, so a relaying phishing server could otherwise post a statement signed for its own
+ * origin with its own name as Host. Without `publicUrl` (a loopback or test setup) the origin the request came to.
+ */
+function loginOrigins(ctx: ServerContext, requestOrigin: string | undefined): string[] {
+  if (ctx.config.publicUrl) return [new URL(ctx.config.publicUrl).origin];
+  return requestOrigin ? [requestOrigin] : [];
+}
+
+export function createAuthService(ctx: ServerContext): AuthService {
+  const limiter = new TokenBucketLimiter({ ...DEFAULT_AUTH_RATE_LIMIT, ...ctx.config.authRateLimit });
+  return {
+    createChallenge: async (req) => createChallenge(ctx, req),
+    login: (req, requestOrigin, source) => login(ctx, req, loginOrigins(ctx, requestOrigin), source),
+    logout: async (actor, token) => logout(ctx, actor, token),
+    actorForToken: async (token, source) => actorForToken(ctx, token, source),
+    takeAuthAllowance: async (source) => limiter.take(source),
+  };
 }

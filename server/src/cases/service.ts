@@ -31,6 +31,7 @@ import {
   getStaff,
   validateCert,
 } from "../registry/service.js";
+import type { IncomingFile } from "../files/upload.js";
 import { type CaseListQuery, encodeCursor } from "./paging.js";
 import { compareRecipients } from "./recipients.js";
 
@@ -444,13 +445,6 @@ function notifySafely(ctx: ServerContext, n: Parameters<ServerContext["notify"]>
 }
 
 export type FileKind = "payload" | "result";
-
-/** A fully received upload waiting in a temporary file. */
-export interface IncomingFile {
-  tempPath: string;
-  sha256: string;
-  size: number;
-}
 
 /**
  * Checks, before an upload's body is read, that `actor` may deliver `kind` to the case now: the right side of a
@@ -930,4 +924,49 @@ export async function registerPayloadFromFile(
     cancelCase(ctx, actor, created.case.id, `payload refused: ${e instanceof ServerError ? e.code : "error"}`);
     throw e;
   }
+}
+
+/** Transfer cases as their routes, the files domain and the drops see them. */
+export interface CaseService {
+  list(actor: Actor, query: CaseListQuery): Promise<{ cases: CaseDto[]; nextCursor: string | null }>;
+  create(actor: Actor, req: CreateCaseRequest): Promise<TransferProfile>;
+  get(actor: Actor, id: string): Promise<CaseDto>;
+  profile(actor: Actor, id: string): Promise<TransferProfile>;
+  resultProfile(actor: Actor, id: string): Promise<TransferProfile>;
+  addNote(actor: Actor, id: string, text: string): Promise<CaseDto>;
+  cancel(actor: Actor, id: string, reason: unknown): Promise<CaseDto>;
+  listReceipts(actor: Actor, id: string): Promise<ReceiptDto[]>;
+  addReceipt(actor: Actor, id: string, req: ReceiptRequest): Promise<{ receipt: ReceiptDto; created: boolean }>;
+  /** See assertCanUpload: refuses before a byte of an upload is read. */
+  assertCanUpload(actor: Actor, id: string, kind: FileKind): Promise<void>;
+  /** See acceptFile: checks the envelope, stores the file and records the transition. */
+  acceptFile(actor: Actor, id: string, kind: FileKind, file: IncomingFile): Promise<CaseDto>;
+  /** See recordDownload: records the download transition; `checkSize` may refuse before anything is recorded. */
+  recordDownload(
+    actor: Actor,
+    id: string,
+    kind: FileKind,
+    range: string | undefined,
+    checkSize: (size: number) => void,
+  ): Promise<{ sha256: string; size: number }>;
+  /** See registerPayloadFromFile (the SFTP drops). */
+  registerPayloadFromFile(input: Parameters<typeof registerPayloadFromFile>[1]): Promise<CaseDto>;
+}
+
+export function createCaseService(ctx: ServerContext): CaseService {
+  return {
+    list: async (actor, query) => listCases(ctx, actor, query),
+    create: (actor, req) => createCase(ctx, actor, req),
+    get: async (actor, id) => getCase(ctx, actor, id),
+    profile: async (actor, id) => profile(ctx, actor, id),
+    resultProfile: (actor, id) => resultProfile(ctx, actor, id),
+    addNote: async (actor, id, text) => addNote(ctx, actor, id, text),
+    cancel: async (actor, id, reason) => cancelCase(ctx, actor, id, reason),
+    listReceipts: async (actor, id) => listReceipts(ctx, actor, id),
+    addReceipt: (actor, id, req) => addReceipt(ctx, actor, id, req),
+    assertCanUpload: async (actor, id, kind) => assertCanUpload(ctx, actor, id, kind),
+    acceptFile: (actor, id, kind, file) => acceptFile(ctx, actor, id, kind, file),
+    recordDownload: async (actor, id, kind, range, checkSize) => recordDownload(ctx, actor, id, kind, range, checkSize),
+    registerPayloadFromFile: (input) => registerPayloadFromFile(ctx, input),
+  };
 }

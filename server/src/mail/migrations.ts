@@ -1,15 +1,12 @@
 import type { Migration } from "../db/migration.js";
 
 /**
- * Schema owned by the mail and retention modules, applied after the core migrations (see server/src/db/all-migrations.ts).
+ * Schema owned by the mail domain, applied after the core migrations (see server/src/db/all-migrations.ts).
  *
  * - mail-001: `mail_outbox`, the durable outbox. Timestamps are ISO-8601 UTC strings (`Date#toISOString`), which
  *   sort as text. `recipients` is a JSON array of addresses. State moves queued -> sending -> sent, or back to
  *   queued after a failed attempt, or to failed once the attempts run out. `attempts` counts finished
  *   failed attempts (and sends interrupted by a crash); `last_attempt_at` is when the last one ended.
- * - retention-001: `purged_files`, one row per (file, case, role) whose stored content was deleted by the retention
- *   purge (role "payload" or "result"). The case keeps its hashes and receipts; `files.purged_at` (core) says the
- *   bytes are gone, this table says for which case and role they were purged.
  */
 export const migrations: Migration[] = [
   {
@@ -33,21 +30,6 @@ export const migrations: Migration[] = [
         );
         CREATE INDEX mail_outbox_due ON mail_outbox (state, next_attempt_at);
         CREATE INDEX mail_outbox_case ON mail_outbox (case_id);
-      `);
-    },
-  },
-  {
-    id: "retention-001",
-    up(db) {
-      db.exec(`
-        CREATE TABLE purged_files (
-          sha256 TEXT NOT NULL,
-          case_id TEXT NOT NULL,
-          role TEXT NOT NULL,
-          purged_at TEXT NOT NULL,
-          PRIMARY KEY (sha256, case_id, role)
-        );
-        CREATE INDEX purged_files_case ON purged_files (case_id);
       `);
     },
   },

@@ -483,3 +483,45 @@ export function getCategory(db: Database.Database, code: string): CategoryDto {
 export function listCategories(db: Database.Database): CategoryDto[] {
   return (db.prepare("SELECT * FROM categories ORDER BY code").all() as CategoryRow[]).map(categoryDto);
 }
+
+/** The registry as its routes and the other domains see it. `actor` null: the system (init). */
+export interface RegistryService {
+  listAgencies(): Promise<AgencyDto[]>;
+  addAgency(actor: Actor | null, a: AgencyDto): Promise<AgencyDto>;
+  updateAgency(
+    actor: Actor | null,
+    code: string,
+    patch: Partial<Pick<AgencyDto, "name" | "email" | "allowCidrs">>,
+  ): Promise<AgencyDto>;
+  deactivateAgency(actor: Actor | null, code: string): Promise<AgencyDto>;
+  listStaff(agency?: string): Promise<StaffDto[]>;
+  addStaff(actor: Actor | null, s: { agency: string; name: string; email: string; role?: Role }): Promise<StaffDto>;
+  setStaffActive(actor: Actor | null, idOrEmail: string, active: boolean): Promise<StaffDto>;
+  listCertificates(staff?: string): Promise<CertificateDto[]>;
+  addCertificate(
+    actor: Actor | null,
+    body: { staff: string; pem: string; purpose?: CertPurpose },
+  ): Promise<CertificateDto>;
+  revokeCertificate(actor: Actor | null, idOrSha: string, reason: unknown): Promise<CertificateDto>;
+  listCategories(): Promise<CategoryDto[]>;
+  addCategory(actor: Actor | null, c: Omit<CategoryDto, "active">): Promise<CategoryDto>;
+  deactivateCategory(actor: Actor | null, code: string): Promise<CategoryDto>;
+}
+
+export function createRegistryService(ctx: ServerContext): RegistryService {
+  return {
+    listAgencies: async () => listAgencies(ctx.db),
+    addAgency: async (actor, a) => addAgency(ctx, actor, a),
+    updateAgency: async (actor, code, patch) => updateAgency(ctx, actor, code, patch),
+    deactivateAgency: async (actor, code) => deactivateAgency(ctx, actor, code),
+    listStaff: async (agency) => listStaff(ctx.db, agency),
+    addStaff: async (actor, s) => addStaff(ctx, actor, s),
+    setStaffActive: async (actor, id, active) => setStaffActive(ctx, actor, id, active),
+    listCertificates: async (staff) => listCertificates(ctx.db, staff),
+    addCertificate: (actor, body) => addCertificate(ctx, actor, body),
+    revokeCertificate: async (actor, id, reason) => revokeCertificate(ctx, actor, id, reason),
+    listCategories: async () => listCategories(ctx.db),
+    addCategory: async (actor, c) => addCategory(ctx, actor, c),
+    deactivateCategory: async (actor, code) => deactivateCategory(ctx, actor, code),
+  };
+}

@@ -1,7 +1,7 @@
 import type Database from "better-sqlite3";
 import { type AuditEntryInput, appendAudit } from "../audit/log.js";
 import type { Logger } from "../log.js";
-import type { FileStore } from "../store/files.js";
+import type { FileStore } from "../files/store.js";
 import { fileUses, listPurgeCandidates, useHasExpired } from "./candidates.js";
 import { RetentionError } from "./errors.js";
 

@@ -4,8 +4,14 @@ import { rm } from "node:fs/promises";
 import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { ServerError } from "../errors.js";
-import type { FileStore } from "../store/files.js";
-import type { IncomingFile } from "./service.js";
+import type { FileStore } from "./store.js";
+
+/** A fully received upload waiting in a temporary file. */
+export interface IncomingFile {
+  tempPath: string;
+  sha256: string;
+  size: number;
+}
 
 /**
  * Streams a request body into a fresh temporary file of the store, hashing as it arrives. Refuses more than
