@@ -10,6 +10,8 @@ export default defineConfig({
       "server/test/**/*.test.ts",
     ],
     pool: "forks",
+    // One throwaway PostgreSQL cluster per run; each test file that needs it makes its own database.
+    globalSetup: ["server/test/helpers/pg-global-setup.ts"],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     reporters: ["default"],

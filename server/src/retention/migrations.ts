@@ -10,8 +10,7 @@ import type { Migration } from "../db/migration.js";
 export const migrations: Migration[] = [
   {
     id: "retention-001",
-    up(db) {
-      db.exec(`
+    sqlite: `
         CREATE TABLE purged_files (
           sha256 TEXT NOT NULL,
           case_id TEXT NOT NULL,
@@ -20,7 +19,16 @@ export const migrations: Migration[] = [
           PRIMARY KEY (sha256, case_id, role)
         );
         CREATE INDEX purged_files_case ON purged_files (case_id);
-      `);
-    },
+      `,
+    postgres: `
+        CREATE TABLE purged_files (
+          sha256 TEXT NOT NULL,
+          case_id TEXT NOT NULL,
+          role TEXT NOT NULL,
+          purged_at TEXT NOT NULL,
+          PRIMARY KEY (sha256, case_id, role)
+        );
+        CREATE INDEX purged_files_case ON purged_files (case_id);
+      `,
   },
 ];

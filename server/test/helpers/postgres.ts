@@ -1,0 +1,54 @@
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import { inject } from "vitest";
+import type { PostgresConfig } from "../../src/db/postgres.js";
+import type { PgCluster } from "./postgres-cluster.js";
+
+/** The databases every repository and service test runs on. */
+export const DIALECTS = ["sqlite", "postgres"] as const;
+export type TestDialect = (typeof DIALECTS)[number];
+
+/** This run's PostgreSQL cluster (started once by the vitest globalSetup). */
+export function pgCluster(): PgCluster {
+  return inject("pgCluster");
+}
+
+/** A fresh database of this run's cluster, for one test file; `drop()` removes it and the password file. */
+export interface TestDatabase {
+  /** config.json `database` for it: a URL without password and a password file (mode 0600). */
+  config: PostgresConfig;
+  name: string;
+  drop(): Promise<void>;
+}
+
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const c = pgCluster();
+  const name = `sealpost_test_${randomBytes(6).toString("hex")}`;
+  const admin = new pg.Client({ host: c.host, port: c.port, user: c.user, password: c.password, database: "postgres" });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const dir = mkdtempSync(join(tmpdir(), "sealpost-pgpass-"));
+  const passwordFile = join(dir, "password");
+  writeFileSync(passwordFile, `${c.password}\n`, { mode: 0o600 });
+  return {
+    name,
+    config: { url: `postgres://${c.user}@${c.host}:${c.port}/${name}`, passwordFile },
+    async drop() {
+      const a = new pg.Client({ host: c.host, port: c.port, user: c.user, password: c.password, database: "postgres" });
+      await a.connect();
+      try {
+        await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await a.end();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
