@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import type { FastifyInstance } from "fastify";
-import { createContext } from "./app.js";
+import { closeContext, createContext } from "./app.js";
 import { dataPath, type ServerConfig } from "./config.js";
 import type { ServerContext } from "./context.js";
 import { ServerError } from "./errors.js";
@@ -52,7 +52,7 @@ export async function startServer(
   const tlsFiles = options.tls ?? ctx.config.tls;
   const { host, port } = parseListen(options.listen ?? ctx.config.listen);
   if (!tlsFiles && !isLoopback(host)) {
-    ctx.db.close();
+    await closeContext(ctx);
     throw new ServerError("BAD_REQUEST", `Refusing to listen on ${host} without TLS.`, {
       hint: "Give --tls-cert and --tls-key, or listen on 127.0.0.1.",
     });
@@ -84,7 +84,7 @@ export async function startServer(
     async close() {
       await app.close();
       await jobs.stop();
-      ctx.db.close();
+      await closeContext(ctx);
     },
   };
 }

@@ -22,7 +22,7 @@ export function createServices(ctx: ServerContext): Services {
   const cases = createCaseService(ctx);
   return {
     auth: createAuthService(ctx),
-    registry: createRegistryService(ctx),
+    registry: createRegistryService({ db: ctx.data, clock: ctx.clock, validator: ctx.validator }),
     cases,
     drops: new DropService({
       db: ctx.db,

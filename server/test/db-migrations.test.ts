@@ -108,10 +108,7 @@ describe("migrations", () => {
       await expect(db.updateTable("audit_log").set({ action: "changed" }).execute()).rejects.toThrow(/append-only/);
       await expect(db.deleteFrom("audit_log").execute()).rejects.toThrow(/append-only/);
       await expect(sql`TRUNCATE audit_log`.execute(db)).rejects.toThrow(/append-only/);
-      await db
-        .insertInto("agencies")
-        .values({ code: "A", name: "A", email: "a@x.example", created_at: "t" })
-        .execute();
+      await db.insertInto("agencies").values({ code: "A", name: "A", email: "a@x.example", created_at: "t" }).execute();
       await db
         .insertInto("staff")
         .values({ id: "1", agency: "A", name: "n", email: "Chen@Soc.example", role: "staff", created_at: "t" })
@@ -122,7 +119,10 @@ describe("migrations", () => {
           .values({ id: "2", agency: "A", name: "n", email: "chen@soc.EXAMPLE", role: "staff", created_at: "t" })
           .execute(),
       ).rejects.toMatchObject({ code: "23505" });
-      const n = await db.selectFrom("audit_log").select((eb) => eb.fn.countAll().as("n")).executeTakeFirstOrThrow();
+      const n = await db
+        .selectFrom("audit_log")
+        .select((eb) => eb.fn.countAll().as("n"))
+        .executeTakeFirstOrThrow();
       expect(n.n).toBe(1);
     } finally {
       await db.destroy();

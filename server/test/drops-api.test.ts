@@ -13,13 +13,13 @@ import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { RemoteClient } from "../../cli/src/remote/client.js";
 import { registerDropCommands } from "../../cli/src/remote/drops.js";
-import { createContext } from "../src/app.js";
+import { closeContext, createContext } from "../src/app.js";
 import { initDataDir } from "../src/commands/init.js";
 import type { ServerContext } from "../src/context.js";
 import { dropKeyPath } from "../src/drops/keys.js";
 import { buildApp } from "../src/http/app.js";
 import { silentLogger } from "../src/log.js";
-import { addAgency, addCertificate, addStaff } from "../src/registry/service.js";
+import { createRegistryService } from "../src/registry/service.js";
 import { type SshdHandle, startSshd } from "./helpers/sshd.js";
 
 const repoRoot = path.resolve(import.meta.dirname, "../..");
@@ -76,7 +76,8 @@ beforeAll(async () => {
     log: silentLogger,
   });
   ctx = await createContext(data, { log: silentLogger });
-  addAgency(ctx, null, {
+  const registry = createRegistryService({ db: ctx.data, clock: ctx.clock, validator: ctx.validator });
+  await registry.addAgency(null, {
     code: "KHH-SOC",
     name: manifest.agencies["KHH-SOC"].name,
     email: "x@soc.khh.example",
@@ -84,8 +85,8 @@ beforeAll(async () => {
   });
   for (const id of ["ops-liu", "soc-chen"]) {
     const p = manifest.people[id];
-    const s = addStaff(ctx, null, { agency: p.agency, name: p.name, email: p.email, role: p.role });
-    await addCertificate(ctx, null, { staff: s.id, pem: readFileSync(fx(p.sign.cert), "utf8"), purpose: "sign" });
+    const s = await registry.addStaff(null, { agency: p.agency, name: p.name, email: p.email, role: p.role });
+    await registry.addCertificate(null, { staff: s.id, pem: readFileSync(fx(p.sign.cert), "utf8"), purpose: "sign" });
   }
   app = await buildApp(ctx);
   await app.listen({ host: "127.0.0.1", port: 0 });
@@ -97,7 +98,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await app?.close();
-  ctx?.db.close();
+  if (ctx) await closeContext(ctx);
   await sshd?.close();
   if (work) await rm(work, { recursive: true, force: true });
 });

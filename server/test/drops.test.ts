@@ -14,7 +14,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { sealFile } from "@sealpost/cms";
 import { loadKeystore, parseCertificate, pickKey } from "@sealpost/pki";
-import { createContext } from "../src/app.js";
+import { closeContext, createContext } from "../src/app.js";
 import { initDataDir } from "../src/commands/init.js";
 import type { ServerContext } from "../src/context.js";
 import { acceptFile, recordDownload } from "../src/cases/service.js";
@@ -26,7 +26,7 @@ import type { DropFileEvent } from "../src/drops/run-context.js";
 import { DropService } from "../src/drops/service.js";
 import type { DropInput, DropRun } from "../src/drops/types.js";
 import { silentLogger } from "../src/log.js";
-import { addAgency, addCategory, addCertificate, addStaff } from "../src/registry/service.js";
+import { createRegistryService } from "../src/registry/service.js";
 import { type SshdHandle, startSshd } from "./helpers/sshd.js";
 
 const run = promisify(execFile);
@@ -179,23 +179,28 @@ beforeAll(async () => {
     log: silentLogger,
   });
   ctx = await createContext(data, { log: silentLogger });
+  const registry = createRegistryService({ db: ctx.data, clock: ctx.clock, validator: ctx.validator });
   for (const code of ["KHH-SOC", "KHH-TAX"]) {
     const a = manifest.agencies[code]!;
-    addAgency(ctx, null, { code, name: a.name, email: a.email, allowCidrs: [] });
+    await registry.addAgency(null, { code, name: a.name, email: a.email, allowCidrs: [] });
   }
   for (const id of ["soc-chen", "tax-wang", "ops-liu"]) {
     const p = person(id);
     const agency = p.agency;
-    const s = addStaff(ctx, null, { agency, name: p.name, email: p.email, role: p.role as "staff" | "ops" });
+    const s = await registry.addStaff(null, { agency, name: p.name, email: p.email, role: p.role as "staff" | "ops" });
     if (id !== "ops-liu") {
-      await addCertificate(ctx, null, {
+      await registry.addCertificate(null, {
         staff: s.id,
         pem: readFileSync(fx(p.encrypt.cert), "utf8"),
         purpose: "encrypt",
       });
     }
   }
-  addCategory(ctx, null, { code: "WELFARE-TAX", name: "社會救助資格比對", purpose: "社會救助法第44條之3 (test)" });
+  await registry.addCategory(null, {
+    code: "WELFARE-TAX",
+    name: "社會救助資格比對",
+    purpose: "社會救助法第44條之3 (test)",
+  });
   service = new DropService({
     db: ctx.db,
     dataDir: data,
@@ -208,7 +213,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await service?.stop();
-  ctx?.db.close();
+  if (ctx) await closeContext(ctx);
   await sshd?.close();
   if (work) await rm(work, { recursive: true, force: true });
 });

@@ -12,7 +12,8 @@ import { ServerError } from "../errors.js";
 import { ipAllowed } from "../registry/cidr.js";
 import type { TokenResolver } from "./guard.js";
 import { DEFAULT_AUTH_RATE_LIMIT, TokenBucketLimiter } from "./rate-limit.js";
-import { activeCertRows, certOf, getAgency, getStaff, validateCert } from "../registry/service.js";
+import { certOf } from "../registry/certificates.js";
+import { activeCertRows, getAgency, getStaff, validateCert } from "../registry/legacy.js";
 
 /**
  * Login by signature. The CLI asks for a challenge (32 random bytes, single use, valid 2 minutes), signs

@@ -21,16 +21,9 @@ import type { Actor, ServerContext } from "../context.js";
 import { inspectCms } from "../crypto.js";
 import { ServerError } from "../errors.js";
 import { type CaseMailInfo, renderNewCaseMail, renderProcessedMail } from "../mail/templates.js";
-import {
-  activeCertRows,
-  type CertRow,
-  certDto,
-  certOf,
-  getAgency,
-  getCategory,
-  getStaff,
-  validateCert,
-} from "../registry/service.js";
+import { certDto, certOf } from "../registry/certificates.js";
+import { activeCertRows, getAgency, getCategory, getStaff, validateCert } from "../registry/legacy.js";
+import type { CertRow } from "../registry/repository.js";
 import type { IncomingFile } from "../files/upload.js";
 import { type CaseListQuery, encodeCursor } from "./paging.js";
 import { compareRecipients } from "./recipients.js";

@@ -1,11 +1,11 @@
 import { copyFile, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { createContext } from "../app.js";
+import { closeContext, createContext } from "../app.js";
 import { configPath, DEFAULT_CONFIG, type ServerConfig } from "../config.js";
 import { databasePath, openDatabase } from "../db/open.js";
 import { ServerError } from "../errors.js";
 import type { Logger } from "../log.js";
-import { addAgency, addCertificate, addStaff } from "../registry/service.js";
+import { createRegistryService } from "../registry/service.js";
 
 export interface InitOptions {
   data: string;
@@ -76,11 +76,17 @@ async function initFresh(data: string, o: InitOptions): Promise<{ adminId: strin
     const pem = await readFile(o.adminCert, "utf8");
     const agency = o.adminAgency ?? "SEALPOST";
     const email = o.adminEmail ?? "admin@sealpost.invalid";
-    addAgency(ctx, null, { code: agency, name: agency, email, allowCidrs: [] });
-    const admin = addStaff(ctx, null, { agency, name: o.adminName ?? "administrator", email, role: "admin" });
-    await addCertificate(ctx, null, { staff: admin.id, pem, purpose: "sign" });
+    const registry = createRegistryService({ db: ctx.data, clock: ctx.clock, validator: ctx.validator });
+    await registry.addAgency(null, { code: agency, name: agency, email, allowCidrs: [] });
+    const admin = await registry.addStaff(null, {
+      agency,
+      name: o.adminName ?? "administrator",
+      email,
+      role: "admin",
+    });
+    await registry.addCertificate(null, { staff: admin.id, pem, purpose: "sign" });
     return { adminId: admin.id, config };
   } finally {
-    ctx.db.close();
+    await closeContext(ctx);
   }
 }

@@ -54,5 +54,7 @@ class StatementCache implements SqliteDatabase {
  * the connection.
  */
 export function sqliteKysely(raw: BetterSqlite3.Database, options: { closeRaw?: boolean } = {}): Kysely<Database> {
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: new StatementCache(raw, options.closeRaw ?? true) }) });
+  return new Kysely<Database>({
+    dialect: new SqliteDialect({ database: new StatementCache(raw, options.closeRaw ?? true) }),
+  });
 }

@@ -1,6 +1,15 @@
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -52,7 +61,9 @@ export async function startPgCluster(): Promise<{ cluster: PgCluster; stop(): Pr
   const dir = mkdtempSync(join(tmpdir(), "sealpost-pg-"));
   const asRoot = process.getuid?.() === 0;
   const run = (prog: string, args: string[]) =>
-    asRoot ? { cmd: "runuser", args: ["-u", "postgres", "--", join(bin, prog), ...args] } : { cmd: join(bin, prog), args };
+    asRoot
+      ? { cmd: "runuser", args: ["-u", "postgres", "--", join(bin, prog), ...args] }
+      : { cmd: join(bin, prog), args };
   const password = randomBytes(18).toString("base64url");
   const pwfile = join(dir, "pw");
   writeFileSync(pwfile, `${password}\n`, { mode: 0o600 });
