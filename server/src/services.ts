@@ -21,7 +21,7 @@ export interface Services {
 export function createServices(ctx: ServerContext): Services {
   const cases = createCaseService(ctx);
   return {
-    auth: createAuthService(ctx),
+    auth: createAuthService({ db: ctx.data, clock: ctx.clock, validator: ctx.validator, config: ctx.config }),
     registry: createRegistryService({ db: ctx.data, clock: ctx.clock, validator: ctx.validator }),
     cases,
     drops: new DropService({

@@ -1,4 +1,5 @@
 import type { SqlContext } from "../db/sql.js";
+import { type RateLimitConfig, refillMs, takeToken } from "./rate-limit.js";
 
 /** The staff member, certificate and agency behind a bearer token, as one row. */
 export interface TokenActorRow {
@@ -87,5 +88,34 @@ export class AuthRepository {
       ])
       .where("t.hash", "=", hash)
       .executeTakeFirst();
+  }
+
+  /**
+   * Takes one token from the bucket `key` at `nowMs` (see takeToken); returns 0 or the seconds to wait. Must run in a
+   * transaction: the row is created if missing (ON CONFLICT DO NOTHING, so two instances creating it at once both
+   * succeed), then read under a row lock on PostgreSQL (SELECT ... FOR UPDATE; on SQLite the transaction already
+   * holds the write lock) and written back, so concurrent requests of several instances each take their own token.
+   * Creating a new bucket also prunes buckets idle long enough to be full again (bounded table).
+   */
+  async takeRateLimitToken(key: string, nowMs: number, cfg: RateLimitConfig): Promise<number> {
+    if (!this.s.inTransaction) throw new Error("rate limit tokens are taken inside a transaction");
+    const created = await this.s.q
+      .insertInto("rate_limits")
+      .values({ key, tokens: cfg.burst, at_ms: nowMs })
+      .onConflict((oc) => oc.column("key").doNothing())
+      .executeTakeFirst();
+    if (Number(created.numInsertedOrUpdatedRows ?? 0) > 0) {
+      await this.s.q
+        .deleteFrom("rate_limits")
+        .where("at_ms", "<", nowMs - refillMs(cfg))
+        .where("key", "!=", key)
+        .execute();
+    }
+    let q = this.s.q.selectFrom("rate_limits").select(["tokens", "at_ms"]).where("key", "=", key);
+    if (this.s.dialect === "postgres") q = q.forUpdate();
+    const row = await q.executeTakeFirstOrThrow();
+    const { tokens, wait } = takeToken({ tokens: row.tokens, atMs: row.at_ms }, nowMs, cfg);
+    await this.s.q.updateTable("rate_limits").set({ tokens, at_ms: nowMs }).where("key", "=", key).execute();
+    return wait;
   }
 }

@@ -112,9 +112,10 @@ export interface TokensTable {
 export interface RateLimitsTable {
   /** What is limited and for whom, e.g. "auth:203.0.113.9". */
   key: string;
-  /** Tokens left in the bucket at `at` (fractional). */
+  /** Tokens left in the bucket at `at_ms` (fractional). */
   tokens: number;
-  at: string;
+  /** Milliseconds since the epoch. */
+  at_ms: number;
 }
 
 export interface FilesTable {

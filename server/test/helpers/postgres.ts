@@ -4,7 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { inject } from "vitest";
-import type { PostgresConfig } from "../../src/db/postgres.js";
+import { Db } from "../../src/db/db.js";
+import { migrate, migratePostgres } from "../../src/db/migrate.js";
+import { type PostgresConfig, postgresKysely, postgresPool } from "../../src/db/postgres.js";
+import { openSqliteFile, sqliteKysely } from "../../src/db/sqlite.js";
 import type { PgCluster } from "./postgres-cluster.js";
 
 /** The databases every repository and service test runs on. */
@@ -49,6 +52,55 @@ export async function createTestDatabase(): Promise<TestDatabase> {
         await a.end();
         rmSync(dir, { recursive: true, force: true });
       }
+    },
+  };
+}
+
+/** A migrated database of either kind for repository tests. */
+export interface TestDb {
+  db: Db;
+  /**
+   * On PostgreSQL another Db over the same database with its own pool (a second relay instance); closed with this
+   * one. SQLite runs one instance (one process, one writing connection): there it is the same Db.
+   */
+  second(): Promise<Db>;
+  close(): Promise<void>;
+}
+
+export async function openTestDb(dialect: TestDialect): Promise<TestDb> {
+  const extra: Db[] = [];
+  if (dialect === "sqlite") {
+    const dir = mkdtempSync(join(tmpdir(), "sealpost-db-"));
+    const file = join(dir, "sealpost.db");
+    const raw = openSqliteFile(file, { mustExist: false });
+    migrate(raw);
+    const db = new Db({ dialect: "sqlite", writer: sqliteKysely(raw), reader: sqliteKysely(openSqliteFile(file)) });
+    return {
+      db,
+      async second() {
+        return db;
+      },
+      async close() {
+        await db.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  }
+  const tdb = await createTestDatabase();
+  const open = () => new Db({ dialect: "postgres", writer: postgresKysely(postgresPool(tdb.config)) });
+  const db = open();
+  await migratePostgres(db.kysely);
+  return {
+    db,
+    async second() {
+      const d = open();
+      extra.push(d);
+      return d;
+    },
+    async close() {
+      for (const d of extra) await d.close();
+      await db.close();
+      await tdb.drop();
     },
   };
 }
