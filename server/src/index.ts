@@ -1,7 +1,7 @@
 export { createContext } from "./app.js";
 export { type AuditEntry, type AuditEntryInput, appendAudit, iterateAudit } from "./audit/log.js";
 export { type AuditVerifyResult, verifyAudit } from "./audit/verify.js";
-export { acceptFile, registerPayloadFromFile } from "./cases/service.js";
+export { type CaseService, createCaseService, type PulledPayload } from "./cases/service.js";
 export { DEFAULT_CONFIG, loadConfig, type ServerConfig } from "./config.js";
 export type { Actor, Notice, ServerContext } from "./context.js";
 export { migrate } from "./db/migrate.js";

@@ -19,7 +19,14 @@ export interface Services {
  * by startJobs (jobs.ts), the HTTP plugins by buildApp (http/app.ts).
  */
 export function createServices(ctx: ServerContext): Services {
-  const cases = createCaseService(ctx);
+  const cases = createCaseService({
+    db: ctx.data,
+    clock: ctx.clock,
+    validator: ctx.validator,
+    store: ctx.store,
+    log: ctx.log,
+    config: ctx.config,
+  });
   return {
     auth: createAuthService({ db: ctx.data, clock: ctx.clock, validator: ctx.validator, config: ctx.config }),
     registry: createRegistryService({ db: ctx.data, clock: ctx.clock, validator: ctx.validator }),
@@ -27,8 +34,8 @@ export function createServices(ctx: ServerContext): Services {
     drops: new DropService({
       db: ctx.db,
       dataDir: ctx.dataDir,
-      payloads: corePayloadSink(ctx),
-      deliveries: coreDeliverySource(ctx.db, ctx.store),
+      payloads: corePayloadSink({ cases, db: ctx.data }),
+      deliveries: coreDeliverySource(ctx.data, ctx.store),
       tempPath: () => ctx.store.tempPath(),
       log: ctx.log,
       maxFileBytes: ctx.config.maxUploadBytes,

@@ -17,7 +17,7 @@ import { loadKeystore, parseCertificate, pickKey } from "@sealpost/pki";
 import { closeContext, createContext } from "../src/app.js";
 import { initDataDir } from "../src/commands/init.js";
 import type { ServerContext } from "../src/context.js";
-import { acceptFile, recordDownload } from "../src/cases/service.js";
+import { type CaseService, createCaseService } from "../src/cases/service.js";
 import type { Actor } from "../src/context.js";
 import { corePayloadSink } from "../src/drops/core-sink.js";
 import { hostKeyFingerprint } from "../src/drops/fingerprint.js";
@@ -57,6 +57,7 @@ let sshd: SshdHandle;
 let work: string;
 let data: string;
 let ctx: ServerContext;
+let cases: CaseService;
 let service: DropService;
 /** Files made for the tests (sealed files, sidecars) before they are placed in a remote folder. */
 let made: string;
@@ -180,6 +181,14 @@ beforeAll(async () => {
   });
   ctx = await createContext(data, { log: silentLogger });
   const registry = createRegistryService({ db: ctx.data, clock: ctx.clock, validator: ctx.validator });
+  cases = createCaseService({
+    db: ctx.data,
+    clock: ctx.clock,
+    validator: ctx.validator,
+    store: ctx.store,
+    log: silentLogger,
+    config: ctx.config,
+  });
   for (const code of ["KHH-SOC", "KHH-TAX"]) {
     const a = manifest.agencies[code]!;
     await registry.addAgency(null, { code, name: a.name, email: a.email, allowCidrs: [] });
@@ -204,8 +213,8 @@ beforeAll(async () => {
   service = new DropService({
     db: ctx.db,
     dataDir: data,
-    payloads: corePayloadSink(ctx),
-    deliveries: coreDeliverySource(ctx.db, ctx.store),
+    payloads: corePayloadSink({ cases, db: ctx.data }),
+    deliveries: coreDeliverySource(ctx.data, ctx.store),
     tempPath: () => ctx.store.tempPath(),
     log: silentLogger,
   });
@@ -352,7 +361,7 @@ describe("pull", () => {
 
   test("a registration committed but never recorded (error right after the commit) is found again, not repeated", async () => {
     const dir = remoteFolder("soc-lost");
-    const real = corePayloadSink(ctx);
+    const real = corePayloadSink({ cases, db: ctx.data });
     let lost = 0;
     const lossy = new DropService({
       db: ctx.db,
@@ -368,7 +377,7 @@ describe("pull", () => {
         },
         findCaseByPayload: (sha, agency) => real.findCaseByPayload(sha, agency),
       },
-      deliveries: coreDeliverySource(ctx.db, ctx.store),
+      deliveries: coreDeliverySource(ctx.data, ctx.store),
       tempPath: () => ctx.store.tempPath(),
       log: silentLogger,
     });
@@ -521,11 +530,11 @@ describe("push", () => {
   test("delivers a processed case's result to the sender agency's inbox", async () => {
     const c = sentTo("KHH-TAX")[0]!;
     const wang = actorOf("tax-wang");
-    recordDownload(ctx, wang, c.id, "payload");
+    await cases.recordDownload(wang, c.id, "payload", undefined, () => {});
     const result = await seal("result", ["soc-chen"]);
     const temp = ctx.store.tempPath();
     writeFileSync(temp, readFileSync(result));
-    await acceptFile(ctx, wang, c.id, "result", {
+    await cases.acceptFile(wang, c.id, "result", {
       tempPath: temp,
       sha256: sha256(result),
       size: statSync(result).size,

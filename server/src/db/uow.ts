@@ -1,5 +1,8 @@
 import { AuditRepository } from "../audit/repository.js";
 import { AuthRepository } from "../auth/repository.js";
+import { CaseRepository } from "../cases/repository.js";
+import { FileRepository } from "../files/repository.js";
+import { MailRepository } from "../mail/repository.js";
 import { RegistryRepository } from "../registry/repository.js";
 import type { SqlContext } from "./sql.js";
 
@@ -11,6 +14,9 @@ export class UnitOfWork {
   private _audit?: AuditRepository;
   private _auth?: AuthRepository;
   private _registry?: RegistryRepository;
+  private _cases?: CaseRepository;
+  private _files?: FileRepository;
+  private _mail?: MailRepository;
 
   constructor(readonly sql: SqlContext) {}
 
@@ -27,5 +33,20 @@ export class UnitOfWork {
   get registry(): RegistryRepository {
     this._registry ??= new RegistryRepository(this.sql);
     return this._registry;
+  }
+
+  get cases(): CaseRepository {
+    this._cases ??= new CaseRepository(this.sql);
+    return this._cases;
+  }
+
+  get files(): FileRepository {
+    this._files ??= new FileRepository(this.sql);
+    return this._files;
+  }
+
+  get mail(): MailRepository {
+    this._mail ??= new MailRepository(this.sql);
+    return this._mail;
   }
 }

@@ -124,7 +124,7 @@ async function pullFile(ctx: RunContext, name: string, files: Map<string, number
     let caseId =
       prior?.outcome === "registered" || prior?.outcome === "processed" ? (prior.caseId ?? undefined) : undefined;
     if (prior?.outcome === "registering") {
-      caseId = ctx.sink.findCaseByPayload(sha256, drop.agency);
+      caseId = await ctx.sink.findCaseByPayload(sha256, drop.agency);
       if (caseId) recordRegistered(ctx, name, sha256, size, caseId, true);
     }
     if (caseId) {

@@ -14,7 +14,7 @@ import type { RunContext } from "./run-context.js";
  * different file already named NAME is left untouched and reported in the run's errors.
  */
 export async function pushOnce(ctx: RunContext): Promise<void> {
-  for (const item of ctx.deliveries.pending(ctx.drop.agency)) {
+  for (const item of await ctx.deliveries.pending(ctx.drop.agency)) {
     const done = ctx.store.pushedFile(ctx.drop.name, item.caseId, item.kind);
     if (done?.outcome === "delivered" && done.sha256 === item.sha256) continue;
     await pushFile(ctx, item);

@@ -75,7 +75,7 @@ function toEntry(row: OutboxRow): OutboxEntry {
 // extra recipients or headers). A dotless domain (an intranet host) is allowed, as the staff registry allows it.
 const ADDRESS = /^[^\s@<>,;"]+@[^\s@<>,;"]+$/;
 
-function validate(msg: OutboxMessage): string[] {
+export function validateNotice(msg: OutboxMessage): string[] {
   if (!Array.isArray(msg.to) || msg.to.length === 0) {
     throw new MailError("NO_RECIPIENTS", "The notice has no recipient.", {
       hint: "Register an e-mail address for the staff who should receive notices.",
@@ -105,7 +105,7 @@ function validate(msg: OutboxMessage): string[] {
  * @returns the outbox row id.
  */
 export function enqueueMail(db: Database.Database, msg: OutboxMessage, now: Date = new Date()): number {
-  const recipients = validate(msg);
+  const recipients = validateNotice(msg);
   const at = now.toISOString();
   const info = db
     .prepare(
