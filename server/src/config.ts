@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import { ServerError } from "./errors.js";
 import type { RateLimitConfig } from "./auth/rate-limit.js";
+import type { PostgresConfig } from "./db/postgres.js";
 import type { SmtpSettings } from "./mail/worker.js";
 
 /** SMTP settings for the mail worker (server/src/mail/worker.ts). */
@@ -47,6 +48,12 @@ export interface ServerConfig {
   /** The URL staff use to reach the server (for mails and the login origin check). */
   publicUrl?: string;
   trust: TrustConfig;
+  /**
+   * PostgreSQL instead of the default SQLite file `<data>/sealpost.db`: `{ url: "postgres://USER@HOST:PORT/DB",
+   * passwordFile? }`. The URL must not hold a password (see PostgresConfig for where it comes from). Several relay
+   * instances can share one PostgreSQL database and one file store.
+   */
+  database?: PostgresConfig;
 }
 
 export const DEFAULT_CONFIG: ServerConfig = {

@@ -25,7 +25,9 @@ export function startJobs(ctx: ServerContext, services: Services): RunningJobs {
     log: ctx.log,
     ...(ctx.config.retentionIntervalMs !== undefined ? { intervalMs: ctx.config.retentionIntervalMs } : {}),
   });
-  services.drops.start();
+  services.drops
+    .start()
+    .catch((e) => ctx.log.error("drop scheduler did not start", { error: e instanceof Error ? e.message : String(e) }));
   return {
     async stop() {
       await services.drops.stop();

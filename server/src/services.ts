@@ -20,7 +20,7 @@ export interface Services {
  */
 export function createServices(ctx: ServerContext): Services {
   const cases = createCaseService({
-    db: ctx.data,
+    db: ctx.db,
     clock: ctx.clock,
     validator: ctx.validator,
     store: ctx.store,
@@ -28,14 +28,14 @@ export function createServices(ctx: ServerContext): Services {
     config: ctx.config,
   });
   return {
-    auth: createAuthService({ db: ctx.data, clock: ctx.clock, validator: ctx.validator, config: ctx.config }),
-    registry: createRegistryService({ db: ctx.data, clock: ctx.clock, validator: ctx.validator }),
+    auth: createAuthService({ db: ctx.db, clock: ctx.clock, validator: ctx.validator, config: ctx.config }),
+    registry: createRegistryService({ db: ctx.db, clock: ctx.clock, validator: ctx.validator }),
     cases,
     drops: new DropService({
       db: ctx.db,
       dataDir: ctx.dataDir,
-      payloads: corePayloadSink({ cases, db: ctx.data }),
-      deliveries: coreDeliverySource(ctx.data, ctx.store),
+      payloads: corePayloadSink({ cases, db: ctx.db }),
+      deliveries: coreDeliverySource(ctx.db, ctx.store),
       tempPath: () => ctx.store.tempPath(),
       log: ctx.log,
       maxFileBytes: ctx.config.maxUploadBytes,

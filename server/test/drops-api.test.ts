@@ -10,6 +10,7 @@ import path from "node:path";
 import { loadKeystore, pickKey } from "@sealpost/pki";
 import { Command } from "commander";
 import type { FastifyInstance } from "fastify";
+import { rawAll } from "./helpers/sql.js";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { RemoteClient } from "../../cli/src/remote/client.js";
 import { registerDropCommands } from "../../cli/src/remote/drops.js";
@@ -76,7 +77,7 @@ beforeAll(async () => {
     log: silentLogger,
   });
   ctx = await createContext(data, { log: silentLogger });
-  const registry = createRegistryService({ db: ctx.data, clock: ctx.clock, validator: ctx.validator });
+  const registry = createRegistryService({ db: ctx.db, clock: ctx.clock, validator: ctx.validator });
   await registry.addAgency(null, {
     code: "KHH-SOC",
     name: manifest.agencies["KHH-SOC"].name,
@@ -148,7 +149,7 @@ describe("drops API and CLI", () => {
     expect(readFileSync(stored, "utf8").trim()).toBe(sshd.clientPrivateKey.trim());
     expect(statSync(stored).mode & 0o777).toBe(0o600);
     const keyBody = sshd.clientPrivateKey.split("\n")[1]!;
-    const audit = ctx.db.prepare("SELECT detail FROM audit_log WHERE action = 'drop.create'").all() as {
+    const audit = (await rawAll(ctx.db, "SELECT detail FROM audit_log WHERE action = 'drop.create'")) as {
       detail: string;
     }[];
     expect(audit).toHaveLength(1);
@@ -178,7 +179,7 @@ describe("drops API and CLI", () => {
     expect((disabled.drop as { enabled: boolean }).enabled).toBe(false);
     const enabled = await cli(["drop", "enable", "khh-soc-out"]);
     expect((enabled.drop as { enabled: boolean }).enabled).toBe(true);
-    const actions = ctx.db.prepare("SELECT action FROM audit_log WHERE action LIKE 'drop.%' ORDER BY seq").all() as {
+    const actions = (await rawAll(ctx.db, "SELECT action FROM audit_log WHERE action LIKE 'drop.%' ORDER BY seq")) as {
       action: string;
     }[];
     expect(actions.map((a) => a.action)).toEqual(["drop.create", "drop.run.failed", "drop.disable", "drop.enable"]);

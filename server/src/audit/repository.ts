@@ -86,15 +86,4 @@ export class AuditRepository {
       hash: r.hash,
     }));
   }
-
-  /** Every entry in sequence order, read `batch` at a time (constant memory). */
-  async *iterate(batch = 1000): AsyncGenerator<AuditEntry> {
-    let after = 0;
-    for (;;) {
-      const page = await this.page(after, batch);
-      for (const e of page) yield e;
-      if (page.length < batch) return;
-      after = page.at(-1)!.seq;
-    }
-  }
 }

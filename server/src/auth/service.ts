@@ -87,7 +87,7 @@ export function createAuthService(deps: AuthDeps): AuthService {
       throw new ServerError("BAD_REQUEST", "challengeId, certSha256, statement and signature are required.");
     }
     // Single use: the challenge is deleted whatever the outcome.
-    const ch = await db.read((uow) => uow.auth.takeChallenge(req.challengeId));
+    const ch = await db.tx((uow) => uow.auth.takeChallenge(req.challengeId));
     const now = clock.now();
     if (!ch || ch.expires_at < now.toISOString()) {
       throw loginFailed("The login challenge is unknown, used or expired.", "Run sealpost login again.");

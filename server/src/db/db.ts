@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { Kysely } from "kysely";
+import { type Clock, systemClock } from "../clock.js";
 import type { Database } from "./schema.js";
 import type { Dialect } from "./sql.js";
 import { UnitOfWork } from "./uow.js";
@@ -19,6 +20,8 @@ const inTx = new AsyncLocalStorage<true>();
  */
 export class Db {
   readonly dialect: Dialect;
+  /** The clock repositories stamp rows with when no time is passed in. */
+  readonly clock: Clock;
   private readonly writer: Kysely<Database>;
   private readonly reader: Kysely<Database>;
   private readonly onClose: (() => Promise<void>) | undefined;
@@ -30,8 +33,11 @@ export class Db {
     reader?: Kysely<Database>;
     /** Called after both Kysely instances are destroyed. */
     onClose?: () => Promise<void>;
+    /** Default: the system clock. */
+    clock?: Clock;
   }) {
     this.dialect = options.dialect;
+    this.clock = options.clock ?? systemClock;
     this.writer = options.writer;
     this.reader = options.reader ?? options.writer;
     this.onClose = options.onClose;
@@ -44,12 +50,12 @@ export class Db {
     return inTx.run(true, () =>
       this.writer
         .transaction()
-        .execute((trx) => fn(new UnitOfWork({ q: trx, dialect: this.dialect, inTransaction: true }))),
+        .execute((trx) => fn(new UnitOfWork({ q: trx, dialect: this.dialect, inTransaction: true }, this.clock))),
     );
   }
 
   read<T>(fn: (uow: UnitOfWork) => Promise<T>): Promise<T> {
-    return fn(new UnitOfWork({ q: this.reader, dialect: this.dialect, inTransaction: false }));
+    return fn(new UnitOfWork({ q: this.reader, dialect: this.dialect, inTransaction: false }, this.clock));
   }
 
   /** The writer's Kysely instance, for the migration runner and tests that tamper with storage on purpose. */

@@ -4,6 +4,9 @@ import { CaseRepository } from "../cases/repository.js";
 import { FileRepository } from "../files/repository.js";
 import { MailRepository } from "../mail/repository.js";
 import { RegistryRepository } from "../registry/repository.js";
+import { RetentionRepository } from "../retention/repository.js";
+import type { Clock } from "../clock.js";
+import { DropRepository } from "../drops/repository.js";
 import type { SqlContext } from "./sql.js";
 
 /**
@@ -17,8 +20,14 @@ export class UnitOfWork {
   private _cases?: CaseRepository;
   private _files?: FileRepository;
   private _mail?: MailRepository;
+  private _retention?: RetentionRepository;
 
-  constructor(readonly sql: SqlContext) {}
+  private _drops?: DropRepository;
+
+  constructor(
+    readonly sql: SqlContext,
+    readonly clock: Clock,
+  ) {}
 
   get audit(): AuditRepository {
     this._audit ??= new AuditRepository(this.sql);
@@ -48,5 +57,15 @@ export class UnitOfWork {
   get mail(): MailRepository {
     this._mail ??= new MailRepository(this.sql);
     return this._mail;
+  }
+
+  get retention(): RetentionRepository {
+    this._retention ??= new RetentionRepository(this.sql);
+    return this._retention;
+  }
+
+  get drops(): DropRepository {
+    this._drops ??= new DropRepository(this.sql, () => this.clock.now());
+    return this._drops;
   }
 }

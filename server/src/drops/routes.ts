@@ -37,7 +37,10 @@ export async function dropsRoutes(app: FastifyInstance, opts: DropsRoutesOptions
     const a = actorWith(request, "ops");
     return { staffId: a.staffId, agency: a.agency, source: sourceOf(request) };
   };
-  const view = (d: Drop): DropView => ({ ...d, lastRun: svc.store.listRuns(d.name, 1)[0] ?? null });
+  const view = async (d: Drop): Promise<DropView> => ({
+    ...d,
+    lastRun: (await svc.drops((r) => r.listRuns(d.name, 1)))[0] ?? null,
+  });
 
   app.post("/v1/drops", async (request, reply) => {
     const actor = opsActor(request);
@@ -46,17 +49,17 @@ export async function dropsRoutes(app: FastifyInstance, opts: DropsRoutesOptions
   });
   app.get("/v1/drops", async (request) => {
     opsActor(request);
-    return svc.list().map(view);
+    return Promise.all((await svc.list()).map(view));
   });
   app.get<Named>("/v1/drops/:name", async (request) => {
     opsActor(request);
-    return view(svc.get(request.params.name));
+    return view(await svc.get(request.params.name));
   });
   app.post<Named & { Body: { wait?: boolean } | undefined }>("/v1/drops/:name/run", async (request, reply) => {
     const actor = opsActor(request);
-    let started: ReturnType<DropService["runNow"]>;
+    let started: Awaited<ReturnType<DropService["runNow"]>>;
     try {
-      started = svc.runNow(request.params.name, "manual");
+      started = await svc.runNow(request.params.name, "manual");
     } catch (e) {
       if (e instanceof DropError && e.code === "RUN_IN_PROGRESS") {
         throw new ServerError("CONFLICT", e.message, e.hint ? { hint: e.hint } : {});

@@ -18,7 +18,7 @@ export interface FileStore {
   read(sha256: string, range?: { start: number; end: number }): ReadStream;
   remove(sha256: string): Promise<void>;
   /** Removes every temporary file, and stored files not in `keep`. Returns how many of each were removed. */
-  sweep(keep: (sha256: string) => boolean): Promise<{ temp: number; orphans: number }>;
+  sweep(keep: (sha256: string) => Promise<boolean>): Promise<{ temp: number; orphans: number }>;
 }
 
 const SHA256_RE = /^[0-9a-f]{64}$/;
@@ -79,7 +79,7 @@ export class LocalFileStore implements FileStore {
     await rm(this.path(sha256), { force: true });
   }
 
-  async sweep(keep: (sha256: string) => boolean): Promise<{ temp: number; orphans: number }> {
+  async sweep(keep: (sha256: string) => Promise<boolean>): Promise<{ temp: number; orphans: number }> {
     await this.ensure();
     let temp = 0;
     let orphans = 0;
@@ -88,7 +88,7 @@ export class LocalFileStore implements FileStore {
       temp++;
     }
     for (const f of await readdir(this.filesDir)) {
-      if (!SHA256_RE.test(f) || !keep(f)) {
+      if (!SHA256_RE.test(f) || !(await keep(f))) {
         await rm(join(this.filesDir, f), { force: true, recursive: true });
         orphans++;
       }
