@@ -1,3 +1,5 @@
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
 import { type Clock, systemClock } from "./clock.js";
 import { loadConfig, type ServerConfig } from "./config.js";
 import type { ServerContext } from "./context.js";
@@ -31,6 +33,7 @@ export async function createContext(
       dataDir,
       db,
       clock,
+      instance: `${hostname()}-${process.pid}-${randomBytes(4).toString("hex")}`,
       config,
       store,
       trust: policy,

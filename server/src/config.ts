@@ -31,6 +31,12 @@ export interface ServerConfig {
   smtp?: SmtpConfig;
   /** Mail worker tuning (see MailWorkerConfig): pass interval (default 15 000 ms), attempts (default 8), backoff. */
   mail?: { pollMs?: number; maxAttempts?: number; backoffBaseMs?: number; backoffMaxMs?: number };
+  /**
+   * Leases of the background jobs (mail, retention, drop scheduler), which run on one instance at a time: a lease
+   * lasts `ttlMs` (default 30 000) and is renewed every `renewMs` (default 10 000). A killed instance's jobs move to
+   * another instance within about ttlMs + renewMs.
+   */
+  jobs?: { ttlMs?: number; renewMs?: number };
   /** Retention worker interval. Default 1 hour. */
   retentionIntervalMs?: number;
   /** Days after a case ends before its sealed files are purged. Default 30. */

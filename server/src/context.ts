@@ -12,6 +12,8 @@ export interface ServerContext {
   /** The database as units of work over the domains' repositories (Kysely; SQLite or PostgreSQL). */
   db: Db;
   clock: Clock;
+  /** This relay instance's id (job leases, drop runs, logs): host name, process id and random digits. */
+  instance: string;
   config: ServerConfig;
   store: FileStore;
   trust: TrustPolicy;

@@ -7,7 +7,7 @@ import type { ServerContext } from "./context.js";
 import { ServerError } from "./errors.js";
 import { buildApp } from "./http/app.js";
 import type { Logger } from "./log.js";
-import { startJobs } from "./jobs.js";
+import { startJobs } from "./jobs/index.js";
 import { createServices, type Services } from "./services.js";
 
 /** A running server. `close()` stops the listener, background workers, and closes the database. */
@@ -74,7 +74,7 @@ export async function startServer(
   const actualPort = typeof addr === "object" && addr ? addr.port : port;
   const shownHost = isIP(host) === 6 ? `[${host}]` : host;
   const url = `${https ? "https" : "http"}://${shownHost}:${actualPort}`;
-  const jobs = startJobs(ctx, services);
+  const jobs = await startJobs(ctx, services);
   return {
     app,
     ctx,

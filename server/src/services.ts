@@ -39,6 +39,8 @@ export function createServices(ctx: ServerContext): Services {
       tempPath: () => ctx.store.tempPath(),
       log: ctx.log,
       maxFileBytes: ctx.config.maxUploadBytes,
+      instance: ctx.instance,
+      now: () => ctx.clock.now(),
     }),
   };
 }

@@ -1,10 +1,10 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { type AuditEntryInput, entryHash } from "../src/audit/log.js";
 import { verifyAudit } from "../src/audit/verify.js";
+import { loadConfig } from "../src/config.js";
 import { openDb } from "../src/db/open.js";
 import { Api, freshDataDir, REPO, registerFixtures, startTestServer } from "./helpers.js";
 import { DIALECTS, openTestDb } from "./helpers/postgres.js";
@@ -46,7 +46,7 @@ test("an intact chain verifies; export writes one JSON line per entry with seque
 });
 
 test("the log refuses UPDATE and DELETE through SQL (triggers)", async () => {
-  const db = await openDb(data.dir, undefined);
+  const db = await openDb(data.dir, loadConfig(data.dir).database);
   try {
     await expect(rawRun(db, "UPDATE audit_log SET actor = 'x' WHERE seq = 1")).rejects.toThrow(/append-only/);
     await expect(rawRun(db, "DELETE FROM audit_log WHERE seq = 1")).rejects.toThrow(/append-only/);
@@ -55,14 +55,22 @@ test("the log refuses UPDATE and DELETE through SQL (triggers)", async () => {
   }
 });
 
-test("one row edited directly in SQLite: verify names that entry and exits 6", () => {
-  const db = new Database(join(data.dir, "sealpost.db"));
-  const n = (db.prepare("SELECT COUNT(*) AS n FROM audit_log").get() as { n: number }).n;
-  expect(n).toBeGreaterThan(10);
-  // Someone with file access drops the guard and rewrites entry 5's detail.
-  db.exec("DROP TRIGGER audit_log_no_update");
-  db.prepare("UPDATE audit_log SET detail = json_set(detail, '$.email', 'intruder@example') WHERE seq = 5").run();
-  db.close();
+test("one row edited directly in the database: verify names that entry and exits 6", async () => {
+  const db = await openDb(data.dir, loadConfig(data.dir).database);
+  try {
+    const n = Number((await rawGet<{ n: number }>(db, "SELECT COUNT(*) AS n FROM audit_log"))!.n);
+    expect(n).toBeGreaterThan(10);
+    // Someone with database access drops the guard and rewrites entry 5's detail.
+    await rawRun(
+      db,
+      db.dialect === "postgres" ? "DROP TRIGGER audit_log_no_update ON audit_log" : "DROP TRIGGER audit_log_no_update",
+    );
+    const row = (await rawGet<{ detail: string }>(db, "SELECT detail FROM audit_log WHERE seq = 5"))!;
+    const detail = { ...JSON.parse(row.detail), email: "intruder@example" };
+    await rawRun(db, "UPDATE audit_log SET detail = ? WHERE seq = 5", JSON.stringify(detail));
+  } finally {
+    await db.close();
+  }
   const r = cli("audit", "verify", "--data", data.dir);
   expect(r.status).toBe(6);
   expect(r.stderr).toContain("audit chain broken at entry 5");

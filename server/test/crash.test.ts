@@ -8,8 +8,10 @@ import { createInterface } from "node:readline";
 import { sealFile } from "@sealpost/cms";
 import { parseCertificate } from "@sealpost/pki";
 import type { TransferProfile } from "@sealpost/protocol";
-import Database from "better-sqlite3";
+import { loadConfig } from "../src/config.js";
+import { openDb } from "../src/db/open.js";
 import { afterAll, beforeAll, expect, test } from "vitest";
+import { rawGet } from "./helpers/sql.js";
 import { Api, freshDataDir, keyEntry, REPO, registerFixtures } from "./helpers.js";
 
 /**
@@ -99,12 +101,15 @@ test("SIGKILL during an upload: no half case, no partial file, the upload can be
   // What a crash leaves: a partial temp file, nothing in the store, the case still registered.
   expect(readdirSync(tmp).length).toBe(1);
   expect(readdirSync(join(data.dir, "files"))).toEqual([]);
-  const db = new Database(join(data.dir, "sealpost.db"), { readonly: true });
-  expect(db.prepare("SELECT state, payload_sha256 FROM cases WHERE id = ?").get(p.case.id)).toEqual({
-    state: "registered",
-    payload_sha256: null,
-  });
-  db.close();
+  const db = await openDb(data.dir, loadConfig(data.dir).database, { migrate: false });
+  try {
+    expect(await rawGet(db, "SELECT state, payload_sha256 FROM cases WHERE id = ?", p.case.id)).toEqual({
+      state: "registered",
+      payload_sha256: null,
+    });
+  } finally {
+    await db.close();
+  }
 
   // Restart: the temp file is swept; the retry goes through.
   url = await startChild();

@@ -11,7 +11,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { rawAll, rawGet } from "./helpers/sql.js";
+import { rawAll, rawGet, rawRun } from "./helpers/sql.js";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { sealFile } from "@sealpost/cms";
 import { loadKeystore, parseCertificate, pickKey } from "@sealpost/pki";
@@ -557,7 +557,7 @@ describe("push", () => {
 });
 
 describe("runs", () => {
-  test("a run left running by a dead process is marked aborted at start; a live owner blocks a new run", async () => {
+  test("a run left running by an instance without its lease is marked aborted at start; a live owner blocks a new run", async () => {
     const dead = spawn("true");
     await new Promise((resolve) => dead.once("exit", resolve));
     const insert = async (drop: string, pid: number) =>
@@ -575,6 +575,12 @@ describe("runs", () => {
       );
     const stale = await insert("soc-out", dead.pid!);
     const live = await insert("soc-in", process.ppid);
+    // The live run's instance holds the run's lease (another relay instance, still running it).
+    await rawRun(
+      ctx.db,
+      "INSERT INTO job_leases (name, owner, expires_at, generation) VALUES ('drop:soc-in', 'an-earlier-server', ?, 1)",
+      new Date(Date.now() + 3600_000).toISOString(),
+    );
     await service.start();
     await service.stop();
     const abortedRun = (await service.drops((r) => r.getRun(stale)))!;
@@ -583,6 +589,7 @@ describe("runs", () => {
     expect((await service.drops((r) => r.getRun(live)))!.status).toBe("running");
     await expect(service.runNow("soc-in")).rejects.toMatchObject({ code: "RUN_IN_PROGRESS" });
     await service.drops((r) => r.abortRun(live, "test cleanup"));
+    await rawRun(ctx.db, "DELETE FROM job_leases WHERE name = 'drop:soc-in'");
     // In this process: a second manual run while one is in progress is refused too.
     const first = await service.runNow("soc-in");
     await expect(service.runNow("soc-in")).rejects.toMatchObject({ code: "RUN_IN_PROGRESS" });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { enqueueMail, getOutboxEntry } from "../src/mail/outbox.js";
-import { openTestDb } from "./helpers/postgres.js";
+import { DIALECTS, openTestDb } from "./helpers/postgres.js";
 import {
   type CaseMailInfo,
   renderDropFailingMail,
@@ -100,9 +100,9 @@ describe("notice templates", () => {
   });
 });
 
-/** Queues the rendered notice in a real outbox (SQLite and PostgreSQL) and reads it back unchanged. */
+/** Queues the rendered notice in a real outbox (this run's database) and reads it back unchanged. */
 async function enqueueMailDry(mail: { subject: string; text: string }): Promise<void> {
-  for (const dialect of ["sqlite", "postgres"] as const) {
+  for (const dialect of DIALECTS) {
     const t = await openTestDb(dialect);
     try {
       const id = await enqueueMail(t.db, { to: ["staff@agency.example"], ...mail, kind: "test" });

@@ -7,6 +7,7 @@ import { RegistryRepository } from "../registry/repository.js";
 import { RetentionRepository } from "../retention/repository.js";
 import type { Clock } from "../clock.js";
 import { DropRepository } from "../drops/repository.js";
+import { LeaseRepository } from "../jobs/repository.js";
 import type { SqlContext } from "./sql.js";
 
 /**
@@ -23,6 +24,7 @@ export class UnitOfWork {
   private _retention?: RetentionRepository;
 
   private _drops?: DropRepository;
+  private _leases?: LeaseRepository;
 
   constructor(
     readonly sql: SqlContext,
@@ -67,5 +69,10 @@ export class UnitOfWork {
   get drops(): DropRepository {
     this._drops ??= new DropRepository(this.sql, () => this.clock.now());
     return this._drops;
+  }
+
+  get leases(): LeaseRepository {
+    this._leases ??= new LeaseRepository(this.sql);
+    return this._leases;
   }
 }

@@ -57,6 +57,10 @@ export interface DropServiceOptions {
   sftp?: SftpOpenOptions;
   /** Longest wait between attempts, ms. Default 600000. */
   maxBackoffMs?: number;
+  /** This relay instance's id (recorded as each run's owner). Default: random. */
+  instance?: string;
+  /** A run holds the lease `drop:<name>` for this long, renewed every third of it while it runs. Default 30 000 ms. */
+  runLeaseMs?: number;
   now?: () => Date;
 }
 
@@ -68,15 +72,6 @@ export interface DropActor {
 }
 
 const NAME_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 function describe(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
@@ -113,7 +108,7 @@ export async function mailDropFailing(uow: UnitOfWork, n: DropFailingNotice): Pr
  */
 export class DropService {
   private readonly log: Logger;
-  private readonly instance = randomBytes(8).toString("hex");
+  private readonly instance: string;
   private readonly crons = new Map<string, Cron>();
   private readonly running = new Map<string, Promise<DropRun>>();
   private readonly fileListeners = new Set<(e: DropFileEvent) => void>();
@@ -124,6 +119,7 @@ export class DropService {
 
   constructor(private readonly opts: DropServiceOptions) {
     this.now = opts.now ?? (() => new Date());
+    this.instance = opts.instance ?? randomBytes(8).toString("hex");
     this.log = opts.log ?? silentLogger;
   }
 
@@ -334,8 +330,20 @@ export class DropService {
   async start(): Promise<void> {
     this.started = true;
     this.stopping = false;
-    for (const r of await this.drops((x) => x.runningRuns())) await this.abortIfStale(r);
+    await this.opts.db.tx(async (uow) => {
+      for (const r of await uow.drops.runningRuns()) await this.abortIfStale(r, uow);
+    });
     for (const d of await this.list()) if (d.enabled && this.started) this.schedule(d);
+  }
+
+  /**
+   * Stops scheduling (the drops job moved to another instance); runs in progress go on to their end under their
+   * own leases, and manual runs stay possible.
+   */
+  async pauseSchedules(): Promise<void> {
+    this.started = false;
+    for (const c of this.crons.values()) c.stop();
+    this.crons.clear();
   }
 
   /** Stops scheduling, cuts retry waits short and waits for runs in progress to end. */
@@ -363,16 +371,22 @@ export class DropService {
     this.crons.set(d.name, job);
   }
 
-  /** True when `r` (a running row) belongs to no live run: a dead process, or an earlier life of this process. */
+  private get runLeaseMs(): number {
+    return this.opts.runLeaseMs ?? 30_000;
+  }
+
+  /**
+   * Marks `r` (a running row) aborted when no live run owns it: its instance no longer holds the run's lease
+   * `drop:<name>` (killed, or stopped without finishing). True when it was aborted.
+   */
   private async abortIfStale(
-    r: { id: number; ownerPid: number; ownerInstance: string },
-    uow?: UnitOfWork,
+    r: { id: number; drop: string; ownerInstance: string },
+    uow: UnitOfWork,
   ): Promise<boolean> {
-    if (r.ownerInstance === this.instance) return false;
-    if (r.ownerPid !== process.pid && pidAlive(r.ownerPid)) return false;
-    const reason = "The server process that ran it ended before the run finished.";
-    if (uow) await uow.drops.abortRun(r.id, reason);
-    else await this.drops((x) => x.abortRun(r.id, reason));
+    if (r.ownerInstance === this.instance && this.running.has(r.drop)) return false;
+    const lease = await uow.leases.get(`drop:${r.drop}`);
+    if (lease && lease.owner === r.ownerInstance && lease.expiresAt > this.now().toISOString()) return false;
+    await uow.drops.abortRun(r.id, "The server instance that ran it ended before the run finished.");
     this.log.warn("stale drop run marked aborted", { runId: r.id });
     return true;
   }
@@ -400,9 +414,16 @@ export class DropService {
     let drop: Drop;
     try {
       drop = await this.get(name);
+      // One run of a drop at a time on every instance: the run's lease, taken in the transaction that records the
+      // run. Holding it, any row still "running" belongs to an instance that lost it: stale.
       run = await this.opts.db.tx(async (uow) => {
-        for (const r of await uow.drops.runningRuns(name))
-          if (!(await this.abortIfStale(r, uow))) throw this.busy(name);
+        if (!(await uow.leases.acquire(`drop:${name}`, this.instance, this.now(), this.runLeaseMs))) {
+          throw this.busy(name);
+        }
+        for (const r of await uow.drops.runningRuns(name)) {
+          await uow.drops.abortRun(r.id, "The server instance that ran it ended before the run finished.");
+          this.log.warn("stale drop run marked aborted", { runId: r.id });
+        }
         return uow.drops.startRun(name, trigger, this.instance);
       });
     } catch (e) {
@@ -410,7 +431,23 @@ export class DropService {
       fail(e);
       throw e;
     }
-    const done = this.execute(drop, run).finally(() => this.running.delete(name));
+    // Renewed while the run lasts, given back when it ends.
+    const renew = setInterval(() => {
+      this.opts.db
+        .tx((uow) => uow.leases.acquire(`drop:${name}`, this.instance, this.now(), this.runLeaseMs))
+        .then((held) => {
+          if (!held) this.log.error("drop run lost its lease to another instance", { drop: name, runId: run.id });
+        })
+        .catch((e) => this.log.error("drop run lease not renewed", { drop: name, error: describe(e) }));
+    }, this.runLeaseMs / 3);
+    renew.unref();
+    const done = this.execute(drop, run).finally(async () => {
+      clearInterval(renew);
+      await this.opts.db
+        .tx((uow) => uow.leases.release(`drop:${name}`, this.instance))
+        .catch((e) => this.log.error("drop run lease not given back", { drop: name, error: describe(e) }));
+      this.running.delete(name);
+    });
     done.then(release, fail);
     this.running.set(name, done);
     return { run, done };

@@ -10,9 +10,16 @@ import { type PostgresConfig, postgresKysely, postgresPool } from "../../src/db/
 import { openSqliteFile, sqliteKysely } from "../../src/db/sqlite.js";
 import type { PgCluster } from "./postgres-cluster.js";
 
-/** The databases every repository and service test runs on. */
-export const DIALECTS = ["sqlite", "postgres"] as const;
-export type TestDialect = (typeof DIALECTS)[number];
+export type TestDialect = "sqlite" | "postgres";
+
+/**
+ * The database of this test run: the vitest project "sqlite" or "postgres" (vitest.config.ts) sets
+ * SEALPOST_TEST_DB, and every server test runs in both. Default sqlite.
+ */
+export const TEST_DB: TestDialect = process.env.SEALPOST_TEST_DB === "postgres" ? "postgres" : "sqlite";
+
+/** The databases a repository test of this run covers (`describe.each(DIALECTS)`): this run's database. */
+export const DIALECTS: readonly TestDialect[] = [TEST_DB];
 
 /** This run's PostgreSQL cluster (started once by the vitest globalSetup). */
 export function pgCluster(): PgCluster {
