@@ -25,7 +25,13 @@ export async function createContext(
     const store = new LocalFileStore(dataDir);
     await store.ensure();
     if (options.sweep ?? true) {
-      const swept = await store.sweep((sha) => db.read((uow) => uow.files.known(sha)));
+      // SQLite has one instance: everything left is a leftover. On PostgreSQL other instances may be writing to the
+      // shared store right now: only what nobody touched for sweepGraceMs goes.
+      const graceMs = config.database ? (config.sweepGraceMs ?? 3600_000) : 0;
+      const swept = await store.sweep((sha) => db.read((uow) => uow.files.known(sha)), {
+        graceMs,
+        now: clock.now(),
+      });
       if (swept.temp || swept.orphans) options.log.warn("removed leftovers of interrupted uploads", swept);
     }
     const { policy, intermediates } = await loadTrust(dataDir, config);

@@ -37,6 +37,11 @@ export interface ServerConfig {
    * another instance within about ttlMs + renewMs.
    */
   jobs?: { ttlMs?: number; renewMs?: number };
+  /**
+   * With PostgreSQL (several instances on one file store): temporary upload files and unrecorded stored files are
+   * removed at start only when untouched this long. Default 1 hour. (SQLite: at once.)
+   */
+  sweepGraceMs?: number;
   /** Retention worker interval. Default 1 hour. */
   retentionIntervalMs?: number;
   /** Days after a case ends before its sealed files are purged. Default 30. */

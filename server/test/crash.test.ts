@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,6 +11,7 @@ import type { TransferProfile } from "@sealpost/protocol";
 import { loadConfig } from "../src/config.js";
 import { openDb } from "../src/db/open.js";
 import { afterAll, beforeAll, expect, test } from "vitest";
+import { TEST_DB } from "./helpers/postgres.js";
 import { rawGet } from "./helpers/sql.js";
 import { Api, freshDataDir, keyEntry, REPO, registerFixtures } from "./helpers.js";
 
@@ -111,6 +112,16 @@ test("SIGKILL during an upload: no half case, no partial file, the upload can be
     await db.close();
   }
 
+  if (TEST_DB === "postgres") {
+    // Several instances may share the store: a start keeps a temp file touched within sweepGraceMs (default 1 hour),
+    // since it may be another instance's upload in progress.
+    url = await startChild();
+    expect(readdirSync(tmp).length).toBe(1);
+    child!.kill("SIGTERM");
+    await once(child!, "exit");
+    const cfgPath = join(data.dir, "config.json");
+    writeFileSync(cfgPath, JSON.stringify({ ...JSON.parse(readFileSync(cfgPath, "utf8")), sweepGraceMs: 0 }));
+  }
   // Restart: the temp file is swept; the retry goes through.
   url = await startChild();
   expect(readdirSync(tmp)).toEqual([]);
