@@ -1,13 +1,12 @@
-import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import pg from "pg";
 import { inject } from "vitest";
 import { Db } from "../../src/db/db.js";
 import { migrate, migratePostgres } from "../../src/db/migrate.js";
 import { type PostgresConfig, postgresKysely, postgresPool } from "../../src/db/postgres.js";
 import { openSqliteFile, sqliteKysely } from "../../src/db/sqlite.js";
+import { createDatabase } from "../../../scripts/lib/pg-cluster.mjs";
 import type { PgCluster } from "./postgres-cluster.js";
 
 export type TestDialect = "sqlite" | "postgres";
@@ -35,32 +34,8 @@ export interface TestDatabase {
 }
 
 export async function createTestDatabase(): Promise<TestDatabase> {
-  const c = pgCluster();
-  const name = `sealpost_test_${randomBytes(6).toString("hex")}`;
-  const admin = new pg.Client({ host: c.host, port: c.port, user: c.user, password: c.password, database: "postgres" });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const dir = mkdtempSync(join(tmpdir(), "sealpost-pgpass-"));
-  const passwordFile = join(dir, "password");
-  writeFileSync(passwordFile, `${c.password}\n`, { mode: 0o600 });
-  return {
-    name,
-    config: { url: `postgres://${c.user}@${c.host}:${c.port}/${name}`, passwordFile },
-    async drop() {
-      const a = new pg.Client({ host: c.host, port: c.port, user: c.user, password: c.password, database: "postgres" });
-      await a.connect();
-      try {
-        await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      } finally {
-        await a.end();
-        rmSync(dir, { recursive: true, force: true });
-      }
-    },
-  };
+  const d = await createDatabase(pgCluster(), "sealpost_test");
+  return { name: d.name, config: { url: d.url, passwordFile: d.passwordFile }, drop: d.drop };
 }
 
 /** A migrated database of either kind for repository tests. */
