@@ -7,7 +7,7 @@ import type { ServerContext } from "./context.js";
 import { ServerError } from "./errors.js";
 import { buildApp } from "./http/app.js";
 import type { Logger } from "./log.js";
-import { startJobs } from "./jobs/index.js";
+import { type RunningJobs, startJobs } from "./jobs/index.js";
 import { createServices, type Services } from "./services.js";
 
 /** A running server. `close()` stops the listener, background workers, and closes the database. */
@@ -15,6 +15,8 @@ export interface RunningServer {
   app: FastifyInstance;
   ctx: ServerContext;
   services: Services;
+  /** The background jobs and the leases this instance holds (jobs.runner.holds(name)). */
+  jobs: RunningJobs;
   /** e.g. "http://127.0.0.1:41234". */
   url: string;
   tls: boolean;
@@ -79,6 +81,7 @@ export async function startServer(
     app,
     ctx,
     services,
+    jobs,
     url,
     tls: !!https,
     async close() {
