@@ -5,6 +5,8 @@ import { configDefaults, defineConfig } from "vitest/config";
 const timing = ["packages/cms/test/parse-bounds.test.ts", "server/test/upload-bounds.test.ts"];
 
 // One test run for the whole workspace. Tests import built packages (`npm test` builds first).
+// The server's tests run twice: on SQLite (the default database) and on PostgreSQL (SEALPOST_TEST_DB=postgres;
+// one throwaway cluster per run, started by the globalSetup, a database per test file).
 export default defineConfig({
   test: {
     pool: "forks",
@@ -15,7 +17,7 @@ export default defineConfig({
       {
         extends: true,
         test: {
-          name: "main",
+          name: "sqlite",
           include: [
             "tests/**/*.test.ts",
             "packages/*/test/**/*.test.ts",
@@ -23,12 +25,30 @@ export default defineConfig({
             "server/test/**/*.test.ts",
           ],
           exclude: [...configDefaults.exclude, ...timing],
+          env: { SEALPOST_TEST_DB: "sqlite" },
           sequence: { groupOrder: 0 },
         },
       },
       {
         extends: true,
-        test: { name: "timing", include: timing, fileParallelism: false, sequence: { groupOrder: 1 } },
+        test: {
+          name: "postgres",
+          include: ["server/test/**/*.test.ts"],
+          exclude: [...configDefaults.exclude, ...timing],
+          env: { SEALPOST_TEST_DB: "postgres" },
+          globalSetup: ["server/test/helpers/pg-global-setup.ts"],
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "timing",
+          include: timing,
+          env: { SEALPOST_TEST_DB: "sqlite" },
+          fileParallelism: false,
+          sequence: { groupOrder: 1 },
+        },
       },
     ],
   },

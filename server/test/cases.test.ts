@@ -7,6 +7,7 @@ import { openFile, sealFile } from "@sealpost/cms";
 import { createTrustPolicy, parseCertificate, parseCertificates } from "@sealpost/pki";
 import { canonicalJson, type TransferProfile } from "@sealpost/protocol";
 import { sign } from "node:crypto";
+import { rawAll, rawGet } from "./helpers/sql.js";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { verifyAudit } from "../src/audit/verify.js";
 import type { RunningServer } from "../src/server.js";
@@ -196,9 +197,11 @@ describe("round trip", () => {
     expect(second.body.error).toMatchObject({ code: "CONFLICT", details: { receiptId: rc.body.id } });
     const receipts = await soc.call("GET", `/v1/cases/${profile.case.id}/receipts`);
     expect(receipts.body).toHaveLength(1);
-    const audited = server.ctx.db
-      .prepare("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'case.receipt_payload' AND case_id = ?")
-      .get(profile.case.id) as { n: number };
+    const audited = (await rawGet(
+      server.ctx.db,
+      "SELECT COUNT(*) AS n FROM audit_log WHERE action = 'case.receipt_payload' AND case_id = ?",
+      profile.case.id,
+    )) as { n: number };
     expect(audited.n).toBe(1);
     expect(receipts.body[0].statement.sha256).toBe(sha);
 
@@ -239,9 +242,11 @@ describe("round trip", () => {
     expect(rr.status, JSON.stringify(rr.body)).toBe(201);
 
     // Mail notices were queued for the receivers and for the sender.
-    const mails = server.ctx.db
-      .prepare("SELECT kind, recipients FROM mail_outbox WHERE case_id = ? ORDER BY id")
-      .all(profile.case.id) as {
+    const mails = (await rawAll(
+      server.ctx.db,
+      "SELECT kind, recipients FROM mail_outbox WHERE case_id = ? ORDER BY id",
+      profile.case.id,
+    )) as {
       kind: string;
       recipients: string;
     }[];
@@ -249,7 +254,7 @@ describe("round trip", () => {
     expect(JSON.parse(mails[1]!.recipients)).toEqual([person("soc-chen").email]);
 
     const actions = (
-      server.ctx.db.prepare("SELECT action FROM audit_log WHERE case_id = ? ORDER BY seq").all(profile.case.id) as {
+      (await rawAll(server.ctx.db, "SELECT action FROM audit_log WHERE case_id = ? ORDER BY seq", profile.case.id)) as {
         action: string;
       }[]
     ).map((r) => r.action);
@@ -264,7 +269,7 @@ describe("round trip", () => {
       "case.download_result",
       "case.receipt_result",
     ]);
-    expect(verifyAudit(server.ctx.db).ok).toBe(true);
+    expect((await verifyAudit(server.ctx.db)).ok).toBe(true);
   });
 });
 
@@ -351,11 +356,11 @@ describe("uploads refused", () => {
     expect(r2.body.error.code).toBe("RECIPIENTS_MISMATCH");
     expect(r2.body.error.details.unexpected).toHaveLength(1);
     // Both refusals are in the audit trail, with the refused files' hashes.
-    const refused = server.ctx.db
-      .prepare(
-        "SELECT action, file_sha256, detail FROM audit_log WHERE case_id = ? AND action = 'case.payload_refused'",
-      )
-      .all(p.case.id) as { file_sha256: string; detail: string }[];
+    const refused = (await rawAll(
+      server.ctx.db,
+      "SELECT action, file_sha256, detail FROM audit_log WHERE case_id = ? AND action = 'case.payload_refused'",
+      p.case.id,
+    )) as { file_sha256: string; detail: string }[];
     expect(refused.map((x) => JSON.parse(x.detail).code)).toEqual(["RECIPIENTS_MISMATCH", "RECIPIENTS_MISMATCH"]);
     expect(JSON.parse(refused[0]!.file_sha256)).toHaveLength(1);
     expect(readdir(join(data.dir, "tmp"))).toEqual([]);

@@ -9,6 +9,7 @@ import { parseCertificate, parseCertificates } from "@sealpost/pki";
 import type { LoginResponse } from "@sealpost/protocol";
 import { initDataDir } from "../src/commands/init.js";
 import { silentLogger } from "../src/log.js";
+import { createTestDatabase, TEST_DB } from "./helpers/postgres.js";
 import { type RunningServer, startServer } from "../src/server.js";
 
 /** Shared test fixtures and a small HTTP client for server tests (fictional test PKI under fixtures/pki). */
@@ -44,11 +45,16 @@ export function keyEntry(id: string, purpose: "sign" | "encrypt"): KeyEntry {
   };
 }
 
-/** A fresh data folder initialised with the fixture trust (root, GCA, both CRLs) and ops-wu as first admin. */
-export async function freshDataDir(): Promise<{ dir: string; cleanup(): void }> {
+/**
+ * A fresh data folder initialised with the fixture trust (root, GCA, both CRLs) and ops-wu as first admin, on this
+ * run's database (SQLite in the folder, or a new database of the run's PostgreSQL cluster). `cleanup()` removes both.
+ */
+export async function freshDataDir(): Promise<{ dir: string; cleanup(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), "sealpost-server-"));
   const admin = person("ops-wu");
+  const pg = TEST_DB === "postgres" ? await createTestDatabase() : undefined;
   await initDataDir({
+    ...(pg ? { db: pg.config.url, dbPasswordFile: pg.config.passwordFile } : {}),
     data: dir,
     trust: pkiPath(MANIFEST.root.cert),
     intermediates: pkiPath(MANIFEST.intermediate.cert),
@@ -59,7 +65,13 @@ export async function freshDataDir(): Promise<{ dir: string; cleanup(): void }> 
     adminAgency: admin.agency,
     log: silentLogger,
   });
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  return {
+    dir,
+    async cleanup() {
+      rmSync(dir, { recursive: true, force: true });
+      await pg?.drop();
+    },
+  };
 }
 
 export async function startTestServer(dir: string, config: Record<string, unknown> = {}): Promise<RunningServer> {

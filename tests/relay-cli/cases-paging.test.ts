@@ -41,15 +41,26 @@ beforeAll(async () => {
   await sp("ops-wu", ["admin", "user", "add", "--agency", soc.agency, "--name", soc.name, "--email", soc.email]);
   await sp("ops-wu", ["admin", "cert", "add", pki(soc.sign.cert), "--user", soc.email]);
   await sp("ops-wu", ["admin", "category", "add", "WELFARE-TAX", "--name", "財稅查調", "--purpose", "test purpose"]);
-  const staff = server.ctx.db.prepare("SELECT id FROM staff WHERE email = ?").get(soc.email) as { id: string };
-  const insert = server.ctx.db.prepare(
-    `INSERT INTO cases (id, state, category, sender_agency, sender_staff, receiving_agency, record_count, upload_no,
-       created_at, updated_at) VALUES (?, 'registered', 'WELFARE-TAX', 'KHH-SOC', ?, 'KHH-TAX', 2, ?, ?, ?)`,
-  );
+  const q = server.ctx.db.kysely;
+  const staff = await q.selectFrom("staff").select("id").where("email", "=", soc.email).executeTakeFirstOrThrow();
   for (let i = 0; i < COUNT; i++) {
     const id = `C20261130-0000000${i}`;
     const t = new Date(Date.UTC(2026, 10, 30, 1, 0, i)).toISOString();
-    insert.run(id, staff.id, `U${i}`, t, t);
+    await q
+      .insertInto("cases")
+      .values({
+        id,
+        state: "registered",
+        category: "WELFARE-TAX",
+        sender_agency: "KHH-SOC",
+        sender_staff: staff.id,
+        receiving_agency: "KHH-TAX",
+        record_count: 2,
+        upload_no: `U${i}`,
+        created_at: t,
+        updated_at: t,
+      })
+      .execute();
     ids.push(id);
   }
   await sp("soc-chen", ["login"]);

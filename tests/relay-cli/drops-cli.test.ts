@@ -10,16 +10,17 @@ import path from "node:path";
 import { loadKeystore, pickKey } from "@sealpost/pki";
 import { Command } from "commander";
 import type { FastifyInstance } from "fastify";
+import { rawAll } from "../../server/test/helpers/sql.js";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { RemoteClient } from "../../cli/src/remote/client.js";
 import { registerDropCommands } from "../../cli/src/remote/drops.js";
-import { createContext } from "../../server/src/app.js";
+import { closeContext, createContext } from "../../server/src/app.js";
 import { initDataDir } from "../../server/src/commands/init.js";
 import type { ServerContext } from "../../server/src/context.js";
 import { dropKeyPath } from "../../server/src/drops/keys.js";
 import { buildApp } from "../../server/src/http/app.js";
 import { silentLogger } from "../../server/src/log.js";
-import { addAgency, addCertificate, addStaff } from "../../server/src/registry/service.js";
+import { createRegistryService } from "../../server/src/registry/service.js";
 import { type SshdHandle, startSshd } from "../../server/test/helpers/sshd.js";
 
 const repoRoot = path.resolve(import.meta.dirname, "../..");
@@ -76,7 +77,8 @@ beforeAll(async () => {
     log: silentLogger,
   });
   ctx = await createContext(data, { log: silentLogger });
-  addAgency(ctx, null, {
+  const registry = createRegistryService({ db: ctx.db, clock: ctx.clock, validator: ctx.validator });
+  await registry.addAgency(null, {
     code: "KHH-SOC",
     name: manifest.agencies["KHH-SOC"].name,
     email: "x@soc.khh.example",
@@ -84,8 +86,8 @@ beforeAll(async () => {
   });
   for (const id of ["ops-liu", "soc-chen"]) {
     const p = manifest.people[id];
-    const s = addStaff(ctx, null, { agency: p.agency, name: p.name, email: p.email, role: p.role });
-    await addCertificate(ctx, null, { staff: s.id, pem: readFileSync(fx(p.sign.cert), "utf8"), purpose: "sign" });
+    const s = await registry.addStaff(null, { agency: p.agency, name: p.name, email: p.email, role: p.role });
+    await registry.addCertificate(null, { staff: s.id, pem: readFileSync(fx(p.sign.cert), "utf8"), purpose: "sign" });
   }
   app = await buildApp(ctx);
   await app.listen({ host: "127.0.0.1", port: 0 });
@@ -97,7 +99,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await app?.close();
-  ctx?.db.close();
+  if (ctx) await closeContext(ctx);
   await sshd?.close();
   if (work) await rm(work, { recursive: true, force: true });
 });
@@ -147,7 +149,7 @@ describe("drops API and CLI", () => {
     expect(readFileSync(stored, "utf8").trim()).toBe(sshd.clientPrivateKey.trim());
     expect(statSync(stored).mode & 0o777).toBe(0o600);
     const keyBody = sshd.clientPrivateKey.split("\n")[1]!;
-    const audit = ctx.db.prepare("SELECT detail FROM audit_log WHERE action = 'drop.create'").all() as {
+    const audit = (await rawAll(ctx.db, "SELECT detail FROM audit_log WHERE action = 'drop.create'")) as {
       detail: string;
     }[];
     expect(audit).toHaveLength(1);
@@ -177,7 +179,7 @@ describe("drops API and CLI", () => {
     expect((disabled.drop as { enabled: boolean }).enabled).toBe(false);
     const enabled = await cli(["drop", "enable", "khh-soc-out"]);
     expect((enabled.drop as { enabled: boolean }).enabled).toBe(true);
-    const actions = ctx.db.prepare("SELECT action FROM audit_log WHERE action LIKE 'drop.%' ORDER BY seq").all() as {
+    const actions = (await rawAll(ctx.db, "SELECT action FROM audit_log WHERE action LIKE 'drop.%' ORDER BY seq")) as {
       action: string;
     }[];
     expect(actions.map((a) => a.action)).toEqual(["drop.create", "drop.run.failed", "drop.disable", "drop.enable"]);

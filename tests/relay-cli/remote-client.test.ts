@@ -49,9 +49,12 @@ test("an interrupted download resumes with a Range request and ends with the who
   const dl = await tax.download("payload", profile.case.id, part, undefined, { resume: true });
   expect(dl.resumedFrom).toBe(100_000);
   expect(readFileSync(part)).toEqual(whole);
-  const audit = server.ctx.db
-    .prepare("SELECT detail FROM audit_log WHERE case_id = ? AND action = 'case.download_payload'")
-    .all(profile.case.id) as { detail: string }[];
+  const audit = await server.ctx.db.kysely
+    .selectFrom("audit_log")
+    .select("detail")
+    .where("case_id", "=", profile.case.id)
+    .where("action", "=", "case.download_payload")
+    .execute();
   expect(JSON.parse(audit[0]!.detail).range).toBe("bytes=100000-");
 
   // A corrupted partial file is caught by the hash check and removed.

@@ -1,5 +1,5 @@
 import type { RecipientInfoSummary } from "../crypto.js";
-import type { CertRow } from "../registry/service.js";
+import type { CertRow } from "../registry/repository.js";
 
 /** What the server expected versus what the envelope names, for a RECIPIENTS_MISMATCH error's details. */
 export interface RecipientComparison {

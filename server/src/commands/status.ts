@@ -1,4 +1,4 @@
-import type Database from "better-sqlite3";
+import type { Db } from "../db/db.js";
 import { type MailStatus, mailStatus } from "../mail/outbox.js";
 import { type RetentionStatus, retentionStatus } from "../retention/status.js";
 
@@ -9,13 +9,13 @@ export interface ServerStatus {
   retention: RetentionStatus;
 }
 
-export function serverStatus(db: Database.Database, options: { retentionDays: number }): ServerStatus {
-  const cases: Record<string, number> = {};
-  for (const r of db.prepare("SELECT state, COUNT(*) AS n FROM cases GROUP BY state").all() as {
-    state: string;
-    n: number;
-  }[]) {
-    cases[r.state] = r.n;
-  }
-  return { cases, mail: mailStatus(db), retention: retentionStatus(db, { retentionDays: options.retentionDays }) };
+export async function serverStatus(db: Db, options: { retentionDays: number; now?: Date }): Promise<ServerStatus> {
+  return {
+    cases: await db.read((uow) => uow.cases.countByState()),
+    mail: await mailStatus(db),
+    retention: await retentionStatus(db, {
+      retentionDays: options.retentionDays,
+      ...(options.now ? { now: options.now } : {}),
+    }),
+  };
 }

@@ -1,4 +1,4 @@
-import type Database from "better-sqlite3";
+import type { Db } from "../db/db.js";
 import type { Logger } from "../log.js";
 import { pruneSentMail } from "../mail/outbox.js";
 import { checkRetentionDays, type PurgeOptions, type PurgeResult, purgeExpiredFiles } from "./purge.js";
@@ -34,7 +34,7 @@ export interface RetentionWorker {
  * logged as an error and the next one still happens. Throws RetentionError BAD_CONFIG at once for a bad
  * retentionDays.
  */
-export function startRetentionWorker(db: Database.Database, options: RetentionWorkerOptions): RetentionWorker {
+export function startRetentionWorker(db: Db, options: RetentionWorkerOptions): RetentionWorker {
   const { intervalMs = 3600_000, now = () => new Date(), sentMailDays = 90, log, ...purge } = options;
   checkRetentionDays(purge.retentionDays);
   checkRetentionDays(sentMailDays);
@@ -44,7 +44,7 @@ export function startRetentionWorker(db: Database.Database, options: RetentionWo
 
   async function run(at: Date): Promise<RetentionRunResult> {
     const result = await purgeExpiredFiles(db, { ...purge, log, now: at });
-    const sentMailPruned = pruneSentMail(db, new Date(at.getTime() - sentMailDays * 24 * 3600_000));
+    const sentMailPruned = await pruneSentMail(db, new Date(at.getTime() - sentMailDays * 24 * 3600_000));
     if (sentMailPruned > 0) log.info("retention: pruned delivered notices from the mail outbox", { sentMailPruned });
     return { ...result, sentMailPruned };
   }

@@ -1,6 +1,5 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { actorForToken } from "../auth/service.js";
-import type { Actor, ServerContext } from "../context.js";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { Actor } from "../context.js";
 import { ServerError } from "../errors.js";
 import { normaliseIp } from "../registry/cidr.js";
 
@@ -9,6 +8,11 @@ declare module "fastify" {
     actor: Actor | undefined;
     bearer: string | undefined;
   }
+}
+
+/** What the guard needs from the auth domain: the actor behind a bearer token (see AuthService.actorForToken). */
+export interface TokenResolver {
+  actorForToken(token: string, source: string): Promise<Actor | undefined>;
 }
 
 /** The client's address as the socket sees it (no proxy headers are trusted). */
@@ -21,11 +25,11 @@ export function sourceOf(request: FastifyRequest): string {
  * is required on every request (401 UNAUTHENTICATED otherwise, checked in onRequest, before any body is read);
  * a source address outside the agency's allow-list gets 403 SOURCE_NOT_ALLOWED.
  */
-export function requireAuth(app: FastifyInstance, ctx: ServerContext): void {
-  app.addHook("onRequest", async (request: FastifyRequest, _reply: FastifyReply) => {
+export function requireAuth(app: FastifyInstance, tokens: TokenResolver): void {
+  app.addHook("onRequest", async (request: FastifyRequest) => {
     const h = request.headers.authorization;
     const m = typeof h === "string" ? /^Bearer ([A-Za-z0-9_-]{20,100})$/.exec(h) : null;
-    const actor = m ? actorForToken(ctx, m[1]!, sourceOf(request)) : undefined;
+    const actor = m ? await tokens.actorForToken(m[1]!, sourceOf(request)) : undefined;
     if (!actor)
       throw new ServerError("UNAUTHENTICATED", undefined, { hint: "Run: sealpost login --server URL --key KEYSTORE" });
     request.actor = actor;

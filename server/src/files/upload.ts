@@ -5,9 +5,20 @@ import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { type InspectResult, inspectCms } from "../crypto.js";
 import { ServerError } from "../errors.js";
-import type { FileStore } from "../store/files.js";
 import { ChunkFeed } from "./chunk-feed.js";
-import type { IncomingFile } from "./service.js";
+import type { FileStore } from "./store.js";
+
+/** A fully received upload waiting in a temporary file. */
+export interface IncomingFile {
+  tempPath: string;
+  sha256: string;
+  size: number;
+  /**
+   * The file's CMS envelope as read while it was received (receiveToTemp), or why it could not be read; absent when
+   * the file was not read on its way in (acceptFile then reads it from `tempPath`).
+   */
+  envelope?: { ok: true; info: InspectResult } | { ok: false; error: unknown };
+}
 
 /** Reads a CMS envelope's structure from a stream of its bytes (default: inspect of @sealpost/cms). */
 export type EnvelopeReader = (bytes: AsyncIterable<Uint8Array>) => Promise<InspectResult>;

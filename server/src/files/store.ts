@@ -17,8 +17,15 @@ export interface FileStore {
   /** A read stream over [start, end] (inclusive), or the whole file. */
   read(sha256: string, range?: { start: number; end: number }): ReadStream;
   remove(sha256: string): Promise<void>;
-  /** Removes every temporary file, and stored files not in `keep`. Returns how many of each were removed. */
-  sweep(keep: (sha256: string) => boolean): Promise<{ temp: number; orphans: number }>;
+  /**
+   * Removes temporary files, and stored files not in `keep`, last written at least `graceMs` ago (default 0: all).
+   * With several instances on one store the grace keeps another instance's upload in progress, and a file it has
+   * just stored but not yet recorded, out of reach. Returns how many of each were removed.
+   */
+  sweep(
+    keep: (sha256: string) => Promise<boolean>,
+    options?: { graceMs?: number; now?: Date },
+  ): Promise<{ temp: number; orphans: number }>;
 }
 
 const SHA256_RE = /^[0-9a-f]{64}$/;
@@ -79,16 +86,29 @@ export class LocalFileStore implements FileStore {
     await rm(this.path(sha256), { force: true });
   }
 
-  async sweep(keep: (sha256: string) => boolean): Promise<{ temp: number; orphans: number }> {
+  async sweep(
+    keep: (sha256: string) => Promise<boolean>,
+    options: { graceMs?: number; now?: Date } = {},
+  ): Promise<{ temp: number; orphans: number }> {
     await this.ensure();
+    const cutoff = (options.now ?? new Date()).getTime() - (options.graceMs ?? 0);
+    const old = async (p: string) => {
+      try {
+        return (await stat(p)).mtimeMs <= cutoff;
+      } catch {
+        return false;
+      }
+    };
     let temp = 0;
     let orphans = 0;
     for (const f of await readdir(this.tmpDir)) {
+      if (!(await old(join(this.tmpDir, f)))) continue;
       await rm(join(this.tmpDir, f), { force: true, recursive: true });
       temp++;
     }
     for (const f of await readdir(this.filesDir)) {
-      if (!SHA256_RE.test(f) || !keep(f)) {
+      if (!(await old(join(this.filesDir, f)))) continue;
+      if (!SHA256_RE.test(f) || !(await keep(f))) {
         await rm(join(this.filesDir, f), { force: true, recursive: true });
         orphans++;
       }
