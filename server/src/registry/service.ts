@@ -1,5 +1,13 @@
 import { randomUUID } from "node:crypto";
-import type { AgencyDto, CategoryDto, CertificateDto, CertPurpose, NewAgency, Role, StaffDto } from "@sealpost/protocol";
+import type {
+  AgencyDto,
+  CategoryDto,
+  CertificateDto,
+  CertPurpose,
+  NewAgency,
+  Role,
+  StaffDto,
+} from "@sealpost/protocol";
 import { type CertInfo, certificateToPem, parseCertificates } from "@sealpost/pki";
 import type { AuditEntryInput } from "../audit/log.js";
 import type { Clock } from "../clock.js";
