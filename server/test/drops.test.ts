@@ -343,7 +343,7 @@ describe("pull", () => {
     writeFileSync(huge, Buffer.from("not read whole"));
     truncateSync(huge, 11 * 1024 ** 3); // sparse, over the service's 10 GiB maxFileBytes
     writeFileSync(`${huge}.json`, JSON.stringify(fields("H-001")));
-    const r = await service.runNow("soc-huge").done;
+    const r = await (await service.runNow("soc-huge")).done;
     expect(r.errors.map((e) => [e.file, e.code])).toEqual([["huge.p7m", "REJECTED"]]);
     const text = readFileSync(path.join(dir, "failed", "huge.error.txt"), "utf8");
     const prefix = Buffer.alloc(OVERSIZED_HASH_BYTES);

@@ -5,9 +5,9 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { inspect, sealFile } from "@sealpost/cms";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { ChunkFeed } from "../src/cases/chunk-feed.js";
-import { receiveToTemp } from "../src/cases/upload.js";
-import { LocalFileStore } from "../src/store/files.js";
+import { ChunkFeed } from "../src/files/chunk-feed.js";
+import { receiveToTemp } from "../src/files/upload.js";
+import { LocalFileStore } from "../src/files/store.js";
 import { keyEntry, person, pkiPath } from "./helpers.js";
 import { parseCertificate } from "@sealpost/pki";
 

@@ -177,7 +177,14 @@ describe("version numbers", () => {
       ]);
     const v = (x: number) => encodeInteger(x);
     const kari = (x: number) =>
-      tlv(0xa1, v(x), tlv(0xa0, tlv(0x80, Buffer.alloc(4))), tlv(0x30, OIDS.rsaEncryption), tlv(0x30));
+      tlv(
+        0xa1,
+        v(x),
+        tlv(0xa0, tlv(0x80, Buffer.alloc(4))),
+        tlv(0x30, OIDS.rsaEncryption),
+        // recipientEncryptedKeys: one key, to issuerAndSerialNumber (an empty Name, serial 1)
+        tlv(0x30, tlv(0x30, tlv(0x30, tlv(0x30), v(1)), tlv(0x04, Buffer.alloc(40)))),
+      );
     const kekri = (x: number) =>
       tlv(0xa2, v(x), tlv(0x30, tlv(0x04, Buffer.alloc(8))), tlv(0x30, OIDS.rsaEncryption), tlv(0x04, Buffer.alloc(8)));
     const pwri = (x: number) => tlv(0xa3, v(x), tlv(0x30, OIDS.rsaEncryption), tlv(0x04, Buffer.alloc(8)));

@@ -1,9 +1,17 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RemoteClient } from "../src/remote/client.js";
-import { repoRoot } from "./helpers.js";
-import { keyOf, M, pki, registerFixtureRegistry, sealpostAs, startRelay, type TestRelay } from "./relay-helpers.js";
+
+import {
+  clientAs,
+  M,
+  pki,
+  repoRoot,
+  registerFixtureRegistry,
+  sealpostAs,
+  startRelay,
+  type TestRelay,
+} from "../helpers/relay.js";
 
 /**
  * Every key-using command with IC cards on SoftHSM2 tokens (made by scripts/make-token.sh's module in the test's
@@ -29,15 +37,11 @@ beforeAll(async () => {
   conf = makeTokens(join(relay.work, "cards"), ["soc-chen", "tax-wang", "tax-chiu"]).conf;
   await registerFixtureRegistry(relay.server.url);
   // tax-chiu: an EC staff member of KHH-TAX (ECDSA P-384 signing, ECDH P-384 encryption)
-  const admin = new RemoteClient(relay.server.url);
-  await admin.login(await keyOf("ops-wu"));
+  const admin = await clientAs(relay.server.url, "ops-wu");
   const p = M.people["tax-chiu"];
-  await admin.json("POST", "/v1/admin/staff", { agency: p.agency, name: p.name, email: p.email });
+  await admin.call("addStaff", { body: { agency: p.agency, name: p.name, email: p.email } });
   for (const purpose of ["sign", "encrypt"]) {
-    await admin.json("POST", "/v1/admin/certificates", {
-      staff: p.email,
-      pem: readFileSync(pki(p[purpose].cert), "utf8"),
-    });
+    await admin.call("addCertificate", { body: { staff: p.email, pem: readFileSync(pki(p[purpose].cert), "utf8") } });
   }
   writeFileSync(join(relay.work, "batch.csv"), "id,name\n1,王小明\n".repeat(5000));
 });
