@@ -50,6 +50,7 @@ const out = {
   peakAboveBaselineMiB: Number(((process.resourceUsage().maxRSS - baseline) / 1024).toFixed(1)),
   peakFile,
   slowest,
+  slowCpuMs: t.slowCpuMs,
   failures,
 };
 process.stdout.write(`${JSON.stringify(out)}\n`);

@@ -126,6 +126,21 @@ async function sealedSeeds() {
   return out;
 }
 
+/** soc-chen's keystore exported by openssl with 1 and 16 iterations (cheap to open, so mutants run fast). */
+function fastKeystores() {
+  const chen = manifest.people["soc-chen"];
+  const out = [];
+  for (const iter of ["1", "16"]) {
+    out.push(
+      execFileSync("openssl", [
+        ...["pkcs12", "-export", "-iter", iter, "-inkey", join(PKI, chen.sign.key), "-in", join(PKI, chen.sign.cert)],
+        ...["-certfile", join(PKI, manifest.intermediate.cert), "-passout", `pass:${chen.pin}`],
+      ]),
+    );
+  }
+  return out;
+}
+
 let ocspSeeds;
 /** OCSP responses made by `openssl ocsp` from the fixture CA (good, revoked, on hold), made once per process. */
 function makeOcspSeeds() {
@@ -255,7 +270,10 @@ export const TARGETS = {
       ...filesOf("pkcs12").filter((b) => b[0] === 0x30),
       ...filesOf("fuzz-corpora/boringssl-pkcs12_corpus"),
       ...fixtureFiles((n) => n.endsWith(".p12")),
+      ...fastKeystores(),
     ],
+    // The iteration caps (10 million PBKDF2, 1 million PKCS#12-KDF) allow about 3 s of key derivation by design.
+    slowCpuMs: 6000,
     async run(buf) {
       try {
         await loadKeystore(asFile(buf), { pin: "soc-chen-PIN-1234" });
