@@ -24,20 +24,27 @@ import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { jsonClient, loadAgent } from "./lib/bench-http.mjs";
+import { loadAgent } from "./lib/bench-http.mjs";
 import { runLoad } from "./lib/bench-load.mjs";
 import { procMemMiB, watchProcess } from "./lib/bench-proc.mjs";
 
 // The built workspaces (cms, pki, and the CLI's HTTP client behind bench-relay.mjs): a clear message when missing.
 let built;
 try {
-  built = await Promise.all([import("@sealpost/cms"), import("@sealpost/pki"), import("./lib/bench-relay.mjs")]);
+  built = await Promise.all([
+    import("@sealpost/cms"),
+    import("@sealpost/pki"),
+    import("./lib/bench-relay.mjs"),
+    import("@sealpost/client"),
+    import("@sealpost/client/node"),
+  ]);
 } catch (e) {
   process.stderr.write(`bench-server: error: cannot load the built sealpost workspaces: ${e.message}\n`);
   process.stderr.write("bench-server: hint: run `npm run build` first.\n");
   process.exit(1);
 }
-const [{ sealFile }, { parseCertificates }, relayLib] = built;
+const [{ sealFile }, { parseCertificates }, relayLib, { SealpostClient }, { fileBody, httpFetch, saveDownload }] =
+  built;
 const { CATEGORY, fixtureStaff, loginAs, registerFixtures, signingKey, startRelay } = relayLib;
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -111,7 +118,7 @@ async function timedOnServer(relay, what, fn) {
 /** Phase 1: seal (not timed), then the streamed upload and download of the sealed file; returns the two rows. */
 async function transferPhase(relay, work, input) {
   const sender = await loginAs(relay.url, SENDER);
-  const profile = await sender.json("POST", "/v1/cases", caseRequest("KHH-SOC", 0));
+  const profile = await sender.createCase({ body: caseRequest("KHH-SOC", 0) });
   const caseId = profile.case.id;
   // The CLI validates a profile's certificates with the user's own trust anchors before sealing; here the registry was
   // just filled by this script from the fixtures, so the certificates are used as the server returns them.
@@ -133,10 +140,12 @@ async function transferPhase(relay, work, input) {
   });
   const bytes = seal.outputBytes;
   const mb = bytes / 1e6;
-  const filePath = `/v1/cases/${encodeURIComponent(caseId)}/payload`;
 
   say(`uploading ${(bytes / 1024 ** 2).toFixed(0)} MiB as ${SENDER} ...`);
-  const up = await timedOnServer(relay, "upload", () => sender.upload(filePath, sealed));
+  const up = await timedOnServer(relay, "upload", async () => {
+    const { body, size } = await fileBody(sealed);
+    return sender.upload("payload", caseId, body, { size });
+  });
   if (up.value.state !== "sent" || up.value.payload?.sha256 !== seal.outputSha256) {
     throw new Error(
       `upload: the server recorded sha256 ${up.value.payload?.sha256} (case ${up.value.state}); the sealed file's is ${seal.outputSha256}`,
@@ -147,7 +156,9 @@ async function transferPhase(relay, work, input) {
   say(`downloading as ${RECEIVER} ...`);
   const receiver = await loginAs(relay.url, RECEIVER);
   const downloaded = path.join(work, "download.p7m");
-  const down = await timedOnServer(relay, "download", () => receiver.download(filePath, downloaded));
+  const down = await timedOnServer(relay, "download", async () =>
+    saveDownload(await receiver.download("payload", caseId), downloaded),
+  );
   const onDisk = await sha256File(downloaded);
   if (down.value.size !== bytes || onDisk !== seal.outputSha256) {
     throw new Error(
@@ -182,31 +193,34 @@ async function caseApiPhase(relay, settings, caseIds) {
       for (let j = i; j < Math.min(settings.clients, i + 8); j++) {
         const [id, p] = staff[j % staff.length];
         batch.push(
-          loginAs(relay.url, id).then((c) => ({ json: jsonClient(relay.url, c.token, agent), agency: p.agency })),
+          loginAs(relay.url, id).then((c) => ({
+            api: new SealpostClient({ server: relay.url, token: c.token, fetch: httpFetch(agent) }),
+            agency: p.agency,
+          })),
         );
       }
       clients.push(...(await Promise.all(batch)));
     }
     // Warm-up, not timed: every client opens its connection (one cheap authenticated request each, all at once).
-    await Promise.all(clients.map((c) => c.json("GET", "/v1/auth/whoami")));
+    await Promise.all(clients.map((c) => c.api.whoami()));
     for (let i = 0; i < settings.seedCases; i++) {
       const c = clients[i % clients.length];
-      caseIds.push((await c.json("POST", "/v1/cases", caseRequest(c.agency, i))).case.id);
+      caseIds.push((await c.api.createCase({ body: caseRequest(c.agency, i) })).case.id);
     }
 
     const ops = {
       list: (c, i) => async () => {
         const box = Math.floor(i / 10) % 2 === 0 ? "inbox" : "outbox";
-        const list = await c.json("GET", `/v1/cases?box=${box}`);
+        const list = await c.api.listCases({ query: { box } });
         if (!Array.isArray(list)) throw new Error(`the ${box} of ${c.agency} is not a list`);
       },
       get: (c, i) => async () => {
         const id = caseIds[(i * 7919) % caseIds.length];
-        const got = await c.json("GET", `/v1/cases/${encodeURIComponent(id)}`);
+        const got = await c.api.getCase({ params: { id } });
         if (got?.id !== id) throw new Error(`asked for case ${id}, got ${got?.id}`);
       },
       create: (c, i) => async () => {
-        const p = await c.json("POST", "/v1/cases", caseRequest(c.agency, i));
+        const p = await c.api.createCase({ body: caseRequest(c.agency, i) });
         if (p?.case?.state !== "registered" || !(p.recipients?.length > 0)) {
           throw new Error("a case came back registered without recipients");
         }

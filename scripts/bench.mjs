@@ -7,6 +7,7 @@
 //        BENCH_SIZE=256M npm run bench      (a smaller file)
 //        BENCH_ONLY=sealpost npm run bench  (one tool: sealpost | openssl | gnupg | age)
 //        BENCH_SERVER=0 npm run bench       (skip the relay-server benchmark when present)
+//        BENCH_TOKEN_EC=0 npm run bench     (skip scripts/bench-token-ec.mjs: token operations per open, 50 EC recipients)
 // Peak RSS comes from GNU time (%M: the largest process of the command, pipelines included). Nothing here is a test:
 // it asserts nothing about speed; it measures and reports.
 import { execFileSync, spawnSync } from "node:child_process";
@@ -272,6 +273,13 @@ if (process.env.BENCH_SERVER !== "0" && existsSync(serverBench) && !only) {
   try {
     results.push(...JSON.parse(readFileSync(path.join(out, "server-results.json"), "utf8")));
   } catch {}
+}
+
+const tokenEcBench = path.join(root, "scripts/bench-token-ec.mjs");
+if (process.env.BENCH_TOKEN_EC !== "0" && !only) {
+  console.log("\nPKCS#11 tokens and EC recipients:");
+  const r = spawnSync(process.execPath, [tokenEcBench, input], { stdio: ["ignore", "inherit", "inherit"] });
+  if (r.status !== 0) throw new Error("token/EC benchmark failed");
 }
 
 writeFileSync(

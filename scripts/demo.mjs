@@ -7,6 +7,12 @@
 // tax-bureau receiver lists the inbox, receives and opens it, adds a note and replies with a result; the sender
 // fetches the result and checks the receipts. It ends with `sealpost-server audit verify`. Exits non-zero if any
 // step fails. Everything lives in a temporary folder that is removed at the end (SEALPOST_DEMO_KEEP=1 keeps it).
+// DEMO_TOKEN=1 puts the sender's and the receiver's keys on SoftHSM2 tokens (scripts/make-token.sh), as IC cards:
+// their CLI uses --key pkcs11:token=<id> and every signature and decryption of theirs runs on the token.
+//
+// `npm run demo -- --db postgres` runs the same round trip on PostgreSQL: a throwaway cluster started for the demo
+// (initdb in a temp folder, loopback port; scripts/lib/pg-cluster.mjs), `sealpost-server init --db postgres://...`
+// with the password in a file (never in argv), stopped at the end.
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { once } from "node:events";
@@ -15,6 +21,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
 import { SMTPServer } from "smtp-server";
+import { createDatabase, startPgCluster } from "./lib/pg-cluster.mjs";
 import { fixtureInitArgs } from "./lib/server-init-args.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -24,7 +31,17 @@ const pki = (p) => join(PKI, p);
 const SERVER_BIN = join(ROOT, "server/bin/sealpost-server.js");
 const CLI_BIN = join(ROOT, "cli/bin/sealpost.js");
 const work = mkdtempSync(join(tmpdir(), "sealpost-demo-"));
+const TOKEN_PEOPLE = process.env.DEMO_TOKEN === "1" ? ["soc-chen", "tax-wang"] : [];
+const SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so";
+let softhsmConf;
 const children = new Set();
+const dbArg = process.argv.indexOf("--db");
+const DB = dbArg >= 0 ? process.argv[dbArg + 1] : "sqlite";
+if (DB !== "sqlite" && DB !== "postgres") {
+  process.stderr.write(`demo: --db must be sqlite or postgres, not ${DB}\n`);
+  process.exit(2);
+}
+let pgCluster;
 let smtpServer;
 let step = 0;
 
@@ -71,13 +88,32 @@ function personEnv(id, server) {
       intermediates: [pki(manifest.intermediate.cert)],
       crls: [pki(manifest.intermediate.crl), pki(manifest.root.crl)],
       revocation: "require",
-      keystore: pki(p.p12),
+      ...(TOKEN_PEOPLE.includes(id)
+        ? { keystore: `pkcs11:token=${id}`, pkcs11Module: SOFTHSM_MODULE }
+        : { keystore: pki(p.p12) }),
     }),
   );
-  return { SEALPOST_CONFIG: config, SEALPOST_PIN: p.pin };
+  return {
+    SEALPOST_CONFIG: config,
+    SEALPOST_PIN: p.pin,
+    ...(softhsmConf ? { SOFTHSM2_CONF: softhsmConf } : {}),
+  };
 }
 
 async function main() {
+  if (TOKEN_PEOPLE.length > 0) {
+    title(`IC cards: SoftHSM2 tokens for ${TOKEN_PEOPLE.join(" and ")} (scripts/make-token.sh)`);
+    const { makeTokens } = await import("./lib/make-token.mjs");
+    const made = makeTokens(join(work, "cards"), TOKEN_PEOPLE);
+    softhsmConf = made.conf;
+    for (const t of made.tokens)
+      say(`    token ${t.label}: signing and encryption keys (not extractable) + certificates`);
+    await run(CLI_BIN, ["token", "list", "--module", SOFTHSM_MODULE], {
+      env: { SOFTHSM2_CONF: softhsmConf },
+      label: "sealpost",
+    });
+  }
+
   title("local SMTP server (loopback) that prints every notice it receives");
   const mails = [];
   const smtp = new SMTPServer({
@@ -106,7 +142,15 @@ async function main() {
   title("sealpost-server init: database, file store, trust anchors and the first admin");
   const data = join(work, "data");
   const admin = manifest.people["ops-wu"];
-  await run(SERVER_BIN, fixtureInitArgs(data, "ops-wu"));
+  let dbArgs = [];
+  if (DB === "postgres") {
+    title("PostgreSQL: a throwaway cluster (initdb in a temp folder, loopback port) and a database");
+    pgCluster = await startPgCluster();
+    const database = await createDatabase(pgCluster.cluster, "sealpost_demo");
+    say(`    ${database.url} (password in a file, mode 0600)`);
+    dbArgs = ["--db", database.url, "--db-password-file", database.passwordFile];
+  }
+  await run(SERVER_BIN, [...fixtureInitArgs(data, "ops-wu"), ...dbArgs]);
   const cfgPath = join(data, "config.json");
   const cfg = JSON.parse(readFileSync(cfgPath, "utf8"));
   cfg.smtp = {
@@ -295,6 +339,7 @@ try {
 } finally {
   for (const c of children) c.kill("SIGKILL");
   smtpServer?.close();
+  await pgCluster?.stop();
   if (process.env.SEALPOST_DEMO_KEEP === "1") say(`(kept ${work})`);
   else rmSync(work, { recursive: true, force: true });
 }

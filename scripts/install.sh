@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # openssl: interop peer; openssh-server: real SFTP server for the drop tests; gnupg and age: benchmark baselines;
-# softhsm2 and opensc: a PKCS#11 token; tmux: the PIN prompt test on a real terminal; time: peak RSS in benchmarks.
-debs=(openssl openssh-server openssh-client gnupg age softhsm2 opensc tmux time)
+# softhsm2 and opensc: a PKCS#11 token; tmux: the PIN prompt test on a real terminal; time: peak RSS in benchmarks;
+# postgresql: the relay's second database (the tests start their own throwaway cluster with its initdb, never the system's).
+debs=(openssl openssh-server openssh-client gnupg age softhsm2 opensc tmux time postgresql)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

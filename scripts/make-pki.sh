@@ -6,6 +6,9 @@
 #
 # Usage: bash scripts/make-pki.sh   (or `npm run fixtures:pki`)
 #   SEALPOST_PKI_OUT=/tmp/x/pki bash scripts/make-pki.sh   writes elsewhere (the folder must be named "pki").
+#   bash scripts/make-pki.sh --only ec-people   adds only the EC staff members (one per agency) to an existing
+#     fixtures/pki with its existing CA keys and database: their files, their manifest.json "people" entries and
+#     README rows; nothing else is touched (the GCA database gains their serials).
 # Obligations: wipes fixtures/pki entirely and writes fresh keys, so every file that depends on the old keys (sealed
 # test files, registered certificates) must be regenerated too. Every name, agency and PIN is fictional test data.
 # Secrets never go on a command line: PINs reach openssl through environment variables (-passin/-passout env:VAR).
@@ -13,6 +16,18 @@ set -euo pipefail
 
 ROOT_DIR="$(cd "$(dirname "$0")/.." && pwd)"
 OUT="${SEALPOST_PKI_OUT:-$ROOT_DIR/fixtures/pki}"
+ONLY=""
+if [ "${1:-}" = "--only" ]; then
+  ONLY="${2:-}"
+  if [ "$ONLY" != ec-people ]; then
+    echo "make-pki: error: --only takes ec-people (got '$ONLY')" >&2
+    exit 2
+  fi
+  if [ ! -f "$OUT/manifest.json" ] || [ ! -f "$OUT/intermediate/gca.key.pem" ]; then
+    echo "make-pki: error: --only needs an existing $OUT (manifest.json and the GCA key)" >&2
+    exit 2
+  fi
+fi
 if [ "$(basename "$OUT")" != pki ]; then
   echo "make-pki: error: output folder must be named pki (got $OUT); it is wiped and regenerated" >&2
   exit 2
@@ -32,24 +47,14 @@ GCA_END="21051231235959Z"
 ROOT_END="21101231235959Z"
 CDP_CRL="http://127.0.0.1:18080/crl/gca.crl"
 
-rm -rf "$OUT"
-mkdir -p "$OUT"/{root,intermediate,ca-db,people,troubled} "$TMP"/{grca-db/newcerts,gca-newcerts}
-touch "$TMP/grca-db/index.txt" "$OUT/ca-db/index.txt"
-echo 01 >"$TMP/grca-db/serial"
-echo 01 >"$TMP/grca-db/crlnumber"
-echo 1000 >"$OUT/ca-db/serial"
-echo 01 >"$OUT/ca-db/crlnumber"
-printf 'unique_subject = no\n' >"$OUT/ca-db/index.txt.attr"
-printf 'unique_subject = no\n' >"$TMP/grca-db/index.txt.attr"
-
 README_ROWS="$TMP/readme-rows.md"
 : >"$README_ROWS"
 # row FILE WHO USAGE PIN PURPOSE: one line of the README's file table.
 row() { printf '| `%s` | %s | %s | %s | %s |\n' "$1" "$2" "$3" "$4" "$5" >>"$README_ROWS"; }
 
-# rsa_key OUT BITS: an unencrypted PKCS#8 PEM RSA key.
+# rsa_key OUT BITS: an unencrypted PKCS#8 PEM RSA key. ec_key OUT [CURVE]: an EC key (default P-256).
 rsa_key() { openssl genpkey -algorithm RSA -pkeyopt "rsa_keygen_bits:$2" -out "$1" 2>/dev/null; }
-ec_key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
+ec_key() { openssl genpkey -algorithm EC -pkeyopt "ec_paramgen_curve:${2:-P-256}" -out "$1" 2>/dev/null; }
 
 # csr KEY SUBJECT OUT [string_mask]: a certificate request with a UTF-8 subject (BMPString when mask is "default").
 csr() {
@@ -76,6 +81,88 @@ p12() {
   P12_PIN="$5" openssl pkcs12 -export -inkey "$key" -in "$cert" "${chain[@]}" \
     -name "$name" -keypbe AES-256-CBC -certpbe AES-256-CBC -macalg sha256 -passout env:P12_PIN -out "$out"
 }
+
+MANIFEST_PEOPLE="$TMP/people.json"
+: >"$MANIFEST_PEOPLE"
+MANIFEST_EC_PEOPLE="$TMP/ec-people.json"
+: >"$MANIFEST_EC_PEOPLE"
+
+SOC="高雄市政府社會局"
+TAX="高雄市稅捐稽徵處"
+OPS="sealpost 測試維運中心"
+
+# ec_person ID NAME AGENCY_CODE AGENCY_NAME ROLE EMAIL PIN CURVE: an EC staff member: an ECDSA signing key pair and
+# an ECDH encryption key pair (keyAgreement) on CURVE, two certificates from the GCA, one PKCS#12.
+ec_person() {
+  local id="$1" name="$2" code="$3" agency="$4" role="$5" email="$6" pin="$7" curve="$8"
+  local dir="$OUT/people/$id"
+  echo "make-pki: EC $role $id ($curve)"
+  mkdir -p "$dir"
+  for use in sign encrypt; do
+    ec_key "$dir/$use.key.pem" "$curve"
+    csr "$dir/$use.key.pem" "/C=TW/O=$agency/OU=$code/CN=$name" "$TMP/$id-$use.csr"
+    issue "$TMP/$id-$use.csr" "$dir/$use.cert.pem" "v3_ec_$use" "$email" "$GOOD_START" "$GOOD_END"
+    p12 "$TMP/$id-$use.p12" "$dir/$use.key.pem" "$dir/$use.cert.pem" "$id $use" "$pin" "$([ "$use" = encrypt ] && echo nochain)"
+  done
+  P12_PIN="$pin" node "$MERGE" "$dir/$id.p12" "$TMP/$id-sign.p12" "$TMP/$id-encrypt.p12"
+  row "people/$id/sign.cert.pem" "$name ($code, $role)" "digitalSignature, nonRepudiation" "-" "ECDSA $curve signing certificate"
+  row "people/$id/sign.key.pem" "$name" "-" "-" "EC $curve signing key (PKCS#8 PEM, unencrypted)"
+  row "people/$id/encrypt.cert.pem" "$name ($code, $role)" "keyAgreement" "-" "ECDH $curve encryption certificate"
+  row "people/$id/encrypt.key.pem" "$name" "-" "-" "EC $curve encryption key (PKCS#8 PEM, unencrypted)"
+  row "people/$id/$id.p12" "$name" "both pairs" "\`$pin\`" "PKCS#12 (PBES2 AES-256-CBC, SHA-256 MAC), both EC keys + certs + chain"
+  [ -s "$MANIFEST_EC_PEOPLE" ] && printf ',\n' >>"$MANIFEST_EC_PEOPLE"
+  printf '"%s": {"name": "%s", "agency": "%s", "role": "%s", "email": "%s", "keyType": "ec", "curve": "%s", "sign": {"cert": "%s", "key": "%s"}, "encrypt": {"cert": "%s", "key": "%s"}, "p12": "%s", "pin": "%s"}' \
+    "$id" "$name" "$code" "$role" "$email" "$curve" "people/$id/sign.cert.pem" "people/$id/sign.key.pem" \
+    "people/$id/encrypt.cert.pem" "people/$id/encrypt.key.pem" "people/$id/$id.p12" "$pin" >>"$MANIFEST_EC_PEOPLE"
+}
+
+EC_README_BULLET="- EC staff, one per agency (soc-tsai P-256, tax-chiu P-384, ops-pan P-256): an ECDSA signing pair (digitalSignature,
+  nonRepudiation) and an ECDH encryption pair (keyUsage critical keyAgreement) on the same curve, certificates from
+  the GCA (sha256WithRSAEncryption); manifest entries add keyType (ec) and curve."
+
+# One EC staff member per agency (P-384 at the tax bureau, P-256 elsewhere).
+ec_people() {
+  ec_person soc-tsai "蔡佩珊" KHH-SOC "$SOC" staff tsai@soc.khh.example soc-tsai-PIN-1357 P-256
+  ec_person tax-chiu "邱冠宇" KHH-TAX "$TAX" staff chiu@tax.khh.example tax-chiu-PIN-2468 P-384
+  ec_person ops-pan "潘怡婷" SEALPOST-OPS "$OPS" staff pan@ops.sealpost.example ops-pan-PIN-3579 P-256
+}
+
+if [ "$ONLY" = ec-people ]; then
+  mkdir -p "$TMP/gca-newcerts"
+  ec_people
+  rm -f "$OUT"/ca-db/*.old
+  # Add the new people to manifest.json (existing keys untouched) and their rows to the end of the README table.
+  node -e '
+const fs = require("fs");
+const [file, add] = process.argv.slice(1);
+const m = JSON.parse(fs.readFileSync(file, "utf8"));
+const extra = JSON.parse("{" + fs.readFileSync(add, "utf8") + "}");
+for (const [k, v] of Object.entries(extra)) if (!(k in m.people)) m.people[k] = v;
+fs.writeFileSync(file, JSON.stringify(m, null, 2) + "\n");' "$OUT/manifest.json" "$MANIFEST_EC_PEOPLE"
+  node -e '
+const fs = require("fs");
+const [file, bullet] = process.argv.slice(1);
+let t = fs.readFileSync(file, "utf8");
+if (!t.includes(bullet.split("\n")[0])) t = t.replace("\n- Agencies:", "\n" + bullet + "\n- Agencies:");
+fs.writeFileSync(file, t);' "$OUT/README.md" "$EC_README_BULLET"
+  cat "$README_ROWS" >>"$OUT/README.md"
+  for f in "$OUT"/people/{soc-tsai,tax-chiu,ops-pan}/*.cert.pem; do
+    openssl verify -CAfile "$OUT/root/grca.cert.pem" -untrusted "$OUT/intermediate/gca.cert.pem" -crl_check \
+      -CRLfile "$OUT/intermediate/gca.crl.pem" "$f" >/dev/null
+  done
+  echo "make-pki: added the EC people to $OUT"
+  exit 0
+fi
+
+rm -rf "$OUT"
+mkdir -p "$OUT"/{root,intermediate,ca-db,people,troubled} "$TMP"/{grca-db/newcerts,gca-newcerts}
+touch "$TMP/grca-db/index.txt" "$OUT/ca-db/index.txt"
+echo 01 >"$TMP/grca-db/serial"
+echo 01 >"$TMP/grca-db/crlnumber"
+echo 1000 >"$OUT/ca-db/serial"
+echo 01 >"$OUT/ca-db/crlnumber"
+printf 'unique_subject = no\n' >"$OUT/ca-db/index.txt.attr"
+printf 'unique_subject = no\n' >"$TMP/grca-db/index.txt.attr"
 
 echo "make-pki: root (test GRCA, RSA-4096)"
 rsa_key "$OUT/root/grca.key.pem" 4096
@@ -114,9 +201,6 @@ openssl ca -batch -name gca -gencrl -crl_lastupdate 20210101000000Z -crl_nextupd
   -out "$OUT/intermediate/gca-expired.crl.pem" 2>"$TMP/ca.log"
 row intermediate/gca-expired.crl.pem "test GCA" "-" "-" "expired CRL (nextUpdate 2021-02-01), must be refused as stale"
 
-MANIFEST_PEOPLE="$TMP/people.json"
-: >"$MANIFEST_PEOPLE"
-
 # person ID NAME AGENCY_CODE AGENCY_NAME ROLE EMAIL PIN [string_mask]: two key pairs, two certificates, one PKCS#12.
 person() {
   local id="$1" name="$2" code="$3" agency="$4" role="$5" email="$6" pin="$7" mask="${8:-utf8only}"
@@ -151,9 +235,6 @@ person() {
     "people/$id/encrypt.cert.pem" "people/$id/encrypt.key.pem" "people/$id/$id.p12" "$pin" >>"$MANIFEST_PEOPLE"
 }
 
-SOC="高雄市政府社會局"
-TAX="高雄市稅捐稽徵處"
-OPS="sealpost 測試維運中心"
 person soc-chen "陳怡君" KHH-SOC "$SOC" staff chen@soc.khh.example soc-chen-PIN-1234
 person soc-lin "林志明" KHH-SOC "$SOC" staff lin@soc.khh.example soc-lin-PIN-2345
 person soc-huang "黃淑芬" KHH-SOC "$SOC" staff huang@soc.khh.example soc-huang-PIN-3456
@@ -162,6 +243,7 @@ person tax-lee "李美玲" KHH-TAX "$TAX" staff lee@tax.khh.example tax-lee-PIN-
 person tax-chang "張家豪" KHH-TAX "$TAX" staff chang@tax.khh.example tax-chang-PIN-6789
 person ops-wu "吳承翰" SEALPOST-OPS "$OPS" admin wu@ops.sealpost.example ops-wu-PIN-7890
 person ops-liu "劉雅婷" SEALPOST-OPS "$OPS" ops liu@ops.sealpost.example ops-liu-PIN-8901
+ec_people
 
 MANIFEST_TROUBLED="$TMP/troubled.json"
 : >"$MANIFEST_TROUBLED"
@@ -257,6 +339,8 @@ echo "make-pki: manifest.json, README.md"
   "people": {
 EOF
   cat "$MANIFEST_PEOPLE"
+  printf ',\n'
+  cat "$MANIFEST_EC_PEOPLE"
   printf '\n  },\n  "troubled": {\n'
   cat "$MANIFEST_TROUBLED"
   printf '\n  }\n}\n'
@@ -284,6 +368,9 @@ anything real: private keys are committed on purpose.
   nonRepudiation) and encryption (keyUsage critical keyEncipherment, dataEncipherment). Their `<id>.p12` holds both
   keys, both certificates and the chain (PBES2 AES-256-CBC, SHA-256 MAC; two keys per file are merged by
   `scripts/pki/merge-p12.mjs`, as the openssl CLI writes only one key per PKCS#12).
+- EC staff, one per agency (soc-tsai P-256, tax-chiu P-384, ops-pan P-256): an ECDSA signing pair (digitalSignature,
+  nonRepudiation) and an ECDH encryption pair (keyUsage critical keyAgreement) on the same curve, certificates from
+  the GCA (sha256WithRSAEncryption); manifest entries add keyType (ec) and curve.
 - Agencies: KHH-SOC 高雄市政府社會局 (city social-affairs department), KHH-TAX 高雄市稅捐稽徵處 (city tax bureau),
   SEALPOST-OPS sealpost 測試維運中心 (the relay's fictional operator: the admin ops-wu and the ops person ops-liu).
 - One encrypted PKCS#8 PEM key: `people/soc-lin/sign.key.enc.pem`, passphrase = soc-lin's PIN `soc-lin-PIN-2345`.

@@ -26,6 +26,9 @@ interface Person {
   encrypt: Pair;
   p12: string;
   pin: string;
+  /** Present for the EC staff ("ec"), with their curve. */
+  keyType?: "ec";
+  curve?: "P-256" | "P-384";
 }
 interface Troubled {
   cert: string;
@@ -181,10 +184,10 @@ describe.each(people)("person %s", (id, person) => {
     });
   });
 
-  it("encryption certificate: keyUsage critical keyEncipherment + dataEncipherment only", async () => {
+  it("encryption certificate: keyUsage critical keyEncipherment + dataEncipherment only (EC: keyAgreement only)", async () => {
     expect(await keyUsage(person.encrypt.cert)).toEqual({
       critical: true,
-      usages: ["Key Encipherment", "Data Encipherment"],
+      usages: person.keyType === "ec" ? ["Key Agreement"] : ["Key Encipherment", "Data Encipherment"],
     });
   });
 
@@ -199,7 +202,10 @@ describe.each(people)("person %s", (id, person) => {
       expect(text).toContain("URI:http://127.0.0.1:18080/crl/gca.crl");
       expect(text).toContain("OCSP - URI:http://127.0.0.1:18081");
       expect(text).toContain(`email:${person.email}`);
-      expect(text).toContain("Public-Key: (2048 bit)");
+      if (person.keyType === "ec") {
+        expect(text).toContain(`Public-Key: (${person.curve === "P-384" ? 384 : 256} bit)`);
+        expect(text).toContain(`NIST CURVE: ${person.curve}`);
+      } else expect(text).toContain("Public-Key: (2048 bit)");
     }
   });
 

@@ -25,7 +25,7 @@ export interface CliConfig {
   revocation: "require" | "prefer" | "off" | undefined;
   /** Fetch CRLs from the certificates' distribution points (default false). */
   fetchCrls: boolean;
-  /** Default keystore (PKCS#12 file, or a PEM key used with `cert`). */
+  /** Default keystore (PKCS#12 file, a PEM key used with `cert`, or a pkcs11: URI). */
   keystore: string | undefined;
   /** Certificate (or bundle) for a PEM `keystore`. */
   cert: string | undefined;
@@ -36,6 +36,8 @@ export interface CliConfig {
    * certificate that decrypts the file.
    */
   agency: string | undefined;
+  /** PKCS#11 module (.so) for `pkcs11:` keys whose URI has no module-path. */
+  pkcs11Module: string | undefined;
   /** All other fields, untouched. */
   extra: Record<string, unknown>;
 }
@@ -60,6 +62,7 @@ export const CONFIG_FIELDS: ReadonlyArray<[string, string, string]> = [
     "string",
     "your agency (code or name) for open's forwarded-file check (default: your certificate's O / OU)",
   ],
+  ["pkcs11Module", "string", "PKCS#11 module (.so) of your IC card, for --key pkcs11:... URIs without module-path"],
 ];
 
 /** The default config path for an environment: $SEALPOST_CONFIG, else $XDG_CONFIG_HOME or ~/.config. */
@@ -104,6 +107,7 @@ export function emptyConfig(): CliConfig {
     cert: undefined,
     server: undefined,
     agency: undefined,
+    pkcs11Module: undefined,
     extra: {},
   };
 }
@@ -135,6 +139,7 @@ export function parseConfig(text: string, path: string): CliConfig {
   };
   const file = (field: string): string | undefined => {
     const v = str(field);
+    if (v !== undefined && /^pkcs11:/i.test(v)) return v;
     return v === undefined ? undefined : resolve(base, expandHome(v));
   };
   const files = (field: string): string[] => {
@@ -167,6 +172,7 @@ export function parseConfig(text: string, path: string): CliConfig {
     cert: file("cert"),
     server: str("server"),
     agency: str("agency"),
+    pkcs11Module: file("pkcs11Module"),
     extra,
   };
 }

@@ -6,10 +6,12 @@ import { registerInspectCommand } from "./commands/inspect.js";
 import { registerOpenCommand } from "./commands/open.js";
 import { registerSealCommand } from "./commands/seal.js";
 import { registerSignCommand } from "./commands/sign.js";
+import { registerTokenCommands } from "./commands/token.js";
 import { registerVerifyCommand } from "./commands/verify.js";
 import type { Runtime } from "./commands/common.js";
 import { type CliConfig, loadConfig } from "./config.js";
 import { CliError, usageError } from "./errors.js";
+import { closeOpenedKeystores } from "./keys.js";
 import { rootEpilog } from "./help.js";
 import { runInterruptCleanups } from "./files.js";
 import { Output } from "./output.js";
@@ -51,6 +53,7 @@ export function createProgram(rt: Runtime): Command {
   registerSignCommand(program, rt);
   registerVerifyCommand(program, rt);
   registerCertCommands(program, rt);
+  registerTokenCommands(program, rt);
   registerRemoteCommands(program);
   return program;
 }
@@ -109,6 +112,8 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, 
       );
     }
     return out.error(e, env);
+  } finally {
+    await closeOpenedKeystores();
   }
 }
 

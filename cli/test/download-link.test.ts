@@ -42,7 +42,7 @@ describe("download into a planted link", () => {
     const part = join(work, `.C1.payload.p7m.part-${resume}`);
     symlinkSync(victim, part);
     const client = new RemoteClient(url, "t".repeat(43));
-    await expect(client.download("/v1/cases/C1/payload", part, undefined, { resume })).rejects.toMatchObject({
+    await expect(client.download("payload", "C1", part, undefined, { resume })).rejects.toMatchObject({
       code: "IO",
     });
     expect(readFileSync(victim, "utf8")).toBe("precious\n");
@@ -51,7 +51,7 @@ describe("download into a planted link", () => {
 
   test("a regular partial file is still completed", async () => {
     const part = join(work, ".C2.payload.p7m.part");
-    const got = await new RemoteClient(url).download("/v1/cases/C2/payload", part, undefined, { resume: true });
+    const got = await new RemoteClient(url).download("payload", "C2", part, undefined, { resume: true });
     expect(got.sha256).toBe(SHA);
     expect(readFileSync(part)).toEqual(BODY);
     expect(lstatSync(part).mode & 0o777).toBe(0o600);

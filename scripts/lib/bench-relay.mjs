@@ -14,7 +14,8 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 const pkiDir = path.join(root, "fixtures/pki");
 const serverBin = path.join(root, "server/bin/sealpost-server.js");
 /** The CLI's HTTP client (challenge-signing login, JSON calls, streamed upload and download), built by `tsc --build`. */
-const { RemoteClient } = await import(path.join(root, "cli/dist/remote/client.js"));
+const { SealpostClient } = await import("@sealpost/client");
+const { keySigner } = await import("@sealpost/client/node");
 
 /** fixtures/pki/manifest.json, parsed. */
 export const manifest = JSON.parse(readFileSync(path.join(pkiDir, "manifest.json"), "utf8"));
@@ -116,39 +117,38 @@ export async function signingKey(personId) {
   return keystores.get(personId);
 }
 
-/** A RemoteClient logged in (signed challenge) as `personId`; each call gets its own token. */
+/** A @sealpost/client logged in (signed challenge) as `personId`; each call gets its own token. */
 export async function loginAs(url, personId) {
-  const client = new RemoteClient(url);
-  await client.login(await signingKey(personId));
+  const client = new SealpostClient({ server: url });
+  const key = await signingKey(personId);
+  await client.loginWith(keySigner(key.privateKey, key.cert.sha256));
   return client;
 }
 
 /**
  * Registers, as the fixture admin, every fixture agency, staff member and certificate (signing and encryption) and
- * the transfer category CATEGORY, exactly as `sealpost admin ...` does (same endpoints, same client).
+ * the transfer category CATEGORY, exactly as `sealpost admin ...` does (same endpoints, through @sealpost/client).
  */
 export async function registerFixtures(url) {
   const admin = await loginAs(url, ADMIN_ID);
   const adminAgency = manifest.people[ADMIN_ID].agency;
   for (const [code, a] of Object.entries(manifest.agencies)) {
     if (code !== adminAgency) {
-      await admin.json("POST", "/v1/admin/agencies", { code, name: a.name, email: a.email, allowCidrs: [] });
+      await admin.addAgency({ body: { code, name: a.name, email: a.email, allowCidrs: [] } });
     }
   }
   for (const [id, p] of Object.entries(manifest.people)) {
     if (id !== ADMIN_ID) {
-      await admin.json("POST", "/v1/admin/staff", { agency: p.agency, name: p.name, email: p.email, role: p.role });
+      await admin.addStaff({ body: { agency: p.agency, name: p.name, email: p.email, role: p.role } });
     }
     for (const purpose of ["sign", "encrypt"]) {
       if (id === ADMIN_ID && purpose === "sign") continue; // registered by init
       const pem = readFileSync(pki(p[purpose].cert), "utf8");
-      await admin.json("POST", "/v1/admin/certificates", { staff: p.email, pem, purpose });
+      await admin.addCertificate({ body: { staff: p.email, pem, purpose } });
     }
   }
-  await admin.json("POST", "/v1/admin/categories", {
-    code: CATEGORY,
-    name: "社會救助資格財稅資料查調",
-    purpose: "benchmark category (fictional test data)",
+  await admin.addCategory({
+    body: { code: CATEGORY, name: "社會救助資格財稅資料查調", purpose: "benchmark category (fictional test data)" },
   });
 }
 

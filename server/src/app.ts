@@ -1,11 +1,12 @@
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import { type Clock, systemClock } from "./clock.js";
 import { loadConfig, type ServerConfig } from "./config.js";
-import type { Notice, ServerContext } from "./context.js";
-import { clearUploadLeases } from "./cases/upload-lease.js";
-import { databasePath, openDatabase } from "./db/open.js";
-import { tightenDataPermissions } from "./db/private-files.js";
+import type { ServerContext } from "./context.js";
+import { openDb } from "./db/open.js";
+import { LocalFileStore } from "./files/store.js";
 import type { Logger } from "./log.js";
-import { enqueueMail } from "./mail/outbox.js";
-import { LocalFileStore } from "./store/files.js";
+import { trustValidator } from "./registry/certificates.js";
 import { loadTrust } from "./trust.js";
 
 /**
@@ -15,33 +16,44 @@ import { loadTrust } from "./trust.js";
  */
 export async function createContext(
   dataDir: string,
-  options: { log: Logger; sweep?: boolean; config?: Partial<ServerConfig>; now?: () => Date },
+  options: { log: Logger; sweep?: boolean; config?: Partial<ServerConfig>; clock?: Clock },
 ): Promise<ServerContext> {
   const config = { ...loadConfig(dataDir), ...options.config };
-  tightenDataPermissions(dataDir, databasePath(dataDir), options.log);
-  const db = openDatabase(dataDir);
-  const store = new LocalFileStore(dataDir);
-  await store.ensure();
-  if (options.sweep ?? true) {
-    const known = db.prepare("SELECT 1 FROM files WHERE sha256 = ?");
-    const swept = await store.sweep((sha) => known.get(sha) !== undefined);
-    const leases = clearUploadLeases(db);
-    if (swept.temp || swept.orphans || leases) {
-      options.log.warn("removed leftovers of interrupted uploads", { ...swept, leases });
+  const clock = options.clock ?? systemClock;
+  const db = await openDb(dataDir, config.database, { clock });
+  try {
+    const store = new LocalFileStore(dataDir);
+    await store.ensure();
+    if (options.sweep ?? true) {
+      // SQLite has one instance: everything left is a leftover. On PostgreSQL other instances may be writing to the
+      // shared store right now: only what nobody touched for sweepGraceMs goes.
+      const graceMs = config.database ? (config.sweepGraceMs ?? 3600_000) : 0;
+      const swept = await store.sweep((sha) => db.read((uow) => uow.files.known(sha)), {
+        graceMs,
+        now: clock.now(),
+      });
+      if (swept.temp || swept.orphans) options.log.warn("removed leftovers of interrupted uploads", swept);
     }
+    const { policy, intermediates } = await loadTrust(dataDir, config);
+    return {
+      dataDir,
+      db,
+      clock,
+      instance: `${hostname()}-${process.pid}-${randomBytes(4).toString("hex")}`,
+      config,
+      store,
+      trust: policy,
+      validator: trustValidator(policy, intermediates),
+      intermediates,
+      log: options.log,
+    };
+  } catch (e) {
+    await db.close();
+    throw e;
   }
-  const { policy, intermediates, crls } = await loadTrust(dataDir, config, db, options.log, options.now);
-  return {
-    dataDir,
-    db,
-    config,
-    store,
-    trust: policy,
-    intermediates,
-    crls,
-    log: options.log,
-    notify: (n: Notice) => {
-      enqueueMail(db, n);
-    },
-  };
+}
+
+/** Closes what createContext opened: the database connections. */
+export async function closeContext(ctx: ServerContext): Promise<void> {
+  await ctx.db.close();
 }

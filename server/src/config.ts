@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import { ServerError } from "./errors.js";
-import type { RateLimitConfig } from "./http/rate-limit.js";
+import type { RateLimitConfig } from "./auth/rate-limit.js";
+import type { PostgresConfig } from "./db/postgres.js";
 import type { SmtpSettings } from "./mail/worker.js";
 
 /** SMTP settings for the mail worker (server/src/mail/worker.ts). */
@@ -30,6 +31,17 @@ export interface ServerConfig {
   smtp?: SmtpConfig;
   /** Mail worker tuning (see MailWorkerConfig): pass interval (default 15 000 ms), attempts (default 8), backoff. */
   mail?: { pollMs?: number; maxAttempts?: number; backoffBaseMs?: number; backoffMaxMs?: number };
+  /**
+   * Leases of the background jobs (mail, retention, drop scheduler), which run on one instance at a time: a lease
+   * lasts `ttlMs` (default 30 000) and is renewed every `renewMs` (default 10 000). A killed instance's jobs move to
+   * another instance within about ttlMs + renewMs.
+   */
+  jobs?: { ttlMs?: number; renewMs?: number };
+  /**
+   * With PostgreSQL (several instances on one file store): temporary upload files and unrecorded stored files are
+   * removed at start only when untouched this long. Default 1 hour. (SQLite: at once.)
+   */
+  sweepGraceMs?: number;
   /** Retention worker interval. Default 1 hour. */
   retentionIntervalMs?: number;
   /** Days after a case ends before its sealed files are purged. Default 30. */
@@ -48,13 +60,11 @@ export interface ServerConfig {
   publicUrl?: string;
   trust: TrustConfig;
   /**
-   * The CRL refresh job (server/src/crls): every `intervalMs` (default 3 600 000, 1 hour) it reads trust.crls and
-   * trust.crlDir again and, unless `fetch` is false (default true), downloads the CRLs named by the distribution
-   * points of the CA and registered certificates (10 s and 20 MiB per download, as the CLI). Ops (active staff with
-   * role ops) are mailed `warnBeforeHours` (default 24) before a CRL goes stale. `rewrite` maps URL prefixes to
-   * others (a local mirror), e.g. {"http://ca.example/crl/": "http://mirror.internal/crl/"}.
+   * PostgreSQL instead of the default SQLite file `<data>/sealpost.db`: `{ url: "postgres://USER@HOST:PORT/DB",
+   * passwordFile? }`. The URL must not hold a password (see PostgresConfig for where it comes from). Several relay
+   * instances can share one PostgreSQL database and one file store.
    */
-  crlRefresh?: { intervalMs?: number; warnBeforeHours?: number; fetch?: boolean; rewrite?: Record<string, string> };
+  database?: PostgresConfig;
 }
 
 export const DEFAULT_CONFIG: ServerConfig = {

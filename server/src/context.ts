@@ -1,33 +1,27 @@
 import type { CertInfo, TrustPolicy } from "@sealpost/pki";
-import type Database from "better-sqlite3";
+import type { Clock } from "./clock.js";
 import type { ServerConfig } from "./config.js";
-import type { CrlRefresher } from "./crls/index.js";
+import type { Db } from "./db/db.js";
+import type { CertificateValidator } from "./registry/certificates.js";
 import type { Logger } from "./log.js";
-import type { FileStore } from "./store/files.js";
-
-/** A notice for the mail outbox: inserted in the caller's transaction, sent later by the mail worker. */
-export interface Notice {
-  to: string[];
-  subject: string;
-  text: string;
-  kind: string;
-  caseId?: string;
-}
+import type { FileStore } from "./files/store.js";
 
 /** Everything a server module needs, built once at start (see app.ts createContext). */
 export interface ServerContext {
   dataDir: string;
-  db: Database.Database;
+  /** The database as units of work over the domains' repositories (Kysely; SQLite or PostgreSQL). */
+  db: Db;
+  clock: Clock;
+  /** This relay instance's id (job leases, drop runs, logs): host name, process id and random digits. */
+  instance: string;
   config: ServerConfig;
   store: FileStore;
   trust: TrustPolicy;
+  /** Validates registered certificates with `trust` and the configured intermediates. */
+  validator: CertificateValidator;
   /** Intermediate CAs from the configuration, added to every validation. */
   intermediates: CertInfo[];
-  /** Keeps the trust policy's CRLs current (its job runs in server.ts). */
-  crls: CrlRefresher;
   log: Logger;
-  /** Enqueues a notice inside the current transaction (the mail outbox). */
-  notify(notice: Notice): void;
 }
 
 /** Who is making a request (after authentication). */

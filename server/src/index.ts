@@ -1,12 +1,13 @@
 export { createContext } from "./app.js";
-export { type AuditEntry, type AuditEntryInput, appendAudit, iterateAudit } from "./audit/log.js";
+export { type AuditEntry, type AuditEntryInput, iterateAudit } from "./audit/log.js";
 export { type AuditVerifyResult, verifyAudit } from "./audit/verify.js";
-export { acceptFile, registerPayloadFromFile } from "./cases/service.js";
+export { type CaseService, createCaseService, type PulledPayload } from "./cases/service.js";
 export { DEFAULT_CONFIG, loadConfig, type ServerConfig } from "./config.js";
-export type { Actor, Notice, ServerContext } from "./context.js";
+export type { Actor, ServerContext } from "./context.js";
 export { migrate } from "./db/migrate.js";
 export type { Migration } from "./db/migration.js";
-export { openDatabase } from "./db/open.js";
+export { Db } from "./db/db.js";
+export { databasePath, openDb } from "./db/open.js";
 export { ERROR_CATALOGUE, ServerError, type ServerErrorCode } from "./errors.js";
 export { buildApp, type RouteList } from "./http/app.js";
 export { initDataDir } from "./commands/init.js";

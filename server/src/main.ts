@@ -7,7 +7,7 @@ import { verifyAudit } from "./audit/verify.js";
 import { initDataDir } from "./commands/init.js";
 import { loadConfig } from "./config.js";
 import { serverStatus } from "./commands/status.js";
-import { openDatabase } from "./db/open.js";
+import { openDb } from "./db/open.js";
 import { stderrLogger } from "./log.js";
 import { startServer } from "./server.js";
 
@@ -37,6 +37,11 @@ program
     new Option("--revocation <mode>", "revocation checking").choices(["require", "prefer", "off"]).default("require"),
   )
   .option("--listen <host:port>", "default listen address", "127.0.0.1:8443")
+  .option(
+    "--db <url>",
+    "PostgreSQL instead of SQLite in the data folder: postgres://USER@HOST:PORT/DB, no password (PGPASSWORD, ~/.pgpass or --db-password-file)",
+  )
+  .option("--db-password-file <file>", "a file holding the PostgreSQL password (its path goes into config.json)")
   .addHelpText(
     "after",
     "\nExample:\n  sealpost-server init --data /srv/sealpost --trust grca.pem --intermediates gca.pem \\\n    --crl gca.crl --admin-cert admin-sign.pem --admin-email admin@example.gov.tw",
@@ -75,10 +80,9 @@ audit
   .command("verify")
   .description("recompute the hash chain; names the first broken entry (exit 6)")
   .requiredOption("--data <dir>", "data folder")
-  .action((o) => {
-    const db = openDatabase(o.data, { migrate: false });
-    const r = verifyAudit(db);
-    db.close();
+  .action(async (o) => {
+    const db = await openDb(o.data, loadConfig(o.data).database, { migrate: false });
+    const r = await verifyAudit(db).finally(() => db.close());
     if (r.ok) {
       process.stdout.write(`audit chain intact: ${r.entries} entries, last hash ${r.lastHash}\n`);
       return;
@@ -97,12 +101,15 @@ audit
   .requiredOption("--data <dir>", "data folder")
   .option("-o, --output <file>", "output file (default: standard output)")
   .action(async (o) => {
-    const db = openDatabase(o.data, { migrate: false });
+    const db = await openDb(o.data, loadConfig(o.data).database, { migrate: false });
     const out = o.output ? createWriteStream(o.output, { flags: "wx", mode: 0o600 }) : process.stdout;
-    for (const e of iterateAudit(db)) {
-      if (!out.write(`${JSON.stringify(e)}\n`)) await once(out, "drain");
+    try {
+      for await (const e of iterateAudit(db)) {
+        if (!out.write(`${JSON.stringify(e)}\n`)) await once(out, "drain");
+      }
+    } finally {
+      await db.close();
     }
-    db.close();
     if (o.output) {
       out.end();
       await once(out, "finish");
@@ -111,19 +118,13 @@ audit
 
 program
   .command("status")
-  .description("case counts by state, the mail outbox (failures shown), retention, CRL freshness")
+  .description("case counts by state, the mail outbox (failures shown), retention")
   .requiredOption("--data <dir>", "data folder")
   .option("--json", "JSON output")
-  .action((o) => {
+  .action(async (o) => {
     const config = loadConfig(o.data);
-    const db = openDatabase(o.data);
-    const s = serverStatus(db, {
-      retentionDays: config.retentionDays,
-      ...(config.crlRefresh?.warnBeforeHours !== undefined
-        ? { crlWarnBeforeHours: config.crlRefresh.warnBeforeHours }
-        : {}),
-    });
-    db.close();
+    const db = await openDb(o.data, config.database);
+    const s = await serverStatus(db, { retentionDays: config.retentionDays }).finally(() => db.close());
     if (o.json) {
       process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
       return;
@@ -141,14 +142,6 @@ program
     );
     for (const e of s.mail.lastErrors)
       process.stdout.write(`  error #${e.id} (${e.kind}, ${e.attempts} attempts): ${e.lastError}\n`);
-    process.stdout.write(`crls (warning ${s.crls.warnBeforeHours} h before nextUpdate):\n`);
-    for (const c of s.crls.issuers) {
-      process.stdout.write(
-        `  ${c.state.padEnd(10)} ${c.issuer}: next update ${c.nextUpdate ?? "none"} (${c.sources.join(", ")})\n`,
-      );
-    }
-    for (const w of s.crls.warnings) process.stdout.write(`  warning: ${w}\n`);
-    for (const e of s.crls.sourceErrors) process.stdout.write(`  source failed: ${e}\n`);
   });
 
 program.parseAsync(process.argv).catch((e: unknown) => {

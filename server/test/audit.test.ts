@@ -1,12 +1,14 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import Database from "better-sqlite3";
-import { afterAll, beforeAll, expect, test } from "vitest";
-import { appendAudit, entryHash } from "../src/audit/log.js";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { type AuditEntryInput, entryHash } from "../src/audit/log.js";
 import { verifyAudit } from "../src/audit/verify.js";
-import { openDatabase } from "../src/db/open.js";
+import { loadConfig } from "../src/config.js";
+import { openDb } from "../src/db/open.js";
 import { Api, freshDataDir, REPO, registerFixtures, startTestServer } from "./helpers.js";
+import { DIALECTS, openTestDb } from "./helpers/postgres.js";
+import { rawGet, rawRun } from "./helpers/sql.js";
 
 /** The hash-chained audit log, checked through the real `sealpost-server audit verify|export` commands. */
 
@@ -43,53 +45,90 @@ test("an intact chain verifies; export writes one JSON line per entry with seque
   expect(cli("audit", "export", "--data", data.dir, "-o", out).status).not.toBe(0);
 });
 
-test("the log refuses UPDATE and DELETE through SQL (triggers)", () => {
-  const db = openDatabase(data.dir);
-  expect(() => db.prepare("UPDATE audit_log SET actor = 'x' WHERE seq = 1").run()).toThrow(/append-only/);
-  expect(() => db.prepare("DELETE FROM audit_log WHERE seq = 1").run()).toThrow(/append-only/);
-  db.close();
+test("the log refuses UPDATE and DELETE through SQL (triggers)", async () => {
+  const db = await openDb(data.dir, loadConfig(data.dir).database);
+  try {
+    await expect(rawRun(db, "UPDATE audit_log SET actor = 'x' WHERE seq = 1")).rejects.toThrow(/append-only/);
+    await expect(rawRun(db, "DELETE FROM audit_log WHERE seq = 1")).rejects.toThrow(/append-only/);
+  } finally {
+    await db.close();
+  }
 });
 
-test("one row edited directly in SQLite: verify names that entry and exits 6", () => {
-  const db = new Database(join(data.dir, "sealpost.db"));
-  const n = (db.prepare("SELECT COUNT(*) AS n FROM audit_log").get() as { n: number }).n;
-  expect(n).toBeGreaterThan(10);
-  // Someone with file access drops the guard and rewrites entry 5's detail.
-  db.exec("DROP TRIGGER audit_log_no_update");
-  db.prepare("UPDATE audit_log SET detail = json_set(detail, '$.email', 'intruder@example') WHERE seq = 5").run();
-  db.close();
+test("one row edited directly in the database: verify names that entry and exits 6", async () => {
+  const db = await openDb(data.dir, loadConfig(data.dir).database);
+  try {
+    const n = Number((await rawGet<{ n: number }>(db, "SELECT COUNT(*) AS n FROM audit_log"))!.n);
+    expect(n).toBeGreaterThan(10);
+    // Someone with database access drops the guard and rewrites entry 5's detail.
+    await rawRun(
+      db,
+      db.dialect === "postgres" ? "DROP TRIGGER audit_log_no_update ON audit_log" : "DROP TRIGGER audit_log_no_update",
+    );
+    const row = (await rawGet<{ detail: string }>(db, "SELECT detail FROM audit_log WHERE seq = 5"))!;
+    const detail = { ...JSON.parse(row.detail), email: "intruder@example" };
+    await rawRun(db, "UPDATE audit_log SET detail = ? WHERE seq = 5", JSON.stringify(detail));
+  } finally {
+    await db.close();
+  }
   const r = cli("audit", "verify", "--data", data.dir);
   expect(r.status).toBe(6);
   expect(r.stderr).toContain("audit chain broken at entry 5");
   expect(r.stderr).toContain("4 entries before it verify");
 });
 
-test("verifyAudit also catches a re-hashed entry (its successor no longer links) and a deleted entry", () => {
-  const db = new Database(":memory:");
-  db.exec(
-    readFileSync(join(REPO, "server/src/db/core-migrations.ts"), "utf8").match(/CREATE TABLE audit_log[\s\S]*?\);/)![0],
-  );
-  for (let i = 0; i < 5; i++) appendAudit(db, { actor: "system", role: null, agency: null, action: `a${i}` });
-  expect(verifyAudit(db)).toMatchObject({ ok: true, entries: 5 });
-  // Rewrite entry 2 and recompute its own hash: entry 3 then fails to link.
-  const e2 = db.prepare("SELECT * FROM audit_log WHERE seq = 2").get() as Record<string, unknown>;
-  const changed = {
-    seq: 2,
-    time: e2.time,
-    actor: "mallory",
-    role: null,
-    agency: null,
-    action: "a1",
-    caseId: null,
-    fileSha256: [],
-    source: null,
-    detail: {},
-    prevHash: e2.prev_hash,
-  };
-  db.prepare("UPDATE audit_log SET actor = 'mallory', hash = ? WHERE seq = 2").run(entryHash(changed));
-  expect(verifyAudit(db).broken).toMatchObject({ seq: 3, reason: "link" });
-  db.prepare("DELETE FROM audit_log WHERE seq >= 2").run();
-  appendAudit(db, { actor: "system", role: null, agency: null, action: "x" });
-  db.prepare("DELETE FROM audit_log WHERE seq = 1").run();
-  expect(verifyAudit(db).broken).toMatchObject({ seq: 2, reason: "sequence" });
+describe.each(DIALECTS)("verifyAudit (%s)", (dialect) => {
+  test("catches a re-hashed entry (its successor no longer links) and a deleted entry", async () => {
+    const t = await openTestDb(dialect);
+    const { db } = t;
+    try {
+      const append = (input: AuditEntryInput) => db.tx((uow) => uow.audit.append(input, new Date()));
+      for (let i = 0; i < 5; i++) await append({ actor: "system", role: null, agency: null, action: `a${i}` });
+      expect(await verifyAudit(db)).toMatchObject({ ok: true, entries: 5 });
+      // Someone with direct database access drops the guards, then rewrites entry 2 and recomputes its own hash:
+      // entry 3 then fails to link.
+      for (const trigger of ["audit_log_no_update", "audit_log_no_delete"]) {
+        await rawRun(db, dialect === "postgres" ? `DROP TRIGGER ${trigger} ON audit_log` : `DROP TRIGGER ${trigger}`);
+      }
+      const e2 = (await rawGet<{ time: string; prev_hash: string }>(db, "SELECT * FROM audit_log WHERE seq = 2"))!;
+      const changed = {
+        seq: 2,
+        time: e2.time,
+        actor: "mallory",
+        role: null,
+        agency: null,
+        action: "a1",
+        caseId: null,
+        fileSha256: [],
+        source: null,
+        detail: {},
+        prevHash: e2.prev_hash,
+      };
+      await rawRun(db, "UPDATE audit_log SET actor = 'mallory', hash = ? WHERE seq = 2", entryHash(changed));
+      expect((await verifyAudit(db)).broken).toMatchObject({ seq: 3, reason: "link" });
+      await rawRun(db, "DELETE FROM audit_log WHERE seq >= 2");
+      await append({ actor: "system", role: null, agency: null, action: "x" });
+      await rawRun(db, "DELETE FROM audit_log WHERE seq = 1");
+      expect((await verifyAudit(db)).broken).toMatchObject({ seq: 2, reason: "sequence" });
+    } finally {
+      await t.close();
+    }
+  });
+
+  test("appends from two instances at once form one chain", async () => {
+    const t = await openTestDb(dialect);
+    try {
+      const other = await t.second();
+      await Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          (i % 2 ? other : t.db).tx((uow) =>
+            uow.audit.append({ actor: "system", role: null, agency: null, action: `c${i}` }, new Date()),
+          ),
+        ),
+      );
+      expect(await verifyAudit(t.db)).toMatchObject({ ok: true, entries: 40 });
+    } finally {
+      await t.close();
+    }
+  });
 });

@@ -3,6 +3,7 @@ import type { TransferProfile } from "@sealpost/protocol";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { RunningServer } from "../src/server.js";
 import { Api, freshDataDir, person, pkiPath, registerFixtures, startTestServer } from "./helpers.js";
+import { rawAll, rawRun } from "./helpers/sql.js";
 
 /**
  * The authorisation matrix: every endpoint x every kind of caller, each expected allow or deny. "Deny" means
@@ -36,11 +37,12 @@ beforeAll(async () => {
   for (const c of certs) await admin.call("POST", `/v1/admin/certificates/${c.id}/revoke`, { reason: "moved" });
   await admin.call("POST", `/v1/admin/staff/${huang.email}/deactivate`);
   apis.admin = admin;
-  const ins = server.ctx.db.prepare("UPDATE staff SET agency = 'KHH-EDU', active = 1 WHERE email = ?");
-  ins.run(huang.email);
-  server.ctx.db
-    .prepare("UPDATE certificates SET status = 'active' WHERE staff_id = (SELECT id FROM staff WHERE email = ?)")
-    .run(huang.email);
+  await rawRun(server.ctx.db, "UPDATE staff SET agency = 'KHH-EDU', active = 1 WHERE email = ?", huang.email);
+  await rawRun(
+    server.ctx.db,
+    "UPDATE certificates SET status = 'active' WHERE staff_id = (SELECT id FROM staff WHERE email = ?)",
+    huang.email,
+  );
   for (const [who, id] of [
     ["sender", "soc-chen"],
     ["receiver", "tax-wang"],
@@ -273,7 +275,7 @@ describe("tokens", () => {
     expect((await a.call("GET", "/v1/auth/whoami")).status).toBe(401);
     // Only the SHA-256 of a token is stored.
     const login = await a.login("tax-chang");
-    const stored = server.ctx.db.prepare("SELECT hash FROM tokens").all() as { hash: string }[];
+    const stored = (await rawAll(server.ctx.db, "SELECT hash FROM tokens")) as { hash: string }[];
     expect(stored.some((s) => s.hash === login.token)).toBe(false);
     const cert = (await apis.admin.call("GET", `/v1/admin/certificates?staff=${person("tax-chang").email}`)).body.find(
       (c: { purpose: string }) => c.purpose === "sign",
@@ -290,7 +292,7 @@ describe("tokens", () => {
     const login = await a.login("soc-lin");
     const { createHash } = await import("node:crypto");
     const hash = createHash("sha256").update(login.token).digest("hex");
-    server.ctx.db.prepare("UPDATE tokens SET expires_at = '2020-01-01T00:00:00.000Z' WHERE hash = ?").run(hash);
+    await rawRun(server.ctx.db, "UPDATE tokens SET expires_at = '2020-01-01T00:00:00.000Z' WHERE hash = ?", hash);
     expect((await a.call("GET", "/v1/auth/whoami")).status).toBe(401);
     await a.login("soc-lin");
     expect((await apis.admin.call("POST", `/v1/admin/staff/${person("soc-lin").email}/deactivate`)).status).toBe(200);
@@ -372,9 +374,11 @@ describe("tokens", () => {
     expect(ok.r.status).toBe(200);
     expect((await ok.replay()).body.error.code).toBe("LOGIN_FAILED");
     // Each failure is recorded with its source address and reason.
-    const failed = server.ctx.db
-      .prepare("SELECT actor, source, detail FROM audit_log WHERE action = 'auth.login_failed' AND detail LIKE ?")
-      .all(`%${k.cert.sha256}%`) as { actor: string; source: string; detail: string }[];
+    const failed = (await rawAll(
+      server.ctx.db,
+      "SELECT actor, source, detail FROM audit_log WHERE action = 'auth.login_failed' AND detail LIKE ?",
+      `%${k.cert.sha256}%`,
+    )) as { actor: string; source: string; detail: string }[];
     expect(failed.length).toBeGreaterThanOrEqual(4);
     expect(failed.every((f) => f.source === "127.0.0.1")).toBe(true);
   });

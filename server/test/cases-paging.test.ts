@@ -2,6 +2,7 @@ import type { TransferProfile } from "@sealpost/protocol";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { RunningServer } from "../src/server.js";
 import { Api, freshDataDir, registerFixtures, startTestServer } from "./helpers.js";
+import { rawRun } from "./helpers/sql.js";
 
 /**
  * Paging of GET /v1/cases over a real socket and real SQLite: 250 cases registered through the API by KHH-SOC, a few
@@ -59,14 +60,19 @@ beforeAll(async () => {
     role: "staff",
   });
   expect(staff.status).toBe(201);
-  const insert = server.ctx.db.prepare(
-    `INSERT INTO cases (id, state, category, sender_agency, sender_staff, receiving_agency, record_count, upload_no,
+  const insert = {
+    run: (...args: unknown[]) =>
+      rawRun(
+        server.ctx.db,
+        `INSERT INTO cases (id, state, category, sender_agency, sender_staff, receiving_agency, record_count, upload_no,
        created_at, updated_at) VALUES (?, 'registered', 'WELFARE-TAX', 'TPE-LAB', ?, 'KHH-TAX', 1, 'L1', ?, ?)`,
-  );
+        ...args,
+      ),
+  };
   for (let i = 0; i < 5; i++) {
     const id = `C20261130-f0000${i}00`;
     const t = new Date().toISOString();
-    insert.run(id, staff.body.id, t, t);
+    await insert.run(id, staff.body.id, t, t);
     foreign.push(id);
   }
   soc = new Api(server.url);

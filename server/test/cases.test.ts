@@ -7,6 +7,7 @@ import { openFile, sealFile } from "@sealpost/cms";
 import { createTrustPolicy, parseCertificate, parseCertificates } from "@sealpost/pki";
 import { canonicalJson, type TransferProfile } from "@sealpost/protocol";
 import { sign } from "node:crypto";
+import { rawAll, rawGet } from "./helpers/sql.js";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { verifyAudit } from "../src/audit/verify.js";
 import type { RunningServer } from "../src/server.js";
@@ -93,22 +94,6 @@ async function putFile(api: Api, path: string, file: string) {
   return { status: r.status, body: (await r.json()) as any };
 }
 
-/** A PUT of `length` bytes whose body the caller writes (and may leave unfinished). */
-function startUpload(api: Api, path: string, length: number) {
-  const u = new URL(api.url + path);
-  return httpRequest({
-    host: u.hostname,
-    port: u.port,
-    path: u.pathname,
-    method: "PUT",
-    headers: {
-      authorization: `Bearer ${api.token}`,
-      "content-type": "application/octet-stream",
-      "content-length": String(length),
-    },
-  });
-}
-
 function signed(id: string, statement: Record<string, unknown>) {
   const k = keyEntry(id, "sign");
   return {
@@ -125,10 +110,16 @@ describe("round trip", () => {
     const tax = new Api(server.url);
     await tax.login("tax-wang");
     const profile = await newCase(soc, { remarks: "monthly batch (test)" });
-    // Receivers: the three KHH-TAX staff; plus the sender's own certificate.
+    // Receivers: the four KHH-TAX staff (tax-chiu with an EC key: an ECDH recipient); plus the sender's own certificate.
     const emails = profile.recipients.map((r) => r.email).sort();
     expect(emails).toEqual(
-      [person("soc-chen").email, person("tax-chang").email, person("tax-lee").email, person("tax-wang").email].sort(),
+      [
+        person("soc-chen").email,
+        person("tax-chang").email,
+        person("tax-chiu").email,
+        person("tax-lee").email,
+        person("tax-wang").email,
+      ].sort(),
     );
     const sealed = await seal(profile, "soc-chen", "payload.p7m");
     const up = await putFile(soc, `/v1/cases/${profile.case.id}/payload`, sealed);
@@ -206,9 +197,11 @@ describe("round trip", () => {
     expect(second.body.error).toMatchObject({ code: "CONFLICT", details: { receiptId: rc.body.id } });
     const receipts = await soc.call("GET", `/v1/cases/${profile.case.id}/receipts`);
     expect(receipts.body).toHaveLength(1);
-    const audited = server.ctx.db
-      .prepare("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'case.receipt_payload' AND case_id = ?")
-      .get(profile.case.id) as { n: number };
+    const audited = (await rawGet(
+      server.ctx.db,
+      "SELECT COUNT(*) AS n FROM audit_log WHERE action = 'case.receipt_payload' AND case_id = ?",
+      profile.case.id,
+    )) as { n: number };
     expect(audited.n).toBe(1);
     expect(receipts.body[0].statement.sha256).toBe(sha);
 
@@ -216,10 +209,10 @@ describe("round trip", () => {
       201,
     );
 
-    // Result: sealed to the result profile (KHH-SOC staff), uploaded by the receiver.
+    // Result: sealed to the result profile (the four KHH-SOC staff, soc-tsai with an EC key), uploaded by the receiver.
     const rp = await tax.call<TransferProfile>("GET", `/v1/cases/${profile.case.id}/result-profile`);
     expect(rp.status).toBe(200);
-    expect(rp.body.recipients.map((r) => r.agency)).toEqual(["KHH-SOC", "KHH-SOC", "KHH-SOC"]);
+    expect(rp.body.recipients.map((r) => r.agency)).toEqual(["KHH-SOC", "KHH-SOC", "KHH-SOC", "KHH-SOC"]);
     const result = await seal(rp.body, "tax-wang", "result.p7m");
     const ur = await putFile(tax, `/v1/cases/${profile.case.id}/result`, result);
     expect(ur.status, JSON.stringify(ur.body)).toBe(201);
@@ -249,9 +242,11 @@ describe("round trip", () => {
     expect(rr.status, JSON.stringify(rr.body)).toBe(201);
 
     // Mail notices were queued for the receivers and for the sender.
-    const mails = server.ctx.db
-      .prepare("SELECT kind, recipients FROM mail_outbox WHERE case_id = ? ORDER BY id")
-      .all(profile.case.id) as {
+    const mails = (await rawAll(
+      server.ctx.db,
+      "SELECT kind, recipients FROM mail_outbox WHERE case_id = ? ORDER BY id",
+      profile.case.id,
+    )) as {
       kind: string;
       recipients: string;
     }[];
@@ -259,7 +254,7 @@ describe("round trip", () => {
     expect(JSON.parse(mails[1]!.recipients)).toEqual([person("soc-chen").email]);
 
     const actions = (
-      server.ctx.db.prepare("SELECT action FROM audit_log WHERE case_id = ? ORDER BY seq").all(profile.case.id) as {
+      (await rawAll(server.ctx.db, "SELECT action FROM audit_log WHERE case_id = ? ORDER BY seq", profile.case.id)) as {
         action: string;
       }[]
     ).map((r) => r.action);
@@ -274,7 +269,7 @@ describe("round trip", () => {
       "case.download_result",
       "case.receipt_result",
     ]);
-    expect(verifyAudit(server.ctx.db).ok).toBe(true);
+    expect((await verifyAudit(server.ctx.db)).ok).toBe(true);
   });
 });
 
@@ -361,11 +356,11 @@ describe("uploads refused", () => {
     expect(r2.body.error.code).toBe("RECIPIENTS_MISMATCH");
     expect(r2.body.error.details.unexpected).toHaveLength(1);
     // Both refusals are in the audit trail, with the refused files' hashes.
-    const refused = server.ctx.db
-      .prepare(
-        "SELECT action, file_sha256, detail FROM audit_log WHERE case_id = ? AND action = 'case.payload_refused'",
-      )
-      .all(p.case.id) as { file_sha256: string; detail: string }[];
+    const refused = (await rawAll(
+      server.ctx.db,
+      "SELECT action, file_sha256, detail FROM audit_log WHERE case_id = ? AND action = 'case.payload_refused'",
+      p.case.id,
+    )) as { file_sha256: string; detail: string }[];
     expect(refused.map((x) => JSON.parse(x.detail).code)).toEqual(["RECIPIENTS_MISMATCH", "RECIPIENTS_MISMATCH"]);
     expect(JSON.parse(refused[0]!.file_sha256)).toHaveLength(1);
     expect(readdir(join(data.dir, "tmp"))).toEqual([]);
@@ -414,8 +409,19 @@ describe("uploads refused", () => {
     const p = await newCase(soc);
     const sealed = await seal(p, "soc-lin", "trunc.p7m");
     const bytes = readFileSync(sealed);
+    const u = new URL(`${server.url}/v1/cases/${p.case.id}/payload`);
     await new Promise<void>((resolve) => {
-      const req = startUpload(soc, `/v1/cases/${p.case.id}/payload`, bytes.length);
+      const req = httpRequest({
+        host: u.hostname,
+        port: u.port,
+        path: u.pathname,
+        method: "PUT",
+        headers: {
+          authorization: `Bearer ${soc.token}`,
+          "content-type": "application/octet-stream",
+          "content-length": String(bytes.length),
+        },
+      });
       req.on("error", () => resolve());
       req.on("response", (res) => {
         res.resume();
@@ -437,100 +443,3 @@ describe("uploads refused", () => {
 });
 
 const readdir = (dir: string): string[] => readdirSync(dir);
-
-describe("purged files stay gone", () => {
-  test("identical bytes uploaded again to another case do not make the purged case's file downloadable again", async () => {
-    const soc = new Api(server.url);
-    await soc.login("soc-chen");
-    const tax = new Api(server.url);
-    await tax.login("tax-wang");
-    /** A case taken to result_received, its result being `result` (sealed here when undefined). */
-    const roundTrip = async (name: string, result?: string) => {
-      const p = await newCase(soc);
-      expect(
-        (await putFile(soc, `/v1/cases/${p.case.id}/payload`, await seal(p, "soc-chen", `${name}.p7m`))).status,
-      ).toBe(201);
-      const got = await tax.call("GET", `/v1/cases/${p.case.id}/payload`);
-      expect(got.status).toBe(200);
-      const rp = await tax.call<TransferProfile>("GET", `/v1/cases/${p.case.id}/result-profile`);
-      const file = result ?? (await seal(rp.body, "tax-wang", `${name}-result.p7m`));
-      const ur = await putFile(tax, `/v1/cases/${p.case.id}/result`, file);
-      expect(ur.status, JSON.stringify(ur.body)).toBe(201);
-      return { id: p.case.id, result: file };
-    };
-    const a = await roundTrip("purge-a");
-    expect((await soc.call("GET", `/v1/cases/${a.id}/result`)).status).toBe(200); // now result_received
-    const { purgeExpiredFiles } = await import("../src/retention/index.js");
-    const purged = await purgeExpiredFiles(server.ctx.db, { store: server.ctx.store, retentionDays: 0 });
-    expect(purged.purged.flatMap((f) => f.cases.map((c) => c.caseId))).toContain(a.id);
-    expect((await soc.call("GET", `/v1/cases/${a.id}/result`)).body.error.code).toBe("FILE_GONE");
-
-    // The very same sealed result is delivered to another case with the same recipients: accepted there...
-    const b = await roundTrip("purge-b", a.result);
-    const gotB = await fetch(`${server.url}/v1/cases/${b.id}/result`, {
-      headers: { authorization: `Bearer ${soc.token}` },
-    });
-    expect(gotB.status).toBe(200);
-    expect(Buffer.from(await gotB.arrayBuffer())).toEqual(readFileSync(a.result));
-    // ...but the purged case's file stays gone.
-    const again = await soc.call("GET", `/v1/cases/${a.id}/result`);
-    expect(again.status).toBe(410);
-    expect(again.body.error.code).toBe("FILE_GONE");
-  });
-});
-
-describe("concurrent uploads to one case", () => {
-  test("a second upload while the first is still streaming is refused at once (409 UPLOAD_IN_PROGRESS)", async () => {
-    const soc = new Api(server.url);
-    await soc.login("soc-chen");
-    const p = await newCase(soc);
-    const sealed = readFileSync(await seal(p, "soc-chen", "concurrent.p7m"));
-    // The first upload sends half of its body and waits.
-    const first = startUpload(soc, `/v1/cases/${p.case.id}/payload`, sealed.length);
-    const firstDone = new Promise<{ status: number; body: string }>((resolve, reject) => {
-      first.on("response", (res) => {
-        let body = "";
-        res.on("data", (c: Buffer) => {
-          body += c.toString();
-        });
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-      });
-      first.on("error", reject);
-    });
-    await new Promise<void>((resolve) =>
-      first.write(sealed.subarray(0, Math.floor(sealed.length / 2)), () => resolve()),
-    );
-    for (let i = 0; i < 100 && readdir(join(data.dir, "tmp")).length === 0; i++)
-      await new Promise((r) => setTimeout(r, 20));
-    expect(readdir(join(data.dir, "tmp"))).toHaveLength(1);
-
-    const second = await putFile(soc, `/v1/cases/${p.case.id}/payload`, join(work, "concurrent.p7m"));
-    expect(second.status).toBe(409);
-    expect(second.body.error.code).toBe("UPLOAD_IN_PROGRESS");
-    expect(second.body.error.message).toMatch(/another upload .* in progress/i);
-    expect(readdir(join(data.dir, "tmp"))).toHaveLength(1); // the refused one spooled nothing
-
-    first.end(sealed.subarray(Math.floor(sealed.length / 2)));
-    const done = await firstDone;
-    expect(done.status, done.body).toBe(201);
-    // The lease is gone with the first upload: a later one meets the case's state, not the lease.
-    const later = await putFile(soc, `/v1/cases/${p.case.id}/payload`, join(work, "concurrent.p7m"));
-    expect(later.body.error.code).toBe("ILLEGAL_TRANSITION");
-  });
-
-  test("a lease left by a crashed instance expires: the upload after its expiry goes through", async () => {
-    const soc = new Api(server.url);
-    await soc.login("soc-chen");
-    const p = await newCase(soc);
-    const file = await seal(p, "soc-chen", "after-crash.p7m");
-    server.ctx.db
-      .prepare("INSERT INTO upload_leases (case_id, holder, expires_at) VALUES (?, 'crashed', ?)")
-      .run(p.case.id, new Date(Date.now() - 1000).toISOString());
-    const up = await putFile(soc, `/v1/cases/${p.case.id}/payload`, file);
-    expect(up.status, JSON.stringify(up.body)).toBe(201);
-    const left = server.ctx.db.prepare("SELECT COUNT(*) AS n FROM upload_leases WHERE case_id = ?").get(p.case.id) as {
-      n: number;
-    };
-    expect(left.n).toBe(0);
-  });
-});

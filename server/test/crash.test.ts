@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,8 +8,11 @@ import { createInterface } from "node:readline";
 import { sealFile } from "@sealpost/cms";
 import { parseCertificate } from "@sealpost/pki";
 import type { TransferProfile } from "@sealpost/protocol";
-import Database from "better-sqlite3";
+import { loadConfig } from "../src/config.js";
+import { openDb } from "../src/db/open.js";
 import { afterAll, beforeAll, expect, test } from "vitest";
+import { TEST_DB } from "./helpers/postgres.js";
+import { rawGet } from "./helpers/sql.js";
 import { Api, freshDataDir, keyEntry, REPO, registerFixtures } from "./helpers.js";
 
 /**
@@ -99,13 +102,26 @@ test("SIGKILL during an upload: no half case, no partial file, the upload can be
   // What a crash leaves: a partial temp file, nothing in the store, the case still registered.
   expect(readdirSync(tmp).length).toBe(1);
   expect(readdirSync(join(data.dir, "files"))).toEqual([]);
-  const db = new Database(join(data.dir, "sealpost.db"), { readonly: true });
-  expect(db.prepare("SELECT state, payload_sha256 FROM cases WHERE id = ?").get(p.case.id)).toEqual({
-    state: "registered",
-    payload_sha256: null,
-  });
-  db.close();
+  const db = await openDb(data.dir, loadConfig(data.dir).database, { migrate: false });
+  try {
+    expect(await rawGet(db, "SELECT state, payload_sha256 FROM cases WHERE id = ?", p.case.id)).toEqual({
+      state: "registered",
+      payload_sha256: null,
+    });
+  } finally {
+    await db.close();
+  }
 
+  if (TEST_DB === "postgres") {
+    // Several instances may share the store: a start keeps a temp file touched within sweepGraceMs (default 1 hour),
+    // since it may be another instance's upload in progress.
+    url = await startChild();
+    expect(readdirSync(tmp).length).toBe(1);
+    child!.kill("SIGTERM");
+    await once(child!, "exit");
+    const cfgPath = join(data.dir, "config.json");
+    writeFileSync(cfgPath, JSON.stringify({ ...JSON.parse(readFileSync(cfgPath, "utf8")), sweepGraceMs: 0 }));
+  }
   // Restart: the temp file is swept; the retry goes through.
   url = await startChild();
   expect(readdirSync(tmp)).toEqual([]);

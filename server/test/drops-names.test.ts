@@ -31,11 +31,9 @@ function hostileRun(names: string[]): { ctx: RunContext; calls: string[] } {
     drop: { name: "khh-soc-out", agency: "KHH-SOC", remoteDir: "/outbox", completion: "sidecar", host: "sftp.test" },
     runId: 1,
     session,
-    store: {
-      pendingMove: () => {
-        calls.push("store.pendingMove");
-        return undefined;
-      },
+    drops: async () => {
+      calls.push("drops repository");
+      return undefined;
     },
     progress: { files: 0, bytes: 0, errors: [] },
     emit: () => {},

@@ -5,7 +5,7 @@
  */
 import { execFile } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -63,7 +63,7 @@ describe("transfers", () => {
         const got = await s.download(remote, local);
         expect(got).toEqual({ sha256: sha(data), size: n });
         expect(sha(readFileSync(local))).toBe(sha(data));
-        expect(await s.hash(remote)).toEqual({ sha256: sha(data), size: n });
+        expect(await s.hash(remote, n)).toEqual({ sha256: sha(data), size: n, hashedBytes: n });
       } finally {
         await s.close();
       }
@@ -108,6 +108,60 @@ describe("transfers", () => {
       await sshd.start();
     }
   });
+});
+
+describe("byte limits hold while reading", () => {
+  test("readSmall of a sidecar swapped for a link to /dev/zero: SFTP_IO after at most maxBytes + 1 bytes", async () => {
+    const s = await SftpSession.open(endpoint, sshd.clientPrivateKey);
+    try {
+      const link = path.join(sshd.remoteDir, "zero.p7m.json");
+      symlinkSync("/dev/zero", link);
+      const rss = process.memoryUsage().rss;
+      const e = await failure(s.readSmall(link, 64 * 1024));
+      expect(e.code).toBe("SFTP_IO");
+      expect(e.message).toContain("larger than the 65536 bytes allowed");
+      expect(process.memoryUsage().rss - rss).toBeLessThan(64 * 1024 * 1024);
+    } finally {
+      await s.close();
+    }
+  }, 30_000);
+
+  test("readSmall: exactly maxBytes is read whole, one byte more is refused, a short file is returned as is", async () => {
+    const s = await SftpSession.open(endpoint, sshd.clientPrivateKey);
+    try {
+      const limit = 64 * 1024;
+      for (const [n, ok] of [
+        [0, true],
+        [100, true],
+        [limit, true],
+        [limit + 1, false],
+      ] as const) {
+        const f = path.join(sshd.remoteDir, `small-${n}.json`);
+        const data = randomBytes(n);
+        writeFileSync(f, data);
+        if (ok) expect((await s.readSmall(f, limit)).equals(data), `${n}`).toBe(true);
+        else expect((await failure(s.readSmall(f, limit))).code).toBe("SFTP_IO");
+      }
+    } finally {
+      await s.close();
+    }
+  });
+
+  test("hash of a 64 GiB (sparse) file reads only its first maxBytes", async () => {
+    const s = await SftpSession.open(endpoint, sshd.clientPrivateKey);
+    try {
+      const f = path.join(sshd.remoteDir, "huge.p7m");
+      writeFileSync(f, Buffer.from("head"));
+      truncateSync(f, 64 * 1024 ** 3);
+      const got = await s.hash(f, 1024 * 1024);
+      const prefix = Buffer.alloc(1024 * 1024);
+      prefix.write("head");
+      expect(got).toEqual({ sha256: sha(prefix), size: 64 * 1024 ** 3, hashedBytes: 1024 * 1024 });
+      rmSync(f);
+    } finally {
+      await s.close();
+    }
+  }, 30_000);
 });
 
 describe("connection", () => {

@@ -6,27 +6,29 @@
  */
 import { execFile, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
+import { rawAll, rawGet, rawRun } from "./helpers/sql.js";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { sealFile } from "@sealpost/cms";
 import { loadKeystore, parseCertificate, pickKey } from "@sealpost/pki";
-import { createContext } from "../src/app.js";
+import { closeContext, createContext } from "../src/app.js";
 import { initDataDir } from "../src/commands/init.js";
 import type { ServerContext } from "../src/context.js";
-import { acceptFile, recordDownload } from "../src/cases/service.js";
+import { type CaseService, createCaseService } from "../src/cases/service.js";
 import type { Actor } from "../src/context.js";
 import { corePayloadSink } from "../src/drops/core-sink.js";
 import { hostKeyFingerprint } from "../src/drops/fingerprint.js";
 import { coreDeliverySource } from "../src/drops/ports.js";
 import type { DropFileEvent } from "../src/drops/run-context.js";
+import { OVERSIZED_HASH_BYTES } from "../src/drops/pull.js";
 import { DropService } from "../src/drops/service.js";
 import type { DropInput, DropRun } from "../src/drops/types.js";
 import { silentLogger } from "../src/log.js";
-import { addAgency, addCategory, addCertificate, addStaff } from "../src/registry/service.js";
+import { createRegistryService } from "../src/registry/service.js";
 import { type SshdHandle, startSshd } from "./helpers/sshd.js";
 
 const run = promisify(execFile);
@@ -57,6 +59,7 @@ let sshd: SshdHandle;
 let work: string;
 let data: string;
 let ctx: ServerContext;
+let cases: CaseService;
 let service: DropService;
 /** Files made for the tests (sealed files, sidecars) before they are placed in a remote folder. */
 let made: string;
@@ -144,16 +147,16 @@ function dropInput(name: string, dir: string, extra: Partial<DropInput> = {}): D
 
 const ops = { staffId: "ops-test", agency: "SEALPOST-OPS" };
 
-function casesWithPayload(sha: string): { id: string; state: string }[] {
-  return ctx.db.prepare("SELECT id, state FROM cases WHERE payload_sha256 = ?").all(sha) as {
+async function casesWithPayload(sha: string): Promise<{ id: string; state: string }[]> {
+  return (await rawAll(ctx.db, "SELECT id, state FROM cases WHERE payload_sha256 = ?", sha)) as {
     id: string;
     state: string;
   }[];
 }
 
-function auditCount(action: string, like = "%"): number {
+async function auditCount(action: string, like = "%"): Promise<number> {
   return (
-    ctx.db.prepare("SELECT COUNT(*) AS n FROM audit_log WHERE action = ? AND detail LIKE ?").get(action, like) as {
+    (await rawGet(ctx.db, "SELECT COUNT(*) AS n FROM audit_log WHERE action = ? AND detail LIKE ?", action, like)) as {
       n: number;
     }
   ).n;
@@ -179,27 +182,40 @@ beforeAll(async () => {
     log: silentLogger,
   });
   ctx = await createContext(data, { log: silentLogger });
+  const registry = createRegistryService({ db: ctx.db, clock: ctx.clock, validator: ctx.validator });
+  cases = createCaseService({
+    db: ctx.db,
+    clock: ctx.clock,
+    validator: ctx.validator,
+    store: ctx.store,
+    log: silentLogger,
+    config: ctx.config,
+  });
   for (const code of ["KHH-SOC", "KHH-TAX"]) {
     const a = manifest.agencies[code]!;
-    addAgency(ctx, null, { code, name: a.name, email: a.email, allowCidrs: [] });
+    await registry.addAgency(null, { code, name: a.name, email: a.email, allowCidrs: [] });
   }
   for (const id of ["soc-chen", "tax-wang", "ops-liu"]) {
     const p = person(id);
     const agency = p.agency;
-    const s = addStaff(ctx, null, { agency, name: p.name, email: p.email, role: p.role as "staff" | "ops" });
+    const s = await registry.addStaff(null, { agency, name: p.name, email: p.email, role: p.role as "staff" | "ops" });
     if (id !== "ops-liu") {
-      await addCertificate(ctx, null, {
+      await registry.addCertificate(null, {
         staff: s.id,
         pem: readFileSync(fx(p.encrypt.cert), "utf8"),
         purpose: "encrypt",
       });
     }
   }
-  addCategory(ctx, null, { code: "WELFARE-TAX", name: "社會救助資格比對", purpose: "社會救助法第44條之3 (test)" });
+  await registry.addCategory(null, {
+    code: "WELFARE-TAX",
+    name: "社會救助資格比對",
+    purpose: "社會救助法第44條之3 (test)",
+  });
   service = new DropService({
     db: ctx.db,
     dataDir: data,
-    payloads: corePayloadSink(ctx),
+    payloads: corePayloadSink({ cases, db: ctx.db }),
     deliveries: coreDeliverySource(ctx.db, ctx.store),
     tempPath: () => ctx.store.tempPath(),
     log: silentLogger,
@@ -208,7 +224,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await service?.stop();
-  ctx?.db.close();
+  if (ctx) await closeContext(ctx);
   await sshd?.close();
   if (work) await rm(work, { recursive: true, force: true });
 });
@@ -227,12 +243,12 @@ describe("pull", () => {
     const own = await sealWithSealpost("pull-own", GOOD);
     place(dir, own, { sidecar: fields("S-001") });
 
-    const first = await service.runNow("soc-out").done;
+    const first = await (await service.runNow("soc-out")).done;
     expect(first.status).toBe("ok");
     expect(first.files).toBe(2);
     expect(first.bytes).toBe(statSync(a).size + statSync(own).size);
-    expect(casesWithPayload(sha256(a))).toEqual([{ id: expect.any(String), state: "sent" }]);
-    expect(casesWithPayload(sha256(own))).toEqual([{ id: expect.any(String), state: "sent" }]);
+    expect(await casesWithPayload(sha256(a))).toEqual([{ id: expect.any(String), state: "sent" }]);
+    expect(await casesWithPayload(sha256(own))).toEqual([{ id: expect.any(String), state: "sent" }]);
     expect(readdirSync(dir).sort()).toEqual(["failed", "processed", "pull-b.p7m"]);
     expect(readdirSync(path.join(dir, "processed")).sort()).toEqual([
       "pull-a.p7m",
@@ -241,22 +257,26 @@ describe("pull", () => {
       "pull-own.p7m.json",
     ]);
     expect(sha256(path.join(dir, "processed/pull-a.p7m"))).toBe(sha256(a));
-    expect(auditCount("drop.pull.registered")).toBe(2);
+    expect(await auditCount("drop.pull.registered")).toBe(2);
 
     writeFileSync(path.join(dir, "pull-b.p7m.json"), JSON.stringify(fields("B-001")));
-    const second = await service.runNow("soc-out").done;
+    const second = await (await service.runNow("soc-out")).done;
     expect(second.files).toBe(1);
-    expect(casesWithPayload(sha256(b))).toHaveLength(1);
+    expect(await casesWithPayload(sha256(b))).toHaveLength(1);
 
     // The agency drops the very same bytes again under another name: moved, never registered twice.
     place(dir, a, { sidecar: fields("A-001"), name: "again.p7m" });
-    const third = await service.runNow("soc-out").done;
+    const third = await (await service.runNow("soc-out")).done;
     expect(third.status).toBe("ok");
     expect(third.files).toBe(0);
-    expect(casesWithPayload(sha256(a))).toHaveLength(1);
+    expect(await casesWithPayload(sha256(a))).toHaveLength(1);
     expect(readdirSync(path.join(dir, "processed"))).toContain("again.p7m");
     expect(readdirSync(dir).filter((n) => n.endsWith(".p7m"))).toEqual([]);
-    expect(service.store.files("soc-out").map((f) => f.outcome)).toEqual(["processed", "processed", "processed"]);
+    expect((await service.drops((r) => r.files("soc-out"))).map((f) => f.outcome)).toEqual([
+      "processed",
+      "processed",
+      "processed",
+    ]);
   });
 
   test("marker completion: a sidecar alone is not enough, the .done marker makes the file complete", async () => {
@@ -264,10 +284,10 @@ describe("pull", () => {
     await service.create(dropInput("soc-marker", dir, { completion: "marker" }), ops);
     const c = await seal("pull-c", GOOD);
     place(dir, c, { sidecar: fields("C-001") });
-    expect((await service.runNow("soc-marker").done).files).toBe(0);
+    expect((await (await service.runNow("soc-marker")).done).files).toBe(0);
     expect(readdirSync(dir)).toContain("pull-c.p7m");
     writeFileSync(path.join(dir, "pull-c.p7m.done"), "");
-    expect((await service.runNow("soc-marker").done).files).toBe(1);
+    expect((await (await service.runNow("soc-marker")).done).files).toBe(1);
     expect(readdirSync(path.join(dir, "processed")).sort()).toEqual([
       "pull-c.p7m",
       "pull-c.p7m.done",
@@ -286,7 +306,7 @@ describe("pull", () => {
     place(dir, wrong, { sidecar: fields("W-001") });
     place(dir, good, { sidecar: "{ not json" });
 
-    const r = await service.runNow("soc-bad").done;
+    const r = await (await service.runNow("soc-bad")).done;
     expect(r.status).toBe("ok");
     expect(r.files).toBe(0);
     expect(r.errors.map((e) => [e.file, e.code]).sort()).toEqual([
@@ -311,10 +331,29 @@ describe("pull", () => {
     expect(readFileSync(path.join(failed, "bad-sidecar.error.txt"), "utf8")).toMatch(/not valid JSON/);
     expect(readdirSync(dir).sort()).toEqual(["failed", "processed"]);
     for (const f of [junk, wrong, good]) {
-      expect(casesWithPayload(sha256(f))).toEqual([]);
+      expect(await casesWithPayload(sha256(f))).toEqual([]);
     }
-    expect(auditCount("drop.pull.rejected", "%soc-bad%")).toBe(3);
+    expect(await auditCount("drop.pull.rejected", "%soc-bad%")).toBe(3);
   });
+
+  test("a file larger than the server takes is refused after hashing only its first 64 MiB", async () => {
+    const dir = remoteFolder("soc-huge");
+    await service.create(dropInput("soc-huge", dir), ops);
+    const huge = path.join(dir, "huge.p7m");
+    writeFileSync(huge, Buffer.from("not read whole"));
+    truncateSync(huge, 11 * 1024 ** 3); // sparse, over the service's 10 GiB maxFileBytes
+    writeFileSync(`${huge}.json`, JSON.stringify(fields("H-001")));
+    const r = await (await service.runNow("soc-huge")).done;
+    expect(r.errors.map((e) => [e.file, e.code])).toEqual([["huge.p7m", "REJECTED"]]);
+    const text = readFileSync(path.join(dir, "failed", "huge.error.txt"), "utf8");
+    const prefix = Buffer.alloc(OVERSIZED_HASH_BYTES);
+    prefix.write("not read whole");
+    expect(text).toContain(
+      `SHA-256 of the first ${OVERSIZED_HASH_BYTES} bytes: ${createHash("sha256").update(prefix).digest("hex")}`,
+    );
+    expect(text).toContain(`Size: ${11 * 1024 ** 3} bytes`);
+    rmSync(path.join(dir, "failed", "huge.p7m"));
+  }, 60_000);
 
   test("an unknown host key is refused: nothing transferred, recorded in the run, drop failing, ops mailed", async () => {
     const dir = remoteFolder("soc-mitm");
@@ -325,16 +364,16 @@ describe("pull", () => {
     );
     const d = await seal("mitm", GOOD);
     place(dir, d, { sidecar: fields("M-001") });
-    const r = await service.runNow("soc-mitm").done;
+    const r = await (await service.runNow("soc-mitm")).done;
     expect(r.status).toBe("failed");
     expect(r.attempts).toBe(1);
     expect(r.errors).toHaveLength(1);
     expect(r.errors[0]!.code).toBe("HOST_KEY_MISMATCH");
     expect(r.errors[0]!.message).toMatch(/unknown host key/);
     expect(readdirSync(dir).sort()).toEqual(["mitm.p7m", "mitm.p7m.json"]);
-    expect(casesWithPayload(sha256(d))).toEqual([]);
-    expect(service.get("soc-mitm").health).toBe("failing");
-    const mail = ctx.db.prepare("SELECT recipients, subject FROM mail_outbox WHERE kind = 'drop.failing'").all() as {
+    expect(await casesWithPayload(sha256(d))).toEqual([]);
+    expect((await service.get("soc-mitm")).health).toBe("failing");
+    const mail = (await rawAll(ctx.db, "SELECT recipients, subject FROM mail_outbox WHERE kind = 'drop.failing'")) as {
       recipients: string;
       subject: string;
     }[];
@@ -347,7 +386,7 @@ describe("pull", () => {
 
   test("a registration committed but never recorded (error right after the commit) is found again, not repeated", async () => {
     const dir = remoteFolder("soc-lost");
-    const real = corePayloadSink(ctx);
+    const real = corePayloadSink({ cases, db: ctx.db });
     let lost = 0;
     const lossy = new DropService({
       db: ctx.db,
@@ -370,14 +409,14 @@ describe("pull", () => {
     await lossy.create(dropInput("soc-lost", dir), ops);
     const f = await seal("lost", GOOD);
     place(dir, f, { sidecar: fields("X-001") });
-    const r = await lossy.runNow("soc-lost").done;
+    const r = await (await lossy.runNow("soc-lost")).done;
     expect(lost).toBe(1);
     expect(r.status).toBe("ok");
     expect(r.attempts).toBe(2);
     expect(r.files).toBe(1);
-    expect(casesWithPayload(sha256(f))).toHaveLength(1);
+    expect(await casesWithPayload(sha256(f))).toHaveLength(1);
     expect(readdirSync(path.join(dir, "processed"))).toEqual(["lost.p7m", "lost.p7m.json"]);
-    expect(auditCount("drop.pull.registered", "%recovered%")).toBe(1);
+    expect(await auditCount("drop.pull.registered", "%recovered%")).toBe(1);
   });
 
   test("the SFTP server dies mid-run and comes back: the run retries, nothing lost, nothing registered twice", async () => {
@@ -405,7 +444,7 @@ describe("pull", () => {
     });
     let r: DropRun;
     try {
-      r = await service.runNow("soc-crash").done;
+      r = await (await service.runNow("soc-crash")).done;
     } finally {
       offFile();
       offAttempt();
@@ -421,15 +460,15 @@ describe("pull", () => {
     expect(r.files).toBe(4);
     expect(readdirSync(dir).sort()).toEqual(["failed", "processed"]);
     expect(readdirSync(path.join(dir, "processed")).filter((n) => n.endsWith(".p7m"))).toHaveLength(4);
-    for (const f of files) expect(casesWithPayload(sha256(f))).toHaveLength(1);
-    expect(auditCount("drop.pull.registered", "%soc-crash%")).toBe(4);
+    for (const f of files) expect(await casesWithPayload(sha256(f))).toHaveLength(1);
+    expect(await auditCount("drop.pull.registered", "%soc-crash%")).toBe(4);
   });
 });
 
 /** The actor of a fixture staff member, as the HTTP layer would build it after login. */
-function actorOf(id: string): Actor {
+async function actorOf(id: string): Promise<Actor> {
   const p = person(id);
-  const s = ctx.db.prepare("SELECT id, agency, role FROM staff WHERE email = ?").get(p.email) as {
+  const s = (await rawGet(ctx.db, "SELECT id, agency, role FROM staff WHERE email = ?", p.email)) as {
     id: string;
     agency: string;
     role: Actor["role"];
@@ -445,17 +484,19 @@ function actorOf(id: string): Actor {
   };
 }
 
-function sentTo(agency: string): { id: string; payload_sha256: string }[] {
-  return ctx.db
-    .prepare("SELECT id, payload_sha256 FROM cases WHERE receiving_agency = ? AND state = 'sent' ORDER BY id")
-    .all(agency) as { id: string; payload_sha256: string }[];
+async function sentTo(agency: string): Promise<{ id: string; payload_sha256: string }[]> {
+  return (await rawAll(
+    ctx.db,
+    "SELECT id, payload_sha256 FROM cases WHERE receiving_agency = ? AND state = 'sent' ORDER BY id",
+    agency,
+  )) as { id: string; payload_sha256: string }[];
 }
 
 describe("push", () => {
   test("delivers payloads to the receiver's inbox as NAME.part then NAME; a second run writes nothing", async () => {
     const dir = remoteFolder("tax-in");
     await service.create(dropInput("tax-in", dir, { direction: "push", agency: "KHH-TAX" }), ops);
-    const pending = sentTo("KHH-TAX");
+    const pending = await sentTo("KHH-TAX");
     expect(pending.length).toBeGreaterThanOrEqual(5);
     const delivered: string[] = [];
     const partsLeft: string[] = [];
@@ -466,7 +507,7 @@ describe("push", () => {
         if (readdirSync(dir).includes(`${e.name}.part`)) partsLeft.push(e.name);
       }
     });
-    const r = await service.runNow("tax-in").done;
+    const r = await (await service.runNow("tax-in")).done;
     off();
     expect(r.status).toBe("ok");
     expect(r.files).toBe(pending.length);
@@ -475,10 +516,10 @@ describe("push", () => {
     const names = readdirSync(dir).sort();
     expect(names).toEqual(pending.map((c) => `${c.id}.payload.p7m`).sort());
     for (const c of pending) expect(sha256(path.join(dir, `${c.id}.payload.p7m`))).toBe(c.payload_sha256);
-    expect(auditCount("drop.push.payload", "%tax-in%")).toBe(pending.length);
+    expect(await auditCount("drop.push.payload", "%tax-in%")).toBe(pending.length);
 
     const mtimes = names.map((n) => statSync(path.join(dir, n)).mtimeMs);
-    const again = await service.runNow("tax-in").done;
+    const again = await (await service.runNow("tax-in")).done;
     expect(again.status).toBe("ok");
     expect(again.files).toBe(0);
     expect(readdirSync(dir).sort()).toEqual(names);
@@ -487,75 +528,91 @@ describe("push", () => {
 
   test("a file already in the inbox with the expected size counts as delivered (crash after rename)", async () => {
     const dir = path.join(sshd.remoteDir, "tax-in");
-    const before = new Set(sentTo("KHH-TAX").map((c) => c.id));
+    const before = new Set((await sentTo("KHH-TAX")).map((c) => c.id));
     const f = await seal("late", GOOD);
     place(path.join(sshd.remoteDir, "soc-out"), f, { sidecar: fields("L-001") });
-    expect((await service.runNow("soc-out").done).files).toBe(1);
-    const fresh = sentTo("KHH-TAX").find((c) => !before.has(c.id))!;
+    expect((await (await service.runNow("soc-out")).done).files).toBe(1);
+    const fresh = (await sentTo("KHH-TAX")).find((c) => !before.has(c.id))!;
     writeFileSync(path.join(dir, `${fresh.id}.payload.p7m`), readFileSync(f));
-    const r = await service.runNow("tax-in").done;
+    const r = await (await service.runNow("tax-in")).done;
     expect(r.files).toBe(0);
-    expect(service.store.pushedFile("tax-in", fresh.id, "payload")?.outcome).toBe("delivered");
-    expect(auditCount("drop.push.payload", "%alreadyPresent%")).toBe(1);
+    expect((await service.drops((r) => r.pushedFile("tax-in", fresh.id, "payload")))?.outcome).toBe("delivered");
+    expect(await auditCount("drop.push.payload", "%alreadyPresent%")).toBe(1);
   });
 
   test("a .part left by an interrupted push is replaced, then renamed into place", async () => {
     const dir = path.join(sshd.remoteDir, "tax-in");
-    const before = new Set(sentTo("KHH-TAX").map((c) => c.id));
+    const before = new Set((await sentTo("KHH-TAX")).map((c) => c.id));
     const f = await seal("interrupted", GOOD);
     place(path.join(sshd.remoteDir, "soc-out"), f, { sidecar: fields("I-001") });
-    expect((await service.runNow("soc-out").done).files).toBe(1);
-    const fresh = sentTo("KHH-TAX").find((c) => !before.has(c.id))!;
+    expect((await (await service.runNow("soc-out")).done).files).toBe(1);
+    const fresh = (await sentTo("KHH-TAX")).find((c) => !before.has(c.id))!;
     writeFileSync(path.join(dir, `${fresh.id}.payload.p7m.part`), randomBytes(100));
-    const r = await service.runNow("tax-in").done;
+    const r = await (await service.runNow("tax-in")).done;
     expect(r.files).toBe(1);
     expect(readdirSync(dir).filter((n) => n.endsWith(".part"))).toEqual([]);
     expect(sha256(path.join(dir, `${fresh.id}.payload.p7m`))).toBe(fresh.payload_sha256);
   });
 
   test("delivers a processed case's result to the sender agency's inbox", async () => {
-    const c = sentTo("KHH-TAX")[0]!;
-    const wang = actorOf("tax-wang");
-    recordDownload(ctx, wang, c.id, "payload");
+    const c = (await sentTo("KHH-TAX"))[0]!;
+    const wang = await actorOf("tax-wang");
+    await cases.recordDownload(wang, c.id, "payload", undefined, () => {});
     const result = await seal("result", ["soc-chen"]);
     const temp = ctx.store.tempPath();
     writeFileSync(temp, readFileSync(result));
-    await acceptFile(ctx, wang, c.id, "result", {
+    await cases.acceptFile(wang, c.id, "result", {
       tempPath: temp,
       sha256: sha256(result),
       size: statSync(result).size,
     });
     const dir = remoteFolder("soc-in");
     await service.create(dropInput("soc-in", dir, { direction: "push", agency: "KHH-SOC" }), ops);
-    const r = await service.runNow("soc-in").done;
+    const r = await (await service.runNow("soc-in")).done;
     expect(r.files).toBe(1);
     expect(readdirSync(dir)).toEqual([`${c.id}.result.p7m`]);
     expect(sha256(path.join(dir, `${c.id}.result.p7m`))).toBe(sha256(result));
-    expect(auditCount("drop.push.result", "%soc-in%")).toBe(1);
+    expect(await auditCount("drop.push.result", "%soc-in%")).toBe(1);
   });
 });
 
 describe("runs", () => {
-  test("a run left running by a dead process is marked aborted at start; a live owner blocks a new run", async () => {
+  test("a run left running by an instance without its lease is marked aborted at start; a live owner blocks a new run", async () => {
     const dead = spawn("true");
     await new Promise((resolve) => dead.once("exit", resolve));
-    const insert = ctx.db.prepare(
-      `INSERT INTO drop_runs (drop_name, trigger, started_at, status, owner_pid, owner_instance)
-       VALUES (?, 'schedule', ?, 'running', ?, 'an-earlier-server')`,
+    const insert = async (drop: string, pid: number) =>
+      Number(
+        (
+          await rawGet<{ id: number }>(
+            ctx.db,
+            `INSERT INTO drop_runs (drop_name, trigger, started_at, status, owner_pid, owner_instance)
+             VALUES (?, 'schedule', ?, 'running', ?, 'an-earlier-server') RETURNING id`,
+            drop,
+            new Date().toISOString(),
+            pid,
+          )
+        )?.id,
+      );
+    const stale = await insert("soc-out", dead.pid!);
+    const live = await insert("soc-in", process.ppid);
+    // The live run's instance holds the run's lease (another relay instance, still running it).
+    await rawRun(
+      ctx.db,
+      "INSERT INTO job_leases (name, owner, expires_at, generation) VALUES ('drop:soc-in', 'an-earlier-server', ?, 1)",
+      new Date(Date.now() + 3600_000).toISOString(),
     );
-    const stale = Number(insert.run("soc-out", new Date().toISOString(), dead.pid).lastInsertRowid);
-    const live = Number(insert.run("soc-in", new Date().toISOString(), process.ppid).lastInsertRowid);
-    service.start();
+    await service.start();
     await service.stop();
-    const abortedRun = service.store.getRun(stale)!;
+    const abortedRun = (await service.drops((r) => r.getRun(stale)))!;
     expect(abortedRun.status).toBe("aborted");
     expect(abortedRun.errors[0]!.code).toBe("ABORTED");
-    expect(service.store.getRun(live)!.status).toBe("running");
-    expect(() => service.runNow("soc-in")).toThrow(expect.objectContaining({ code: "RUN_IN_PROGRESS" }));
-    service.store.abortRun(live, "test cleanup");
+    expect((await service.drops((r) => r.getRun(live)))!.status).toBe("running");
+    await expect(service.runNow("soc-in")).rejects.toMatchObject({ code: "RUN_IN_PROGRESS" });
+    await service.drops((r) => r.abortRun(live, "test cleanup"));
+    await rawRun(ctx.db, "DELETE FROM job_leases WHERE name = 'drop:soc-in'");
     // In this process: a second manual run while one is in progress is refused too.
-    const first = service.runNow("soc-in");
-    expect(() => service.runNow("soc-in")).toThrow(expect.objectContaining({ code: "RUN_IN_PROGRESS" }));
+    const first = await service.runNow("soc-in");
+    await expect(service.runNow("soc-in")).rejects.toMatchObject({ code: "RUN_IN_PROGRESS" });
     expect((await first.done).status).toBe("ok");
   });
 
@@ -564,19 +621,19 @@ describe("runs", () => {
       dropInput("soc-down", remoteFolder("soc-down"), { port: 1, retryBaseMs: 600_000, maxAttempts: 5 }),
       ops,
     );
-    service.start();
+    await service.start();
     const stopped: Promise<void>[] = [];
     const off = service.onAttemptFailed((e) => {
       if (e.drop === "soc-down") stopped.push(service.stop());
     });
-    const r = await service.runNow("soc-down").done;
+    const r = await (await service.runNow("soc-down")).done;
     off();
     await Promise.all(stopped);
     expect(r.status).toBe("aborted");
     expect(r.attempts).toBe(1);
     expect(r.errors.map((e) => e.code)).toEqual(["CONNECT_FAILED", "ABORTED"]);
-    expect(service.get("soc-down").health).toBe("ok");
-    expect(auditCount("drop.run.failed", "%soc-down%")).toBe(0);
+    expect((await service.get("soc-down")).health).toBe("ok");
+    expect(await auditCount("drop.run.failed", "%soc-down%")).toBe(0);
   });
 
   test("a schedule every second fires several times and its runs never overlap", async () => {
@@ -585,21 +642,26 @@ describe("runs", () => {
       dropInput("tax-tick", dir, { direction: "push", agency: "KHH-TAX", schedule: "* * * * * *" }),
       ops,
     );
-    service.start();
-    const finished = () =>
-      ctx.db
-        .prepare("SELECT COUNT(*) AS n FROM drop_runs WHERE drop_name = 'tax-tick' AND status != 'running'")
-        .get() as { n: number };
-    for (let i = 0; i < 200 && finished().n < 3; i++) await new Promise((r) => setTimeout(r, 100));
+    await service.start();
+    const finished = async () =>
+      Number(
+        (
+          await rawGet<{ n: number }>(
+            ctx.db,
+            "SELECT COUNT(*) AS n FROM drop_runs WHERE drop_name = 'tax-tick' AND status != 'running'",
+          )
+        )?.n,
+      );
+    for (let i = 0; i < 200 && (await finished()) < 3; i++) await new Promise((r) => setTimeout(r, 100));
     await service.stop();
-    const runs = service.history("tax-tick").reverse();
+    const runs = (await service.history("tax-tick")).reverse();
     expect(runs.length).toBeGreaterThanOrEqual(2);
     expect(runs.every((r) => r.status === "ok" && r.trigger === "schedule")).toBe(true);
     for (let i = 1; i < runs.length; i++) {
       expect(runs[i - 1]!.endedAt! <= runs[i]!.startedAt).toBe(true);
     }
     // The first run delivered everything pending; later runs found nothing new.
-    expect(runs[0]!.files).toBe(sentTo("KHH-TAX").length);
+    expect(runs[0]!.files).toBe((await sentTo("KHH-TAX")).length);
     expect(runs.slice(1).every((r) => r.files === 0)).toBe(true);
   });
 });

@@ -1,12 +1,15 @@
-import { createPrivateKey, sign } from "node:crypto";
+import { createPrivateKey } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { ApiError, SealpostClient } from "@sealpost/client";
+import { keySigner } from "@sealpost/client/node";
 import type { KeyEntry } from "@sealpost/pki";
 import { parseCertificate, parseCertificates } from "@sealpost/pki";
-import { canonicalJson, type LoginResponse } from "@sealpost/protocol";
-import { type InitOptions, initDataDir } from "../src/commands/init.js";
+import type { LoginResponse } from "@sealpost/protocol";
+import { initDataDir } from "../src/commands/init.js";
 import { silentLogger } from "../src/log.js";
+import { createTestDatabase, TEST_DB } from "./helpers/postgres.js";
 import { type RunningServer, startServer } from "../src/server.js";
 
 /** Shared test fixtures and a small HTTP client for server tests (fictional test PKI under fixtures/pki). */
@@ -42,10 +45,16 @@ export function keyEntry(id: string, purpose: "sign" | "encrypt"): KeyEntry {
   };
 }
 
-/** `init` of `dir` with the fixture trust (root, GCA, both CRLs) and ops-wu as first admin; `overrides` replace. */
-export async function initFixtureDataDir(dir: string, overrides: Partial<InitOptions> = {}): Promise<void> {
+/**
+ * A fresh data folder initialised with the fixture trust (root, GCA, both CRLs) and ops-wu as first admin, on this
+ * run's database (SQLite in the folder, or a new database of the run's PostgreSQL cluster). `cleanup()` removes both.
+ */
+export async function freshDataDir(): Promise<{ dir: string; cleanup(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), "sealpost-server-"));
   const admin = person("ops-wu");
+  const pg = TEST_DB === "postgres" ? await createTestDatabase() : undefined;
   await initDataDir({
+    ...(pg ? { db: pg.config.url, dbPasswordFile: pg.config.passwordFile } : {}),
     data: dir,
     trust: pkiPath(MANIFEST.root.cert),
     intermediates: pkiPath(MANIFEST.intermediate.cert),
@@ -55,15 +64,14 @@ export async function initFixtureDataDir(dir: string, overrides: Partial<InitOpt
     adminEmail: admin.email,
     adminAgency: admin.agency,
     log: silentLogger,
-    ...overrides,
   });
-}
-
-/** A fresh data folder initialised as initFixtureDataDir does. */
-export async function freshDataDir(): Promise<{ dir: string; cleanup(): void }> {
-  const dir = mkdtempSync(join(tmpdir(), "sealpost-server-"));
-  await initFixtureDataDir(dir);
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  return {
+    dir,
+    async cleanup() {
+      rmSync(dir, { recursive: true, force: true });
+      await pg?.drop();
+    },
+  };
 }
 
 export async function startTestServer(dir: string, config: Record<string, unknown> = {}): Promise<RunningServer> {
@@ -78,12 +86,28 @@ export interface Res<T = any> {
   headers: Headers;
 }
 
-/** A minimal JSON client for one server URL and optional bearer token. */
+/**
+ * Raw HTTP for tests that check what goes over the wire (statuses, error bodies, malformed input): `call` answers
+ * every status without throwing. `client` is the typed @sealpost/client of the same server and token, which the
+ * helpers use to log in and register fixtures.
+ */
 export class Api {
+  readonly client: SealpostClient;
+
   constructor(
     readonly url: string,
-    public token?: string,
-  ) {}
+    token?: string,
+  ) {
+    this.client = new SealpostClient({ server: url, ...(token ? { token } : {}) });
+  }
+
+  get token(): string | undefined {
+    return this.client.token;
+  }
+
+  set token(t: string | undefined) {
+    this.client.token = t;
+  }
 
   // biome-ignore lint/suspicious/noExplicitAny: test responses are checked field by field
   async call<T = any>(
@@ -109,27 +133,18 @@ export class Api {
     return { status: r.status, body: parsed as T, headers: r.headers };
   }
 
-  /** Logs in as a fixture person with their signing key; sets this.token. */
+  /**
+   * Logs in as a fixture person with their signing key (through the client); sets the token. A refusal throws an
+   * Error whose message names the status and the error body ("login: 403 {...LOGIN_FAILED...}").
+   */
   async login(id: string): Promise<LoginResponse> {
     const k = keyEntry(id, "sign");
-    const ch = await this.call("POST", "/v1/auth/challenge", { certSha256: k.cert.sha256 });
-    if (ch.status !== 200) throw new Error(`challenge: ${ch.status} ${JSON.stringify(ch.body)}`);
-    const statement = {
-      type: "sealpost-login" as const,
-      challenge: ch.body.challenge,
-      origin: new URL(this.url).origin,
-      time: new Date().toISOString(),
-    };
-    const signature = sign("sha256", Buffer.from(canonicalJson(statement)), k.privateKey).toString("base64");
-    const r = await this.call("POST", "/v1/auth/login", {
-      challengeId: ch.body.challengeId,
-      certSha256: k.cert.sha256,
-      statement,
-      signature,
-    });
-    if (r.status !== 200) throw new Error(`login: ${r.status} ${JSON.stringify(r.body)}`);
-    this.token = r.body.token;
-    return r.body;
+    try {
+      return await this.client.loginWith(keySigner(k.privateKey, k.cert.sha256));
+    } catch (e) {
+      if (!(e instanceof ApiError)) throw e;
+      throw new Error(`login: ${e.status} ${JSON.stringify({ error: e.toJSON() })}`, { cause: e });
+    }
   }
 }
 
@@ -138,32 +153,26 @@ export class Api {
  * certificates (ops-wu's encryption certificate too), and one category "WELFARE-TAX". `admin` is logged in.
  */
 export async function registerFixtures(admin: Api): Promise<void> {
+  const api = admin.client;
   for (const [code, a] of Object.entries(MANIFEST.agencies)) {
     if (code === "SEALPOST-OPS") continue;
-    const r = await admin.call("POST", "/v1/admin/agencies", { code, name: a.name, email: a.email, allowCidrs: [] });
-    if (r.status !== 201) throw new Error(`agency ${code}: ${JSON.stringify(r.body)}`);
+    await api.addAgency({ body: { code, name: a.name, email: a.email, allowCidrs: [] } });
   }
   for (const [id, p] of Object.entries(MANIFEST.people)) {
     if (id !== "ops-wu") {
-      const r = await admin.call("POST", "/v1/admin/staff", {
-        agency: p.agency,
-        name: p.name,
-        email: p.email,
-        role: p.role,
-      });
-      if (r.status !== 201) throw new Error(`staff ${id}: ${JSON.stringify(r.body)}`);
+      await api.addStaff({ body: { agency: p.agency, name: p.name, email: p.email, role: p.role } });
     }
     for (const purpose of ["sign", "encrypt"] as const) {
       if (id === "ops-wu" && purpose === "sign") continue;
       const pem = readFileSync(pkiPath(p[purpose].cert), "utf8");
-      const r = await admin.call("POST", "/v1/admin/certificates", { staff: p.email, pem, purpose });
-      if (r.status !== 201) throw new Error(`cert ${id} ${purpose}: ${JSON.stringify(r.body)}`);
+      await api.addCertificate({ body: { staff: p.email, pem, purpose } });
     }
   }
-  const c = await admin.call("POST", "/v1/admin/categories", {
-    code: "WELFARE-TAX",
-    name: "社會救助資格財稅查調",
-    purpose: "Checking welfare applicants' income and assets (fictional test category).",
+  await api.addCategory({
+    body: {
+      code: "WELFARE-TAX",
+      name: "社會救助資格財稅查調",
+      purpose: "Checking welfare applicants' income and assets (fictional test category).",
+    },
   });
-  if (c.status !== 201) throw new Error(`category: ${JSON.stringify(c.body)}`);
 }

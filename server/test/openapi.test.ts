@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { createContext } from "../src/app.js";
+import { closeContext, createContext } from "../src/app.js";
 import type { ServerContext } from "../src/context.js";
 import { ERROR_CATALOGUE } from "../src/errors.js";
 import { buildApp, openApiDocument, type RouteList } from "../src/http/app.js";
@@ -23,7 +23,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await app?.close();
-  ctx?.db.close();
+  if (ctx) await closeContext(ctx);
   data?.cleanup();
 });
 

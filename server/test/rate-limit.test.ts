@@ -1,34 +1,57 @@
-import { describe, expect, test } from "vitest";
-import { TokenBucketLimiter } from "../src/http/rate-limit.js";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { checkRateLimit, takeToken } from "../src/auth/rate-limit.js";
 import type { RunningServer } from "../src/server.js";
 import { Api, freshDataDir, startTestServer } from "./helpers.js";
+import { DIALECTS, openTestDb, type TestDb } from "./helpers/postgres.js";
 
-/** The per-address token bucket on the unauthenticated auth endpoints: unit (clock injected) and over a real socket. */
+/**
+ * The per-address token bucket on the unauthenticated auth endpoints: the arithmetic, the database bucket on both
+ * databases (two instances, pruning), and over a real socket.
+ */
 
-describe("TokenBucketLimiter", () => {
-  test("allows a burst, then names the wait; tokens come back at perMinute; addresses are separate", () => {
-    let t = 0;
-    const l = new TokenBucketLimiter({ burst: 2, perMinute: 6 }, () => t);
-    expect([l.take("a"), l.take("a")]).toEqual([0, 0]);
-    expect(l.take("a")).toBe(10); // one token per 10 s
-    expect(l.take("b")).toBe(0);
-    t += 9_000;
-    expect(l.take("a")).toBe(1);
-    t += 1_000;
-    expect(l.take("a")).toBe(0);
-    expect(() => new TokenBucketLimiter({ burst: 0, perMinute: 1 })).toThrow(RangeError);
+describe("token bucket", () => {
+  test("allows a burst, then names the wait; tokens come back at perMinute", () => {
+    const cfg = { burst: 2, perMinute: 6 };
+    let b = takeToken(undefined, 0, cfg);
+    expect(b.wait).toBe(0);
+    b = takeToken({ tokens: b.tokens, atMs: 0 }, 0, cfg);
+    expect(b.wait).toBe(0);
+    const denied = takeToken({ tokens: b.tokens, atMs: 0 }, 0, cfg);
+    expect(denied.wait).toBe(10); // one token per 10 s
+    expect(takeToken({ tokens: denied.tokens, atMs: 0 }, 9_000, cfg).wait).toBe(1);
+    expect(takeToken({ tokens: denied.tokens, atMs: 0 }, 10_000, cfg).wait).toBe(0);
+    expect(() => checkRateLimit({ burst: 0, perMinute: 1 })).toThrow(RangeError);
   });
 
-  test("memory stays bounded: idle (refilled) addresses are dropped when too many are tracked", () => {
-    let t = 0;
-    const l = new TokenBucketLimiter({ burst: 1, perMinute: 60 }, () => t, 2);
-    l.take("a");
-    l.take("b");
-    t += 60_000;
-    l.take("c"); // a and b have refilled: swept
-    expect(l.take("a")).toBe(0);
-    t += 0;
-    expect(l.take("c")).toBeGreaterThan(0);
+  describe.each(DIALECTS)("in the database (%s): shared by instances, bounded", (dialect) => {
+    let db: TestDb;
+    beforeAll(async () => {
+      db = await openTestDb(dialect);
+    });
+    afterAll(async () => {
+      await db?.close();
+    });
+
+    test("addresses are separate; two instances draw from one bucket; idle buckets are pruned", async () => {
+      const cfg = { burst: 2, perMinute: 6 };
+      const take = (key: string, t: number) => db.db.tx((uow) => uow.auth.takeRateLimitToken(key, t, cfg));
+      // Concurrent takes from the same address (on PostgreSQL through two instances): exactly the burst is allowed.
+      const other = await db.second();
+      const both = await Promise.all([
+        take("auth:a", 0),
+        other.tx((uow) => uow.auth.takeRateLimitToken("auth:a", 0, cfg)),
+        take("auth:a", 0),
+      ]);
+      expect(both.filter((w) => w === 0)).toHaveLength(2);
+      expect(both.filter((w) => w > 0)).toEqual([10]);
+      expect(await take("auth:b", 0)).toBe(0);
+      expect(await take("auth:a", 9_000)).toBe(1);
+      expect(await take("auth:a", 10_000)).toBe(0);
+      // 20 s later both buckets are full again: a new address prunes them.
+      expect(await take("auth:c", 40_000)).toBe(0);
+      const keys = await db.db.read((uow) => uow.sql.q.selectFrom("rate_limits").select("key").execute());
+      expect(keys.map((k) => k.key)).toEqual(["auth:c"]);
+    });
   });
 });
 

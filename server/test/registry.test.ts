@@ -3,6 +3,7 @@ import type { TransferProfile } from "@sealpost/protocol";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { RunningServer } from "../src/server.js";
 import { Api, freshDataDir, MANIFEST, person, pkiPath, registerFixtures, startTestServer } from "./helpers.js";
+import { rawAll, rawRun } from "./helpers/sql.js";
 
 /**
  * Certificate registration against the trust anchors (fixture CRLs, revocation "require"), and how registered
@@ -136,14 +137,15 @@ describe("registered certificates in profiles", () => {
     expect(both).toContain(add.body.sha256);
     // The old card's certificate expires (its notAfter moved into the past in the registry).
     const old = (await wangEncrypt()).find((s) => s !== add.body.sha256)!;
-    server.ctx.db.prepare("UPDATE certificates SET not_after = '2021-01-01T00:00:00.000Z' WHERE sha256 = ?").run(old);
+    await rawRun(server.ctx.db, "UPDATE certificates SET not_after = '2021-01-01T00:00:00.000Z' WHERE sha256 = ?", old);
     expect(await wangEncrypt()).toEqual([add.body.sha256]);
     const listed = await admin().call("GET", `/v1/admin/certificates?staff=${person("tax-wang").email}`);
     expect(listed.body.find((c: { sha256: string }) => c.sha256 === old).status).toBe("expired");
     // The status change is in the audit trail, once.
-    const expiries = server.ctx.db
-      .prepare("SELECT actor, action, detail FROM audit_log WHERE action = 'cert.expire'")
-      .all() as { actor: string; detail: string }[];
+    const expiries = (await rawAll(
+      server.ctx.db,
+      "SELECT actor, action, detail FROM audit_log WHERE action = 'cert.expire'",
+    )) as { actor: string; detail: string }[];
     expect(expiries).toHaveLength(1);
     expect(expiries[0]!.actor).toBe("system");
     expect(JSON.parse(expiries[0]!.detail)).toMatchObject({ sha256: old, purpose: "encrypt" });

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { verifyAudit } from "../src/audit/verify.js";
 import type { RunningServer } from "../src/server.js";
 import { Api, freshDataDir, keyEntry, person, registerFixtures, startTestServer } from "./helpers.js";
+import { rawGet, rawRun } from "./helpers/sql.js";
 
 /**
  * Security review probes against a real server on a socket: login origin binding when a public URL is configured,
@@ -100,7 +101,7 @@ describe("free text that reaches the audit chain", () => {
     const ok = await sender.call("POST", `/v1/cases/${id}/cancel`, { reason: "宣告撤回 \u2028 test" });
     expect(ok.status).toBe(200);
     expect(ok.body.state).toBe("cancelled");
-    expect(verifyAudit(server.ctx.db).ok).toBe(true);
+    expect((await verifyAudit(server.ctx.db)).ok).toBe(true);
   });
 
   test("remarks and receivers of the wrong type are BAD_REQUEST, not an internal error", async () => {
@@ -177,8 +178,10 @@ describe("uploads by callers who may not upload", () => {
 describe("IP allow-lists", () => {
   test("X-Forwarded-For is not trusted: a client outside the list cannot claim an allowed address", async () => {
     const agency = person("soc-chen").agency;
-    const set = server.ctx.db.prepare("UPDATE agencies SET allow_cidrs = ? WHERE code = ?");
-    set.run(JSON.stringify(["10.0.0.0/8"]), agency);
+    const set = {
+      run: (...a: unknown[]) => rawRun(server.ctx.db, "UPDATE agencies SET allow_cidrs = ? WHERE code = ?", ...a),
+    };
+    await set.run(JSON.stringify(["10.0.0.0/8"]), agency);
     try {
       for (const headers of [
         { "x-forwarded-for": "10.1.2.3" },
@@ -190,7 +193,7 @@ describe("IP allow-lists", () => {
         expect(r.body.error.code).toBe("SOURCE_NOT_ALLOWED");
       }
     } finally {
-      set.run("[]", agency);
+      await set.run("[]", agency);
     }
     expect((await sender.call("GET", "/v1/cases")).status).toBe(200);
   });
@@ -212,11 +215,12 @@ describe("admin agency update", () => {
       body: raw,
     });
     expect(r.status).toBe(200);
-    const last = server.ctx.db
-      .prepare("SELECT detail FROM audit_log WHERE action = 'agency.update' ORDER BY seq DESC LIMIT 1")
-      .get() as { detail: string };
+    const last = (await rawGet(
+      server.ctx.db,
+      "SELECT detail FROM audit_log WHERE action = 'agency.update' ORDER BY seq DESC LIMIT 1",
+    )) as { detail: string };
     expect(JSON.parse(last.detail)).toEqual({ code, name: "高雄市稅捐稽徵處 (test)" });
-    expect(verifyAudit(server.ctx.db).ok).toBe(true);
+    expect((await verifyAudit(server.ctx.db)).ok).toBe(true);
   });
 });
 
@@ -230,9 +234,10 @@ describe("failed logins in the append-only audit chain", () => {
       signature: "AA==",
     });
     expect(r.status).toBe(401);
-    const last = server.ctx.db
-      .prepare("SELECT detail FROM audit_log WHERE action = 'auth.login_failed' ORDER BY seq DESC LIMIT 1")
-      .get() as { detail: string };
+    const last = (await rawGet(
+      server.ctx.db,
+      "SELECT detail FROM audit_log WHERE action = 'auth.login_failed' ORDER BY seq DESC LIMIT 1",
+    )) as { detail: string };
     expect(last.detail.length).toBeLessThan(1000);
     expect(JSON.parse(last.detail)).toMatchObject({ code: "LOGIN_FAILED", certSha256: "" });
   });
@@ -240,9 +245,10 @@ describe("failed logins in the append-only audit chain", () => {
   test("an origin of any length is quoted shortly in the recorded reason", async () => {
     const r = await loginWithHost("tax-lee", `https://${"a".repeat(100_000)}.example`, "127.0.0.1");
     expect(r.status).toBe(401);
-    const last = server.ctx.db
-      .prepare("SELECT detail FROM audit_log WHERE action = 'auth.login_failed' ORDER BY seq DESC LIMIT 1")
-      .get() as { detail: string };
+    const last = (await rawGet(
+      server.ctx.db,
+      "SELECT detail FROM audit_log WHERE action = 'auth.login_failed' ORDER BY seq DESC LIMIT 1",
+    )) as { detail: string };
     expect(last.detail.length).toBeLessThan(1000);
     expect(JSON.parse(last.detail).certSha256).toMatch(/^[0-9a-f]{64}$/);
   });

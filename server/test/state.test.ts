@@ -13,6 +13,7 @@ import {
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { RunningServer } from "../src/server.js";
 import { Api, freshDataDir, keyEntry, REPO, registerFixtures, startTestServer } from "./helpers.js";
+import { rawGet, rawRun } from "./helpers/sql.js";
 
 /**
  * The case state machine over HTTP: every action from every state it is not allowed from gets 409 and leaves the
@@ -84,15 +85,17 @@ describe("illegal transitions", () => {
     async (_n, { action, state }) => {
       const p = await freshCase();
       // Put the case into the state directly (the legal paths are covered by the round trip test).
-      server.ctx.db.prepare("UPDATE cases SET state = ? WHERE id = ?").run(state, p.case.id);
-      const before = server.ctx.db.prepare("SELECT * FROM cases WHERE id = ?").get(p.case.id);
-      const auditBefore = (server.ctx.db.prepare("SELECT COUNT(*) AS n FROM audit_log").get() as { n: number }).n;
+      await rawRun(server.ctx.db, "UPDATE cases SET state = ? WHERE id = ?", state, p.case.id);
+      const before = await rawGet(server.ctx.db, "SELECT * FROM cases WHERE id = ?", p.case.id);
+      const auditBefore = ((await rawGet(server.ctx.db, "SELECT COUNT(*) AS n FROM audit_log")) as { n: number }).n;
       const r = await REQUEST[action](p.case.id);
       expect(r.status, JSON.stringify(r.body)).toBe(409);
       expect(r.body.error.code).toBe("ILLEGAL_TRANSITION");
       expect(r.body.error.details.state).toBe(state);
-      expect(server.ctx.db.prepare("SELECT * FROM cases WHERE id = ?").get(p.case.id)).toEqual(before);
-      expect((server.ctx.db.prepare("SELECT COUNT(*) AS n FROM audit_log").get() as { n: number }).n).toBe(auditBefore);
+      expect(await rawGet(server.ctx.db, "SELECT * FROM cases WHERE id = ?", p.case.id)).toEqual(before);
+      expect(((await rawGet(server.ctx.db, "SELECT COUNT(*) AS n FROM audit_log")) as { n: number }).n).toBe(
+        auditBefore,
+      );
     },
   );
 });
@@ -102,9 +105,11 @@ describe("concurrent transitions", () => {
     const p = await freshCase();
     const rs = await Promise.all([REQUEST.cancel(p.case.id), REQUEST.cancel(p.case.id)]);
     expect(rs.map((r) => r.status).sort()).toEqual([200, 409]);
-    const cancels = server.ctx.db
-      .prepare("SELECT COUNT(*) AS n FROM audit_log WHERE case_id = ? AND action = 'case.cancel'")
-      .get(p.case.id) as {
+    const cancels = (await rawGet(
+      server.ctx.db,
+      "SELECT COUNT(*) AS n FROM audit_log WHERE case_id = ? AND action = 'case.cancel'",
+      p.case.id,
+    )) as {
       n: number;
     };
     expect(cancels.n).toBe(1);
@@ -126,13 +131,13 @@ describe("concurrent transitions", () => {
     );
     expect(rs.map((r) => r.status).sort()).toEqual([201, 409]);
     const winner = rs.find((r) => r.status === 201)!;
-    const row = server.ctx.db.prepare("SELECT state, payload_sha256 FROM cases WHERE id = ?").get(p.case.id) as {
+    const row = (await rawGet(server.ctx.db, "SELECT state, payload_sha256 FROM cases WHERE id = ?", p.case.id)) as {
       state: string;
       payload_sha256: string;
     };
     expect(row).toEqual({ state: "sent", payload_sha256: winner.body.payload.sha256 });
     // The loser's file is not kept.
-    const stored = server.ctx.db.prepare("SELECT COUNT(*) AS n FROM files").get() as { n: number };
+    const stored = (await rawGet(server.ctx.db, "SELECT COUNT(*) AS n FROM files")) as { n: number };
     const onDisk = readdirSync(join(data.dir, "files"));
     expect(onDisk).toHaveLength(stored.n);
     expect(onDisk).toContain(winner.body.payload.sha256);
@@ -150,8 +155,9 @@ describe("concurrent transitions", () => {
     ).toBe(201);
     const [c, d] = await Promise.all([REQUEST.cancel(p.case.id), REQUEST.download_payload(p.case.id)]);
     expect([c.status, d.status].sort()).toEqual([200, 409]);
-    const state = (server.ctx.db.prepare("SELECT state FROM cases WHERE id = ?").get(p.case.id) as { state: string })
-      .state;
+    const state = (
+      (await rawGet(server.ctx.db, "SELECT state FROM cases WHERE id = ?", p.case.id)) as { state: string }
+    ).state;
     expect(state).toBe(c.status === 200 ? "cancelled" : "received");
   });
 });

@@ -1,5 +1,5 @@
 import { extname } from "node:path";
-import { type CertInfo, type KeyPurpose, readCertificates, type TrustResult } from "@sealpost/pki";
+import { type CertInfo, isPkcs11Uri, type KeyPurpose, readCertificates, type TrustResult } from "@sealpost/pki";
 import { type Command, Option } from "commander";
 import { usageError } from "../errors.js";
 import { readHead } from "../files.js";
@@ -163,12 +163,15 @@ async function certificatesOf(
   opts: { cert?: string; pinFile?: string },
   rt: Runtime,
 ): Promise<{ kind: "certificates" | "keystore"; certs: ShownCert[] }> {
-  const head = await readHead(file, `Cannot read ${file}`);
+  const token = isPkcs11Uri(file);
+  const head = token ? Buffer.alloc(0) : await readHead(file, `Cannot read ${file}`);
   const text = head.toString("latin1");
   const isPem = text.includes("-----BEGIN");
-  const isKeystore = isPem
-    ? text.includes("PRIVATE KEY-----")
-    : [".p12", ".pfx"].includes(extname(file).toLowerCase()) || looksLikePfx(head);
+  const isKeystore =
+    token ||
+    (isPem
+      ? text.includes("PRIVATE KEY-----")
+      : [".p12", ".pfx"].includes(extname(file).toLowerCase()) || looksLikePfx(head));
   if (!isKeystore) {
     return {
       kind: "certificates",

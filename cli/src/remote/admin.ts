@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import type { AgencyDto, CategoryDto, CertificateDto, StaffDto } from "@sealpost/protocol";
+import type { CertPurpose, Role } from "@sealpost/protocol";
 import { type Command, Option } from "commander";
 import { collect } from "../commands/common.js";
 import { ioError } from "../files.js";
@@ -13,8 +13,6 @@ const action =
     const cmd = args[args.length - 1] as Command;
     await fn(await runtimeOf(cmd), ...(args.slice(0, -1) as A));
   };
-
-const enc = encodeURIComponent;
 
 export function registerAdminCommands(program: Command): void {
   const admin = program
@@ -30,11 +28,13 @@ export function registerAdminCommands(program: Command): void {
     .option("--allow <cidr>", "allowed source network (repeatable; none = any)", collect)
     .action(
       action(async (rt, code: string, o: { name: string; email: string; allow?: string[] }) => {
-        const a = await (await rt.client()).json<AgencyDto>("POST", "/v1/admin/agencies", {
-          code,
-          name: o.name,
-          email: o.email,
-          allowCidrs: o.allow ?? [],
+        const a = await (await rt.client()).call("addAgency", {
+          body: {
+            code,
+            name: o.name,
+            email: o.email,
+            allowCidrs: o.allow ?? [],
+          },
         });
         rt.out.line(`agency ${a.code} ${a.name} registered`);
         rt.out.result("admin agency add", { agency: a });
@@ -47,9 +47,7 @@ export function registerAdminCommands(program: Command): void {
     .argument("[cidr...]", "allowed networks, e.g. 10.20.0.0/16")
     .action(
       action(async (rt, code: string, cidrs: string[]) => {
-        const a = await (await rt.client()).json<AgencyDto>("PATCH", `/v1/admin/agencies/${enc(code)}`, {
-          allowCidrs: cidrs,
-        });
+        const a = await (await rt.client()).call("updateAgency", { params: { code }, body: { allowCidrs: cidrs } });
         rt.out.line(`agency ${a.code} allow-list: ${a.allowCidrs.join(", ") || "any address"}`);
         rt.out.result("admin agency allow", { agency: a });
       }),
@@ -60,14 +58,14 @@ export function registerAdminCommands(program: Command): void {
     .argument("<code>", "agency code")
     .action(
       action(async (rt, code: string) => {
-        const a = await (await rt.client()).json<AgencyDto>("POST", `/v1/admin/agencies/${enc(code)}/deactivate`);
+        const a = await (await rt.client()).call("deactivateAgency", { params: { code } });
         rt.out.line(`agency ${a.code} withdrawn`);
         rt.out.result("admin agency revoke", { agency: a });
       }),
     );
   agency.command("list").action(
     action(async (rt) => {
-      const list = await (await rt.client()).json<AgencyDto[]>("GET", "/v1/admin/agencies");
+      const list = await (await rt.client()).call("listAgencies");
       for (const a of list)
         rt.out.line(`${a.code.padEnd(14)} ${a.name}  <${a.email}>  ${a.allowCidrs.join(",") || "any"}`);
       rt.out.result("admin agency list", { agencies: list });
@@ -83,7 +81,7 @@ export function registerAdminCommands(program: Command): void {
     .addOption(new Option("--role <role>", "role").choices(["staff", "admin", "ops"]).default("staff"))
     .action(
       action(async (rt, o: { agency: string; name: string; email: string; role: string }) => {
-        const s = await (await rt.client()).json<StaffDto>("POST", "/v1/admin/staff", o);
+        const s = await (await rt.client()).call("addStaff", { body: { ...o, role: o.role as Role } });
         rt.out.line(`staff ${s.name} <${s.email}> (${s.agency}, ${s.role}) registered: id ${s.id}`);
         rt.out.result("admin user add", { staff: s });
       }),
@@ -93,10 +91,7 @@ export function registerAdminCommands(program: Command): void {
     .option("--agency <code>", "only this agency")
     .action(
       action(async (rt, o: { agency?: string }) => {
-        const list = await (await rt.client()).json<StaffDto[]>(
-          "GET",
-          `/v1/admin/staff${o.agency ? `?agency=${enc(o.agency)}` : ""}`,
-        );
+        const list = await (await rt.client()).call("listStaff", { query: { agency: o.agency } });
         for (const s of list) {
           rt.out.line(
             `${s.agency.padEnd(14)} ${s.role.padEnd(6)} ${s.active ? "active  " : "inactive"} ${s.name} <${s.email}>`,
@@ -111,7 +106,7 @@ export function registerAdminCommands(program: Command): void {
     .argument("<email>", "e-mail or id")
     .action(
       action(async (rt, who: string) => {
-        const s = await (await rt.client()).json<StaffDto>("POST", `/v1/admin/staff/${enc(who)}/deactivate`);
+        const s = await (await rt.client()).call("deactivateStaff", { params: { id: who } });
         rt.out.line(`staff ${s.email} deactivated`);
         rt.out.result("admin user revoke", { staff: s });
       }),
@@ -132,10 +127,8 @@ export function registerAdminCommands(program: Command): void {
         } catch (e) {
           throw ioError(`Cannot read ${file}`, e);
         }
-        const c = await (await rt.client()).json<CertificateDto>("POST", "/v1/admin/certificates", {
-          staff: o.user,
-          pem,
-          ...(o.purpose ? { purpose: o.purpose } : {}),
+        const c = await (await rt.client()).call("addCertificate", {
+          body: { staff: o.user, pem, ...(o.purpose ? { purpose: o.purpose as CertPurpose } : {}) },
         });
         rt.out.line(`${c.purpose} certificate of ${c.commonName} registered: sha256 ${c.sha256}`);
         rt.out.result("admin cert add", { certificate: { ...c, pem: undefined } });
@@ -146,10 +139,7 @@ export function registerAdminCommands(program: Command): void {
     .option("--user <email>", "only this staff member")
     .action(
       action(async (rt, o: { user?: string }) => {
-        const list = await (await rt.client()).json<CertificateDto[]>(
-          "GET",
-          `/v1/admin/certificates${o.user ? `?staff=${enc(o.user)}` : ""}`,
-        );
+        const list = await (await rt.client()).call("listCertificates", { query: { staff: o.user } });
         for (const c of list) {
           rt.out.line(
             `${c.sha256.slice(0, 16)}  ${c.purpose.padEnd(7)} ${c.status.padEnd(7)} ${c.commonName}  serial ${c.serialHex}  until ${c.notAfter}`,
@@ -164,8 +154,9 @@ export function registerAdminCommands(program: Command): void {
     .option("--reason <text>", "why")
     .action(
       action(async (rt, id: string, o: { reason?: string }) => {
-        const c = await (await rt.client()).json<CertificateDto>("POST", `/v1/admin/certificates/${enc(id)}/revoke`, {
-          reason: o.reason ?? "",
+        const c = await (await rt.client()).call("revokeCertificate", {
+          params: { id },
+          body: { reason: o.reason ?? "" },
         });
         rt.out.line(`certificate ${c.sha256} of ${c.commonName} revoked`);
         rt.out.result("admin cert revoke", { certificate: { ...c, pem: undefined } });
@@ -180,14 +171,14 @@ export function registerAdminCommands(program: Command): void {
     .requiredOption("--purpose <text>", "the lawful purpose of these transfers")
     .action(
       action(async (rt, code: string, o: { name: string; purpose: string }) => {
-        const c = await (await rt.client()).json<CategoryDto>("POST", "/v1/admin/categories", { code, ...o });
+        const c = await (await rt.client()).call("addCategory", { body: { code, ...o } });
         rt.out.line(`category ${c.code} ${c.name} added`);
         rt.out.result("admin category add", { category: c });
       }),
     );
   category.command("list").action(
     action(async (rt) => {
-      const list = await (await rt.client()).json<CategoryDto[]>("GET", "/v1/admin/categories");
+      const list = await (await rt.client()).call("listCategories");
       for (const c of list)
         rt.out.line(`${c.code.padEnd(16)} ${c.active ? "active " : "retired"} ${c.name}: ${c.purpose}`);
       rt.out.result("admin category list", { categories: list });
@@ -199,7 +190,7 @@ export function registerAdminCommands(program: Command): void {
     .argument("<code>", "category code")
     .action(
       action(async (rt, code: string) => {
-        const c = await (await rt.client()).json<CategoryDto>("POST", `/v1/admin/categories/${enc(code)}/deactivate`);
+        const c = await (await rt.client()).call("deactivateCategory", { params: { code } });
         rt.out.line(`category ${c.code} retired`);
         rt.out.result("admin category revoke", { category: c });
       }),

@@ -6,9 +6,10 @@ import {
   CASE_STATES,
   EXIT_CODES,
   type CaseDto,
+  type CaseListQuery,
+  type CaseState,
   type CreateCaseRequest,
   type LoginResponse,
-  type ReceiptDto,
   type TransferProfile,
 } from "@sealpost/protocol";
 import type { Command } from "commander";
@@ -66,13 +67,13 @@ function printCase(rt: RemoteRuntime, c: CaseDto): void {
   for (const n of c.notes ?? []) rt.out.line(`  note ${n.createdAt} ${oneLine(n.staffName)}: ${oneLine(n.text)}`);
 }
 
-/** Seals `file` to the profile's recipients (validated with the user's trust first) and uploads it to `path`. */
+/** Seals `file` to the profile's recipients (validated with the user's trust first) and uploads it as `kind`. */
 async function sealAndUpload(
   rt: RemoteRuntime,
   client: RemoteClient,
   profile: TransferProfile,
   file: string,
-  path: string,
+  kind: "payload" | "result",
   o: KeyOpts & TrustOpts,
   manifestExtra: { fileName: string; byteSize: number },
 ): Promise<CaseDto> {
@@ -105,7 +106,7 @@ async function sealAndUpload(
     sealing.done();
     const size = (await stat(sealed)).size;
     const uploading = createProgress({ label: "uploading", total: size, quiet: rt.out.quiet || rt.out.json });
-    const res = await client.upload<CaseDto>(path, sealed, (n) => uploading.update(n));
+    const res = await client.upload(kind, c.id, sealed, (n) => uploading.update(n));
     uploading.done();
     for (const r of profile.recipients) rt.out.line(`  sealed to ${r.name} <${r.email}> (${r.agency})`);
     return res;
@@ -126,7 +127,7 @@ async function fetchAndOpen(
   const ks = await keystoreOf(rt, o);
   const signer = pickKey(ks, "sign");
   const dir = resolve(o.output ?? ".");
-  const theCase = await client.json<CaseDto>("GET", `/v1/cases/${encodeURIComponent(id)}`);
+  const theCase = await client.call("getCase", { params: { id } });
   await mkdir(dir, { recursive: true });
   // The sealed download is kept beside the output while it arrives, so an interrupted download resumes (Range)
   // when the command is run again; it is removed once opened, or when it proves damaged.
@@ -135,9 +136,7 @@ async function fetchAndOpen(
     const bar = createProgress({ label: "downloading", quiet: rt.out.quiet || rt.out.json });
     let dl: Awaited<ReturnType<RemoteClient["download"]>>;
     try {
-      dl = await client.download(`/v1/cases/${encodeURIComponent(id)}/${kind}`, sealed, (n) => bar.update(n), {
-        resume: true,
-      });
+      dl = await client.download(kind, id, sealed, (n) => bar.update(n), { resume: true });
     } catch (e) {
       bar.done();
       if (e instanceof RemoteError || e instanceof CliError) throw e;
@@ -193,11 +192,10 @@ async function fetchAndOpen(
       );
     }
     const final = await nameFromManifest(dir, provisional, opened.manifest?.fileName, (t) => rt.out.warn(t));
-    const receipt = await client.json<ReceiptDto>(
-      "POST",
-      `/v1/cases/${encodeURIComponent(id)}/receipts`,
-      makeReceipt(signer, id, kind, dl.sha256),
-    );
+    const receipt = await client.call("addReceipt", {
+      params: { id },
+      body: await makeReceipt(signer, id, kind, dl.sha256),
+    });
     rt.out.fields([
       ["case", id],
       ["file", final],
@@ -260,7 +258,7 @@ export function registerCaseCommands(program: Command): void {
     .action(
       action(async (rt) => {
         try {
-          await (await rt.client()).json("POST", "/v1/auth/logout");
+          await (await rt.client()).call("logout");
         } finally {
           await clearSession(rt.env);
         }
@@ -315,7 +313,7 @@ export function registerCaseCommands(program: Command): void {
           const client = await rt.client();
           let profile: TransferProfile;
           if (o.case) {
-            profile = await client.json<TransferProfile>("GET", `/v1/cases/${encodeURIComponent(o.case)}/profile`);
+            profile = await client.call("getProfile", { params: { id: o.case } });
           } else {
             if (!o.toAgency || !o.category || o.records === undefined || !o.uploadNo) {
               throw usageError("A new case needs --to-agency, --category, --records and --upload-no.");
@@ -328,12 +326,12 @@ export function registerCaseCommands(program: Command): void {
               ...(o.remark ? { remarks: o.remark } : {}),
               ...(o.toUser?.length ? { receivers: o.toUser } : {}),
             };
-            profile = await client.json<TransferProfile>("POST", "/v1/cases", req);
+            profile = await client.call("createCase", { body: req });
             rt.out.line(`registered case ${profile.case.id}`);
           }
           let c: CaseDto;
           try {
-            c = await sealAndUpload(rt, client, profile, file, `/v1/cases/${profile.case.id}/payload`, o, {
+            c = await sealAndUpload(rt, client, profile, file, "payload", o, {
               fileName: basename(file),
               byteSize: size,
             });
@@ -371,19 +369,18 @@ export function registerCaseCommands(program: Command): void {
         if (o.limit !== undefined && !(/^\d{1,4}$/.test(o.limit) && +o.limit >= 1 && +o.limit <= MAX_CASES_PAGE)) {
           throw usageError(`--limit must be a whole number from 1 to ${MAX_CASES_PAGE}.`);
         }
-        const q = new URLSearchParams();
-        if (o.inbox) q.set("box", "inbox");
-        if (o.outbox) q.set("box", "outbox");
-        if (o.status) q.set("state", o.status);
-        if (o.limit !== undefined) q.set("limit", o.limit);
+        const query: CaseListQuery = {
+          ...(o.inbox ? { box: "inbox" as const } : o.outbox ? { box: "outbox" as const } : {}),
+          ...(o.status ? { state: o.status as CaseState } : {}),
+          ...(o.limit !== undefined ? { limit: Number(o.limit) } : {}),
+        };
         const client = await rt.client();
         const list: CaseDto[] = [];
         let nextCursor: string | null = null;
         do {
-          if (nextCursor) q.set("before", nextCursor);
-          const page = await client.jsonWithHeaders<CaseDto[]>("GET", `/v1/cases?${q}`);
-          list.push(...page.body);
-          nextCursor = page.headers.get("x-next-cursor");
+          const page = await client.listCasesPage({ ...query, ...(nextCursor ? { before: nextCursor } : {}) });
+          list.push(...page.cases);
+          nextCursor = page.nextCursor;
         } while (o.all && nextCursor);
         for (const c of list) {
           rt.out.line(
@@ -410,7 +407,7 @@ export function registerCaseCommands(program: Command): void {
     .description("show one case with its notes")
     .action(
       action(async (rt, id: string) => {
-        const c = await (await rt.client()).json<CaseDto>("GET", `/v1/cases/${encodeURIComponent(id)}`);
+        const c = await (await rt.client()).call("getCase", { params: { id } });
         printCase(rt, c);
         rt.out.result("case show", { case: c });
       }),
@@ -435,9 +432,7 @@ export function registerCaseCommands(program: Command): void {
     .argument("<text>", "the note")
     .action(
       action(async (rt, id: string, text: string) => {
-        const c = await (await rt.client()).json<CaseDto>("POST", `/v1/cases/${encodeURIComponent(id)}/notes`, {
-          text,
-        });
+        const c = await (await rt.client()).call("addNote", { params: { id }, body: { text } });
         rt.out.line(`note added to case ${id}`);
         rt.out.result("note", { case: c });
       }),
@@ -457,9 +452,9 @@ export function registerCaseCommands(program: Command): void {
       const size = (await stat(file).catch(() => undefined))?.size;
       if (size === undefined) throw usageError(`Cannot read ${file}.`);
       const client = await rt.client();
-      if (o.note) await client.json("POST", `/v1/cases/${encodeURIComponent(id)}/notes`, { text: o.note });
-      const profile = await client.json<TransferProfile>("GET", `/v1/cases/${encodeURIComponent(id)}/result-profile`);
-      const c = await sealAndUpload(rt, client, profile, file, `/v1/cases/${encodeURIComponent(id)}/result`, o, {
+      if (o.note) await client.call("addNote", { params: { id }, body: { text: o.note } });
+      const profile = await client.call("getResultProfile", { params: { id } });
+      const c = await sealAndUpload(rt, client, profile, file, "result", o, {
         fileName: basename(file),
         byteSize: size,
       });
@@ -487,9 +482,7 @@ export function registerCaseCommands(program: Command): void {
     .option("--reason <text>", "why")
     .action(
       action(async (rt, id: string, o: { reason?: string }) => {
-        const c = await (await rt.client()).json<CaseDto>("POST", `/v1/cases/${encodeURIComponent(id)}/cancel`, {
-          reason: o.reason ?? "",
-        });
+        const c = await (await rt.client()).call("cancelCase", { params: { id }, body: { reason: o.reason ?? "" } });
         rt.out.line(`case ${id}: ${stateLabel(c.state)}`);
         rt.out.result("cancel", { case: c });
       }),
@@ -506,8 +499,8 @@ export function registerCaseCommands(program: Command): void {
     action(async (rt, id: string, o: TrustOpts) => {
       const trust = await trustOf(rt, o);
       const client = await rt.client();
-      const c = await client.json<CaseDto>("GET", `/v1/cases/${encodeURIComponent(id)}`);
-      const list = await client.json<ReceiptDto[]>("GET", `/v1/cases/${encodeURIComponent(id)}/receipts`);
+      const c = await client.call("getCase", { params: { id } });
+      const list = await client.call("listReceipts", { params: { id } });
       const expected = { caseId: c.id, sha256: { payload: c.payload?.sha256, result: c.result?.sha256 } };
       const checked = [];
       for (const r of list) checked.push(await checkReceipt(r, expected, trust));

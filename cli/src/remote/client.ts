@@ -1,27 +1,65 @@
-import { createHash, sign } from "node:crypto";
+import { createHash } from "node:crypto";
 import { constants, createReadStream } from "node:fs";
-import { lstat, open, rm, stat } from "node:fs/promises";
-import { Readable, Transform } from "node:stream";
+import { lstat, open, rm } from "node:fs/promises";
+import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import type { KeyEntry } from "@sealpost/pki";
 import {
-  type ChallengeResponse,
+  ApiError,
+  type EndpointMethods,
+  type FileDownload,
+  type InputOf,
+  type JsonEndpointName,
+  type LoginSigner,
+  type OutputOf,
+  SealpostClient,
+} from "@sealpost/client";
+import { fileBody, nodeStreamOf } from "@sealpost/client/node";
+import { type KeyEntry, keyHandleOf } from "@sealpost/pki";
+import {
+  type CaseDto,
+  type CaseListQuery,
+  canonicalJson,
+  type Endpoints,
   type LoginResponse,
   type LoginStatement,
   type ReceiptRequest,
   type ReceiptStatement,
-  canonicalJson,
 } from "@sealpost/protocol";
 import { ioError } from "../files.js";
 import { RemoteError } from "./errors.js";
 
-/** Signs `statement` as the server expects: SHA-256 with the signing key over canonicalJson(statement), base64. */
-export function signStatement(key: KeyEntry, statement: LoginStatement | ReceiptStatement): string {
-  return sign("sha256", Buffer.from(canonicalJson(statement), "utf8"), key.privateKey).toString("base64");
+/**
+ * Signs `statement` as the server expects: SHA-256 with the signing key over canonicalJson(statement), base64
+ * (RSA PKCS#1 v1.5, or DER ECDSA for an EC key), through the key's handle (a token signs on the token).
+ */
+export async function signStatement(key: KeyEntry, statement: LoginStatement | ReceiptStatement): Promise<string> {
+  const handle = keyHandleOf(key);
+  const sig = await handle.sign(Buffer.from(canonicalJson(statement), "utf8"), {
+    scheme: handle.algorithm === "ec" ? "ecdsa" : "rsa-pkcs1",
+    hash: "sha256",
+  });
+  return sig.toString("base64");
+}
+
+/** A login signer over the key entry's handle (PKCS#12, PEM or a token): the key never leaves its holder. */
+export function entrySigner(key: KeyEntry): LoginSigner {
+  return {
+    certSha256: key.cert.sha256,
+    sign: async (data) => {
+      const handle = keyHandleOf(key);
+      const scheme = handle.algorithm === "ec" ? "ecdsa" : "rsa-pkcs1";
+      return (await handle.sign(Buffer.from(data), { scheme, hash: "sha256" })).toString("base64");
+    },
+  };
 }
 
 /** A signed receipt for a case file (payload by a receiver, result by the sender). */
-export function makeReceipt(key: KeyEntry, caseId: string, kind: "payload" | "result", sha256: string): ReceiptRequest {
+export async function makeReceipt(
+  key: KeyEntry,
+  caseId: string,
+  kind: "payload" | "result",
+  sha256: string,
+): Promise<ReceiptRequest> {
   const statement: ReceiptStatement = {
     type: "sealpost-receipt",
     caseId,
@@ -29,158 +67,98 @@ export function makeReceipt(key: KeyEntry, caseId: string, kind: "payload" | "re
     sha256,
     time: new Date().toISOString(),
   };
-  return { certSha256: key.cert.sha256, statement, signature: signStatement(key, statement) };
+  return { certSha256: key.cert.sha256, statement, signature: await signStatement(key, statement) };
 }
 
-/** True for "localhost", 127.0.0.0/8 and ::1 (as URL.hostname spells them). */
-function isLoopbackHost(host: string): boolean {
-  return host === "localhost" || host === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+/** The CLI's RemoteError for a client error: the server's code and status, the exit code that follows from them. */
+function remoteError(e: unknown): unknown {
+  if (!(e instanceof ApiError)) return e;
+  if (e.code === "BAD_URL")
+    return new RemoteError("USAGE", e.message, { exitCode: 2, ...(e.hint ? { hint: e.hint } : {}) });
+  return new RemoteError(e.code, e.message, {
+    cause: e,
+    ...(e.status !== undefined ? { status: e.status } : {}),
+    ...(e.hint
+      ? { hint: e.hint }
+      : e.status === 401
+        ? { hint: "Run: sealpost login --server URL --key KEYSTORE" }
+        : {}),
+    ...(e.details ? { details: e.details } : {}),
+  });
+}
+
+async function mapped<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (e) {
+    throw remoteError(e);
+  }
 }
 
 /**
- * The relay server's HTTP API as the CLI uses it (Node's fetch). JSON calls, streamed uploads (duplex "half",
- * Content-Length set) and streamed downloads (straight to a file, hashed on the way). Server refusals become
- * RemoteError with the server's code; network failures SERVER_UNREACHABLE.
+ * The relay server's API as the CLI uses it: @sealpost/client (typed from the endpoint table) with the CLI's error
+ * type (RemoteError, whose exit code follows the server's status) and its file policy: streamed uploads from a file,
+ * downloads straight to a file (mode 0600, never through a link), hashed on the way and resumable.
  */
 export class RemoteClient {
-  readonly base: string;
+  readonly api: SealpostClient;
 
-  constructor(
-    server: string,
-    public token?: string,
-  ) {
-    let u: URL;
+  constructor(server: string, token?: string) {
     try {
-      u = new URL(server);
-    } catch {
-      throw new RemoteError("USAGE", `"${server}" is not a server URL.`, {
-        exitCode: 2,
-        hint: "e.g. https://sealpost.example.gov.tw",
-      });
+      this.api = new SealpostClient({ server, ...(token ? { token } : {}) });
+    } catch (e) {
+      throw remoteError(e);
     }
-    if (u.protocol !== "https:" && !(u.protocol === "http:" && isLoopbackHost(u.hostname))) {
-      throw new RemoteError(
-        "USAGE",
-        `"${server}" is not an https:// URL: the login token and the sealed files must not cross a network in clear.`,
-        { exitCode: 2, hint: "Use the server's https:// URL (http:// only for 127.0.0.1, ::1 or localhost)." },
-      );
-    }
-    this.base = u.origin + u.pathname.replace(/\/+$/, "");
+  }
+
+  /** Origin and path prefix of the server's API. */
+  get base(): string {
+    return this.api.base;
   }
 
   get origin(): string {
-    return new URL(this.base).origin;
+    return this.api.origin;
   }
 
-  private headers(extra: Record<string, string> = {}): Record<string, string> {
-    return { ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...extra };
+  get token(): string | undefined {
+    return this.api.token;
   }
 
-  private async fetch(path: string, init: RequestInit): Promise<Response> {
-    try {
-      return await fetch(this.base + path, init);
-    } catch (e) {
-      throw new RemoteError("SERVER_UNREACHABLE", `Cannot reach the sealpost server at ${this.base}.`, {
-        cause: e,
-        hint: "Check the URL, your network, and that the server is running.",
-      });
-    }
+  /** Calls a JSON endpoint by its name in the endpoint table; server refusals become RemoteError. */
+  call<K extends JsonEndpointName>(name: K, ...input: Parameters<EndpointMethods[K]>): Promise<OutputOf<Endpoints[K]>> {
+    return mapped(this.api.call(name, input[0] as InputOf<Endpoints[K]> | undefined));
   }
 
-  private async fail(r: Response): Promise<never> {
-    let body: { error?: { code?: string; message?: string; hint?: string; details?: Record<string, unknown> } } = {};
-    try {
-      body = (await r.json()) as typeof body;
-    } catch {
-      /* not JSON */
-    }
-    const e = body.error;
-    if (!e?.code) {
-      throw new RemoteError("BAD_RESPONSE", `The server answered ${r.status} ${r.statusText} without an error body.`, {
-        status: r.status,
-      });
-    }
-    throw new RemoteError(e.code, e.message ?? e.code, {
-      status: r.status,
-      ...(e.hint
-        ? { hint: e.hint }
-        : r.status === 401
-          ? { hint: "Run: sealpost login --server URL --key KEYSTORE" }
-          : {}),
-      ...(e.details ? { details: e.details } : {}),
-    });
+  /** One page of the agency's cases and the next page's cursor (null on the last page). */
+  listCasesPage(query: CaseListQuery): Promise<{ cases: CaseDto[]; nextCursor: string | null }> {
+    return mapped(this.api.listCasesPage(query));
   }
 
-  /** A JSON call; returns the parsed body (undefined for 204). */
-  async json<T>(method: string, path: string, body?: unknown): Promise<T> {
-    return (await this.jsonWithHeaders<T>(method, path, body)).body;
+  /** Challenge, sign, login; the client keeps the token. */
+  login(key: KeyEntry): Promise<LoginResponse> {
+    return mapped(this.api.loginWith(entrySigner(key)));
   }
 
-  /** A JSON call that also returns the response headers (e.g. X-Next-Cursor of a paged list). */
-  async jsonWithHeaders<T>(method: string, path: string, body?: unknown): Promise<{ body: T; headers: Headers }> {
-    const r = await this.fetch(path, {
-      method,
-      headers: this.headers(body === undefined ? {} : { "content-type": "application/json" }),
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    if (!r.ok) return this.fail(r);
-    if (r.status === 204) return { body: undefined as T, headers: r.headers };
-    try {
-      return { body: (await r.json()) as T, headers: r.headers };
-    } catch (e) {
-      throw new RemoteError("BAD_RESPONSE", "The server's answer is not JSON.", { cause: e, status: r.status });
-    }
-  }
-
-  /** Challenge, sign, login; sets this.token. */
-  async login(key: KeyEntry): Promise<LoginResponse> {
-    const ch = await this.json<ChallengeResponse>("POST", "/v1/auth/challenge", { certSha256: key.cert.sha256 });
-    const statement: LoginStatement = {
-      type: "sealpost-login",
-      challenge: ch.challenge,
-      origin: this.origin,
-      time: new Date().toISOString(),
-    };
-    const res = await this.json<LoginResponse>("POST", "/v1/auth/login", {
-      challengeId: ch.challengeId,
-      certSha256: key.cert.sha256,
-      statement,
-      signature: signStatement(key, statement),
-    });
-    this.token = res.token;
-    return res;
-  }
-
-  /** Streams a file as the body of PUT `path`; `onProgress` gets the bytes sent so far. */
-  async upload<T>(path: string, file: string, onProgress?: (bytes: number) => void): Promise<T> {
-    const size = (await stat(file)).size;
-    let sent = 0;
-    const meter = new Transform({
-      transform(chunk: Buffer, _e, cb) {
-        sent += chunk.length;
-        onProgress?.(sent);
-        cb(null, chunk);
-      },
-    });
-    const source = createReadStream(file).pipe(meter);
-    const r = await this.fetch(path, {
-      method: "PUT",
-      headers: this.headers({ "content-type": "application/octet-stream", "content-length": String(size) }),
-      body: Readable.toWeb(source) as ReadableStream,
-      duplex: "half",
-    } as RequestInit);
-    if (!r.ok) return this.fail(r);
-    return (await r.json()) as T;
+  /** Streams `file` as the case's payload or result; `onProgress` gets the bytes sent so far. */
+  async upload(
+    kind: "payload" | "result",
+    caseId: string,
+    file: string,
+    onProgress?: (bytes: number) => void,
+  ): Promise<CaseDto> {
+    const { body, size } = await fileBody(file, onProgress);
+    return mapped(this.api.upload(kind, caseId, body, { size }));
   }
 
   /**
-   * Streams GET `path` into `outPath` (mode 0600), hashing on the way, and checks the hash against the server's
-   * X-Sealpost-Sha256 header (HASH_MISMATCH otherwise; the file is then removed). With `resume` and an existing
-   * partial `outPath`, asks only for the missing bytes (`Range: bytes=N-`) and appends them; a server that answers
-   * with the whole file (200) or finds the range unsatisfiable (416) gets a fresh full download.
+   * Streams the case's payload or result into `outPath` (mode 0600), hashing on the way, and checks the hash against
+   * the server's X-Sealpost-Sha256 header (HASH_MISMATCH otherwise; the file is then removed). With `resume` and an
+   * existing partial `outPath`, asks only for the missing bytes (`Range: bytes=N-`) and appends them; a server that
+   * answers with the whole file (200) or finds the range unsatisfiable (416) gets a fresh full download.
    */
   async download(
-    path: string,
+    kind: "payload" | "result",
+    caseId: string,
     outPath: string,
     onProgress?: (bytes: number, total?: number) => void,
     options: { resume?: boolean } = {},
@@ -197,18 +175,16 @@ export class RemoteClient {
       }
       have = st?.size ?? 0;
     }
-    const ranged = have > 0;
-    let r = await this.fetch(path, { headers: this.headers(ranged ? { range: `bytes=${have}-` } : {}) });
-    if (ranged && r.status === 416) {
-      await r.body?.cancel();
+    let dl: FileDownload;
+    try {
+      dl = await this.api.download(kind, caseId, have > 0 ? { range: { start: have } } : {});
+    } catch (e) {
+      if (!(have > 0 && e instanceof ApiError && e.code === "RANGE_NOT_SATISFIABLE")) throw remoteError(e);
       have = 0;
-      r = await this.fetch(path, { headers: this.headers() });
+      dl = await mapped(this.api.download(kind, caseId));
     }
-    if (!r.ok || !r.body) return this.fail(r);
-    if (r.status !== 206) have = 0;
-    const expected = r.headers.get("x-sealpost-sha256") ?? undefined;
-    const length = Number(r.headers.get("content-length") ?? Number.NaN);
-    const total = Number.isFinite(length) ? length + have : undefined;
+    if (dl.status !== 206) have = 0;
+    const total = dl.length !== undefined ? dl.length + have : undefined;
     const hash = createHash("sha256");
     if (have > 0) {
       // The bytes already here count towards the hash of the whole file.
@@ -231,24 +207,20 @@ export class RemoteClient {
       (have > 0 ? constants.O_APPEND : constants.O_TRUNC);
     try {
       const fh = await open(outPath, flags, 0o600);
-      await pipeline(
-        Readable.fromWeb(r.body as import("node:stream/web").ReadableStream),
-        meter,
-        fh.createWriteStream(),
-      );
+      await pipeline(nodeStreamOf(dl), meter, fh.createWriteStream());
     } catch (e) {
-      await r.body.cancel().catch(() => {});
+      await dl.body.cancel().catch(() => {});
       if ((e as NodeJS.ErrnoException).code === "ELOOP") {
         throw ioError(`The partial download ${outPath} is a link; it was left alone`, e);
       }
       throw e;
     }
     const sha256 = hash.digest("hex");
-    if (expected && expected !== sha256) {
+    if (dl.sha256 && dl.sha256 !== sha256) {
       await rm(outPath, { force: true });
       throw new RemoteError("HASH_MISMATCH", "The downloaded file's SHA-256 is not what the server recorded.", {
         hint: "Download again; if it persists, report it to the sealpost operators.",
-        details: { expected, got: sha256 },
+        details: { expected: dl.sha256, got: sha256 },
       });
     }
     return { sha256, size, resumedFrom: have };

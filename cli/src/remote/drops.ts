@@ -1,65 +1,23 @@
 import { readFile } from "node:fs/promises";
+import type { DropRunDto, DropViewDto } from "@sealpost/protocol";
 import { type Command, Option } from "commander";
 import { collect } from "../commands/common.js";
 import { usageError } from "../errors.js";
 import { ioError } from "../files.js";
 import { Output } from "../output.js";
+import type { RemoteClient } from "./client.js";
 
 /**
  * `sealpost drop add|list|show|run|history|disable|enable`: SFTP drops on the relay server (role ops). The server pulls
  * sealed files from an agency's SFTP outbox or pushes them into its inbox on a cron schedule; these commands
- * configure drops and show their runs. API: server/src/drops/routes.ts.
+ * configure drops and show their runs. API: the drops endpoints of @sealpost/protocol (ENDPOINTS).
  */
 
-/** What the commands need from the server connection (server-core's RemoteClient has `json`). */
-export interface DropClient {
-  json?<T>(method: string, path: string, body?: unknown): Promise<T>;
-  request?(method: string, path: string, body?: unknown): Promise<unknown>;
-}
-
 /** Gives an authenticated client (from the saved `sealpost login` session). */
-export type DropClientFactory = () => Promise<DropClient>;
+export type DropClientFactory = () => Promise<RemoteClient>;
 
-interface RunView {
-  id: number;
-  trigger: string;
-  startedAt: string;
-  endedAt: string | null;
-  status: string;
-  attempts: number;
-  files: number;
-  bytes: number;
-  errors: { at: string; code: string; message: string; file?: string; attempt?: number }[];
-}
-
-interface DropView {
-  name: string;
-  agency: string;
-  direction: "pull" | "push";
-  host: string;
-  port: number;
-  username: string;
-  remoteDir: string;
-  hostKeySha256: string;
-  schedule: string;
-  completion: string;
-  enabled: boolean;
-  maxAttempts: number;
-  retryBaseMs: number;
-  notifyEmails: string[];
-  health: string;
-  consecutiveFailures: number;
-  lastRun?: RunView | null;
-}
-
-const enc = encodeURIComponent;
-
-async function call<T>(factory: DropClientFactory, method: string, path: string, body?: unknown): Promise<T> {
-  const c = await factory();
-  if (typeof c.json === "function") return c.json<T>(method, path, body);
-  if (typeof c.request === "function") return (await c.request(method, path, body)) as T;
-  throw new TypeError("the client factory gave an object without json() or request()");
-}
+type RunView = DropRunDto;
+type DropView = DropViewDto;
 
 function outputOf(cmd: Command): Output {
   const g = cmd.optsWithGlobals<{ json?: boolean; quiet?: boolean }>();
@@ -189,22 +147,24 @@ Example:
           } catch (e) {
             throw ioError(`Cannot read the key file ${o.keyFile}`, e);
           }
-          const d = await call<DropView>(clientFactory, "POST", "/v1/drops", {
-            name,
-            agency: o.agency,
-            direction: o.direction,
-            host: o.host,
-            ...(o.port !== undefined ? { port: o.port } : {}),
-            username: o.user,
-            privateKey,
-            remoteDir: o.remoteDir,
-            hostKeySha256: o.hostKey,
-            schedule: o.schedule,
-            ...(o.completion ? { completion: o.completion } : {}),
-            ...(o.maxAttempts !== undefined ? { maxAttempts: o.maxAttempts } : {}),
-            ...(o.retryBaseMs !== undefined ? { retryBaseMs: o.retryBaseMs } : {}),
-            ...(o.notify ? { notifyEmails: o.notify } : {}),
-            enabled: !o.disabled,
+          const d = await (await clientFactory()).call("addDrop", {
+            body: {
+              name,
+              agency: o.agency,
+              direction: o.direction,
+              host: o.host,
+              ...(o.port !== undefined ? { port: o.port } : {}),
+              username: o.user,
+              privateKey,
+              remoteDir: o.remoteDir,
+              hostKeySha256: o.hostKey,
+              schedule: o.schedule,
+              ...(o.completion ? { completion: o.completion } : {}),
+              ...(o.maxAttempts !== undefined ? { maxAttempts: o.maxAttempts } : {}),
+              ...(o.retryBaseMs !== undefined ? { retryBaseMs: o.retryBaseMs } : {}),
+              ...(o.notify ? { notifyEmails: o.notify } : {}),
+              enabled: !o.disabled,
+            },
           });
           out.line(
             `drop ${d.name} added (${d.direction} ${d.agency}, ${d.enabled ? `schedule ${d.schedule}` : "disabled"})`,
@@ -219,7 +179,7 @@ Example:
     .description("every drop with its health and latest run")
     .action(
       action(async (out) => {
-        const list = await call<DropView[]>(clientFactory, "GET", "/v1/drops");
+        const list = await (await clientFactory()).call("listDrops");
         if (list.length === 0) out.line("no drops");
         for (const d of list) {
           const state = !d.enabled ? "disabled" : d.health === "ok" ? "ok" : "FAILING";
@@ -238,7 +198,7 @@ Example:
     .argument("<name>", "drop name")
     .action(
       action(async (out, name: string) => {
-        const d = await call<DropView>(clientFactory, "GET", `/v1/drops/${enc(name)}`);
+        const d = await (await clientFactory()).call("getDrop", { params: { name } });
         printDrop(out, d);
         out.result("drop show", { drop: d });
       }),
@@ -255,9 +215,7 @@ Example:
     )
     .action(
       action(async (out, name: string, o: { wait?: boolean }) => {
-        const { run } = await call<{ run: RunView }>(clientFactory, "POST", `/v1/drops/${enc(name)}/run`, {
-          wait: !!o.wait,
-        });
+        const { run } = await (await clientFactory()).call("runDrop", { params: { name }, body: { wait: !!o.wait } });
         if (o.wait) {
           out.line(runLine(run));
           for (const e of run.errors) out.line(`  ${e.file ?? `attempt ${e.attempt ?? "?"}`}: ${e.code} ${e.message}`);
@@ -276,11 +234,10 @@ Example:
     .option("--limit <n>", "how many runs (default 20)", intArg("--limit", 1, 500))
     .action(
       action(async (out, name: string, o: { limit?: number }) => {
-        const runs = await call<RunView[]>(
-          clientFactory,
-          "GET",
-          `/v1/drops/${enc(name)}/history?limit=${o.limit ?? 20}`,
-        );
+        const runs = await (await clientFactory()).call("dropHistory", {
+          params: { name },
+          query: { limit: o.limit ?? 20 },
+        });
         if (runs.length === 0) out.line("no runs yet");
         for (const r of runs) {
           out.line(runLine(r));
@@ -296,7 +253,7 @@ Example:
     .argument("<name>", "drop name")
     .action(
       action(async (out, name: string) => {
-        const d = await call<DropView>(clientFactory, "POST", `/v1/drops/${enc(name)}/disable`);
+        const d = await (await clientFactory()).call("disableDrop", { params: { name } });
         out.line(`drop ${d.name} disabled`);
         out.result("drop disable", { drop: d });
       }),
@@ -308,7 +265,7 @@ Example:
     .argument("<name>", "drop name")
     .action(
       action(async (out, name: string) => {
-        const d = await call<DropView>(clientFactory, "POST", `/v1/drops/${enc(name)}/enable`);
+        const d = await (await clientFactory()).call("enableDrop", { params: { name } });
         out.line(`drop ${d.name} enabled (schedule ${d.schedule})`);
         out.result("drop enable", { drop: d });
       }),

@@ -137,11 +137,23 @@ export function pssAlgId(hash: DigestName): Buffer {
   );
 }
 
-export function signatureAlgId(scheme: SignatureScheme, hash: DigestName): Buffer {
+const ECDSA_SIG: Record<DigestName, string> = {
+  sha256: OID.ecdsaWithSha256,
+  sha384: OID.ecdsaWithSha384,
+  sha512: OID.ecdsaWithSha512,
+};
+
+/**
+ * The SignerInfo signatureAlgorithm for a key algorithm, scheme and hash: RSA PKCS#1 v1.5 (NULL parameters),
+ * RSASSA-PSS (see pssAlgId) or ECDSA (ecdsa-with-SHAxxx, parameters absent as RFC 5758 requires).
+ */
+export function signatureAlgId(scheme: SignatureScheme | "ecdsa", hash: DigestName): Buffer {
+  if (scheme === "ecdsa") return algId(ECDSA_SIG[hash]);
   return scheme === "pss" ? pssAlgId(hash) : algId(RSA_SIG[hash], NULL_DER);
 }
 
-export function signatureAlgName(scheme: SignatureScheme, hash: DigestName): string {
+export function signatureAlgName(scheme: SignatureScheme | "ecdsa", hash: DigestName): string {
+  if (scheme === "ecdsa") return `ecdsa-with-${hash}`;
   return scheme === "pss" ? `rsassa-pss-${hash}` : `${hash}WithRSAEncryption`;
 }
 
@@ -250,6 +262,11 @@ const GCM: Record<string, [string, number]> = {
   [OID.aes256Gcm]: ["aes-256-gcm", 32],
 };
 
+/** The only GCM tag length accepted (RFC 5084 allows 12 to 16; shorter tags are easier to forge). */
+export const GCM_TAG_BYTES = 16;
+/** Longest GCM nonce accepted (12 is what everyone writes). */
+const GCM_MAX_NONCE_BYTES = 16;
+
 export function parseContentCipher(a: AlgId, aeadExpected: boolean): ContentCipher {
   const cbc = CBC[a.oid];
   const gcm = GCM[a.oid];
@@ -278,14 +295,23 @@ export function parseContentCipher(a: AlgId, aeadExpected: boolean): ContentCiph
     if (!p || p.tag !== TAG.SEQUENCE || !p.children[0] || p.children[0].tag !== TAG.OCTET_STRING) {
       throw malformed("the GCM parameters are missing");
     }
+    if (p.children.length > 2) throw malformed("the GCM parameters have unexpected fields");
     const iv = p.children[0].content;
+    // RFC 5084: aes-ICVlen INTEGER (12 | 13 | 14 | 15 | 16) DEFAULT 12. sealpost accepts full 16-byte tags only.
     let tagLength = 12;
     if (p.children[1]) {
       if (p.children[1].tag !== TAG.INTEGER) throw malformed("the GCM tag length is not an INTEGER");
-      tagLength = Number(decodeInteger(p.children[1].content));
+      const v = decodeInteger(p.children[1].content);
+      if (v < 12n || v > 16n) throw malformed(`the GCM tag length ${v} is not one RFC 5084 allows (12 to 16)`);
+      tagLength = Number(v);
     }
-    if (iv.length !== 12) throw unsupported(`AES-GCM with a ${iv.length}-byte nonce`);
-    if (tagLength < 12 || tagLength > 16) throw unsupported(`AES-GCM with a ${tagLength}-byte tag`);
+    if (tagLength !== GCM_TAG_BYTES) {
+      throw unsupported(`AES-GCM with a ${tagLength}-byte tag (sealpost requires the full ${GCM_TAG_BYTES} bytes)`);
+    }
+    // RFC 5084 leaves the nonce length open (12 octets recommended); GCM needs at least one octet, and OpenSSL
+    // takes at most 16.
+    if (iv.length === 0) throw malformed("the GCM nonce is empty");
+    if (iv.length > GCM_MAX_NONCE_BYTES) throw unsupported(`AES-GCM with a ${iv.length}-byte nonce`);
     return { node, keyLength, iv, aead: true, tagLength };
   }
   throw unsupported(`the content encryption algorithm ${oidName(a.oid)}`);

@@ -10,12 +10,14 @@ import {
   encodeInteger,
   encodeOid,
   encodeTime,
+  malformed,
   octetString,
   seq,
   setOf,
   tlv,
 } from "./ber/der.js";
 import { CmsError } from "./errors.js";
+import { LIMITS } from "./limits.js";
 import { MANIFEST_ATTRIBUTE_OID, encodeManifest } from "./manifest.js";
 import { OID } from "./oids.js";
 
@@ -73,11 +75,17 @@ export type AttributeMap = Map<string, Node[][]>;
 
 export function parseAttributes(node: Node): AttributeMap {
   const map: AttributeMap = new Map();
+  if (node.children.length > LIMITS.attributes) {
+    throw malformed(`an attribute set has more than ${LIMITS.attributes} attributes`);
+  }
   for (const a of node.children) {
     if (a.tag !== TAG.SEQUENCE || a.children.length !== 2 || a.children[0]!.tag !== TAG.OID) {
       throw badAttrs("an attribute is not well-formed", "attribute-format");
     }
     if (a.children[1]!.tag !== TAG.SET) throw badAttrs("an attribute has no value set", "attribute-format");
+    if (a.children[1]!.children.length > LIMITS.attributeValues) {
+      throw malformed(`an attribute has more than ${LIMITS.attributeValues} values`);
+    }
     const oid = decodeOid(a.children[0]!.content);
     const list = map.get(oid) ?? [];
     list.push(a.children[1]!.children);

@@ -3,14 +3,17 @@ import type { FileInput } from "./file-input.js";
 import type { TempOutput } from "./temp-output.js";
 
 /**
- * The plumbing shared by seal and sign: a synchronous writer core (SealStream's and SignStream's) driven either as
+ * The plumbing shared by seal and sign: a writer core (SealStream's and SignStream's) driven either as
  * a Transform or from a FileInput into a TempOutput.
  */
 
-/** A synchronous writer core: `update()` per content chunk, then `finish()` once (writes the trailer). */
+/**
+ * A writer core: synchronous `update()` per content chunk, then `finish()` once (signs, possibly on a token, and
+ * writes the trailer).
+ */
 export interface StreamCore<R> {
   update(chunk: Uint8Array): void;
-  finish(): R;
+  finish(): Promise<R>;
 }
 
 /**
@@ -37,12 +40,13 @@ export class CoreTransform<R> extends Transform {
   }
 
   override _flush(cb: TransformCallback): void {
-    try {
-      this.result = this.core.finish();
-      cb();
-    } catch (e) {
-      cb(e as Error);
-    }
+    this.core.finish().then(
+      (r) => {
+        this.result = r;
+        cb();
+      },
+      (e: unknown) => cb(e as Error),
+    );
   }
 }
 
@@ -57,7 +61,7 @@ export async function writeThrough<R>(input: FileInput, core: StreamCore<R>, tmp
       core.update(chunk);
       await tmp.ready();
     }
-    const result = core.finish();
+    const result = await core.finish();
     await tmp.commit();
     return result;
   } catch (e) {

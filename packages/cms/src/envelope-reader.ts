@@ -1,8 +1,9 @@
 import { type AlgId, parseAlgId } from "./algorithms.js";
-import { TAG, decode, decodeInteger, decodeOid, malformed } from "./ber/der.js";
+import { type Node, TAG, decodeInteger, decodeOid, malformed } from "./ber/der.js";
 import type { BerReader, Header } from "./ber/reader.js";
 import { OID, oidName } from "./oids.js";
-import { type ParsedRecipients, parseRecipientInfos } from "./recipient-infos.js";
+import { LIMITS } from "./limits.js";
+import { type ParsedRecipients, readRecipientInfos } from "./recipient-infos.js";
 
 /**
  * Streaming parser of the outer layers: ContentInfo, then AuthEnvelopedData / EnvelopedData up to the encrypted
@@ -23,7 +24,7 @@ export interface ContentInfoStart {
 export async function readContentInfoStart(r: BerReader): Promise<ContentInfoStart> {
   const outer = await r.readHeader("the file header");
   if (outer.tag !== TAG.SEQUENCE) throw malformed("the file does not start with a CMS ContentInfo");
-  const oidNode = decode(await r.readElement("the content type"));
+  const oidNode = await r.readDecoded("the content type", LIMITS.field);
   if (oidNode.tag !== TAG.OID) throw malformed("the ContentInfo has no content type");
   const contentType = decodeOid(oidNode.content);
   const explicit = await r.readHeader("the content");
@@ -34,6 +35,8 @@ export async function readContentInfoStart(r: BerReader): Promise<ContentInfoSta
 export interface EnvelopeHead {
   kind: "authEnvelopedData" | "envelopedData";
   version: number;
+  /** The version RFC 5652 (6.1) or RFC 5083 requires, unprotectedAttrs aside (an EnvelopedData then has 2, not 0). */
+  baseVersion: number;
   envelope: Header;
   recipients: ParsedRecipients;
   eci: Header;
@@ -46,17 +49,25 @@ export interface EnvelopeHead {
 export async function readEnvelopeHead(r: BerReader, contentType: string): Promise<EnvelopeHead> {
   const kind = contentType === OID.authEnvelopedData ? "authEnvelopedData" : "envelopedData";
   const envelope = await r.expect(TAG.SEQUENCE, `the ${kind}`);
-  const v = decode(await r.readElement("the version"));
+  const v = await r.readDecoded("the version", LIMITS.field);
   if (v.tag !== TAG.INTEGER) throw malformed(`the ${kind} version is not an INTEGER`);
-  let tag = await r.peekTag();
-  if (tag === 0xa0) await r.readElement("the originator information"); // originatorInfo: not needed for ktri
-  tag = await r.peekTag();
-  if (tag !== TAG.SET) throw malformed("the recipient list is missing");
-  const recipients = parseRecipientInfos(decode(await r.readElement("the recipient list")));
+  const version = decodeInteger(v.content);
+  const originator =
+    (await r.peekTag()) === 0xa0 ? await r.readDecoded("the originator information", LIMITS.originatorInfo) : undefined;
+  if ((await r.peekTag()) !== TAG.SET) throw malformed("the recipient list is missing");
+  const recipients = await readRecipientInfos(r);
+  const baseVersion = kind === "authEnvelopedData" ? 0 : envelopedDataVersion(originator, recipients);
+  // Version 0 becomes 2 when unprotectedAttrs follow the content: that part is checked by readEnvelopeTail.
+  const allowed = kind === "envelopedData" && baseVersion === 0 ? [0n, 2n] : [BigInt(baseVersion)];
+  if (!allowed.includes(version)) {
+    throw malformed(
+      `the ${kind} has version ${version}; RFC ${kind === "authEnvelopedData" ? "5083" : "5652"} requires ${allowed.join(" or ")} here`,
+    );
+  }
   const eci = await r.expect(TAG.SEQUENCE, "the encrypted content information");
-  const ct = decode(await r.readElement("the encrypted content type"));
+  const ct = await r.readDecoded("the encrypted content type", LIMITS.field);
   if (ct.tag !== TAG.OID) throw malformed("the encrypted content type is not an OID");
-  const cipherAlg = parseAlgId(decode(await r.readElement("the content encryption algorithm")), "the cipher");
+  const cipherAlg = parseAlgId(await r.readDecoded("the content encryption algorithm", LIMITS.field), "the cipher");
   let encryptedContent: Header | undefined;
   if (!(await r.atEnd(eci))) {
     encryptedContent = await r.readHeader("the encrypted content");
@@ -64,7 +75,8 @@ export async function readEnvelopeHead(r: BerReader, contentType: string): Promi
   }
   return {
     kind,
-    version: Number(decodeInteger(v.content)),
+    version: Number(version),
+    baseVersion,
     envelope,
     recipients,
     eci,
@@ -72,6 +84,21 @@ export async function readEnvelopeHead(r: BerReader, contentType: string): Promi
     cipherAlg,
     encryptedContent,
   };
+}
+
+/**
+ * RFC 5652 6.1: the EnvelopedData version given its originatorInfo and RecipientInfos, for an envelope without
+ * unprotectedAttrs (with them, 0 becomes 2): 4 when the originator has "other" certificates or CRLs, 3 when it has
+ * v2 attribute certificates or a pwri/ori recipient is present, 0 when there is no originatorInfo and every
+ * RecipientInfo is version 0, else 2.
+ */
+function envelopedDataVersion(originator: Node | undefined, recipients: ParsedRecipients): number {
+  const certs = originator?.children.find((c) => c.tag === 0xa0)?.children ?? [];
+  const crls = originator?.children.find((c) => c.tag === 0xa1)?.children ?? [];
+  if (certs.some((c) => c.tag === 0xa3) || crls.some((c) => c.tag === 0xa1)) return 4;
+  if (certs.some((c) => c.tag === 0xa2) || recipients.pwriOrOri) return 3;
+  if (!originator && recipients.allVersion0) return 0;
+  return 2;
 }
 
 export interface EnvelopeTail {
@@ -90,15 +117,21 @@ export async function readEnvelopeTail(
   const out: EnvelopeTail = {};
   if (head.kind === "authEnvelopedData") {
     if ((await r.peekTag()) === 0xa1) {
-      const a = decode(await r.readElement("the authenticated attributes"));
+      const a = await r.readDecoded("the authenticated attributes", LIMITS.envelopeAttributes);
       out.authAttrs = Buffer.concat([Buffer.from([0x31]), a.raw.subarray(1)]);
     }
-    const mac = decode(await r.readElement("the authentication tag"));
+    const mac = await r.readDecoded("the authentication tag", LIMITS.field);
     if (mac.tag !== TAG.OCTET_STRING) throw malformed("the authentication tag is not an OCTET STRING");
     out.mac = mac.content;
-    if ((await r.peekTag()) === 0xa2) await r.readElement("the unauthenticated attributes");
-  } else if ((await r.peekTag()) === 0xa1) {
-    await r.readElement("the unprotected attributes");
+    if ((await r.peekTag()) === 0xa2) await r.readDecoded("the unauthenticated attributes", LIMITS.envelopeAttributes);
+  } else {
+    const unprotected = (await r.peekTag()) === 0xa1;
+    if (unprotected) await r.readDecoded("the unprotected attributes", LIMITS.envelopeAttributes);
+    if (head.baseVersion === 0 && head.version !== (unprotected ? 2 : 0)) {
+      throw malformed(
+        `the envelopedData has version ${head.version}; RFC 5652 requires ${unprotected ? 2 : 0} ${unprotected ? "with" : "without"} unprotected attributes`,
+      );
+    }
   }
   await r.expectEnd(head.envelope, `the ${head.kind}`);
   await r.expectEnd(start.explicit, "the ContentInfo");

@@ -5,6 +5,7 @@ import { type CipherName, type KeyTransportName, cbcAlgId, gcmAlgId } from "./al
 import { encodeInteger, encodeOid, octetString } from "./ber/der.js";
 import { EOC, SEGMENT_BYTES, SegmentWriter, openIndefinite } from "./ber/writer.js";
 import { OID } from "./oids.js";
+import { keyAgreeNameFor } from "./key-agreement.js";
 import { buildRecipientInfos, checkRecipientCert } from "./recipient-infos.js";
 
 /**
@@ -45,6 +46,8 @@ export interface EnvelopeWriterOptions {
 export class EnvelopeWriter {
   readonly cipherName: CipherName;
   readonly keyTransport: KeyTransportName;
+  /** The distinct key transport / agreement names used, RSA first ("rsaes-oaep-sha256", "ecdh-sha256kdf-aes256-wrap"). */
+  readonly keyTransportNames: string[];
   private readonly cipher;
   private readonly cek: Buffer;
   private readonly iv: Buffer;
@@ -59,6 +62,12 @@ export class EnvelopeWriter {
     for (const r of opts.recipients) checkRecipientCert(r, opts.now);
     this.cipherName = opts.cipher ?? "aes-256-gcm";
     this.keyTransport = opts.keyTransport ?? "oaep";
+    const names = new Set<string>();
+    if (opts.recipients.some((r) => r.keyType !== "ec")) {
+      names.add(this.keyTransport === "oaep" ? "rsaes-oaep-sha256" : "rsaes-pkcs1-v1_5");
+    }
+    for (const r of opts.recipients) if (r.keyType === "ec") names.add(keyAgreeNameFor(r));
+    this.keyTransportNames = [...names];
     this.cek = randomBytes(32);
     this.iv = randomBytes(this.cipherName === "aes-256-gcm" ? 12 : 16);
     this.cipher =
@@ -75,7 +84,9 @@ export class EnvelopeWriter {
     const gcm = this.cipherName === "aes-256-gcm";
     const sid = this.opts.recipientIdentifier ?? "issuerAndSerialNumber";
     const ris = buildRecipientInfos(this.opts.recipients, this.cek, this.keyTransport, sid);
-    const version = gcm ? 0 : sid === "subjectKeyIdentifier" ? 2 : 0;
+    // RFC 5652 6.1: EnvelopedData is version 0 only when every RecipientInfo is (a ktri by issuer and serial).
+    const allV0 = sid !== "subjectKeyIdentifier" && this.opts.recipients.every((r) => r.keyType !== "ec");
+    const version = gcm || allV0 ? 0 : 2;
     this.emit(
       Buffer.concat([
         openIndefinite(0x30),

@@ -13,6 +13,7 @@ export { SignedDataWriter, type SignedDataWriterOptions } from "./signed-data-wr
 export { EnvelopeWriter, type EnvelopeWriterOptions } from "./envelope-writer.js";
 export { OID, oidName } from "./oids.js";
 export { inspect } from "./inspect.js";
+export { LIMITS } from "./limits.js";
 export { SignStream, signFile } from "./sign.js";
 export { verifyFile } from "./verify.js";
 export {

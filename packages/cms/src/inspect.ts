@@ -61,7 +61,10 @@ export async function inspect(
     await r.expectEnd(start.outer, "the ContentInfo");
     if (!(await r.src.atEof())) throw malformed("there are unexpected bytes after the end of the file");
     const warnings: string[] = [];
-    result.certificates = fileCertificates(sd.certificates, warnings);
+    for (const der of sd.certificates) {
+      result.certificates.push(...fileCertificates([der], warnings));
+      await r.src.pause(); // certificate parsing is synchronous: let a server answer others in between
+    }
     result.eContentType = oidName(sd.eContentType);
     result.contentBytes = sd.contentBytes;
     result.detached = sd.detached;

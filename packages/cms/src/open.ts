@@ -2,6 +2,7 @@ import { createDecipheriv, createHash, randomBytes } from "node:crypto";
 import type { DecipherGCM } from "node:crypto";
 import { createReadStream } from "node:fs";
 import type { Readable } from "node:stream";
+import { type KeyEntry, keyHandleOf } from "@sealpost/pki";
 import { type ContentCipher, parseContentCipher, unsupported } from "./algorithms.js";
 import { addresseeOf, forwarded } from "./addressee.js";
 import { dearmor } from "./ber/armor.js";
@@ -19,7 +20,14 @@ import { CmsError } from "./errors.js";
 import { FileInput, READ_CHUNK_BYTES } from "./file-input.js";
 import { unwrapKey } from "./key-transport.js";
 import { OID, oidName } from "./oids.js";
-import { matchRecipient, notARecipient, recipientSummary } from "./recipient-infos.js";
+import { type Kari, matchKeyAgreeRecipient, type RecipientEncryptedKey, unwrapKeyAgree } from "./key-agreement.js";
+import {
+  type Ktri,
+  matchRecipient,
+  notARecipient,
+  type ParsedRecipients,
+  recipientSummary,
+} from "./recipient-infos.js";
 import {
   type CheckedSigner,
   type ParsedSignedData,
@@ -146,12 +154,12 @@ async function openCore(
   const head = await readEnvelopeHead(r, start.contentType);
   const checks: string[] = [];
   const warnings: string[] = [];
-  const match = matchRecipient(head.recipients.ktris, options.keys);
+  const match = findRecipient(head.recipients, options.keys);
   if (!match.key) {
-    const others = head.recipients.summaries.filter((x) => x.type !== "ktri");
-    if (head.recipients.ktris.length === 0 && others.length > 0) {
+    const others = head.recipients.summaries.filter((x) => x.type !== "ktri" && x.type !== "kari");
+    if (head.recipients.ktris.length === 0 && head.recipients.karis.length === 0 && others.length > 0) {
       throw unsupported(
-        `recipients of type ${[...new Set(others.map((x) => x.type))].join(", ")} (sealpost opens RSA key transport recipients only)`,
+        `recipients of type ${[...new Set(others.map((x) => x.type))].join(", ")} (sealpost opens RSA key transport and ECDH recipients only)`,
       );
     }
     throw notARecipient(head.recipients.summaries, options.keys, match.refused);
@@ -159,18 +167,13 @@ async function openCore(
   checks.push("recipient");
   const cipher = parseContentCipher(head.cipherAlg, head.kind === "authEnvelopedData");
   if (cipher.warning) warnings.push(cipher.warning);
-  if (match.ktri.alg instanceof Error) throw match.ktri.alg;
-  const kt = match.ktri.alg;
-  if (match.key.privateKey.asymmetricKeyType !== "rsa") {
-    throw unsupported(`a ${match.key.privateKey.asymmetricKeyType} private key for RSA key transport`);
-  }
   if (!head.encryptedContent) throw unsupported("detached encrypted content");
-  // A content key that does not unwrap (OAEP) is replaced by a random one, as PKCS#1 v1.5 implicit rejection does:
-  // the file then fails where every other failure after decryption fails, after the same work.
-  const unwrapped = unwrapKey(match.key.privateKey, match.ktri.encryptedKey, kt, cipher.keyLength);
+  // A content key that does not unwrap (OAEP, AES key wrap) is replaced by a random one, as PKCS#1 v1.5 implicit
+  // rejection does: the file then fails where every other failure after decryption fails, after the same work.
+  const { cek: unwrapped, keyTransport } = await recoverContentKey(match, cipher.keyLength);
   const integrity: Integrity = { ok: unwrapped !== undefined };
   const cek = unwrapped ?? randomBytes(cipher.keyLength);
-  checks.push("key-transport");
+  checks.push(match.kari ? "key-agreement" : "key-transport");
 
   const plaintext = decrypt(r, head, start, cipher, cek, integrity, checks);
   const it = plaintext[Symbol.asyncIterator]();
@@ -245,7 +248,7 @@ async function openCore(
   const result: OpenResult = {
     signed: parsed !== undefined,
     cipher: cipher.node,
-    keyTransport: kt.name,
+    keyTransport,
     contentBytes,
     contentSha256: parsed ? parsed.digests.get("sha256")!.toString("hex") : contentHash.digest("hex"),
     recipient: recipientSummary(match.key.cert),
@@ -286,6 +289,50 @@ async function openCore(
 
 function isOuter(e: unknown): boolean {
   return typeof e === "object" && e !== null && outerErrors.has(e);
+}
+
+/** The caller's key and the RecipientInfo it opens: key transport (ktri) or key agreement (kari + rek). */
+interface RecipientMatch {
+  key: KeyEntry;
+  ktri?: Ktri;
+  kari?: Kari;
+  rek?: RecipientEncryptedKey;
+}
+
+/**
+ * The first of the caller's decryption keys that a RecipientInfo names (key transport first, then key agreement);
+ * `refused` lists keys that were named but whose certificate is not for decryption (never used).
+ */
+function findRecipient(
+  recipients: ParsedRecipients,
+  keys: KeyEntry[],
+): (RecipientMatch & { refused: KeyEntry[] }) | { key: undefined; refused: KeyEntry[] } {
+  const kt = matchRecipient(recipients.ktris, keys);
+  if (kt.key) return kt;
+  const ka = matchKeyAgreeRecipient(recipients.karis, keys);
+  return ka.key
+    ? { ...ka, refused: [...kt.refused, ...ka.refused] }
+    : { key: undefined, refused: [...kt.refused, ...ka.refused] };
+}
+
+/**
+ * The content-encryption key through the matched key's handle (one RSA or ECDH operation, wherever the key lives)
+ * and the name of the method; `cek` undefined when it cannot be recovered (wrong key, altered RecipientInfo): the
+ * caller goes on with a random key and reports the one integrity failure at the end.
+ */
+async function recoverContentKey(
+  m: RecipientMatch,
+  keyLength: number,
+): Promise<{ cek: Buffer | undefined; keyTransport: string }> {
+  const handle = keyHandleOf(m.key);
+  if (m.kari && m.rek) {
+    if (m.kari.alg instanceof Error) throw m.kari.alg;
+    return { cek: await unwrapKeyAgree(handle, m.kari, m.rek, keyLength), keyTransport: m.kari.alg.name };
+  }
+  const ktri = m.ktri!;
+  if (ktri.alg instanceof Error) throw ktri.alg;
+  if (handle.algorithm !== "rsa") throw unsupported(`an ${handle.algorithm} private key for RSA key transport`);
+  return { cek: await unwrapKey(handle, ktri.encryptedKey, ktri.alg, keyLength), keyTransport: ktri.alg.name };
 }
 
 /**

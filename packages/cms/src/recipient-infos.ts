@@ -2,7 +2,10 @@ import type { CertInfo, KeyEntry } from "@sealpost/pki";
 import { PkiError, issuerAndSerialMatches, keyUsageAllows, nameToString, subjectKeyIdMatches } from "@sealpost/pki";
 import { type KeyTransportAlg, RSA_PKCS1_ALGID, oaepAlgId, parseAlgId, parseKeyTransportAlg } from "./algorithms.js";
 import { type Node, TAG, decodeInteger, encodeInteger, malformed, octetString, seq, setOf, tlv } from "./ber/der.js";
+import type { BerReader } from "./ber/reader.js";
 import { CmsError } from "./errors.js";
+import { type Kari, buildKeyAgreeRecipientInfo, keyAgreeCurve, parseKeyAgreeRecipientInfo } from "./key-agreement.js";
+import { LIMITS } from "./limits.js";
 import { wrapKey } from "./key-transport.js";
 import type { RecipientInfoSummary, RecipientSummary } from "./types.js";
 
@@ -19,26 +22,25 @@ export function recipientSummary(c: CertInfo): RecipientSummary {
 }
 
 /**
- * Check a recipient certificate before sealing to it: RSA, keyUsage keyEncipherment (when the extension is present)
- * and within validity now. Full path validation is the caller's business (trust.validate before seal).
+ * Check a recipient certificate before sealing to it: an RSA key with keyUsage keyEncipherment, or an EC key on
+ * P-256/P-384/P-521 with keyUsage keyAgreement (when the extension is present), within validity now. Full path
+ * validation is the caller's business (trust.validate before seal).
  */
 export function checkRecipientCert(c: CertInfo, now = new Date()): void {
   const who = c.commonName || c.subject;
-  if (c.keyType !== "rsa") {
+  if (c.keyType !== "rsa" && c.keyType !== "ec") {
     throw new CmsError(
       "UNSUPPORTED_ALGORITHM",
-      `The certificate of ${who} has a ${c.keyType} key; sealpost encrypts to RSA keys only.`,
+      `The certificate of ${who} has a ${c.keyType} key; sealpost encrypts to RSA and EC keys only.`,
     );
   }
-  if (c.keyUsage && !c.keyUsage.has("keyEncipherment")) {
-    throw new CmsError(
-      "KEY_USAGE",
-      `The certificate of ${who} is not an encryption certificate (no keyEncipherment).`,
-      {
-        hint: "Use the recipient's encryption certificate, not the signing one.",
-        details: { subject: c.subject, serialHex: c.serialHex },
-      },
-    );
+  if (c.keyType === "ec") keyAgreeCurve(c);
+  const usage = c.keyType === "ec" ? "keyAgreement" : "keyEncipherment";
+  if (c.keyUsage && !c.keyUsage.has(usage)) {
+    throw new CmsError("KEY_USAGE", `The certificate of ${who} is not an encryption certificate (no ${usage}).`, {
+      hint: "Use the recipient's encryption certificate, not the signing one.",
+      details: { subject: c.subject, serialHex: c.serialHex },
+    });
   }
   if (now < c.notBefore || now > c.notAfter) {
     const code = now < c.notBefore ? "NOT_YET_VALID" : "EXPIRED";
@@ -53,7 +55,10 @@ export function checkRecipientCert(c: CertInfo, now = new Date()): void {
   }
 }
 
-/** DER RecipientInfos (SET OF KeyTransRecipientInfo) for `cek`. */
+/**
+ * DER RecipientInfos for `cek`: a KeyTransRecipientInfo per RSA recipient (`kind` padding) and a
+ * KeyAgreeRecipientInfo per EC recipient (see key-agreement.ts).
+ */
 export function buildRecipientInfos(
   recipients: CertInfo[],
   cek: Buffer,
@@ -62,19 +67,16 @@ export function buildRecipientInfos(
 ): Buffer {
   const alg = kind === "oaep" ? oaepAlgId("sha256") : RSA_PKCS1_ALGID;
   const infos = recipients.map((c) => {
+    if (id === "subjectKeyIdentifier" && !c.subjectKeyIdHex) {
+      throw new CmsError("KEY_USAGE", `The certificate of ${c.commonName || c.subject} has no subjectKeyIdentifier.`, {
+        hint: "Identify recipients by issuer and serial number instead.",
+      });
+    }
+    if (c.keyType === "ec") return buildKeyAgreeRecipientInfo(c, cek, id);
     let rid: Buffer;
     let version: number;
     if (id === "subjectKeyIdentifier") {
-      if (!c.subjectKeyIdHex) {
-        throw new CmsError(
-          "KEY_USAGE",
-          `The certificate of ${c.commonName || c.subject} has no subjectKeyIdentifier.`,
-          {
-            hint: "Identify recipients by issuer and serial number instead.",
-          },
-        );
-      }
-      rid = tlv(0x80, Buffer.from(c.subjectKeyIdHex, "hex"));
+      rid = tlv(0x80, Buffer.from(c.subjectKeyIdHex!, "hex"));
       version = 2;
     } else {
       rid = seq(Buffer.from(c.issuerDer), encodeInteger(Buffer.from(c.serialHex, "hex")));
@@ -104,57 +106,122 @@ const RI_TYPES: Record<number, RecipientInfoSummary["type"]> = {
 
 export interface ParsedRecipients {
   ktris: Ktri[];
+  karis: Kari[];
   summaries: RecipientInfoSummary[];
+  /** True when every RecipientInfo has version 0 (an EnvelopedData may then be version 0). */
+  allVersion0: boolean;
+  /** True when a PasswordRecipientInfo or an OtherRecipientInfo is present (EnvelopedData version 3 or more). */
+  pwriOrOri: boolean;
 }
 
-/** Parse RecipientInfos. Unknown key-transport algorithms are kept as errors (thrown only when that one matches). */
+/** RFC 5652 section 6.2: the version each RecipientInfo choice must carry (ori has none). */
+const RI_VERSIONS: Record<number, number> = { 161: 3, 162: 4, 163: 0 };
+
+function wrongVersion(what: string, got: bigint | undefined, want: number): CmsError {
+  return malformed(`${what} has version ${got ?? "(none)"}; RFC 5652 requires ${want}`);
+}
+
+/**
+ * Read RecipientInfos (the SET header comes next) one RecipientInfo at a time, within LIMITS: at most 1,000
+ * recipients, 4 MiB together, 256 KiB and 20,000 elements each; MALFORMED beyond. Unknown key-transport algorithms
+ * are kept as errors (thrown only when that one matches).
+ */
+export async function readRecipientInfos(r: BerReader): Promise<ParsedRecipients> {
+  const set = await r.expect(TAG.SET, "the recipient list");
+  const first = r.position;
+  const out: ParsedRecipients = { ktris: [], karis: [], summaries: [], allVersion0: true, pwriOrOri: false };
+  let count = 0;
+  while (!(await r.atEnd(set))) {
+    if (r.position - first > LIMITS.recipientInfosBytes) {
+      throw malformed(`the recipient list is larger than ${LIMITS.recipientInfosBytes} bytes`);
+    }
+    count += addRecipientInfo(await r.readDecoded("a recipient", LIMITS.recipientInfo), out);
+    if (count > LIMITS.recipients) throw malformed(`the file names more than ${LIMITS.recipients} recipients`);
+  }
+  return out;
+}
+
+/** Parse a decoded RecipientInfos SET (see readRecipientInfos for the streaming reader and its limits). */
 export function parseRecipientInfos(set: Node): ParsedRecipients {
   if (set.tag !== TAG.SET) throw malformed("RecipientInfos is not a SET");
-  const ktris: Ktri[] = [];
-  const summaries: RecipientInfoSummary[] = [];
+  const out: ParsedRecipients = { ktris: [], karis: [], summaries: [], allVersion0: true, pwriOrOri: false };
+  let count = 0;
   for (const ri of set.children) {
-    if (ri.tag !== TAG.SEQUENCE) {
-      summaries.push({ type: RI_TYPES[ri.tag] ?? "ori" });
-      continue;
-    }
-    const [v, rid, algNode, ek] = ri.children;
-    if (!v || v.tag !== TAG.INTEGER || !rid || !algNode || !ek || ek.tag !== TAG.OCTET_STRING) {
-      throw malformed("a KeyTransRecipientInfo is incomplete");
-    }
-    const k: Ktri = {
-      version: Number(decodeInteger(v.content)),
-      alg: new Error("unparsed"),
-      encryptedKey: ek.content,
-    };
-    try {
-      k.alg = parseKeyTransportAlg(parseAlgId(algNode, "the key transport algorithm"));
-    } catch (e) {
-      k.alg = e as Error;
-    }
-    const s: RecipientInfoSummary = { type: "ktri", version: k.version };
-    if (!(k.alg instanceof Error)) s.keyTransport = k.alg.name;
-    if (rid.tag === TAG.SEQUENCE) {
-      const [issuer, serial] = rid.children;
-      if (!issuer || !serial || serial.tag !== TAG.INTEGER) throw malformed("an IssuerAndSerialNumber is incomplete");
-      k.issuerDer = issuer.raw;
-      k.serial = serial.content;
-      s.issuerDer = issuer.raw;
-      try {
-        s.issuer = nameToString(issuer.raw);
-      } catch {
-        s.issuer = `#${issuer.raw.toString("hex")}`;
-      }
-      s.serialHex = serial.content.toString("hex");
-    } else if (rid.tag === 0x80) {
-      k.ski = rid.content;
-      s.subjectKeyIdHex = rid.content.toString("hex");
-    } else {
-      throw malformed("a recipient identifier has an unknown form");
-    }
-    ktris.push(k);
-    summaries.push(s);
+    count += addRecipientInfo(ri, out);
+    if (count > LIMITS.recipients) throw malformed(`the file names more than ${LIMITS.recipients} recipients`);
   }
-  return { ktris, summaries };
+  return out;
+}
+
+/** Adds one RecipientInfo to `out`; returns how many recipients it names (a kari may name several). */
+function addRecipientInfo(ri: Node, out: ParsedRecipients): number {
+  const { ktris, summaries } = out;
+  if (ri.tag !== TAG.SEQUENCE) {
+    const type = RI_TYPES[ri.tag];
+    if (!type || !ri.constructed) throw malformed("a RecipientInfo has an unknown form");
+    const first = ri.children[0];
+    if (type === "ori") {
+      if (first?.tag !== TAG.OID) throw malformed("an OtherRecipientInfo has no type");
+      out.pwriOrOri = true;
+      out.allVersion0 = false;
+    } else {
+      const want = RI_VERSIONS[ri.tag]!;
+      const got = first?.tag === TAG.INTEGER ? decodeInteger(first.content) : undefined;
+      if (got !== BigInt(want)) throw wrongVersion(`a ${type} RecipientInfo`, got, want);
+      if (want !== 0) out.allVersion0 = false;
+      if (type === "pwri") out.pwriOrOri = true;
+    }
+    if (ri.tag === 0xa1) {
+      // KeyAgreeRecipientInfo: one RecipientEncryptedKey per recipient.
+      const k = parseKeyAgreeRecipientInfo(ri);
+      out.karis.push(k.kari);
+      summaries.push(...k.summaries);
+      return Math.max(1, k.summaries.length);
+    }
+    summaries.push({ type });
+    return 1;
+  }
+  const [v, rid, algNode, ek] = ri.children;
+  if (!v || v.tag !== TAG.INTEGER || !rid || !algNode || !ek || ek.tag !== TAG.OCTET_STRING) {
+    throw malformed("a KeyTransRecipientInfo is incomplete");
+  }
+  const k: Ktri = {
+    version: Number(decodeInteger(v.content)),
+    alg: new Error("unparsed"),
+    encryptedKey: ek.content,
+  };
+  try {
+    k.alg = parseKeyTransportAlg(parseAlgId(algNode, "the key transport algorithm"));
+  } catch (e) {
+    k.alg = e as Error;
+  }
+  const s: RecipientInfoSummary = { type: "ktri", version: k.version };
+  if (!(k.alg instanceof Error)) s.keyTransport = k.alg.name;
+  if (rid.tag === TAG.SEQUENCE) {
+    const [issuer, serial] = rid.children;
+    if (!issuer || !serial || serial.tag !== TAG.INTEGER) throw malformed("an IssuerAndSerialNumber is incomplete");
+    k.issuerDer = issuer.raw;
+    k.serial = serial.content;
+    s.issuerDer = issuer.raw;
+    try {
+      s.issuer = nameToString(issuer.raw);
+    } catch {
+      s.issuer = `#${issuer.raw.toString("hex")}`;
+    }
+    s.serialHex = serial.content.toString("hex");
+  } else if (rid.tag === 0x80) {
+    k.ski = rid.content;
+    s.subjectKeyIdHex = rid.content.toString("hex");
+  } else {
+    throw malformed("a recipient identifier has an unknown form");
+  }
+  // RFC 5652 6.2.1: version 0 with issuerAndSerialNumber, 2 with subjectKeyIdentifier.
+  const want = k.ski ? 2 : 0;
+  if (k.version !== want) throw wrongVersion("a KeyTransRecipientInfo", decodeInteger(v.content), want);
+  if (want !== 0) out.allVersion0 = false;
+  ktris.push(k);
+  summaries.push(s);
+  return 1;
 }
 
 /** True when the key's certificate names this RecipientInfo (issuer and serial number, or subject key id). */

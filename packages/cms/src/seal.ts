@@ -10,7 +10,7 @@ import { TempOutput } from "./temp-output.js";
 import type { SealOptions, SealResult } from "./types.js";
 
 /**
- * The synchronous core of a seal, shared by SealStream and sealFile: the SignedData writer inside the envelope
+ * The core of a seal, shared by SealStream and sealFile: the SignedData writer inside the envelope
  * writer, plus the output hash. `update()` keeps no reference to its argument (the caller may reuse the buffer);
  * what reaches `emit` is fresh and is the consumer's to keep.
  */
@@ -72,9 +72,9 @@ class Sealer {
     this.options.onProgress?.(this.inner.contentBytes);
   }
 
-  finish(): SealResult {
+  async finish(): Promise<SealResult> {
     this.ensureStarted();
-    this.inner.finish();
+    await this.inner.finish();
     this.envelope.finish();
     return {
       outputBytes: this.outputBytes,
@@ -83,7 +83,7 @@ class Sealer {
       contentSha256: (this.contentHash?.digest() ?? this.inner.contentDigest!).toString("hex"),
       recipients: this.options.recipients.map(recipientSummary),
       cipher: this.envelope.cipherName,
-      keyTransport: this.envelope.keyTransport === "oaep" ? "rsaes-oaep-sha256" : "rsaes-pkcs1-v1_5",
+      keyTransport: this.envelope.keyTransportNames.join(", "),
       signatureAlgorithm: this.inner.signatureAlgorithm,
       signingTime: this.inner.signingTime,
     };

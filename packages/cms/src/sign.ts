@@ -18,7 +18,7 @@ export class SignStream extends CoreTransform<SignResult> {
 }
 
 /**
- * The synchronous core shared by SignStream and signFile. Chunk-aligned runs of the content reach `emit` as they
+ * The core shared by SignStream and signFile. Chunk-aligned runs of the content reach `emit` as they
  * are (see SignedDataWriter): callers hand in buffers they will not modify.
  */
 class SignCore {
@@ -65,9 +65,9 @@ class SignCore {
     this.options.onProgress?.(this.writer.contentBytes);
   }
 
-  finish(): SignResult {
+  async finish(): Promise<SignResult> {
     this.ensureStarted();
-    this.writer.finish();
+    await this.writer.finish();
     return {
       outputBytes: this.outputBytes,
       outputSha256: this.outputHash.digest("hex"),

@@ -1,4 +1,4 @@
-import { constants, createHash, publicDecrypt, verify as cryptoVerify } from "node:crypto";
+import { constants, createHash, publicDecrypt } from "node:crypto";
 import type { Hash } from "node:crypto";
 import type { CertInfo, TrustPolicy, TrustResult } from "@sealpost/pki";
 import { PkiError, issuerAndSerialMatches, parseCertificate, subjectKeyIdMatches } from "@sealpost/pki";
@@ -18,8 +18,9 @@ import { type Node, TAG, decode, decodeInteger, decodeOid, decodeTime, malformed
 import type { BerReader, Header } from "./ber/reader.js";
 import { CmsError } from "./errors.js";
 import { MANIFEST_ATTRIBUTE_OID, decodeManifest } from "./manifest.js";
+import { LIMITS } from "./limits.js";
 import { OID } from "./oids.js";
-import { type HashName, rsaVerify } from "./primitives/index.js";
+import { ecdsaVerify, type HashName, rsaVerify } from "./primitives/index.js";
 
 /**
  * Streaming parser of a SignedData (RFC 5652 section 5) and the checks of its SignerInfo.
@@ -60,10 +61,13 @@ export async function readSignedData(
   options: ReadSignedDataOptions = {},
 ): Promise<ParsedSignedData> {
   if (sd.tag !== TAG.SEQUENCE) throw malformed("the SignedData is not a SEQUENCE");
-  const v = decode(await r.readElement("the SignedData version"));
+  const v = await r.readDecoded("the SignedData version", LIMITS.field);
   if (v.tag !== TAG.INTEGER) throw malformed("the SignedData version is not an INTEGER");
-  const algs = decode(await r.readElement("the digest algorithms"));
+  const algs = await r.readDecoded("the digest algorithms", LIMITS.field);
   if (algs.tag !== TAG.SET) throw malformed("the digest algorithms are not a SET");
+  if (algs.children.length > LIMITS.digestAlgorithms) {
+    throw malformed(`the SignedData lists more than ${LIMITS.digestAlgorithms} digest algorithms`);
+  }
   const digestAlgorithms = algs.children.map((a) => parseAlgId(a, "a digest algorithm"));
   const hashes = new Map<string, Hash>();
   if (options.hash !== false) {
@@ -79,7 +83,7 @@ export async function readSignedData(
     }
   }
   const eci = await r.expect(TAG.SEQUENCE, "the encapsulated content information");
-  const ct = decode(await r.readElement("the content type"));
+  const ct = await r.readDecoded("the content type", LIMITS.field);
   if (ct.tag !== TAG.OID) throw malformed("the encapsulated content type is not an OID");
   let detached = true;
   let contentBytes = 0;
@@ -97,7 +101,7 @@ export async function readSignedData(
     await r.expectEnd(explicit, "the encapsulated content");
     await r.expectEnd(eci, "the encapsulated content information");
   }
-  const tailLimit = options.tailLimit ?? 16 * 1024 * 1024;
+  const tailLimit = options.tailLimit ?? LIMITS.signedDataTailBytes;
   const tailStart = r.position;
   const tooBig = () => {
     if (r.position - tailStart > tailLimit) {
@@ -107,18 +111,42 @@ export async function readSignedData(
   const certificates: Buffer[] = [];
   let tag = await r.peekTag();
   if (tag === 0xa0) {
-    const certs = decode(await r.readElement("the certificates"));
+    const set = await r.readHeader("the certificates");
+    while (!(await r.atEnd(set))) {
+      tooBig();
+      if (certificates.length === LIMITS.certificates) {
+        throw malformed(`the SignedData carries more than ${LIMITS.certificates} certificates`);
+      }
+      // Only plain certificates (SEQUENCE) are kept; other CertificateChoices are skipped.
+      const isCert = (await r.peekTag()) === TAG.SEQUENCE;
+      const c = await r.readElement("a certificate", LIMITS.certificate.maxBytes);
+      if (isCert) certificates.push(c);
+    }
     tooBig();
-    for (const c of certs.children) if (c.tag === TAG.SEQUENCE) certificates.push(c.raw);
     tag = await r.peekTag();
   }
   if (tag === 0xa1) {
-    await r.readElement("the CRLs");
+    const set = await r.readHeader("the CRLs");
+    let n = 0;
+    while (!(await r.atEnd(set))) {
+      tooBig();
+      if (++n > LIMITS.crls) throw malformed(`the SignedData carries more than ${LIMITS.crls} CRLs`);
+      const h = await r.readHeader("a CRL");
+      if (h.length > LIMITS.crlBytes) throw malformed(`a CRL in the file is larger than ${LIMITS.crlBytes} bytes`);
+      await r.skipContent(h, "a CRL");
+    }
     tooBig();
   }
-  const si = decode(await r.readElement("the signer information"));
+  const siSet = await r.expect(TAG.SET, "the signer information");
+  const signerInfos: Node[] = [];
+  while (!(await r.atEnd(siSet))) {
+    tooBig();
+    if (signerInfos.length === LIMITS.signerInfos) {
+      throw malformed(`the SignedData has more than ${LIMITS.signerInfos} signers`);
+    }
+    signerInfos.push(await r.readDecoded("the signer information", LIMITS.signerInfo));
+  }
   tooBig();
-  if (si.tag !== TAG.SET) throw malformed("the signer information is not a SET");
   await r.expectEnd(sd, "the SignedData");
   const digests = new Map<string, Buffer>();
   for (const [k, h] of hashes) digests.set(k, h.digest());
@@ -130,7 +158,7 @@ export async function readSignedData(
     contentBytes,
     digests,
     certificates,
-    signerInfos: si.children,
+    signerInfos,
   };
 }
 
@@ -294,7 +322,7 @@ function checkOne(
   if (signer.keyType === "rsa" && (signer.keyBits ?? 0) < 2048) {
     throw weak(`an RSA key of ${signer.keyBits} bits for the signature (at least 2048 are required)`);
   }
-  if (signer.keyType !== "rsa" && sigAlg.kind !== "ecdsa")
+  if ((signer.keyType === "ec") !== (sigAlg.kind === "ecdsa"))
     throw badSig("the signer's key does not fit the signature algorithm", "key-mismatch");
   checks.push("key-size");
   const contentDigest = sd.detached ? options.detachedDigests?.get(digest) : sd.digests.get(digest);
@@ -421,7 +449,7 @@ function badSig(what: string, reason: string): CmsError {
 
 function verifySignature(alg: SignatureAlg, signer: CertInfo, data: Buffer, sig: Buffer): boolean {
   try {
-    if (alg.kind === "ecdsa") return cryptoVerify(alg.hash, data, { key: signer.publicKey, dsaEncoding: "der" }, sig);
+    if (alg.kind === "ecdsa") return ecdsaVerify(signer.publicKey, data, sig, alg.hash as HashName);
     return rsaVerify(signer.publicKey, data, sig, {
       scheme: alg.kind === "rsa-pss" ? "pss" : "pkcs1",
       hash: alg.hash as HashName,

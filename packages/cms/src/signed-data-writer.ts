@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Hash } from "node:crypto";
-import { type CertInfo, type KeyEntry, PkiError } from "@sealpost/pki";
+import { type CertInfo, type KeyEntry, keyHandleOf, PkiError, type PrivateKeyHandle } from "@sealpost/pki";
 import type { TransferManifest } from "@sealpost/protocol";
 import {
   DIGEST_LENGTH,
@@ -15,7 +15,6 @@ import { encodeInteger, encodeOid, octetString, seq, setOf, tlv } from "./ber/de
 import { EOC, SEGMENT_BYTES, SegmentWriter, openIndefinite } from "./ber/writer.js";
 import { CmsError } from "./errors.js";
 import { OID } from "./oids.js";
-import { rsaSign } from "./primitives/index.js";
 
 /** Options of the SignedData stream generator. */
 export interface SignedDataWriterOptions {
@@ -35,17 +34,30 @@ export interface SignedDataWriterOptions {
   chunkSize?: number;
 }
 
-/** Check a signing key before use: RSA >= 2048 bits and a certificate allowing signatures. */
-export function checkSignerKey(signer: KeyEntry): void {
+/** EC curves sealpost signs with (ECDSA): P-256 and P-384. */
+const SIGNING_CURVES = new Set(["prime256v1", "secp384r1"]);
+
+/**
+ * Check a signing key before use: RSA >= 2048 bits or EC P-256/P-384, a certificate allowing signatures, and a
+ * scheme that fits the key (RSA-PSS needs RSA). Returns the key's handle.
+ */
+export function checkSignerKey(signer: KeyEntry, scheme: SignatureScheme = "pkcs1"): PrivateKeyHandle {
   const c = signer.cert;
   const who = c.commonName || c.subject;
-  if (c.keyType !== "rsa") {
+  if (c.keyType !== "rsa" && c.keyType !== "ec") {
     throw new CmsError(
       "UNSUPPORTED_ALGORITHM",
-      `The signing certificate of ${who} has a ${c.keyType} key; sealpost signs with RSA keys only.`,
+      `The signing certificate of ${who} has a ${c.keyType} key; sealpost signs with RSA and EC (P-256, P-384) keys.`,
     );
   }
-  if ((c.keyBits ?? 0) < 2048) {
+  const curve = c.publicKey.asymmetricKeyDetails?.namedCurve;
+  if (c.keyType === "ec" && !SIGNING_CURVES.has(curve ?? "")) {
+    throw new CmsError(
+      "UNSUPPORTED_ALGORITHM",
+      `The signing key of ${who} is on the curve ${curve}; sealpost signs with P-256 and P-384 EC keys.`,
+    );
+  }
+  if (c.keyType === "rsa" && (c.keyBits ?? 0) < 2048) {
     throw new CmsError(
       "WEAK_ALGORITHM",
       `The signing key of ${who} has ${c.keyBits} bits; at least 2048 are required.`,
@@ -59,6 +71,16 @@ export function checkSignerKey(signer: KeyEntry): void {
       hint: "Use the signing key of your keystore or IC card, not the encryption key.",
     });
   }
+  if (c.keyType === "ec" && scheme === "pss") {
+    throw new CmsError("UNSUPPORTED_ALGORITHM", `RSA-PSS needs an RSA key; the signing key of ${who} is an EC key.`, {
+      hint: "Leave out the PSS option: EC keys sign with ECDSA.",
+    });
+  }
+  const key = keyHandleOf(signer);
+  if (key.algorithm !== c.keyType) {
+    throw new CmsError("KEY_USAGE", `The private key of ${who} does not belong to its certificate.`);
+  }
+  return key;
 }
 
 /**
@@ -86,17 +108,19 @@ export function checkSigningCertValidity(signer: KeyEntry, now: Date = new Date(
 /**
  * Stream generator of a SignedData (RFC 5652 section 5) wrapped in a ContentInfo, as indefinite-length BER.
  *
- * Call order: `start()` once, `update(chunk)` for each piece of content (any size), then `finish()` once: finish
- * writes the trailer (certificates and the SignerInfo, whose signed attributes need the final digest). Output goes
+ * Call order: `start()` once, `update(chunk)` for each piece of content (any size), then `await finish()` once:
+ * finish signs through the signer's key handle (in this process or on a token) and writes the trailer
+ * (certificates and the SignerInfo, whose signed attributes need the final digest). Output goes
  * to `emit` synchronously; memory use is one segment (chunkSize) regardless of the content size. `update()` keeps
  * no reference to its argument, but it may pass chunk-aligned runs of it to `emit` as they are: `emit` must copy or
  * consume them before the caller reuses the buffer.
  */
 export class SignedDataWriter {
   readonly digest: DigestName;
-  readonly scheme: SignatureScheme;
+  readonly scheme: SignatureScheme | "ecdsa";
   readonly signingTime: Date;
   private readonly hash: Hash;
+  private readonly key: PrivateKeyHandle;
   private readonly segments: SegmentWriter;
   private started = false;
   private finished = false;
@@ -108,9 +132,9 @@ export class SignedDataWriter {
     private readonly opts: SignedDataWriterOptions,
     private readonly emit: (b: Buffer) => void,
   ) {
-    checkSignerKey(opts.signer);
-    this.digest = opts.digest ?? "sha256";
-    this.scheme = opts.signatureScheme ?? "pkcs1";
+    this.key = checkSignerKey(opts.signer, opts.signatureScheme);
+    this.digest = opts.digest ?? (this.key.bits === 384 && this.key.algorithm === "ec" ? "sha384" : "sha256");
+    this.scheme = this.key.algorithm === "ec" ? "ecdsa" : (opts.signatureScheme ?? "pkcs1");
     this.signingTime = opts.signingTime ?? new Date();
     this.hash = createHash(this.digest);
     this.segments = new SegmentWriter(emit, opts.chunkSize ?? SEGMENT_BYTES);
@@ -144,7 +168,7 @@ export class SignedDataWriter {
     if (!this.opts.detached) this.segments.write(chunk);
   }
 
-  finish(): void {
+  async finish(): Promise<void> {
     if (!this.started || this.finished) throw new Error("SignedDataWriter.finish() outside start()");
     this.finished = true;
     this.segments.flush();
@@ -162,11 +186,12 @@ export class SignedDataWriter {
       signatureAlgId: sAlg,
       manifest: this.opts.manifest,
     });
-    const signature = rsaSign(signer.privateKey, attrs, {
-      scheme: this.scheme,
-      hash: this.digest,
-      saltLength: this.scheme === "pss" ? DIGEST_LENGTH[this.digest] : undefined,
-    });
+    const signature = await this.key.sign(
+      attrs,
+      this.scheme === "pss"
+        ? { scheme: "rsa-pss", hash: this.digest, saltLength: DIGEST_LENGTH[this.digest]! }
+        : { scheme: this.scheme === "ecdsa" ? "ecdsa" : "rsa-pkcs1", hash: this.digest },
+    );
     const sid = seq(Buffer.from(signer.cert.issuerDer), encodeInteger(Buffer.from(signer.cert.serialHex, "hex")));
     const signerInfo = seq(
       encodeInteger(1),

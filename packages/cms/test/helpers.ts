@@ -12,6 +12,7 @@ import {
   SignedDataWriter,
   type SignedDataWriterOptions,
 } from "../src/index.js";
+import { BerReader, ByteSource } from "../src/ber/reader.js";
 
 /** Test helpers: the fixture PKI (fictional people), a minimal trust policy, temp dirs, streams. */
 
@@ -95,7 +96,7 @@ export function checkPurpose(cert: CertInfo, purpose: "sign" | "encrypt"): void 
   if (purpose === "sign" && !ku.has("digitalSignature") && !ku.has("nonRepudiation")) {
     throw new PkiError("KEY_USAGE", "not a signing certificate");
   }
-  if (purpose === "encrypt" && !ku.has("keyEncipherment"))
+  if (purpose === "encrypt" && !ku.has(cert.keyType === "ec" ? "keyAgreement" : "keyEncipherment"))
     throw new PkiError("KEY_USAGE", "not an encryption certificate");
 }
 
@@ -141,12 +142,12 @@ export async function collect(s: AsyncIterable<Uint8Array>): Promise<Buffer> {
 }
 
 /** What SignedDataWriter writes for `content` (an attacker's own tool would write it too: no seal-side checks). */
-export function signedData(content: Buffer, options: SignedDataWriterOptions): Buffer {
+export async function signedData(content: Buffer, options: SignedDataWriterOptions): Promise<Buffer> {
   const parts: Buffer[] = [];
   const w = new SignedDataWriter(options, (b) => parts.push(b));
   w.start();
   w.update(content);
-  w.finish();
+  await w.finish();
   return Buffer.concat(parts);
 }
 
@@ -158,4 +159,62 @@ export function envelope(inner: Buffer, options: EnvelopeWriterOptions): Buffer 
   w.update(inner);
   w.finish();
   return Buffer.concat(parts);
+}
+
+/** Re-encodes the encrypted content of a sealed file as segments of the given sizes (cycled), nested when asked. */
+export async function resegment(sealed: Buffer, sizes: number[], nest = false): Promise<Buffer> {
+  const r = new BerReader(ByteSource.from([sealed]));
+  await r.readHeader();
+  await r.readElement();
+  await r.readHeader();
+  await r.readHeader();
+  await r.readElement(); // version
+  await r.readElement(); // recipients
+  await r.readHeader(); // EncryptedContentInfo
+  await r.readElement();
+  await r.readElement();
+  const ec = await r.readHeader();
+  const parts: Buffer[] = [];
+  for await (const c of r.stringChunks(ec)) parts.push(Buffer.from(c));
+  const ct = Buffer.concat(parts);
+  // Written into one buffer (a 16 MiB ciphertext makes 8 million 2-byte segments).
+  const segs = Buffer.allocUnsafe(ct.length + Math.ceil(ct.length / Math.min(...sizes)) * 16);
+  let at = 0;
+  const header = (tag: number, len: number) => {
+    segs[at++] = tag;
+    if (len < 0x80) segs[at++] = len;
+    else {
+      const bytes: number[] = [];
+      for (let v = len; v > 0; v = Math.floor(v / 256)) bytes.unshift(v & 0xff);
+      segs[at++] = 0x80 | bytes.length;
+      for (const x of bytes) segs[at++] = x;
+    }
+  };
+  const headerBytes = (len: number) => (len < 0x80 ? 2 : len < 0x100 ? 3 : len < 0x10000 ? 4 : 5);
+  let i = 0;
+  for (let off = 0; off < ct.length; i++) {
+    const n = Math.min(sizes[i % sizes.length]!, ct.length - off);
+    // Every 7th segment wrapped in a definite constructed one, every 11th in an indefinite one.
+    const definite = nest && i % 7 === 0;
+    const indefinite = nest && !definite && i % 11 === 0;
+    if (definite) header(0x24, headerBytes(n) + n);
+    if (indefinite) {
+      segs[at++] = 0x24;
+      segs[at++] = 0x80;
+    }
+    header(0x04, n);
+    at += ct.copy(segs, at, off, off + n);
+    if (indefinite) {
+      segs[at++] = 0;
+      segs[at++] = 0;
+    }
+    off += n;
+  }
+  return Buffer.concat([
+    sealed.subarray(0, ec.start),
+    Buffer.from([0xa0, 0x80]),
+    segs.subarray(0, at),
+    Buffer.from([0, 0]),
+    sealed.subarray(r.position),
+  ]);
 }

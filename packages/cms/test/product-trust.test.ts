@@ -34,12 +34,12 @@ beforeAll(async () => {
   });
 });
 
-function sealedBy(signer: KeyEntry, data: Buffer): Buffer {
+async function sealedBy(signer: KeyEntry, data: Buffer): Promise<Buffer> {
   const inner: Buffer[] = [];
   const s = new SignedDataWriter({ signer }, (b) => inner.push(b));
   s.start();
   s.update(data);
-  s.finish();
+  await s.finish();
   const out: Buffer[] = [];
   const e = new EnvelopeWriter({ recipients: [wangEnc.cert] }, (b) => out.push(b));
   e.start();
@@ -69,7 +69,7 @@ describe("with PKCS#12 keystores and createTrustPolicy", () => {
     ["on_hold", "ON_HOLD"],
   ])("%s signer => UNTRUSTED_SIGNER with pkiCode %s, nothing written", async (kind, pkiCode) => {
     const target = join(tmp.dir, `${kind}.csv`);
-    const err = await openFile(Readable.from([sealedBy(troubled(kind), pattern(1000))]), target, {
+    const err = await openFile(Readable.from([await sealedBy(troubled(kind), pattern(1000))]), target, {
       keys: [wangEnc],
       trust,
     }).catch((e) => e);

@@ -83,11 +83,11 @@ async function sealBuf(opts: Partial<SealOptions> = {}): Promise<Buffer> {
 function envelopeAround(inner: Buffer, opts: Partial<EnvelopeWriterOptions> = {}): Buffer {
   return envelope(inner, { recipients: [wang.encrypt.cert], ...opts });
 }
-function signedInner(
+async function signedInner(
   data: Buffer,
   signer: KeyEntry = chen.sign,
   signingTime = new Date("2026-05-04T03:02:01Z"),
-): Buffer {
+): Promise<Buffer> {
   return signedData(data, { signer, signingTime });
 }
 
@@ -163,21 +163,21 @@ describe("tamper matrix (CBC file)", () => {
 
 describe("inner SignedData tampered, then encrypted properly (tag passes)", () => {
   it("unchanged inner opens (control)", async () => {
-    expect(await openCode(envelopeAround(signedInner(content)))).toBe("ok");
+    expect(await openCode(envelopeAround(await signedInner(content)))).toBe("ok");
   });
   it("signature byte => BAD_SIGNATURE", async () => {
-    const inner = signedInner(content);
+    const inner = await signedInner(content);
     // inner ends with the signature, then 3 end-of-contents (6 bytes)
     expect(await openCode(envelopeAround(flip(inner, inner.length - 7)))).toBe("BAD_SIGNATURE");
   });
   it("signed attribute (signing time) => BAD_SIGNATURE", async () => {
-    const inner = signedInner(content);
+    const inner = await signedInner(content);
     const at = inner.indexOf(Buffer.from("260504030201Z", "ascii"));
     expect(at).toBeGreaterThan(0);
     expect(await openCode(envelopeAround(flip(inner, at + 3)))).toBe("BAD_SIGNATURE");
   });
   it("signer certificate altered => BAD_SIGNATURE (signingCertificateV2)", async () => {
-    const inner = signedInner(content);
+    const inner = await signedInner(content);
     const der = Buffer.from(chen.sign.cert.der);
     const at = inner.indexOf(der);
     expect(at).toBeGreaterThan(0);
@@ -189,7 +189,7 @@ describe("inner SignedData tampered, then encrypted properly (tag passes)", () =
     expect(err.details.reason).toBe("signing-certificate-mismatch");
   });
   it("content byte => TAMPERED (message digest)", async () => {
-    const inner = signedInner(content);
+    const inner = await signedInner(content);
     const err = await openFile(Readable.from([envelopeAround(flip(inner, 5000))]), join(tmp.dir, "x2"), {
       keys: [wang.encrypt],
       trust: testTrust(),
@@ -198,11 +198,11 @@ describe("inner SignedData tampered, then encrypted properly (tag passes)", () =
     expect(err.details.reason).toBe("message-digest");
   });
   it("inner ends early => MALFORMED (GCM authentic, structure incomplete)", async () => {
-    const inner = signedInner(content);
+    const inner = await signedInner(content);
     expect(await openCode(envelopeAround(inner.subarray(0, inner.length - 4)))).toBe("MALFORMED");
   });
   it("bytes after the inner ContentInfo => MALFORMED", async () => {
-    expect(await openCode(envelopeAround(Buffer.concat([signedInner(content), Buffer.from([1, 2, 3])])))).toBe(
+    expect(await openCode(envelopeAround(Buffer.concat([await signedInner(content), Buffer.from([1, 2, 3])])))).toBe(
       "MALFORMED",
     );
   });
@@ -212,7 +212,7 @@ describe("inner SignedData tampered, then encrypted properly (tag passes)", () =
     expect(await openCode(env, [wang.encrypt], { allowUnsigned: true })).toBe("ok");
   });
   it("strict RFC 5652 nesting (id-signedData, bare SignedData) opens", async () => {
-    const inner = signedInner(content);
+    const inner = await signedInner(content);
     // strip ContentInfo { OID, [0] { ... } } framing: 30 80 06 09 <oid> a0 80 ... 00 00 00 00
     const bare = inner.subarray(2 + 11 + 2, inner.length - 4);
     const out = join(tmp.dir, "strict.out");
@@ -226,7 +226,7 @@ describe("inner SignedData tampered, then encrypted properly (tag passes)", () =
   it("impostor signer (self-signed, same name) => UNTRUSTED_SIGNER", async () => {
     const impostor = troubled("impostor");
     const err = await openFile(
-      Readable.from([envelopeAround(signedInner(content, { ...impostor, chain: [] }, new Date()))]),
+      Readable.from([envelopeAround(await signedInner(content, { ...impostor, chain: [] }, new Date()))]),
       join(tmp.dir, "x3"),
       {
         keys: [wang.encrypt],
@@ -238,7 +238,7 @@ describe("inner SignedData tampered, then encrypted properly (tag passes)", () =
   });
   it("expired signer => UNTRUSTED_SIGNER with pkiCode EXPIRED", async () => {
     const err = await openFile(
-      Readable.from([envelopeAround(signedInner(content, troubled("expired")))]),
+      Readable.from([envelopeAround(await signedInner(content, troubled("expired")))]),
       join(tmp.dir, "x4"),
       {
         keys: [wang.encrypt],
@@ -285,7 +285,7 @@ describe("keys and certificates refused or mismatched", () => {
 
 describe("signature checks that need a foreign signer (openssl) or a rewritten SignerInfo", () => {
   it("CMSAlgorithmProtection not matching the SignerInfo's signature algorithm => BAD_SIGNATURE", async () => {
-    const inner = signedInner(content);
+    const inner = await signedInner(content);
     // sha256WithRSAEncryption -> rsaEncryption in the SignerInfo (same length; the signature itself still verifies)
     const from = Buffer.from("06092a864886f70d01010b", "hex");
     const at = inner.lastIndexOf(from);
@@ -331,7 +331,7 @@ describe("signature checks that need a foreign signer (openssl) or a rewritten S
 
 describe("limits and temp files", () => {
   it("the buffered tail (certificates, signerInfos) is capped: MALFORMED beyond", async () => {
-    const inner = signedInner(content);
+    const inner = await signedInner(content);
     const r = new BerReader(ByteSource.from([inner]));
     await r.readHeader();
     await r.readElement();

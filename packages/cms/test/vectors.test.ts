@@ -174,13 +174,24 @@ describe("OpenSSL CMS test data", () => {
     expect(await code(openFile(p, `${p}.out`, { keys: [bob], trust: acceptAll }))).toBe("UNSUPPORTED_ALGORITHM");
   });
 
-  it("ciphertext_from_1_1_1.cms (ECDH kari + 3DES): UNSUPPORTED_ALGORITHM", async () => {
+  it("ciphertext_from_1_1_1.cms (ECDH P-256 kari, stdDH-sha1kdf, 3DES key wrap and content) opens to smcont.txt, with a 3DES warning", async () => {
     const p = asFile(der(ossl("80-test_cms_data/ciphertext_from_1_1_1.cms")));
     const pem = readFileSync(ossl("smime-certs/smec3.pem"), "utf8");
     const key: KeyEntry = { cert: parseCertificates(pem)[0]!, privateKey: createPrivateKey(pem), chain: [] };
     const ins = await inspect(Readable.from([readFileSync(p)]));
     expect(ins.recipients.every((r) => r.type === "kari")).toBe(true);
-    expect(await code(openFile(p, `${p}.out`, { keys: [key], trust: acceptAll }))).toBe("UNSUPPORTED_ALGORITHM");
+    expect(ins.recipients.find((r) => r.keyTransport)?.keyTransport).toBe("ecdh-sha1kdf-3des-wrap");
+    const r = await openFile(p, `${p}.out`, { keys: [key], trust: acceptAll, allowUnsigned: true });
+    expect(r.keyTransport).toBe("ecdh-sha1kdf-3des-wrap");
+    expect(r.checks).toContain("key-agreement");
+    expect(r.warnings.join(" ")).toMatch(/3DES/);
+    expect(readFileSync(`${p}.out`).equals(readFileSync(ossl("smcont.txt")))).toBe(true);
+    // another EC key of the same curve is not a recipient; the right certificate with the wrong key fails the unwrap
+    const other = readFileSync(ossl("smime-certs/smec1.pem"), "utf8");
+    const liar: KeyEntry = { cert: key.cert, privateKey: createPrivateKey(other), chain: [] };
+    expect(await code(openFile(p, `${p}.out2`, { keys: [liar], trust: acceptAll, allowUnsigned: true }))).toBe(
+      "TAMPERED",
+    );
   });
 });
 

@@ -2,13 +2,16 @@ import { createHash, createPublicKey, type KeyObject } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
+import { BerError, type BerLimits, type BerNode, decodeBer, scanBer } from "./ber.js";
 import { PkiError } from "./errors.js";
+import { keySizes } from "./key-details.js";
+import { CERT_LIMITS, oidFromContent, timeOf } from "./trust/der.js";
 import { bytesEqual, commonNameOf, namesEqual, nameToString, parsedNamesEqual, parseName } from "./names.js";
 import { KEY_USAGE_BITS } from "./trust/x509.js";
 import type { CertInfo } from "./types.js";
 
 /**
- * X.509 certificate parsing: DER or PEM in, CertInfo out. pkijs/asn1js decode the structure; node:crypto builds the
+ * X.509 certificate parsing: DER or PEM in, CertInfo out. The bounded BER decoder (ber.ts) reads the structure; node:crypto builds the
  * public KeyObject from the exact SubjectPublicKeyInfo bytes. Parsing checks structure only: signatures, validity and
  * path rules are the trust module's job.
  */
@@ -76,22 +79,38 @@ function malformed(detail: string, cause?: unknown): PkiError {
   });
 }
 
+/** Limits of a certs-only bundle: 1 MiB and 65,536 elements (a few dozen certificates). */
+const BUNDLE_LIMITS: BerLimits = { maxBytes: 1024 * 1024, maxNodes: 65_536 };
+
+/** Checks size, element count and nesting before asn1js/pkijs see the bytes (they are much slower per element). */
+function bounded(der: Uint8Array, limits: BerLimits, what: string): void {
+  try {
+    scanBer(der, limits);
+  } catch (e) {
+    if (e instanceof BerError) throw malformed(`${what} cannot be read (${e.message})`, e);
+    throw e;
+  }
+}
+
 function hex(b: Uint8Array | ArrayBuffer): string {
   return Buffer.from(b instanceof ArrayBuffer ? new Uint8Array(b) : b).toString("hex");
 }
 
-/** Lower-case hex of a DER INTEGER's content octets (the serial as encoded, e.g. "00c3..." when the high bit is set). */
-function integerHex(block: asn1js.AsnType): string {
-  const view = block.valueBeforeDecodeView;
-  return hex(view.subarray(block.idBlock.blockLength + block.lenBlock.blockLength));
+/** An extension value (the content of extnValue) decoded within the small-structure limits. */
+function extValue(v: Uint8Array, what: string): BerNode {
+  try {
+    return decodeBer(v, { maxBytes: CERT_LIMITS.maxBytes, maxNodes: CERT_LIMITS.maxNodes });
+  } catch (e) {
+    throw malformed(`the ${what} extension is damaged`, e);
+  }
 }
 
-function parseKeyUsage(ext: pkijs.Extension): Set<string> {
-  const v = asn1js.fromBER(ext.extnValue.valueBlock.valueHexView);
-  if (v.offset === -1 || !(v.result instanceof asn1js.BitString)) throw malformed("the keyUsage extension is damaged");
-  const bits = v.result.valueBlock.valueHexView;
-  const unused = v.result.valueBlock.unusedBits;
-  const total = bits.length * 8 - unused;
+function parseKeyUsage(v: Uint8Array): Set<string> {
+  const n = extValue(v, "keyUsage");
+  if (n.tag !== 0x03 || n.content.length === 0 || n.content[0]! > 7)
+    throw malformed("the keyUsage extension is damaged");
+  const bits = n.content.subarray(1);
+  const total = bits.length * 8 - n.content[0]!;
   const set = new Set<string>();
   for (let i = 0; i < total && i < KEY_USAGE_BITS.length; i++) {
     if ((bits[i >> 3]! >> (7 - (i & 7))) & 1) set.add(KEY_USAGE_BITS[i]!);
@@ -99,21 +118,36 @@ function parseKeyUsage(ext: pkijs.Extension): Set<string> {
   return set;
 }
 
-function parseBasicConstraintsCA(ext: pkijs.Extension): boolean {
-  const v = asn1js.fromBER(ext.extnValue.valueBlock.valueHexView);
-  if (v.offset === -1 || !(v.result instanceof asn1js.Sequence)) {
-    throw malformed("the basicConstraints extension is damaged");
-  }
-  const first = v.result.valueBlock.value[0];
-  return first instanceof asn1js.Boolean ? first.valueBlock.value : false;
+function parseBasicConstraintsCA(v: Uint8Array): boolean {
+  const n = extValue(v, "basicConstraints");
+  if (n.tag !== 0x30) throw malformed("the basicConstraints extension is damaged");
+  const first = n.children[0];
+  return first?.tag === 0x01 && first.content.length === 1 && first.content[0] !== 0;
 }
 
-function parseSubjectKeyId(ext: pkijs.Extension): string {
-  const v = asn1js.fromBER(ext.extnValue.valueBlock.valueHexView);
-  if (v.offset === -1 || !(v.result instanceof asn1js.OctetString)) {
-    throw malformed("the subjectKeyIdentifier extension is damaged");
+function parseSubjectKeyId(v: Uint8Array): string {
+  const n = extValue(v, "subjectKeyIdentifier");
+  if (n.tag !== 0x04) throw malformed("the subjectKeyIdentifier extension is damaged");
+  return hex(n.content);
+}
+
+function oidOfNode(n: BerNode | undefined, what: string): string {
+  if (n?.tag !== 0x06) throw malformed(`${what} is not an OBJECT IDENTIFIER`);
+  try {
+    return oidFromContent(n.content);
+  } catch (e) {
+    throw malformed(`${what} is not a valid OBJECT IDENTIFIER`, e);
   }
-  return hex(v.result.valueBlock.valueHexView);
+}
+
+function timeOfNode(n: BerNode | undefined, what: string): Date {
+  try {
+    const d = timeOf(n, what);
+    if (Number.isNaN(d.getTime())) throw new Error(`${what} is not a valid date`);
+    return d;
+  } catch (e) {
+    throw malformed(`the ${what} time cannot be read`, e);
+  }
 }
 
 /** The pkijs view of a certificate (for modules that need extensions CertInfo does not carry). */
@@ -124,43 +158,69 @@ export function toPkijsCertificate(cert: CertInfo | Uint8Array): pkijs.Certifica
 
 /** Parses one DER certificate; the bytes must be exactly one certificate (no trailing data). */
 function parseDer(der: Uint8Array): CertInfo {
-  const r = asn1js.fromBER(der);
-  if (r.offset === -1) throw malformed("the DER encoding cannot be read");
-  if (r.offset !== der.length) throw malformed("there are extra bytes after the certificate");
-  const top = r.result;
-  if (!(top instanceof asn1js.Sequence) || top.valueBlock.value.length !== 3) {
+  let top: BerNode;
+  try {
+    top = decodeBer(der, CERT_LIMITS);
+  } catch (e) {
+    if (e instanceof BerError && e.message.includes("after the structure")) {
+      throw malformed("there are extra bytes after the certificate", e);
+    }
+    throw malformed(`the DER encoding cannot be read (${e instanceof Error ? e.message : e})`, e);
+  }
+  if (top.tag !== 0x30 || top.children.length !== 3) {
     throw malformed("the outer structure is not Certificate ::= SEQUENCE { tbs, algorithm, signature }");
   }
-  const tbs = top.valueBlock.value[0];
-  if (!(tbs instanceof asn1js.Sequence)) throw malformed("tbsCertificate is not a SEQUENCE");
-  const fields = tbs.valueBlock.value;
+  const [tbs, sigAlg, sigBits] = top.children as [BerNode, BerNode, BerNode];
+  if (tbs.tag !== 0x30) throw malformed("tbsCertificate is not a SEQUENCE");
+  if (sigAlg.tag !== 0x30 || sigBits.tag !== 0x03) throw malformed("the signature fields are not well-formed");
+  const signatureAlgorithmOid = oidOfNode(sigAlg.children[0], "the signature algorithm");
+  const fields = tbs.children;
   let i = 0;
-  if (fields[0] && fields[0].idBlock.tagClass === 3 && fields[0].idBlock.tagNumber === 0) i = 1;
+  if (fields[0]?.tag === 0xa0) i = 1;
   const serialBlock = fields[i];
+  const tbsSigAlg = fields[i + 1];
   const issuerBlock = fields[i + 2];
+  const validity = fields[i + 3];
   const subjectBlock = fields[i + 4];
   const spkiBlock = fields[i + 5];
-  if (!(serialBlock instanceof asn1js.Integer)) throw malformed("the serial number is not an INTEGER");
-  if (!issuerBlock || !subjectBlock || !spkiBlock) throw malformed("tbsCertificate is incomplete");
-
-  let cert: pkijs.Certificate;
-  try {
-    cert = new pkijs.Certificate({ schema: top });
-  } catch (e) {
-    throw malformed("its fields do not match the X.509 structure", e);
+  if (serialBlock?.tag !== 0x02 || serialBlock.content.length === 0)
+    throw malformed("the serial number is not an INTEGER");
+  if (!issuerBlock || !subjectBlock || !spkiBlock || !validity || !tbsSigAlg)
+    throw malformed("tbsCertificate is incomplete");
+  if (tbsSigAlg.tag !== 0x30 || issuerBlock.tag !== 0x30 || subjectBlock.tag !== 0x30 || spkiBlock.tag !== 0x30) {
+    throw malformed("its fields do not match the X.509 structure");
+  }
+  if (validity.tag !== 0x30 || validity.children.length !== 2) throw malformed("the validity is not well-formed");
+  const notBefore = timeOfNode(validity.children[0], "notBefore");
+  const notAfter = timeOfNode(validity.children[1], "notAfter");
+  let extensions: BerNode | undefined;
+  for (const f of fields.slice(i + 6)) {
+    if (f.tag === 0xa3) {
+      if (extensions || f.children.length !== 1 || f.children[0]!.tag !== 0x30) {
+        throw malformed("the extensions are not well-formed");
+      }
+      extensions = f.children[0];
+    } else if (f.tag !== 0x81 && f.tag !== 0x82 && f.tag !== 0xa1 && f.tag !== 0xa2) {
+      throw malformed("tbsCertificate has unexpected fields");
+    }
   }
 
-  const issuerDer = new Uint8Array(issuerBlock.valueBeforeDecodeView);
-  const subjectDer = new Uint8Array(subjectBlock.valueBeforeDecodeView);
-  const subjectName = parseName(subjectBlock, "certificate subject");
-  const issuerName = parseName(issuerBlock, "certificate issuer");
-  const spkiDer = Buffer.from(spkiBlock.valueBeforeDecodeView);
+  const issuerDer = new Uint8Array(issuerBlock.raw);
+  const subjectDer = new Uint8Array(subjectBlock.raw);
+  const subjectName = parseName(subjectDer, "certificate subject");
+  const issuerName = parseName(issuerDer, "certificate issuer");
+  const spkiDer = Buffer.from(spkiBlock.raw);
 
   let publicKey: KeyObject;
   try {
     publicKey = createPublicKey({ key: spkiDer, format: "der", type: "spki" });
   } catch (e) {
-    const alg = cert.subjectPublicKeyInfo.algorithm.algorithmId;
+    let alg = "unknown";
+    try {
+      alg = oidOfNode(spkiBlock.children[0]?.children[0], "the public key algorithm");
+    } catch {
+      // reported as unknown
+    }
     throw new PkiError("UNSUPPORTED_ALGORITHM", `The certificate's public key (algorithm ${alg}) cannot be used.`, {
       cause: e,
       hint: "sealpost works with RSA (and EC) keys; ask for a certificate with an RSA-2048 key.",
@@ -168,17 +228,23 @@ function parseDer(der: Uint8Array): CertInfo {
     });
   }
   const keyType = publicKey.asymmetricKeyType ?? "unknown";
-  const details = publicKey.asymmetricKeyDetails;
+  const details = keySizes(publicKey);
   let keyBits: number | undefined = details?.modulusLength;
   if (keyBits === undefined && details?.namedCurve) keyBits = CURVE_BITS[details.namedCurve];
 
   let keyUsage: Set<string> | undefined;
   let isCA = false;
   let subjectKeyIdHex: string | undefined;
-  for (const ext of cert.extensions ?? []) {
-    if (ext.extnID === OID_KEY_USAGE) keyUsage = parseKeyUsage(ext);
-    else if (ext.extnID === OID_BASIC_CONSTRAINTS) isCA = parseBasicConstraintsCA(ext);
-    else if (ext.extnID === OID_SUBJECT_KEY_ID) subjectKeyIdHex = parseSubjectKeyId(ext);
+  for (const ext of extensions?.children ?? []) {
+    const [id, second, third] = ext.children;
+    const value = third ?? second;
+    if (ext.tag !== 0x30 || value?.tag !== 0x04 || (third && second?.tag !== 0x01)) {
+      throw malformed("an extension is not well-formed");
+    }
+    const extnID = oidOfNode(id, "an extension's type");
+    if (extnID === OID_KEY_USAGE) keyUsage = parseKeyUsage(value.content);
+    else if (extnID === OID_BASIC_CONSTRAINTS) isCA = parseBasicConstraintsCA(value.content);
+    else if (extnID === OID_SUBJECT_KEY_ID) subjectKeyIdHex = parseSubjectKeyId(value.content);
   }
 
   const copy = new Uint8Array(der);
@@ -189,15 +255,15 @@ function parseDer(der: Uint8Array): CertInfo {
     issuer: nameToString(issuerName),
     issuerDer,
     subjectDer,
-    serialHex: integerHex(serialBlock),
-    notBefore: cert.notBefore.value,
-    notAfter: cert.notAfter.value,
+    serialHex: hex(serialBlock.content),
+    notBefore,
+    notAfter,
     keyUsage,
     subjectKeyIdHex,
     publicKey,
     keyType,
     keyBits,
-    signatureAlgorithmOid: cert.signatureAlgorithm.algorithmId,
+    signatureAlgorithmOid,
     sha256: createHash("sha256").update(copy).digest("hex"),
     sha1: createHash("sha1").update(copy).digest("hex"),
     isCA,
@@ -235,7 +301,8 @@ const OID_SIGNED_DATA = "1.2.840.113549.1.7.2";
  * the DER is not a SignedData ContentInfo.
  */
 function certsOnlyBundle(der: Uint8Array): CertInfo[] | undefined {
-  const r = asn1js.fromBER(der);
+  bounded(der, BUNDLE_LIMITS, "the PKCS#7 bundle");
+  const r = asn1js.fromBER(der, { maxNodes: BUNDLE_LIMITS.maxNodes });
   if (r.offset !== der.length || !(r.result instanceof asn1js.Sequence)) return undefined;
   const [type, content] = r.result.valueBlock.value;
   if (!(type instanceof asn1js.ObjectIdentifier) || type.valueBlock.toString() !== OID_SIGNED_DATA) return undefined;

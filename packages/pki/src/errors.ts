@@ -1,6 +1,10 @@
 import { SealpostError } from "@sealpost/protocol";
 
-/** Codes of certificate, key and trust failures. */
+/**
+ * Codes of certificate, key and trust failures. Tokens (PKCS#11): TOKEN_MODULE (the module cannot be loaded),
+ * TOKEN_ABSENT (no token matches the pkcs11: URI), TOKEN (the token refused an operation), PIN_LOCKED (the user
+ * PIN is blocked), BAD_PIN (details.tries: "many" | "few" | "last" when the token reports them).
+ */
 export type PkiErrorCode =
   | "BAD_PIN"
   | "MALFORMED"
@@ -20,6 +24,10 @@ export type PkiErrorCode =
   | "UNKNOWN_CRITICAL_EXTENSION"
   | "POLICY"
   | "REVOCATION_UNAVAILABLE"
-  | "IO";
+  | "IO"
+  | "TOKEN_MODULE"
+  | "TOKEN_ABSENT"
+  | "TOKEN"
+  | "PIN_LOCKED";
 
 export class PkiError extends SealpostError<PkiErrorCode> {}

@@ -4,4 +4,7 @@ export * from "./names.js";
 export * from "./cert.js";
 export * from "./key-usage.js";
 export * from "./keystore/index.js";
+export * from "./keys/index.js";
+export * from "./pkcs11/index.js";
 export * from "./trust/index.js";
+export * from "./ber.js";

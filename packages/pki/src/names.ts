@@ -1,5 +1,7 @@
-import * as asn1js from "asn1js";
+import type * as asn1js from "asn1js";
+import { type BerNode, decodeBer } from "./ber.js";
 import { PkiError } from "./errors.js";
+import { oidFromContent } from "./trust/der.js";
 
 /**
  * X.501 Name handling: decoding DirectoryString values (UTF8String, BMPString, PrintableString, TeletexString,
@@ -106,31 +108,39 @@ function malformed(what: string, cause?: unknown): PkiError {
   });
 }
 
-/** Parses a DER Name (or an already decoded asn1js block of one) into its RDNs. Throws PkiError MALFORMED. */
+/** Limits of one Name: 64 KiB and 4,096 elements (about 1,000 attributes; real names have a dozen). */
+const NAME_LIMITS = { maxBytes: 64 * 1024, maxNodes: 4096 };
+
+/**
+ * Parses a DER Name (or an already decoded asn1js block of one) into its RDNs, within NAME_LIMITS. Throws PkiError
+ * MALFORMED.
+ */
 export function parseName(input: Uint8Array | asn1js.AsnType, what = "name"): ParsedName {
-  let block: asn1js.AsnType;
-  if (input instanceof Uint8Array) {
-    const r = asn1js.fromBER(input);
-    if (r.offset === -1 || r.offset !== input.length) throw malformed(what);
-    block = r.result;
-  } else {
-    block = input;
+  const der = input instanceof Uint8Array ? input : new Uint8Array(input.valueBeforeDecodeView);
+  let name: BerNode;
+  try {
+    name = decodeBer(der, NAME_LIMITS);
+  } catch (e) {
+    throw malformed(what, e);
   }
-  if (!(block instanceof asn1js.Sequence)) throw malformed(what);
+  if (name.tag !== 0x30) throw malformed(what);
   const rdns: ParsedName = [];
-  for (const rdn of block.valueBlock.value) {
-    if (!(rdn instanceof asn1js.Set) || rdn.valueBlock.value.length === 0) throw malformed(what);
+  for (const rdn of name.children) {
+    if (rdn.tag !== 0x31 || rdn.children.length === 0) throw malformed(what);
     const attrs: NameAttribute[] = [];
-    for (const atv of rdn.valueBlock.value) {
-      if (!(atv instanceof asn1js.Sequence) || atv.valueBlock.value.length !== 2) throw malformed(what);
-      const [oid, value] = atv.valueBlock.value as [asn1js.AsnType, asn1js.AsnType];
-      if (!(oid instanceof asn1js.ObjectIdentifier)) throw malformed(what);
-      const type = oid.valueBlock.toString();
-      const tag = value.idBlock.tagClass === 1 && !value.idBlock.isConstructed ? value.idBlock.tagNumber : -1;
-      const valueDer = new Uint8Array(value.valueBeforeDecodeView);
-      const content = value.idBlock.isConstructed
-        ? new Uint8Array(0)
-        : valueDer.subarray(value.idBlock.blockLength + value.lenBlock.blockLength);
+    for (const atv of rdn.children) {
+      if (atv.tag !== 0x30 || atv.children.length !== 2) throw malformed(what);
+      const [oid, value] = atv.children as [BerNode, BerNode];
+      if (oid.tag !== 0x06) throw malformed(what);
+      let type: string;
+      try {
+        type = oidFromContent(oid.content);
+      } catch (e) {
+        throw malformed(what, e);
+      }
+      const tag = value.cls === 0 && !value.constructed ? value.tagNumber : -1;
+      const valueDer = new Uint8Array(value.raw);
+      const content = value.constructed ? new Uint8Array(0) : valueDer.subarray(value.contentStart - value.start);
       attrs.push({
         type,
         shortName: ATTRIBUTE_NAMES[type] ?? type,

@@ -1,4 +1,5 @@
 import type { KeyObject } from "node:crypto";
+import type { PrivateKeyHandle } from "./keys/handle.js";
 
 /**
  * Shared shapes of the pki package. Other modules (cert parsing, keystores, trust) implement them; packages/cms,
@@ -41,17 +42,24 @@ export interface CertInfo {
   selfIssued: boolean;
 }
 
-/** One private key with its certificate (and the chain the keystore carried). */
+/**
+ * One private key with its certificate (and the chain the keystore carried). Use the key through `key` (see
+ * keyHandleOf): a key on a token has only `key`; a key in this process (PKCS#12, PEM) also has `privateKey`.
+ * Entries built by hand may give `privateKey` alone; keyHandleOf wraps it.
+ */
 export interface KeyEntry {
-  privateKey: KeyObject;
+  key?: PrivateKeyHandle;
+  privateKey?: KeyObject;
   cert: CertInfo;
   chain: CertInfo[];
 }
 
-/** Everything one keystore (PKCS#12, or PEM key + cert) holds. */
+/** Everything one keystore (PKCS#12, PEM key + cert, or a PKCS#11 token) holds. */
 export interface Keystore {
   source: string;
   entries: KeyEntry[];
+  /** Releases what the keystore holds open (a token's session); absent for files. */
+  close?: () => Promise<void>;
 }
 
 /** Options for validating one certificate for one purpose. */

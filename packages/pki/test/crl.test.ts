@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { type Server, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseCertificate } from "../src/cert.js";
 import { PkiError } from "../src/errors.js";
 import { createTrustPolicy } from "../src/trust/index.js";
+import { copyCaDb, genCrl } from "./ca-db.js";
 import type { CertInfo } from "../src/types.js";
 
 /**
@@ -29,46 +30,20 @@ const tmp = mkdtempSync(join(tmpdir(), "sealpost-crl-"));
 let crlShort: Uint8Array; // nextUpdate in 1 hour, hold lifted
 let crlLong: Uint8Array; // nextUpdate in 3 hours, hold lifted
 
-/** A later GCA CRL from a copy of the fixture CA database in which the hold on 鄭雅文's certificate is lifted. */
-function genCrl(db: string, hours: number): Uint8Array {
-  const out = join(db, `crl-${hours}h.der`);
-  execFileSync(
-    "openssl",
-    [
-      "ca",
-      "-config",
-      join(db, "ca.cnf"),
-      "-gencrl",
-      "-keyfile",
-      join(pki, "intermediate/gca.key.pem"),
-      "-cert",
-      join(pki, "intermediate/gca.cert.pem"),
-      "-crlhours",
-      String(hours),
-      "-out",
-      `${out}.pem`,
-    ],
-    { cwd: db, stdio: "pipe" },
-  );
-  execFileSync("openssl", ["crl", "-in", `${out}.pem`, "-outform", "DER", "-out", out], { stdio: "pipe" });
-  return new Uint8Array(readFileSync(out));
-}
-
 beforeAll(() => {
+  // A copy of the fixture CA database in which the hold on 鄭雅文's certificate is lifted.
   const db = join(tmp, "ca-db");
-  mkdirSync(db);
-  for (const f of readdirSync(join(pki, "ca-db"))) copyFileSync(join(pki, "ca-db", f), join(db, f));
-  const index = readFileSync(join(db, "index.txt"), "utf8").split("\n");
-  const lifted = index.map((line) => {
-    const f = line.split("\t");
-    return f[0] === "R" && (f[2] ?? "").includes("holdInstruction") ? ["V", f[1], "", ...f.slice(3)].join("\t") : line;
+  copyCaDb(db, (text) => {
+    const index = text.split("\n");
+    const lifted = index.map((line) => {
+      const f = line.split("\t");
+      return f[0] === "R" && (f[2] ?? "").includes("holdInstruction")
+        ? ["V", f[1], "", ...f.slice(3)].join("\t")
+        : line;
+    });
+    expect(lifted.filter((l) => l.startsWith("R")).length).toBe(1);
+    return lifted.join("\n");
   });
-  expect(lifted.filter((l) => l.startsWith("R")).length).toBe(1);
-  writeFileSync(join(db, "index.txt"), lifted.join("\n"));
-  writeFileSync(
-    join(db, "ca.cnf"),
-    "[ ca ]\ndefault_ca = gca\n[ gca ]\ndatabase = ./index.txt\ncrlnumber = ./crlnumber\ndefault_md = sha256\ncrl_extensions = crl_ext\n[ crl_ext ]\nauthorityKeyIdentifier = keyid:always\n",
-  );
   crlShort = genCrl(db, 1);
   crlLong = genCrl(db, 3);
 });

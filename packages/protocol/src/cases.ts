@@ -22,6 +22,24 @@ export const CASE_TRANSITIONS = {
 
 export type CaseAction = keyof typeof CASE_TRANSITIONS;
 
+/**
+ * What is recorded on a case without moving it (signed receipts), and the states each is allowed in: a payload
+ * receipt once the receiving side fetched the payload, a result receipt once the sender fetched the result.
+ */
+export const CASE_RECORDS = {
+  payload_receipt: { in: ["received", "processed", "result_received"], side: "receiver" },
+  result_receipt: { in: ["result_received"], side: "sender" },
+} as const satisfies Record<string, { in: readonly CaseState[]; side: "sender" | "receiver" }>;
+
+export type CaseRecord = keyof typeof CASE_RECORDS;
+
+/** The states in which `action` (a transition or a record) is allowed. */
+export function allowedStates(action: CaseAction | CaseRecord): readonly CaseState[] {
+  return action in CASE_TRANSITIONS
+    ? CASE_TRANSITIONS[action as CaseAction].from
+    : CASE_RECORDS[action as CaseRecord].in;
+}
+
 /** The state after `action` from `state`, or undefined when the transition is illegal. */
 export function nextState(state: CaseState, action: CaseAction): CaseState | undefined {
   const t = CASE_TRANSITIONS[action];

@@ -2,4 +2,5 @@ export * from "./errors.js";
 export * from "./cases.js";
 export * from "./oids.js";
 export * from "./exit-codes.js";
-export * from "./api.js";
+export * from "./canonical-json.js";
+export * from "./api/index.js";

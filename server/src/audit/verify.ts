@@ -1,4 +1,4 @@
-import type Database from "better-sqlite3";
+import type { Db } from "../db/db.js";
 import { entryHash, GENESIS_HASH, iterateAudit } from "./log.js";
 
 /** The outcome of a chain check: `ok`, the number of entries checked, and the first broken entry when not ok. */
@@ -13,11 +13,11 @@ export interface AuditVerifyResult {
  * Recomputes the chain from the first entry: each entry's hash over its fields, its link to the previous hash, and
  * consecutive sequence numbers. Stops at the first broken entry and names it.
  */
-export function verifyAudit(db: Database.Database): AuditVerifyResult {
+export async function verifyAudit(db: Db): Promise<AuditVerifyResult> {
   let prev = GENESIS_HASH;
   let expectSeq = 1;
   let n = 0;
-  for (const e of iterateAudit(db)) {
+  for await (const e of iterateAudit(db)) {
     if (e.seq !== expectSeq) {
       return {
         ok: false,

@@ -1,5 +1,5 @@
 import type { RecipientInfoSummary } from "../crypto.js";
-import type { CertRow } from "../registry/service.js";
+import type { CertRow } from "../registry/repository.js";
 
 /** What the server expected versus what the envelope names, for a RECIPIENTS_MISMATCH error's details. */
 export interface RecipientComparison {
@@ -27,14 +27,14 @@ function matches(ri: RecipientInfoSummary, c: CertRow): boolean {
 
 /**
  * Compares an envelope's RecipientInfos with the expected certificates: exact when every RecipientInfo is a key
- * transport to one expected certificate (by issuer and serial number, or subjectKeyIdentifier) and every expected
+ * transport (RSA) or a key agreement recipient key (ECDH: one entry per RecipientEncryptedKey) to one expected certificate (by issuer and serial number, or subjectKeyIdentifier) and every expected
  * certificate is named once.
  */
 export function compareRecipients(found: RecipientInfoSummary[], expected: CertRow[]): RecipientComparison {
   const hit = new Map<string, number>();
   const unexpected: RecipientInfoSummary[] = [];
   for (const ri of found) {
-    const c = ri.type === "ktri" ? expected.find((e) => matches(ri, e)) : undefined;
+    const c = ri.type === "ktri" || ri.type === "kari" ? expected.find((e) => matches(ri, e)) : undefined;
     if (!c) unexpected.push(ri);
     else hit.set(c.id, (hit.get(c.id) ?? 0) + 1);
   }

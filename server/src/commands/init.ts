@@ -1,11 +1,12 @@
-import { chmod, copyFile, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { createContext } from "../app.js";
+import { closeContext, createContext } from "../app.js";
 import { configPath, DEFAULT_CONFIG, type ServerConfig } from "../config.js";
-import { databasePath, openDatabase } from "../db/open.js";
+import { databasePath, openDb } from "../db/open.js";
+import { checkPostgresUrl, type PostgresConfig, redactUrl } from "../db/postgres.js";
 import { ServerError } from "../errors.js";
 import type { Logger } from "../log.js";
-import { addAgency, addCertificate, addStaff } from "../registry/service.js";
+import { createRegistryService } from "../registry/service.js";
 
 export interface InitOptions {
   data: string;
@@ -26,24 +27,37 @@ export interface InitOptions {
   /** Default "require". */
   revocation?: "require" | "prefer" | "off";
   listen?: string;
+  /**
+   * The database: a postgres:// URL without a password (USER@HOST:PORT/DB; the password comes from `dbPasswordFile`,
+   * PGPASSWORD or a passfile), or absent for SQLite in the data folder (default).
+   */
+  db?: string;
+  /** A file whose first line is the PostgreSQL password (kept as its path in config.json, read at start). */
+  dbPasswordFile?: string;
   log: Logger;
 }
 
 /**
- * Creates a data folder: config.json with defaults, trust material, the SQLite database (migrated), the file store
- * (files/, tmp/), and the first admin (agency, staff member, signing certificate validated against the trust
- * anchors). Refuses a folder that already holds a database; on failure removes what it created.
+ * Creates a data folder: config.json with defaults, trust material, the database (SQLite in the folder, or the
+ * PostgreSQL database named by `db`; migrated), the file store (files/, tmp/), and the first admin (agency, staff
+ * member, signing certificate validated against the trust anchors). Refuses a folder that already holds a database,
+ * and a PostgreSQL database that already holds a registry; on failure removes what it created in the folder.
  */
 export async function initDataDir(o: InitOptions): Promise<{ adminId: string; config: ServerConfig }> {
   const data = resolve(o.data);
+  const database: PostgresConfig | undefined = o.db
+    ? {
+        url: checkPostgresUrl(o.db).toString(),
+        ...(o.dbPasswordFile ? { passwordFile: resolve(o.dbPasswordFile) } : {}),
+      }
+    : undefined;
   await mkdir(data, { recursive: true, mode: 0o700 });
-  await chmod(data, 0o700); // also when the folder existed: it will hold the database and the sealed files
   const before = await readdir(data);
   if (before.includes("sealpost.db")) {
     throw new ServerError("CONFLICT", `${databasePath(data)} already exists.`, { hint: "Use another --data folder." });
   }
   try {
-    return await initFresh(data, o);
+    return await initFresh(data, o, database);
   } catch (e) {
     // Leave the folder as it was: remove only what this init created.
     const created = (await readdir(data)).filter((f) => !before.includes(f));
@@ -52,7 +66,11 @@ export async function initDataDir(o: InitOptions): Promise<{ adminId: string; co
   }
 }
 
-async function initFresh(data: string, o: InitOptions): Promise<{ adminId: string; config: ServerConfig }> {
+async function initFresh(
+  data: string,
+  o: InitOptions,
+  database: PostgresConfig | undefined,
+): Promise<{ adminId: string; config: ServerConfig }> {
   await mkdir(join(data, "trust", "crls"), { recursive: true });
   await copyFile(o.trust, join(data, "trust", "anchors.pem"));
   const trust: ServerConfig["trust"] = { anchors: "trust/anchors.pem", revocation: o.revocation ?? "require" };
@@ -69,19 +87,39 @@ async function initFresh(data: string, o: InitOptions): Promise<{ adminId: strin
     }
   }
   if (o.crlDir) trust.crlDir = resolve(o.crlDir);
-  const config: ServerConfig = { ...DEFAULT_CONFIG, ...(o.listen ? { listen: o.listen } : {}), trust };
+  const config: ServerConfig = {
+    ...DEFAULT_CONFIG,
+    ...(o.listen ? { listen: o.listen } : {}),
+    trust,
+    ...(database ? { database } : {}),
+  };
   await writeFile(configPath(data), `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
-  openDatabase(data, { mustExist: false }).close();
+  const db = await openDb(data, database, { mustExist: false });
+  try {
+    if (database && (await db.read((uow) => uow.registry.agencies())).length > 0) {
+      throw new ServerError("CONFLICT", `The database ${redactUrl(database.url)} already holds a sealpost registry.`, {
+        hint: "Give an empty database, or start a server on the data folder that uses it.",
+      });
+    }
+  } finally {
+    await db.close();
+  }
   const ctx = await createContext(data, { log: o.log, sweep: false });
   try {
     const pem = await readFile(o.adminCert, "utf8");
     const agency = o.adminAgency ?? "SEALPOST";
     const email = o.adminEmail ?? "admin@sealpost.invalid";
-    addAgency(ctx, null, { code: agency, name: agency, email, allowCidrs: [] });
-    const admin = addStaff(ctx, null, { agency, name: o.adminName ?? "administrator", email, role: "admin" });
-    await addCertificate(ctx, null, { staff: admin.id, pem, purpose: "sign" });
+    const registry = createRegistryService({ db: ctx.db, clock: ctx.clock, validator: ctx.validator });
+    await registry.addAgency(null, { code: agency, name: agency, email, allowCidrs: [] });
+    const admin = await registry.addStaff(null, {
+      agency,
+      name: o.adminName ?? "administrator",
+      email,
+      role: "admin",
+    });
+    await registry.addCertificate(null, { staff: admin.id, pem, purpose: "sign" });
     return { adminId: admin.id, config };
   } finally {
-    ctx.db.close();
+    await closeContext(ctx);
   }
 }

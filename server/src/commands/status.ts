@@ -1,5 +1,4 @@
-import type Database from "better-sqlite3";
-import { type CrlStatus, crlStatus } from "../crls/index.js";
+import type { Db } from "../db/db.js";
 import { type MailStatus, mailStatus } from "../mail/outbox.js";
 import { type RetentionStatus, retentionStatus } from "../retention/status.js";
 
@@ -8,28 +7,15 @@ export interface ServerStatus {
   cases: Record<string, number>;
   mail: MailStatus;
   retention: RetentionStatus;
-  /** The CRLs as the refresh job last left them, judged now, with a warning per CRL stale or about to be. */
-  crls: CrlStatus;
 }
 
-export function serverStatus(
-  db: Database.Database,
-  options: { retentionDays: number; crlWarnBeforeHours?: number; now?: Date },
-): ServerStatus {
-  const cases: Record<string, number> = {};
-  for (const r of db.prepare("SELECT state, COUNT(*) AS n FROM cases GROUP BY state").all() as {
-    state: string;
-    n: number;
-  }[]) {
-    cases[r.state] = r.n;
-  }
+export async function serverStatus(db: Db, options: { retentionDays: number; now?: Date }): Promise<ServerStatus> {
   return {
-    cases,
-    mail: mailStatus(db),
-    retention: retentionStatus(db, { retentionDays: options.retentionDays }),
-    crls: crlStatus(db, {
+    cases: await db.read((uow) => uow.cases.countByState()),
+    mail: await mailStatus(db),
+    retention: await retentionStatus(db, {
+      retentionDays: options.retentionDays,
       ...(options.now ? { now: options.now } : {}),
-      ...(options.crlWarnBeforeHours !== undefined ? { warnBeforeMs: options.crlWarnBeforeHours * 3600_000 } : {}),
     }),
   };
 }

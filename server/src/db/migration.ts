@@ -1,7 +1,9 @@
-import type Database from "better-sqlite3";
-
-/** One schema step. `id` is "<module>-NNN" ("core-001", "mail-001"...); `up` runs inside a transaction, once. */
+/**
+ * One schema step, written for both databases. `id` is "<domain>-NNN" ("core-001", "mail-001", ...); each form is
+ * a SQL script run once, inside a transaction, recorded in `schema_migrations`. Never edit an applied step.
+ */
 export interface Migration {
   id: string;
-  up(db: Database.Database): void;
+  sqlite: string;
+  postgres: string;
 }

@@ -1,28 +1,56 @@
 import { join } from "node:path";
-import Database from "better-sqlite3";
-import { migrate } from "./migrate.js";
-import { createPrivateFile } from "./private-files.js";
+import { type Clock, systemClock } from "../clock.js";
+import { ALL_MIGRATIONS } from "./all-migrations.js";
+import { Db } from "./db.js";
+import { migrate, migratePostgres } from "./migrate.js";
+import { type PostgresConfig, postgresKysely, postgresPool } from "./postgres.js";
+import { openSqliteFile, sqliteKysely } from "./sqlite.js";
 
-/** The database file inside a data folder. */
+/** The SQLite database file inside a data folder (the default database). */
 export function databasePath(dataDir: string): string {
   return join(dataDir, "sealpost.db");
 }
 
+/** Options of openDb. */
+export interface OpenDbOptions {
+  /** SQLite: refuse to create a new database file (use `init` for that). Default true. */
+  mustExist?: boolean;
+  /** Apply pending migrations. Default true. */
+  migrate?: boolean;
+  /** Default: the system clock. */
+  clock?: Clock;
+}
+
 /**
- * Opens `<data>/sealpost.db` with WAL, foreign keys on and busy_timeout 5000, and applies pending migrations
- * (unless `migrate: false`). `mustExist` (default true) refuses to create a new database (use `init` for that); a
- * new one is created with mode 0600.
+ * Opens a data folder's database: PostgreSQL when `database` is configured (config.json `database`, see
+ * PostgresConfig), otherwise SQLite at `<data>/sealpost.db` (WAL, foreign keys, busy_timeout 5000; writes through one
+ * connection, reads through a second, query-only one). Applies pending migrations unless `migrate: false`.
  */
-export function openDatabase(
+export async function openDb(
   dataDir: string,
-  options: { mustExist?: boolean; migrate?: boolean } = {},
-): Database.Database {
-  if (options.mustExist === false) createPrivateFile(databasePath(dataDir));
-  const db = new Database(databasePath(dataDir), { fileMustExist: options.mustExist ?? true });
-  db.pragma("journal_mode = WAL");
-  db.pragma("foreign_keys = ON");
-  db.pragma("busy_timeout = 5000");
-  db.pragma("synchronous = FULL");
-  if (options.migrate ?? true) migrate(db);
-  return db;
+  database: PostgresConfig | undefined,
+  options: OpenDbOptions = {},
+): Promise<Db> {
+  const clock = options.clock ?? systemClock;
+  if (database) {
+    const writer = postgresKysely(postgresPool(database));
+    try {
+      if (options.migrate ?? true) await migratePostgres(writer, ALL_MIGRATIONS, clock);
+    } catch (e) {
+      await writer.destroy();
+      throw e;
+    }
+    return new Db({ dialect: "postgres", writer, clock });
+  }
+  const file = databasePath(dataDir);
+  const raw = openSqliteFile(file, { mustExist: options.mustExist ?? true });
+  try {
+    if (options.migrate ?? true) migrate(raw, ALL_MIGRATIONS, clock);
+  } catch (e) {
+    raw.close();
+    throw e;
+  }
+  const reader = openSqliteFile(file);
+  reader.pragma("query_only = ON");
+  return new Db({ dialect: "sqlite", writer: sqliteKysely(raw), reader: sqliteKysely(reader), clock });
 }

@@ -1,20 +1,18 @@
-import { registerPayloadFromFile } from "../cases/service.js";
-import type { ServerContext } from "../context.js";
+import type { CaseService } from "../cases/service.js";
+import type { Db } from "../db/db.js";
 import { ServerError } from "../errors.js";
-import { findCaseByPayloadInCore, type PayloadSink } from "./ports.js";
+import type { PayloadSink } from "./ports.js";
 
 /**
- * The production PayloadSink: server-core's `registerPayloadFromFile` (same checks, transaction, audit and notices
- * as a manual `sealpost send`). The sidecar's sender must be an active staff member of the drop's own agency; an
- * agency's outbox can never register cases in another agency's name. Temp files must come from `ctx.store.tempPath()`
- * (pass it as the DropService `tempPath` option).
+ * The production PayloadSink: the cases domain's registerPayloadFromFile (same checks, transaction, audit and
+ * notices as a manual `sealpost send`). The sidecar's sender must be an active staff member of the drop's own agency;
+ * an agency's outbox can never register cases in another agency's name. Temp files must come from the file store's
+ * tempPath() (pass it as the DropService `tempPath` option).
  */
-export function corePayloadSink(ctx: ServerContext): PayloadSink {
+export function corePayloadSink(deps: { cases: CaseService; db: Db }): PayloadSink {
   return {
     async registerPayload(fields, file) {
-      const staff = ctx.db
-        .prepare("SELECT id, agency FROM staff WHERE email = ? COLLATE NOCASE AND active = 1")
-        .get(fields.senderEmail) as { id: string; agency: string } | undefined;
+      const staff = await deps.db.read((uow) => uow.registry.activeStaffByEmail(fields.senderEmail));
       if (!staff) {
         throw new ServerError("NOT_FOUND", `No active staff member has the sender e-mail ${fields.senderEmail}.`, {
           hint: "Put the e-mail of a registered sender of this agency in the sidecar's senderEmail.",
@@ -26,7 +24,7 @@ export function corePayloadSink(ctx: ServerContext): PayloadSink {
           `The sender ${fields.senderEmail} is not staff of ${file.dropAgency}, the agency of this drop.`,
         );
       }
-      const dto = await registerPayloadFromFile(ctx, {
+      const dto = await deps.cases.registerPayloadFromFile({
         caseFields: {
           category: fields.category,
           receivingAgency: fields.receivingAgency,
@@ -43,8 +41,6 @@ export function corePayloadSink(ctx: ServerContext): PayloadSink {
       });
       return { caseId: dto.id };
     },
-    findCaseByPayload(sha256, agency) {
-      return findCaseByPayloadInCore(ctx.db, sha256, agency);
-    },
+    findCaseByPayload: (sha256, agency) => deps.cases.caseByPayload(sha256, agency),
   };
 }

@@ -1,5 +1,5 @@
 import type { Readable } from "node:stream";
-import type Database from "better-sqlite3";
+import type { Db } from "../db/db.js";
 import type { DropCaseFields } from "./types.js";
 
 /**
@@ -37,7 +37,7 @@ export interface PayloadSink {
    * The case whose payload is the file with this SHA-256, sent by `agency`, if any. Used to recover a registration
    * whose outcome was lost (crash after the commit, before drop_files was updated).
    */
-  findCaseByPayload(sha256: string, agency: string): string | undefined;
+  findCaseByPayload(sha256: string, agency: string): Promise<string | undefined>;
 }
 
 /** A sealed file waiting to be pushed into an agency's SFTP inbox. */
@@ -55,7 +55,7 @@ export interface Deliverable {
 
 /** The sealed files an agency should find in its inbox now. */
 export interface DeliverySource {
-  pending(agency: string): Deliverable[];
+  pending(agency: string): Promise<Deliverable[]>;
 }
 
 /** The minimal file store the default delivery source reads from (server-core's FileStore fits). */
@@ -64,48 +64,21 @@ export interface SealedFileReader {
 }
 
 /**
- * Delivery source over server-core's `cases` table: payloads of cases the agency receives in state "sent", and
- * results of cases the agency sent in state "processed". Remote names: `<caseId>.payload.p7m` and
- * `<caseId>.result.p7m`. Purged files (size null) are skipped.
+ * Delivery source over the cases domain: payloads of cases the agency receives in state "sent", and results of cases
+ * the agency sent in state "processed". Remote names: `<caseId>.payload.p7m` and `<caseId>.result.p7m`.
  */
-export function coreDeliverySource(db: Database.Database, files: SealedFileReader): DeliverySource {
-  const payloads = db.prepare(
-    `SELECT id, payload_sha256 AS sha256, payload_size AS size FROM cases
-     WHERE receiving_agency = ? AND state = 'sent' AND payload_sha256 IS NOT NULL AND payload_size IS NOT NULL
-     ORDER BY created_at, id`,
-  );
-  const results = db.prepare(
-    `SELECT id, result_sha256 AS sha256, result_size AS size FROM cases
-     WHERE sender_agency = ? AND state = 'processed' AND result_sha256 IS NOT NULL AND result_size IS NOT NULL
-     ORDER BY created_at, id`,
-  );
+export function coreDeliverySource(db: Db, files: SealedFileReader): DeliverySource {
   return {
-    pending(agency) {
-      const out: Deliverable[] = [];
-      for (const [kind, stmt] of [
-        ["payload", payloads],
-        ["result", results],
-      ] as const) {
-        for (const r of stmt.all(agency) as { id: string; sha256: string; size: number }[]) {
-          out.push({
-            caseId: r.id,
-            kind,
-            fileName: `${r.id}.${kind}.p7m`,
-            sha256: r.sha256,
-            size: r.size,
-            open: () => files.read(r.sha256),
-          });
-        }
-      }
-      return out;
+    async pending(agency) {
+      const items = await db.read((uow) => uow.cases.pendingDeliveries(agency));
+      return items.map((r) => ({
+        caseId: r.caseId,
+        kind: r.kind,
+        fileName: `${r.caseId}.${r.kind}.p7m`,
+        sha256: r.sha256,
+        size: r.size,
+        open: () => files.read(r.sha256),
+      }));
     },
   };
-}
-
-/** Default for `PayloadSink.findCaseByPayload` over server-core's `cases` table. */
-export function findCaseByPayloadInCore(db: Database.Database, sha256: string, agency: string): string | undefined {
-  const r = db
-    .prepare("SELECT id FROM cases WHERE payload_sha256 = ? AND sender_agency = ? ORDER BY created_at DESC LIMIT 1")
-    .get(sha256, agency) as { id: string } | undefined;
-  return r?.id;
 }

@@ -4,7 +4,7 @@ import { isSealpostError, type SealpostError } from "@sealpost/protocol";
 import { DropError } from "./errors.js";
 import type { RunContext } from "./run-context.js";
 import { MAX_SIDECAR_BYTES, parseSidecar } from "./sidecar.js";
-import type { DropFileRecord } from "./store.js";
+import type { DropFileRecord } from "./repository.js";
 
 /**
  * One attempt of a pull run: take every complete sealed file from the agency's SFTP outbox, register it as a case
@@ -36,7 +36,7 @@ export async function pullOnce(ctx: RunContext): Promise<void> {
   const ready = [...files.keys()]
     .filter((n) => n.endsWith(".p7m") && files.has(`${n}${drop.completion === "marker" ? ".done" : ".json"}`))
     .sort();
-  const orphans = findOrphans(ctx, files);
+  const orphans = await findOrphans(ctx, files);
   if (ready.length === 0 && orphans.length === 0) return;
   await session.ensureDir(posix.join(dir, "processed"));
   await session.ensureDir(posix.join(dir, "failed"));
@@ -60,13 +60,13 @@ export function isPlainRemoteName(name: string): boolean {
 }
 
 /** Sidecars and markers left behind by a crash between moving NAME.p7m and moving its companions. */
-function findOrphans(ctx: RunContext, files: Map<string, number>): DropFileRecord[] {
+async function findOrphans(ctx: RunContext, files: Map<string, number>): Promise<DropFileRecord[]> {
   const out: DropFileRecord[] = [];
   const seen = new Set<string>();
   for (const n of files.keys()) {
     const m = /^(.*\.p7m)\.(json|done)$/.exec(n);
     if (!m || files.has(m[1]!) || seen.has(m[1]!)) continue;
-    const rec = ctx.store.pendingMove(ctx.drop.name, m[1]!);
+    const rec = await ctx.drops((r) => r.pendingMove(ctx.drop.name, m[1]!));
     if (rec?.movedTo) {
       seen.add(m[1]!);
       out.push(rec);
@@ -100,14 +100,19 @@ async function finishMove(ctx: RunContext, rec: DropFileRecord, files: Map<strin
     await ctx.session.rename(posix.join(dir, n), posix.join(dir, `${rec.movedTo}${suffix}`));
     files.delete(n);
   }
-  ctx.store.markMoved(ctx.drop.name, rec.sha256);
+  await ctx.drops((r) => r.markMoved(ctx.drop.name, rec.sha256));
 }
 
+/** How much of a file too large to take is read, to identify it in the records (its first 64 MiB). */
+export const OVERSIZED_HASH_BYTES = 64 * 1024 * 1024;
+
 async function pullFile(ctx: RunContext, name: string, files: Map<string, number>): Promise<void> {
-  const { drop, session, store } = ctx;
+  const { drop, session } = ctx;
   const dir = drop.remoteDir;
   if ((files.get(name) ?? 0) > ctx.maxFileBytes) {
-    const { sha256, size } = await session.hash(posix.join(dir, name));
+    // Identified by the SHA-256 of its first bytes only: reading a file of any size whole just to refuse it
+    // would let the agency's server make the relay read without end.
+    const { sha256, size, hashedBytes } = await session.hash(posix.join(dir, name), OVERSIZED_HASH_BYTES);
     const e = new DropError(
       "REJECTED",
       `The file is ${size} bytes, more than the ${ctx.maxFileBytes} bytes the server accepts.`,
@@ -115,17 +120,17 @@ async function pullFile(ctx: RunContext, name: string, files: Map<string, number
         hint: "Split the batch into smaller files, or ask the server's operators to raise maxUploadBytes.",
       },
     );
-    return await reject(ctx, name, sha256, size, e, files);
+    return await reject(ctx, name, sha256, size, e, files, hashedBytes);
   }
   const temp = ctx.newTempPath();
   try {
     const { sha256, size } = await session.download(posix.join(dir, name), temp, ctx.maxFileBytes);
-    const prior = store.pulledFile(drop.name, sha256);
+    const prior = await ctx.drops((r) => r.pulledFile(drop.name, sha256));
     let caseId =
       prior?.outcome === "registered" || prior?.outcome === "processed" ? (prior.caseId ?? undefined) : undefined;
     if (prior?.outcome === "registering") {
-      caseId = ctx.sink.findCaseByPayload(sha256, drop.agency);
-      if (caseId) recordRegistered(ctx, name, sha256, size, caseId, true);
+      caseId = await ctx.sink.findCaseByPayload(sha256, drop.agency);
+      if (caseId) await recordRegistered(ctx, name, sha256, size, caseId, true);
     }
     if (caseId) {
       // Registered before (crash or lost connection between commit and move): finish the move, never register again.
@@ -151,7 +156,7 @@ async function pullFile(ctx: RunContext, name: string, files: Map<string, number
       if (e instanceof DropError && !e.retryable) return await reject(ctx, name, sha256, size, e, files);
       throw e;
     }
-    store.markRegistering(drop.name, name, sha256, size, ctx.runId);
+    await ctx.drops((r) => r.markRegistering(drop.name, name, sha256, size, ctx.runId));
     try {
       ({ caseId } = await ctx.sink.registerPayload(fields, {
         tempPath: temp,
@@ -167,7 +172,7 @@ async function pullFile(ctx: RunContext, name: string, files: Map<string, number
       }
       throw e;
     }
-    recordRegistered(ctx, name, sha256, size, caseId, false);
+    await recordRegistered(ctx, name, sha256, size, caseId, false);
     ctx.emit({ drop: drop.name, runId: ctx.runId, name, stage: "registered", sha256, caseId });
     await moveTo(ctx, name, sha256, "processed", files);
     ctx.emit({ drop: drop.name, runId: ctx.runId, name, stage: "processed", sha256, caseId });
@@ -176,18 +181,23 @@ async function pullFile(ctx: RunContext, name: string, files: Map<string, number
   }
 }
 
-function recordRegistered(
+async function recordRegistered(
   ctx: RunContext,
   name: string,
   sha256: string,
   size: number,
   caseId: string,
   recovered: boolean,
-): void {
-  const { drop, store } = ctx;
-  store.db.transaction(() => {
-    store.setPullOutcome(drop.name, sha256, "registered", { caseId, runId: ctx.runId, remoteName: name, size });
-    ctx.audit({
+): Promise<void> {
+  const { drop } = ctx;
+  await ctx.db.tx(async (uow) => {
+    await uow.drops.setPullOutcome(drop.name, sha256, "registered", {
+      caseId,
+      runId: ctx.runId,
+      remoteName: name,
+      size,
+    });
+    await ctx.audit(uow, {
       actor: `drop:${drop.name}`,
       role: "system",
       agency: drop.agency,
@@ -197,7 +207,7 @@ function recordRegistered(
       source: drop.host,
       detail: { drop: drop.name, remoteName: name, size, runId: ctx.runId, ...(recovered ? { recovered: true } : {}) },
     });
-  })();
+  });
   ctx.progress.files += 1;
   ctx.progress.bytes += size;
 }
@@ -211,8 +221,8 @@ async function moveTo(
   files: Map<string, number>,
 ): Promise<void> {
   const movedTo = await targetBase(ctx, name, folder);
-  ctx.store.setMoveTarget(ctx.drop.name, sha256, name, movedTo);
-  const rec = ctx.store.pulledFile(ctx.drop.name, sha256)!;
+  await ctx.drops((r) => r.setMoveTarget(ctx.drop.name, sha256, name, movedTo));
+  const rec = (await ctx.drops((r) => r.pulledFile(ctx.drop.name, sha256)))!;
   await finishMove(ctx, rec, files);
 }
 
@@ -224,27 +234,36 @@ async function reject(
   size: number,
   e: SealpostError,
   files: Map<string, number>,
+  hashedBytes = size,
 ): Promise<void> {
-  const { drop, store } = ctx;
+  const { drop } = ctx;
   const at = ctx.now().toISOString();
   const reason = e.message;
-  store.db.transaction(() => {
-    store.setPullOutcome(drop.name, sha256, "failed", {
+  await ctx.db.tx(async (uow) => {
+    await uow.drops.setPullOutcome(drop.name, sha256, "failed", {
       error: `${e.code}: ${reason}`,
       runId: ctx.runId,
       remoteName: name,
       size,
     });
-    ctx.audit({
+    await ctx.audit(uow, {
       actor: `drop:${drop.name}`,
       role: "system",
       agency: drop.agency,
       action: "drop.pull.rejected",
       fileSha256: [sha256],
       source: drop.host,
-      detail: { drop: drop.name, remoteName: name, size, code: e.code, reason, runId: ctx.runId },
+      detail: {
+        drop: drop.name,
+        remoteName: name,
+        size,
+        ...(hashedBytes < size ? { hashedBytes } : {}),
+        code: e.code,
+        reason,
+        runId: ctx.runId,
+      },
     });
-  })();
+  });
   ctx.progress.errors.push({ at, code: e.code, message: reason, file: name });
   const movedTo = await targetBase(ctx, name, "failed");
   const text = [
@@ -253,12 +272,12 @@ async function reject(
     `Reason (${e.code}): ${reason}`,
     ...(e.hint ? [`What to do: ${e.hint}`] : []),
     "",
-    `SHA-256: ${sha256}`,
+    hashedBytes < size ? `SHA-256 of the first ${hashedBytes} bytes: ${sha256}` : `SHA-256: ${sha256}`,
     `Size: ${size} bytes`,
     "",
   ].join("\n");
   await ctx.session.writeText(posix.join(drop.remoteDir, `${movedTo}.error.txt`), text);
-  store.setMoveTarget(drop.name, sha256, name, movedTo);
-  await finishMove(ctx, store.pulledFile(drop.name, sha256)!, files);
+  await ctx.drops((r) => r.setMoveTarget(drop.name, sha256, name, movedTo));
+  await finishMove(ctx, (await ctx.drops((r) => r.pulledFile(drop.name, sha256)))!, files);
   ctx.emit({ drop: drop.name, runId: ctx.runId, name, stage: "rejected", sha256, reason: `${e.code}: ${reason}` });
 }

@@ -14,8 +14,8 @@ import type { RunContext } from "./run-context.js";
  * different file already named NAME is left untouched and reported in the run's errors.
  */
 export async function pushOnce(ctx: RunContext): Promise<void> {
-  for (const item of ctx.deliveries.pending(ctx.drop.agency)) {
-    const done = ctx.store.pushedFile(ctx.drop.name, item.caseId, item.kind);
+  for (const item of await ctx.deliveries.pending(ctx.drop.agency)) {
+    const done = await ctx.drops((r) => r.pushedFile(ctx.drop.name, item.caseId, item.kind));
     if (done?.outcome === "delivered" && done.sha256 === item.sha256) continue;
     await pushFile(ctx, item);
   }
@@ -30,7 +30,7 @@ async function pushFile(ctx: RunContext, item: Deliverable): Promise<void> {
   const part = `${final}.part`;
   const existing = await session.size(final);
   if (existing === item.size) {
-    record(ctx, item, true);
+    await record(ctx, item, true);
     ctx.emit({
       drop: drop.name,
       runId: ctx.runId,
@@ -54,7 +54,7 @@ async function pushFile(ctx: RunContext, item: Deliverable): Promise<void> {
   }
   await session.upload(item.open(), part, item.size);
   await session.rename(part, final);
-  record(ctx, item, false);
+  await record(ctx, item, false);
   ctx.emit({
     drop: drop.name,
     runId: ctx.runId,
@@ -65,15 +65,15 @@ async function pushFile(ctx: RunContext, item: Deliverable): Promise<void> {
   });
 }
 
-function record(ctx: RunContext, item: Deliverable, alreadyThere: boolean): void {
-  const { drop, store } = ctx;
-  store.db.transaction(() => {
-    store.markDelivered(
+async function record(ctx: RunContext, item: Deliverable, alreadyThere: boolean): Promise<void> {
+  const { drop } = ctx;
+  await ctx.db.tx(async (uow) => {
+    await uow.drops.markDelivered(
       drop.name,
       { caseId: item.caseId, kind: item.kind, remoteName: item.fileName, sha256: item.sha256, size: item.size },
       ctx.runId,
     );
-    ctx.audit({
+    await ctx.audit(uow, {
       actor: `drop:${drop.name}`,
       role: "system",
       agency: drop.agency,
@@ -89,7 +89,7 @@ function record(ctx: RunContext, item: Deliverable, alreadyThere: boolean): void
         ...(alreadyThere ? { alreadyPresent: true } : {}),
       },
     });
-  })();
+  });
   if (!alreadyThere) {
     ctx.progress.files += 1;
     ctx.progress.bytes += item.size;

@@ -1,40 +1,23 @@
 import type { FastifyInstance } from "fastify";
-import type { ServerContext } from "../context.js";
+import { actorWith, requireAuth, sourceOf, type TokenResolver } from "../auth/guard.js";
 import { ServerError } from "../errors.js";
-import { actorWith, requireAuth, sourceOf } from "../http/auth.js";
-import { corePayloadSink } from "./core-sink.js";
+import type { Logger } from "../log.js";
 import { DropError } from "./errors.js";
-import { coreDeliverySource } from "./ports.js";
-import { type DropActor, DropService } from "./service.js";
+import type { DropActor, DropService } from "./service.js";
 import type { Drop, DropInput, DropRun } from "./types.js";
 
 /** Options of the drops plugin. */
 export interface DropsRoutesOptions {
-  ctx: ServerContext;
-  /**
-   * The drop service to serve. When absent the plugin builds one over `ctx` (server-core's payload registration,
-   * delivery from the file store), starts its schedules, and stops it when the app closes.
-   */
-  service?: DropService;
+  /** The drop service (built and scheduled by the server's composition root; see server/src/services.ts). */
+  drops: DropService;
+  auth: TokenResolver;
+  log: Logger;
 }
 
 type Named = { Params: { name: string } };
 
 /** A drop with its latest run, as GET /v1/drops and GET /v1/drops/:name return it. No key material. */
 export type DropView = Drop & { lastRun: DropRun | null };
-
-/** Builds the default service over server-core's context (what `dropsRoutes` does without `service`). */
-export function createDropService(ctx: ServerContext): DropService {
-  return new DropService({
-    db: ctx.db,
-    dataDir: ctx.dataDir,
-    payloads: corePayloadSink(ctx),
-    deliveries: coreDeliverySource(ctx.db, ctx.store),
-    tempPath: () => ctx.store.tempPath(),
-    log: ctx.log,
-    maxFileBytes: ctx.config.maxUploadBytes,
-  });
-}
 
 /**
  * Ops API of SFTP drops (role ops only; 401 without a token, 403 for other roles):
@@ -48,21 +31,16 @@ export function createDropService(ctx: ServerContext): DropService {
  *   POST /v1/drops/:name/enable     schedule it again (idempotent) -> Drop
  */
 export async function dropsRoutes(app: FastifyInstance, opts: DropsRoutesOptions): Promise<void> {
-  const { ctx } = opts;
-  let service = opts.service;
-  if (!service) {
-    const own = createDropService(ctx);
-    own.start();
-    app.addHook("onClose", async () => own.stop());
-    service = own;
-  }
-  const svc = service;
-  requireAuth(app, ctx);
+  const svc = opts.drops;
+  requireAuth(app, opts.auth);
   const opsActor = (request: Parameters<typeof actorWith>[0]): DropActor => {
     const a = actorWith(request, "ops");
     return { staffId: a.staffId, agency: a.agency, source: sourceOf(request) };
   };
-  const view = (d: Drop): DropView => ({ ...d, lastRun: svc.store.listRuns(d.name, 1)[0] ?? null });
+  const view = async (d: Drop): Promise<DropView> => ({
+    ...d,
+    lastRun: (await svc.drops((r) => r.listRuns(d.name, 1)))[0] ?? null,
+  });
 
   app.post("/v1/drops", async (request, reply) => {
     const actor = opsActor(request);
@@ -71,24 +49,24 @@ export async function dropsRoutes(app: FastifyInstance, opts: DropsRoutesOptions
   });
   app.get("/v1/drops", async (request) => {
     opsActor(request);
-    return svc.list().map(view);
+    return Promise.all((await svc.list()).map(view));
   });
   app.get<Named>("/v1/drops/:name", async (request) => {
     opsActor(request);
-    return view(svc.get(request.params.name));
+    return view(await svc.get(request.params.name));
   });
   app.post<Named & { Body: { wait?: boolean } | undefined }>("/v1/drops/:name/run", async (request, reply) => {
     const actor = opsActor(request);
-    let started: ReturnType<DropService["runNow"]>;
+    let started: Awaited<ReturnType<DropService["runNow"]>>;
     try {
-      started = svc.runNow(request.params.name, "manual");
+      started = await svc.runNow(request.params.name, "manual");
     } catch (e) {
       if (e instanceof DropError && e.code === "RUN_IN_PROGRESS") {
         throw new ServerError("CONFLICT", e.message, e.hint ? { hint: e.hint } : {});
       }
       throw e;
     }
-    ctx.log.info("drop run requested", { drop: request.params.name, by: actor.staffId, runId: started.run.id });
+    opts.log.info("drop run requested", { drop: request.params.name, by: actor.staffId, runId: started.run.id });
     if (request.body?.wait === true) return reply.status(200).send({ run: await started.done });
     started.done.catch(() => {});
     return reply.status(202).send({ run: started.run });
@@ -104,6 +82,3 @@ export async function dropsRoutes(app: FastifyInstance, opts: DropsRoutesOptions
   app.post<Named>("/v1/drops/:name/disable", async (request) => svc.disable(request.params.name, opsActor(request)));
   app.post<Named>("/v1/drops/:name/enable", async (request) => svc.enable(request.params.name, opsActor(request)));
 }
-
-/** The name server-core's app.ts looks for. */
-export const dropRoutes = dropsRoutes;

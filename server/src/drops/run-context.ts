@@ -3,7 +3,9 @@ import type { Logger } from "../log.js";
 import type { EnvelopeSummary } from "./envelope.js";
 import type { DeliverySource, PayloadSink } from "./ports.js";
 import type { SftpSession } from "./sftp.js";
-import type { DropStore } from "./store.js";
+import type { Db } from "../db/db.js";
+import type { UnitOfWork } from "../db/uow.js";
+import type { DropRepository } from "./repository.js";
 import type { Drop, RunError } from "./types.js";
 
 /** Something that happened to one file during a run (for listeners: logs, tests, metrics). */
@@ -30,14 +32,16 @@ export interface RunContext {
   drop: Drop;
   runId: number;
   session: SftpSession;
-  store: DropStore;
+  db: Db;
+  /** Runs `fn` on the drops repository in a transaction of its own. */
+  drops<T>(fn: (r: DropRepository) => Promise<T>): Promise<T>;
   sink: PayloadSink;
   deliveries: DeliverySource;
   /** A fresh local temp path (not yet existing) on the file store's file system. */
   newTempPath: () => string;
   inspect: (path: string) => Promise<EnvelopeSummary>;
-  /** Appends to the audit chain; called inside a transaction of `store.db`. */
-  audit: (entry: AuditEntryInput) => void;
+  /** Appends to the audit chain inside the transaction of `uow`. */
+  audit: (uow: UnitOfWork, entry: AuditEntryInput) => Promise<void>;
   progress: RunProgress;
   emit: (event: DropFileEvent) => void;
   log: Logger;

@@ -2,12 +2,13 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { isSealpostError } from "@sealpost/protocol";
-import type Database from "better-sqlite3";
 import { Cron } from "croner";
-import { type AuditEntryInput, appendAudit } from "../audit/log.js";
+import type { AuditEntryInput } from "../audit/log.js";
+import type { Db } from "../db/db.js";
+import { isUniqueViolation } from "../db/sql.js";
+import type { UnitOfWork } from "../db/uow.js";
 import { ServerError } from "../errors.js";
 import { type Logger, silentLogger } from "../log.js";
-import { enqueueMail } from "../mail/outbox.js";
 import { renderDropFailingMail } from "../mail/templates.js";
 import { inspectSealedFile } from "./envelope.js";
 import { DropError } from "./errors.js";
@@ -18,7 +19,7 @@ import { pullOnce } from "./pull.js";
 import { pushOnce } from "./push.js";
 import type { DropFileEvent, RunContext, RunProgress } from "./run-context.js";
 import { type SftpOpenOptions, SftpSession } from "./sftp.js";
-import { DropStore } from "./store.js";
+import type { DropRepository } from "./repository.js";
 import type { Drop, DropInput, DropRun, RunError } from "./types.js";
 
 /** What the service tells ops when a drop turns failing (default: an e-mail through the outbox, see below). */
@@ -31,7 +32,7 @@ export interface DropFailingNotice {
 }
 
 export interface DropServiceOptions {
-  db: Database.Database;
+  db: Db;
   /** The server's data folder: keys live in `<data>/drops/keys/`, pull temp files in `<data>/drops/tmp/`. */
   dataDir: string;
   /** Registers pulled files as case payloads (server-core's upload rules). */
@@ -39,13 +40,13 @@ export interface DropServiceOptions {
   /** Sealed files waiting for push drops (default wiring: coreDeliverySource). */
   deliveries: DeliverySource;
   log?: Logger;
-  /** Audit writer, called inside the transaction of the change. Default: appendAudit (server/src/audit/log.ts). */
-  audit?: (db: Database.Database, entry: AuditEntryInput) => void;
+  /** Audit writer, called inside the transaction of the change. Default: `uow.audit.append`. */
+  audit?: (uow: UnitOfWork, entry: AuditEntryInput) => Promise<void>;
   /**
-   * Called inside the transaction that marks a drop failing. Default: enqueueMail of renderDropFailingMail to the
-   * drop's notifyEmails plus every active ops staff member's e-mail.
+   * Called inside the transaction that marks a drop failing. Default: an outbox notice (renderDropFailingMail) to
+   * the drop's notifyEmails plus every active ops staff member's e-mail.
    */
-  notifyFailing?: (db: Database.Database, notice: DropFailingNotice) => void;
+  notifyFailing?: (uow: UnitOfWork, notice: DropFailingNotice) => Promise<void>;
   /** Fresh temp paths for pulled files; should be on the file store's file system. Default `<data>/drops/tmp/`. */
   tempPath?: () => string;
   /** Envelope check of a pulled file. Default: inspectSealedFile (@sealpost/cms inspect). */
@@ -56,6 +57,10 @@ export interface DropServiceOptions {
   sftp?: SftpOpenOptions;
   /** Longest wait between attempts, ms. Default 600000. */
   maxBackoffMs?: number;
+  /** This relay instance's id (recorded as each run's owner). Default: random. */
+  instance?: string;
+  /** A run holds the lease `drop:<name>` for this long, renewed every third of it while it runs. Default 30 000 ms. */
+  runLeaseMs?: number;
   now?: () => Date;
 }
 
@@ -68,24 +73,13 @@ export interface DropActor {
 
 const NAME_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 function describe(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
 /** Default failing notice: one outbox e-mail to the drop's notify list and every active ops staff member. */
-export function mailDropFailing(db: Database.Database, n: DropFailingNotice): void {
-  const ops = (
-    db.prepare("SELECT email FROM staff WHERE role = 'ops' AND active = 1 ORDER BY email").all() as { email: string }[]
-  ).map((r) => r.email);
+export async function mailDropFailing(uow: UnitOfWork, n: DropFailingNotice): Promise<void> {
+  const ops = (await uow.registry.activeStaffWithRole("ops")).map((r) => r.email);
   const to = [...new Set([...n.drop.notifyEmails, ...ops])];
   if (to.length === 0) return;
   const mail = renderDropFailingMail({
@@ -95,7 +89,7 @@ export function mailDropFailing(db: Database.Database, n: DropFailingNotice): vo
     lastError: n.lastError,
     lastSuccessAt: n.lastSuccessAt,
   });
-  enqueueMail(db, { to, subject: mail.subject, text: mail.text, kind: "drop.failing" });
+  await uow.mail.enqueue({ to, subject: mail.subject, text: mail.text, kind: "drop.failing" }, uow.clock.now());
 }
 
 /**
@@ -113,9 +107,8 @@ export function mailDropFailing(db: Database.Database, n: DropFailingNotice): vo
  * the database.
  */
 export class DropService {
-  readonly store: DropStore;
   private readonly log: Logger;
-  private readonly instance = randomBytes(8).toString("hex");
+  private readonly instance: string;
   private readonly crons = new Map<string, Cron>();
   private readonly running = new Map<string, Promise<DropRun>>();
   private readonly fileListeners = new Set<(e: DropFileEvent) => void>();
@@ -126,7 +119,7 @@ export class DropService {
 
   constructor(private readonly opts: DropServiceOptions) {
     this.now = opts.now ?? (() => new Date());
-    this.store = new DropStore(opts.db, this.now);
+    this.instance = opts.instance ?? randomBytes(8).toString("hex");
     this.log = opts.log ?? silentLogger;
   }
 
@@ -149,20 +142,20 @@ export class DropService {
    */
   async create(input: DropInput, actor: DropActor): Promise<Drop> {
     const d = this.validate(input);
-    if (this.store.getDrop(d.name)) {
+    if (await this.drops((r) => r.getDrop(d.name))) {
       throw new ServerError("CONFLICT", `A drop named "${d.name}" already exists.`, {
         hint: "Pick another name, or disable the old drop first.",
       });
     }
-    const agency = this.opts.db.prepare("SELECT code FROM agencies WHERE code = ?").get(d.agency);
+    const agency = await this.opts.db.read((uow) => uow.registry.agency(d.agency));
     if (!agency) throw new ServerError("NOT_FOUND", `No agency with code "${d.agency}" is registered.`);
     checkPrivateKey(input.privateKey);
     const key = await stageDropKey(this.opts.dataDir, d.name, input.privateKey);
     let drop: Drop;
     try {
-      drop = this.opts.db.transaction(() => {
-        const created = this.store.insertDrop({ ...d, createdBy: actor.staffId });
-        this.audit({
+      drop = await this.opts.db.tx(async (uow) => {
+        const created = await uow.drops.insertDrop({ ...d, createdBy: actor.staffId });
+        await this.audit(uow, {
           actor: actor.staffId,
           role: "ops",
           agency: actor.agency,
@@ -178,10 +171,10 @@ export class DropService {
           },
         });
         return created;
-      })();
+      });
     } catch (e) {
       await key.discard();
-      if ((e as { code?: string }).code === "SQLITE_CONSTRAINT_PRIMARYKEY") {
+      if (isUniqueViolation(e)) {
         throw new ServerError("CONFLICT", `A drop named "${d.name}" already exists.`);
       }
       throw e;
@@ -267,33 +260,38 @@ export class DropService {
     };
   }
 
-  list(): Drop[] {
-    return this.store.listDrops();
+  /** Runs `fn` on the drops repository in a transaction of its own. */
+  drops<T>(fn: (r: DropRepository) => Promise<T>): Promise<T> {
+    return this.opts.db.tx((uow) => fn(uow.drops));
+  }
+
+  list(): Promise<Drop[]> {
+    return this.drops((r) => r.listDrops());
   }
 
   /** Throws ServerError NOT_FOUND for an unknown name. */
-  get(name: string): Drop {
-    const d = this.store.getDrop(name);
+  async get(name: string): Promise<Drop> {
+    const d = await this.drops((r) => r.getDrop(name));
     if (!d)
       throw new ServerError("NOT_FOUND", `No drop named "${name}".`, { hint: "List drops with `sealpost drop list`." });
     return d;
   }
 
   /** Runs of a drop, newest first (default 50, at most 500). */
-  history(name: string, limit = 50): DropRun[] {
-    this.get(name);
-    return this.store.listRuns(name, Math.max(1, Math.min(500, limit)));
+  async history(name: string, limit = 50): Promise<DropRun[]> {
+    await this.get(name);
+    return this.drops((r) => r.listRuns(name, Math.max(1, Math.min(500, limit))));
   }
 
   /** Disables a drop: no more scheduled runs (a run in progress finishes). Idempotent. */
-  disable(name: string, actor: DropActor): Drop {
-    const d = this.get(name);
+  async disable(name: string, actor: DropActor): Promise<Drop> {
+    const d = await this.get(name);
     this.crons.get(name)?.stop();
     this.crons.delete(name);
     if (!d.enabled) return d;
-    this.opts.db.transaction(() => {
-      this.store.setEnabled(name, false);
-      this.audit({
+    await this.opts.db.tx(async (uow) => {
+      await uow.drops.setEnabled(name, false);
+      await this.audit(uow, {
         actor: actor.staffId,
         role: "ops",
         agency: actor.agency,
@@ -301,17 +299,17 @@ export class DropService {
         source: actor.source ?? null,
         detail: { drop: name },
       });
-    })();
+    });
     return this.get(name);
   }
 
   /** Enables a drop again and schedules it (when the service is started). Idempotent. */
-  enable(name: string, actor: DropActor): Drop {
-    const d = this.get(name);
+  async enable(name: string, actor: DropActor): Promise<Drop> {
+    const d = await this.get(name);
     if (!d.enabled) {
-      this.opts.db.transaction(() => {
-        this.store.setEnabled(name, true);
-        this.audit({
+      await this.opts.db.tx(async (uow) => {
+        await uow.drops.setEnabled(name, true);
+        await this.audit(uow, {
           actor: actor.staffId,
           role: "ops",
           agency: actor.agency,
@@ -319,9 +317,9 @@ export class DropService {
           source: actor.source ?? null,
           detail: { drop: name },
         });
-      })();
+      });
     }
-    const now = this.get(name);
+    const now = await this.get(name);
     if (this.started && !this.crons.has(name)) this.schedule(now);
     return now;
   }
@@ -329,11 +327,23 @@ export class DropService {
   private started = false;
 
   /** Marks runs left running by dead processes as aborted and schedules every enabled drop. */
-  start(): void {
+  async start(): Promise<void> {
     this.started = true;
     this.stopping = false;
-    for (const r of this.store.runningRuns()) this.abortIfStale(r);
-    for (const d of this.store.listDrops()) if (d.enabled) this.schedule(d);
+    await this.opts.db.tx(async (uow) => {
+      for (const r of await uow.drops.runningRuns()) await this.abortIfStale(r, uow);
+    });
+    for (const d of await this.list()) if (d.enabled && this.started) this.schedule(d);
+  }
+
+  /**
+   * Stops scheduling (the drops job moved to another instance); runs in progress go on to their end under their
+   * own leases, and manual runs stay possible.
+   */
+  async pauseSchedules(): Promise<void> {
+    this.started = false;
+    for (const c of this.crons.values()) c.stop();
+    this.crons.clear();
   }
 
   /** Stops scheduling, cuts retry waits short and waits for runs in progress to end. */
@@ -353,21 +363,30 @@ export class DropService {
         this.log.info("drop run skipped: previous run still in progress", { drop: d.name });
         return;
       }
-      try {
-        const { done } = this.runNow(d.name, "schedule");
-        done.catch((e) => this.log.error("drop run crashed", { drop: d.name, error: describe(e) }));
-      } catch (e) {
-        this.log.info("drop run not started", { drop: d.name, error: describe(e) });
-      }
+      this.runNow(d.name, "schedule").then(
+        ({ done }) => done.catch((e) => this.log.error("drop run crashed", { drop: d.name, error: describe(e) })),
+        (e) => this.log.info("drop run not started", { drop: d.name, error: describe(e) }),
+      );
     });
     this.crons.set(d.name, job);
   }
 
-  /** True when `r` (a running row) belongs to no live run: a dead process, or an earlier life of this process. */
-  private abortIfStale(r: { id: number; ownerPid: number; ownerInstance: string }): boolean {
-    if (r.ownerInstance === this.instance) return false;
-    if (r.ownerPid !== process.pid && pidAlive(r.ownerPid)) return false;
-    this.store.abortRun(r.id, "The server process that ran it ended before the run finished.");
+  private get runLeaseMs(): number {
+    return this.opts.runLeaseMs ?? 30_000;
+  }
+
+  /**
+   * Marks `r` (a running row) aborted when no live run owns it: its instance no longer holds the run's lease
+   * `drop:<name>` (killed, or stopped without finishing). True when it was aborted.
+   */
+  private async abortIfStale(
+    r: { id: number; drop: string; ownerInstance: string },
+    uow: UnitOfWork,
+  ): Promise<boolean> {
+    if (r.ownerInstance === this.instance && this.running.has(r.drop)) return false;
+    const lease = await uow.leases.get(`drop:${r.drop}`);
+    if (lease && lease.owner === r.ownerInstance && lease.expiresAt > this.now().toISOString()) return false;
+    await uow.drops.abortRun(r.id, "The server instance that ran it ended before the run finished.");
     this.log.warn("stale drop run marked aborted", { runId: r.id });
     return true;
   }
@@ -377,20 +396,67 @@ export class DropService {
    * transfer failures: they are in the run's status and errors). Throws DropError RUN_IN_PROGRESS when a run of
    * this drop is in progress here or in another live process, ServerError NOT_FOUND for an unknown drop.
    */
-  runNow(name: string, trigger: "schedule" | "manual" = "manual"): { run: DropRun; done: Promise<DropRun> } {
-    const drop = this.get(name);
-    const busy = () =>
-      new DropError("RUN_IN_PROGRESS", `A run of drop "${name}" is already in progress.`, {
-        hint: "Wait for it to end; see `sealpost drop history`.",
+  async runNow(
+    name: string,
+    trigger: "schedule" | "manual" = "manual",
+  ): Promise<{ run: DropRun; done: Promise<DropRun> }> {
+    if (this.running.has(name)) throw this.busy(name);
+    // Taken at once, before any await: a second call in this process sees it.
+    let release!: (r: DropRun) => void;
+    let fail!: (e: unknown) => void;
+    const placeholder = new Promise<DropRun>((resolve, reject) => {
+      release = resolve;
+      fail = reject;
+    });
+    placeholder.catch(() => {});
+    this.running.set(name, placeholder);
+    let run: DropRun;
+    let drop: Drop;
+    try {
+      drop = await this.get(name);
+      // One run of a drop at a time on every instance: the run's lease, taken in the transaction that records the
+      // run. Holding it, any row still "running" belongs to an instance that lost it: stale.
+      run = await this.opts.db.tx(async (uow) => {
+        if (!(await uow.leases.acquire(`drop:${name}`, this.instance, this.now(), this.runLeaseMs))) {
+          throw this.busy(name);
+        }
+        for (const r of await uow.drops.runningRuns(name)) {
+          await uow.drops.abortRun(r.id, "The server instance that ran it ended before the run finished.");
+          this.log.warn("stale drop run marked aborted", { runId: r.id });
+        }
+        return uow.drops.startRun(name, trigger, this.instance);
       });
-    if (this.running.has(name)) throw busy();
-    const run = this.opts.db.transaction(() => {
-      for (const r of this.store.runningRuns(name)) if (!this.abortIfStale(r)) throw busy();
-      return this.store.startRun(name, trigger, this.instance);
-    })();
-    const done = this.execute(drop, run).finally(() => this.running.delete(name));
+    } catch (e) {
+      this.running.delete(name);
+      fail(e);
+      throw e;
+    }
+    // Renewed while the run lasts, given back when it ends.
+    const renew = setInterval(() => {
+      this.opts.db
+        .tx((uow) => uow.leases.acquire(`drop:${name}`, this.instance, this.now(), this.runLeaseMs))
+        .then((held) => {
+          if (!held) this.log.error("drop run lost its lease to another instance", { drop: name, runId: run.id });
+        })
+        .catch((e) => this.log.error("drop run lease not renewed", { drop: name, error: describe(e) }));
+    }, this.runLeaseMs / 3);
+    renew.unref();
+    const done = this.execute(drop, run).finally(async () => {
+      clearInterval(renew);
+      await this.opts.db
+        .tx((uow) => uow.leases.release(`drop:${name}`, this.instance))
+        .catch((e) => this.log.error("drop run lease not given back", { drop: name, error: describe(e) }));
+      this.running.delete(name);
+    });
+    done.then(release, fail);
     this.running.set(name, done);
     return { run, done };
+  }
+
+  private busy(name: string): DropError {
+    return new DropError("RUN_IN_PROGRESS", `A run of drop "${name}" is already in progress.`, {
+      hint: "Wait for it to end; see `sealpost drop history`.",
+    });
   }
 
   private async execute(drop: Drop, run: DropRun): Promise<DropRun> {
@@ -402,7 +468,7 @@ export class DropService {
     this.log.info("drop run started", { drop: drop.name, runId: run.id, trigger: run.trigger });
     for (;;) {
       attempt += 1;
-      this.store.updateRun(run.id, { attempts: attempt, ...progress });
+      await this.drops((r) => r.updateRun(run.id, { attempts: attempt, ...progress }));
       try {
         await this.attempt(drop, run.id, progress);
         ok = true;
@@ -415,7 +481,7 @@ export class DropService {
           attempt,
         };
         progress.errors.push(error);
-        this.store.updateRun(run.id, { attempts: attempt, ...progress });
+        await this.drops((r) => r.updateRun(run.id, { attempts: attempt, ...progress }));
         this.log.warn("drop run attempt failed", {
           drop: drop.name,
           runId: run.id,
@@ -435,17 +501,19 @@ export class DropService {
       }
     }
     if (interrupted) {
-      this.store.updateRun(run.id, { attempts: attempt, ...progress });
-      this.store.abortRun(run.id, "The server stopped before the run could try again.");
+      await this.drops(async (r) => {
+        await r.updateRun(run.id, { attempts: attempt, ...progress });
+        await r.abortRun(run.id, "The server stopped before the run could try again.");
+      });
       this.log.warn("drop run aborted by shutdown", { drop: drop.name, runId: run.id, attempts: attempt });
-      return this.store.getRun(run.id)!;
+      return (await this.drops((r) => r.getRun(run.id)))!;
     }
-    const finished = this.opts.db.transaction(() => {
-      this.store.updateRun(run.id, { attempts: attempt, ...progress });
-      const done = this.store.finishRun(run.id, ok ? "ok" : "failed");
-      const health = this.store.recordHealth(drop.name, ok);
+    const finished = await this.opts.db.tx(async (uow) => {
+      await uow.drops.updateRun(run.id, { attempts: attempt, ...progress });
+      const done = await uow.drops.finishRun(run.id, ok ? "ok" : "failed");
+      const health = await uow.drops.recordHealth(drop.name, ok);
       if (!ok) {
-        this.audit({
+        await this.audit(uow, {
           actor: `drop:${drop.name}`,
           role: "system",
           agency: drop.agency,
@@ -460,19 +528,17 @@ export class DropService {
         });
       }
       if (!ok && health.before === "ok") {
-        const lastOk = this.opts.db
-          .prepare("SELECT MAX(ended_at) AS t FROM drop_runs WHERE drop_name = ? AND status = 'ok'")
-          .get(drop.name) as { t: string | null };
-        (this.opts.notifyFailing ?? mailDropFailing)(this.opts.db, {
-          drop: this.store.getDrop(drop.name)!,
+        const lastOk = await uow.drops.lastOkAt(drop.name);
+        await (this.opts.notifyFailing ?? mailDropFailing)(uow, {
+          drop: (await uow.drops.getDrop(drop.name))!,
           run: done,
           consecutiveFailures: health.failures,
           lastError: progress.errors.at(-1)?.message ?? "",
-          lastSuccessAt: lastOk.t,
+          lastSuccessAt: lastOk,
         });
       }
       return done;
-    })();
+    });
     this.log.info("drop run ended", {
       drop: drop.name,
       runId: run.id,
@@ -496,7 +562,8 @@ export class DropService {
       drop,
       runId,
       session,
-      store: this.store,
+      db: this.opts.db,
+      drops: (fn) => this.drops(fn),
       sink: this.opts.payloads,
       deliveries: this.opts.deliveries,
       newTempPath:
@@ -506,10 +573,12 @@ export class DropService {
           return path.join(tmpDir, `pull-${randomBytes(12).toString("hex")}.p7m`);
         }),
       inspect: this.opts.inspect ?? inspectSealedFile,
-      audit: (entry) => this.audit(entry),
+      audit: (uow, entry) => this.audit(uow, entry),
       progress,
       emit: (e) => {
-        this.store.updateRun(runId, { files: progress.files, bytes: progress.bytes, errors: progress.errors });
+        void this.drops((r) =>
+          r.updateRun(runId, { files: progress.files, bytes: progress.bytes, errors: progress.errors }),
+        ).catch((err) => this.log.error("drop run progress not saved", { runId, error: describe(err) }));
         for (const l of this.fileListeners) this.safely(() => l(e));
       },
       log: this.log,
@@ -533,8 +602,9 @@ export class DropService {
     }
   }
 
-  private audit(entry: AuditEntryInput): void {
-    (this.opts.audit ?? appendAudit)(this.opts.db, entry);
+  private async audit(uow: UnitOfWork, entry: AuditEntryInput): Promise<void> {
+    if (this.opts.audit) await this.opts.audit(uow, entry);
+    else await uow.audit.append(entry, this.now());
   }
 
   private sleep(ms: number): Promise<void> {

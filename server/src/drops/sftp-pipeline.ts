@@ -62,14 +62,16 @@ function writeAt(sftp: SFTPWrapper, handle: Buffer, data: Buffer, position: numb
 
 /**
  * Reads the first `size` bytes of `path` in order, handing each piece to `sink` (awaited: it applies
- * backpressure). Short replies are completed before later pieces are handed on. Fails when the file ends before
- * `size` bytes.
+ * backpressure). Short replies are completed before later pieces are handed on. Never requests a byte past
+ * `size`. Fails when the file ends before `size` bytes, unless `untilEof`: then the end of the file ends the read
+ * (the caller counts what arrived).
  */
 export async function pipelinedRead(
   sftp: SFTPWrapper,
   path: string,
   size: number,
   sink: (piece: Buffer) => Promise<void> | void,
+  untilEof = false,
 ): Promise<void> {
   const handle = await openHandle(sftp, path, "r");
   const pending: { position: number; length: number; reply: Promise<Buffer> }[] = [];
@@ -89,10 +91,16 @@ export async function pipelinedRead(
       const { position, length, reply } = pending.shift()!;
       let piece = await reply;
       let got = piece.length;
-      await sink(piece);
+      if (got > 0) await sink(piece);
       while (got < length) {
         piece = await readAt(sftp, handle, position + got, length - got);
-        if (piece.length === 0) throw new Error(`the file ended after ${position + got} of ${size} bytes`);
+        if (piece.length === 0) {
+          if (!untilEof) throw new Error(`the file ended after ${position + got} of ${size} bytes`);
+          await Promise.allSettled(pending.map((p) => p.reply));
+          pending.length = 0;
+          next = size; // nothing more to ask for
+          break;
+        }
         got += piece.length;
         await sink(piece);
       }

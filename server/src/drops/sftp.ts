@@ -216,15 +216,22 @@ export class SftpSession {
     }
   }
 
-  /** SHA-256 and size of a remote file, read without storing it (for refusing files too large to keep). */
-  async hash(remotePath: string): Promise<{ sha256: string; size: number }> {
+  /**
+   * SHA-256 of a remote file, read without storing it (for refusing files too large to keep), and its size. At
+   * most `maxBytes` are read: for a larger file the hash covers its first `maxBytes` bytes (`hashedBytes` says
+   * how many were hashed; it equals `size` when the hash is of the whole file).
+   */
+  async hash(remotePath: string, maxBytes: number): Promise<{ sha256: string; size: number; hashedBytes: number }> {
     try {
       const size = (await this.client.stat(remotePath)).size;
       const hash = createHash("sha256");
-      await pipelinedRead(this.raw(), remotePath, size, (piece) => {
+      let hashedBytes = 0;
+      await pipelinedRead(this.raw(), remotePath, Math.min(size, maxBytes), (piece) => {
+        hashedBytes += piece.length;
+        if (hashedBytes > maxBytes) throw new DropError("SFTP_IO", `More than ${maxBytes} bytes arrived.`);
         hash.update(piece);
       });
-      return { sha256: hash.digest("hex"), size };
+      return { sha256: hash.digest("hex"), size, hashedBytes };
     } catch (e) {
       this.fail("read", remotePath, e);
     }
@@ -246,15 +253,30 @@ export class SftpSession {
     }
   }
 
-  /** Reads a small file whole; SFTP_IO when it is larger than `maxBytes`. */
+  /**
+   * Reads a small file whole; SFTP_IO when it is larger than `maxBytes`. The limit holds while reading, whatever
+   * `stat` said: at most `maxBytes + 1` bytes are ever requested (a file swapped for a link to /dev/zero, or one
+   * that grows, ends the read there).
+   */
   async readSmall(remotePath: string, maxBytes: number): Promise<Buffer> {
+    const tooLarge = () => new DropError("SFTP_IO", `${remotePath} is larger than the ${maxBytes} bytes allowed.`);
     try {
       const size = (await this.client.stat(remotePath)).size;
-      if (size > maxBytes)
-        throw new DropError("SFTP_IO", `${remotePath} is larger than the ${maxBytes} bytes allowed.`);
-      const data = await this.client.get(remotePath);
-      if (!Buffer.isBuffer(data)) throw new DropError("SFTP_IO", `${remotePath} could not be read.`);
-      return data;
+      if (size > maxBytes) throw tooLarge();
+      const pieces: Buffer[] = [];
+      let got = 0;
+      await pipelinedRead(
+        this.raw(),
+        remotePath,
+        maxBytes + 1,
+        (piece) => {
+          got += piece.length;
+          if (got > maxBytes) throw tooLarge();
+          pieces.push(piece);
+        },
+        true,
+      );
+      return Buffer.concat(pieces, got);
     } catch (e) {
       this.fail("read", remotePath, e);
     }

@@ -1,10 +1,12 @@
 import { readFileSync } from "node:fs";
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import { authRoutes } from "../auth/routes.js";
+import { caseRoutes } from "../cases/routes.js";
 import type { ServerContext } from "../context.js";
-import { dropRoutes } from "../drops/routes.js";
-import { adminRoutes } from "./routes-admin.js";
-import { authRoutes } from "./routes-auth.js";
-import { caseRoutes } from "./routes-cases.js";
+import { dropsRoutes } from "../drops/routes.js";
+import { fileRoutes } from "../files/routes.js";
+import { registryRoutes } from "../registry/routes.js";
+import { createServices, type Services } from "../services.js";
 import { installErrorHandling } from "./errors.js";
 
 /** The OpenAPI 3.1 document kept in the repository (server/openapi.json). */
@@ -14,14 +16,21 @@ export const OPENAPI_PATH = new URL("../../openapi.json", import.meta.url);
 export type RouteList = { method: string; url: string }[];
 
 /**
- * Builds the Fastify application: each part of the API is a plugin (auth, registry, cases, drops); error handling and the
- * OpenAPI document at GET /v1/openapi.json. `routes` (optional) collects what was registered (tests compare it with
- * the OpenAPI document). Does not listen.
+ * Builds the Fastify application: each domain's routes are a plugin in the domain's folder (auth, registry, cases,
+ * files, drops); error handling and the OpenAPI document at GET /v1/openapi.json. `services` default: built over
+ * `ctx` (createServices; nothing scheduled). `routes` (optional) collects what was registered (tests compare it
+ * with the OpenAPI document). Does not listen and starts no background job (see jobs.ts).
  */
 export async function buildApp(
   ctx: ServerContext,
-  options: { https?: { cert: Buffer; key: Buffer }; routes?: RouteList; logger?: boolean } = {},
+  options: {
+    https?: { cert: Buffer; key: Buffer };
+    routes?: RouteList;
+    logger?: boolean;
+    services?: Services;
+  } = {},
 ): Promise<FastifyInstance> {
+  const services = options.services ?? createServices(ctx);
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: 1024 * 1024,
@@ -37,10 +46,17 @@ export async function buildApp(
   installErrorHandling(app, ctx.log);
   const openapi = JSON.stringify(openApiDocument());
   app.get("/v1/openapi.json", async (_request, reply) => reply.type("application/json").send(openapi));
-  await app.register(authRoutes, { ctx });
-  await app.register(adminRoutes, { ctx });
-  await app.register(caseRoutes, { ctx });
-  await app.register(dropRoutes, { ctx });
+  const auth = services.auth;
+  await app.register(authRoutes, { auth });
+  await app.register(registryRoutes, { registry: services.registry, auth });
+  await app.register(caseRoutes, { cases: services.cases, auth });
+  await app.register(fileRoutes, {
+    cases: services.cases,
+    store: ctx.store,
+    auth,
+    maxUploadBytes: ctx.config.maxUploadBytes,
+  });
+  await app.register(dropsRoutes, { drops: services.drops, auth, log: ctx.log });
   return app;
 }
 

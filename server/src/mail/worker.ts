@@ -1,17 +1,11 @@
-import type Database from "better-sqlite3";
 import nodemailer from "nodemailer";
-import { type AuditEntryInput, appendAudit } from "../audit/log.js";
+import type { AuditEntryInput } from "../audit/log.js";
+import type { Db } from "../db/db.js";
+import type { UnitOfWork } from "../db/uow.js";
 import type { Logger } from "../log.js";
 import { backoffDelayMs } from "./backoff.js";
 import { MailError } from "./errors.js";
-import {
-  claimNextDue,
-  listInterrupted,
-  markAttemptFailed,
-  markSent,
-  type OutboxEntry,
-  requeueInterrupted,
-} from "./outbox.js";
+import type { OutboxEntry } from "./outbox.js";
 
 /** The audit record the worker writes for each outcome (server-core's AuditEntryInput). */
 export type MailAuditEntry = AuditEntryInput;
@@ -61,16 +55,18 @@ export interface MailWorkerConfig {
 export interface MailWorkerHooks {
   /**
    * Writes an audit entry. Called inside the transaction that records the outcome of an attempt (sent, attempt
-   * failed, failed for good, interrupted send reclaimed), so it must be synchronous and use the same database.
-   * Default: `appendAudit(db, entry)` (the hash-chained audit log).
+   * failed, failed for good, interrupted send reclaimed), with that transaction's unit of work.
+   * Default: `uow.audit.append(entry, now)` (the hash-chained audit log).
    */
-  audit?(entry: MailAuditEntry): void;
+  audit?(entry: MailAuditEntry, uow: UnitOfWork): void | Promise<void>;
   /** Told when a notice is marked failed for good (after the audit entry and the error log line). */
   onFailure?(entry: OutboxEntry): void;
 }
 
 /** A running mail worker. */
 export interface MailWorker {
+  /** Resolves once the notices left "sending" by an earlier run are reclaimed (the first thing the worker does). */
+  started: Promise<void>;
   /** Stops the timer, waits for the pass in progress (bounded by the SMTP timeouts) and closes the transport. */
   stop(): Promise<void>;
   /**
@@ -142,7 +138,7 @@ function checkConfig(config: MailWorkerConfig): void {
  * Throws MailError BAD_CONFIG when the settings are unusable.
  */
 export function startMailWorker(
-  db: Database.Database,
+  db: Db,
   config: MailWorkerConfig,
   log: Logger,
   hooks: MailWorkerHooks = {},
@@ -156,7 +152,11 @@ export function startMailWorker(
   const pollMs = config.pollMs ?? 15_000;
   const timeout = config.smtp.timeoutMs ?? 30_000;
   const domain = messageIdDomain(config.smtp.from);
-  const audit = hooks.audit ?? ((entry: MailAuditEntry) => void appendAudit(db, entry));
+  const audit =
+    hooks.audit ??
+    (async (entry: MailAuditEntry, uow: UnitOfWork) => {
+      await uow.audit.append(entry, clock());
+    });
 
   // One pooled connection, reused across notices (a new SMTP session per notice costs ~100 ms even on loopback);
   // the pool reconnects by itself after the server drops it.
@@ -175,20 +175,20 @@ export function startMailWorker(
     socketTimeout: timeout,
   });
 
-  /** Runs `record` and its audit entry in one transaction; an audit failure is logged, never lets the row hang. */
-  function record(what: string, change: () => void, entry: MailAuditEntry): void {
+  /** Runs `change` and its audit entry in one transaction; an audit failure is logged, never lets the row hang. */
+  async function record(what: string, change: (uow: UnitOfWork) => Promise<void>, entry: MailAuditEntry) {
     try {
-      db.transaction(() => {
-        change();
-        audit(entry);
-      })();
+      await db.tx(async (uow) => {
+        await change(uow);
+        await audit(entry, uow);
+      });
     } catch (err) {
       log.error("mail: could not write the audit entry; recording the outcome without it", {
         action: entry.action,
         what,
         error: describe(err).message,
       });
-      change();
+      await db.tx(change);
     }
   }
 
@@ -203,16 +203,16 @@ export function startMailWorker(
     };
   }
 
-  function failAttempt(entry: OutboxEntry, error: string, permanent: boolean): void {
+  async function failAttempt(entry: OutboxEntry, error: string, permanent: boolean): Promise<void> {
     const now = clock();
     const attempts = entry.attempts + 1;
     const final = permanent || attempts >= maxAttempts;
     const retryAt = final ? null : new Date(now.getTime() + backoffDelayMs(attempts, policy, random));
     let updated: OutboxEntry | undefined;
-    record(
+    await record(
       "attempt failed",
-      () => {
-        updated = markAttemptFailed(db, entry.id, { error, now, retryAt });
+      async (uow) => {
+        updated = await uow.mail.markAttemptFailed(entry.id, { error, now, retryAt });
       },
       auditEntry(final ? "mail.failed" : "mail.attempt_failed", entry, {
         attempts,
@@ -261,14 +261,14 @@ export function startMailWorker(
       });
     } catch (err) {
       const f = describe(err);
-      failAttempt(entry, f.message, isPermanent(f));
+      await failAttempt(entry, f.message, isPermanent(f));
       return false;
     }
     const rejected = (info.rejected ?? []).map(String);
     const now = clock();
-    record(
+    await record(
       "sent",
-      () => markSent(db, entry.id, now),
+      (uow) => uow.mail.markSent(entry.id, now),
       auditEntry("mail.sent", entry, {
         attempts: entry.attempts + 1,
         accepted: (info.accepted ?? []).map(String),
@@ -289,37 +289,42 @@ export function startMailWorker(
   }
 
   // Reclaim sends interrupted by a crash: they count as one attempt and go back to the queue, due now.
-  for (const entry of listInterrupted(db)) {
-    const error = "the server stopped while sending this notice; it may have been delivered once already";
-    const now = clock();
-    const attempts = entry.attempts + 1;
-    if (attempts >= maxAttempts) {
-      failAttempt(entry, error, false);
-      continue;
-    }
-    record(
-      "reclaimed",
-      () => requeueInterrupted(db, entry.id, { error, now }),
-      auditEntry("mail.reclaimed", entry, {
+  async function reclaim(): Promise<void> {
+    for (const entry of await db.read((uow) => uow.mail.listInterrupted())) {
+      const error = "the server stopped while sending this notice; it may have been delivered once already";
+      const now = clock();
+      const attempts = entry.attempts + 1;
+      if (attempts >= maxAttempts) {
+        await failAttempt(entry, error, false);
+        continue;
+      }
+      await record(
+        "reclaimed",
+        (uow) => uow.mail.requeueInterrupted(entry.id, { error, now }),
+        auditEntry("mail.reclaimed", entry, {
+          attempts,
+        }),
+      );
+      log.warn("mail: reclaimed a notice interrupted while sending; it will be sent again", {
+        mailId: entry.id,
+        kind: entry.kind,
+        caseId: entry.caseId,
         attempts,
-      }),
-    );
-    log.warn("mail: reclaimed a notice interrupted while sending; it will be sent again", {
-      mailId: entry.id,
-      kind: entry.kind,
-      caseId: entry.caseId,
-      attempts,
-    });
+      });
+    }
   }
 
   let stopped = false;
-  let chain: Promise<unknown> = Promise.resolve();
+  const started = reclaim();
+  let chain: Promise<unknown> = started.catch((err) =>
+    log.error("mail: could not reclaim interrupted notices", { error: describe(err).message }),
+  );
   let timer: NodeJS.Timeout | undefined;
 
   async function pass(): Promise<number> {
     let delivered = 0;
     for (let i = 0; i < batchLimit && !stopped; i++) {
-      const entry = claimNextDue(db, clock());
+      const entry = await db.tx((uow) => uow.mail.claimNextDue(clock()));
       if (!entry) break;
       if (await sendOne(entry)) delivered++;
     }
@@ -349,6 +354,7 @@ export function startMailWorker(
   }
 
   return {
+    started,
     drainOnce,
     async stop() {
       stopped = true;

@@ -1,6 +1,5 @@
-export { ENDED_STATES, listPurgeCandidates } from "./candidates.js";
+export { ENDED_STATES } from "./candidates.js";
 export { RetentionError, type RetentionErrorCode } from "./errors.js";
-export { wasPurgedFor } from "./purged.js";
 export { checkRetentionDays, type PurgeOptions, type PurgeResult, purgeExpiredFiles } from "./purge.js";
 export { type RetentionStatus, retentionStatus } from "./status.js";
 export {

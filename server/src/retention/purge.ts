@@ -1,8 +1,9 @@
-import type Database from "better-sqlite3";
-import { type AuditEntryInput, appendAudit } from "../audit/log.js";
+import type { AuditEntryInput } from "../audit/log.js";
+import type { Db } from "../db/db.js";
+import type { UnitOfWork } from "../db/uow.js";
+import type { FileStore } from "../files/store.js";
 import type { Logger } from "../log.js";
-import type { FileStore } from "../store/files.js";
-import { fileUses, listPurgeCandidates, useHasExpired } from "./candidates.js";
+import { useHasExpired } from "./candidates.js";
 import { RetentionError } from "./errors.js";
 
 /** Settings of one purge run. */
@@ -13,8 +14,8 @@ export interface PurgeOptions {
   retentionDays: number;
   /** Current time. Default: now. */
   now?: Date;
-  /** Writes an audit entry inside the purge's transaction. Default: `appendAudit(db, entry)`. */
-  audit?: (entry: AuditEntryInput) => void;
+  /** Writes an audit entry inside the purge's transaction. Default: `uow.audit.append(entry, now)`. */
+  audit?: (entry: AuditEntryInput, uow: UnitOfWork) => void | Promise<void>;
   /** Default: silent. */
   log?: Logger;
 }
@@ -57,15 +58,19 @@ export function checkRetentionDays(days: unknown): number {
  *
  * Throws RetentionError BAD_CONFIG when retentionDays is not a finite number >= 0.
  */
-export async function purgeExpiredFiles(db: Database.Database, options: PurgeOptions): Promise<PurgeResult> {
+export async function purgeExpiredFiles(db: Db, options: PurgeOptions): Promise<PurgeResult> {
   const days = checkRetentionDays(options.retentionDays);
   const now = options.now ?? new Date();
   const cutoff = new Date(now.getTime() - days * DAY_MS).toISOString();
-  const audit = options.audit ?? ((entry: AuditEntryInput) => void appendAudit(db, entry));
+  const audit =
+    options.audit ??
+    (async (entry: AuditEntryInput, uow: UnitOfWork) => {
+      await uow.audit.append(entry, now);
+    });
   const log = options.log;
   const result: PurgeResult = { cutoff, purged: [], bytes: 0, failed: [] };
 
-  for (const file of listPurgeCandidates(db, cutoff)) {
+  for (const file of await db.read((uow) => uow.retention.purgeCandidates(cutoff))) {
     try {
       await options.store.remove(file.sha256);
     } catch (err) {
@@ -74,42 +79,49 @@ export async function purgeExpiredFiles(db: Database.Database, options: PurgeOpt
       result.failed.push({ sha256: file.sha256, error });
       continue;
     }
-    const at = new Date().toISOString();
-    const recorded = db.transaction(() => {
-      const uses = fileUses(db, file.sha256);
+    const at = now.toISOString();
+    const recorded = await db.tx(async (uow) => {
+      const uses = await uow.retention.fileUses(file.sha256);
       const keeping = uses.filter((u) => !useHasExpired(u, cutoff));
       if (keeping.length > 0) {
         for (const u of keeping) {
-          audit({
-            actor: "system",
-            role: null,
-            agency: null,
-            action: "retention.purge_conflict",
-            caseId: u.caseId,
-            fileSha256: [file.sha256],
-            detail: { role: u.role, state: u.state, message: "the file was taken up by this case while being purged" },
-          });
+          await audit(
+            {
+              actor: "system",
+              role: null,
+              agency: null,
+              action: "retention.purge_conflict",
+              caseId: u.caseId,
+              fileSha256: [file.sha256],
+              detail: {
+                role: u.role,
+                state: u.state,
+                message: "the file was taken up by this case while being purged",
+              },
+            },
+            uow,
+          );
         }
         return { ok: false as const, caseIds: keeping.map((u) => u.caseId) };
       }
-      db.prepare("UPDATE files SET purged_at = ? WHERE sha256 = ?").run(at, file.sha256);
-      const ins = db.prepare(
-        "INSERT OR IGNORE INTO purged_files (sha256, case_id, role, purged_at) VALUES (?, ?, ?, ?)",
-      );
+      await uow.retention.markPurged(file.sha256, at);
       for (const u of uses) {
-        ins.run(file.sha256, u.caseId, u.role, at);
-        audit({
-          actor: "system",
-          role: null,
-          agency: null,
-          action: "retention.purged",
-          caseId: u.caseId,
-          fileSha256: [file.sha256],
-          detail: { role: u.role, size: file.size, endedAt: u.endedAt, retentionDays: days },
-        });
+        await uow.retention.recordPurged(file.sha256, u.caseId, u.role, at);
+        await audit(
+          {
+            actor: "system",
+            role: null,
+            agency: null,
+            action: "retention.purged",
+            caseId: u.caseId,
+            fileSha256: [file.sha256],
+            detail: { role: u.role, size: file.size, endedAt: u.endedAt, retentionDays: days },
+          },
+          uow,
+        );
       }
       return { ok: true as const, uses };
-    })();
+    });
     if (!recorded.ok) {
       const error = `case ${recorded.caseIds.join(", ")} took the file up while it was being purged`;
       log?.error("retention: a file was purged while a case was taking it up; that case must upload it again", {

@@ -1,5 +1,4 @@
-import type Database from "better-sqlite3";
-import { listPurgeCandidates } from "./candidates.js";
+import type { Db } from "../db/db.js";
 import { checkRetentionDays } from "./purge.js";
 
 /** What `sealpost-server status` shows about retention. */
@@ -16,18 +15,17 @@ export interface RetentionStatus {
 }
 
 /** Retention figures at `now` (default: the current time). Throws RetentionError BAD_CONFIG for a bad retentionDays. */
-export function retentionStatus(
-  db: Database.Database,
+export async function retentionStatus(
+  db: Db,
   options: { retentionDays: number; now?: Date },
-): RetentionStatus {
+): Promise<RetentionStatus> {
   const days = checkRetentionDays(options.retentionDays);
   const now = options.now ?? new Date();
-  const done = db
-    .prepare(
-      "SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS bytes, MAX(purged_at) AS last FROM files WHERE purged_at IS NOT NULL",
-    )
-    .get() as { n: number; bytes: number; last: string | null };
-  const due = listPurgeCandidates(db, new Date(now.getTime() - days * 24 * 3600_000).toISOString());
+  const cutoff = new Date(now.getTime() - days * 24 * 3600_000).toISOString();
+  const { done, due } = await db.read(async (uow) => ({
+    done: await uow.retention.purgedTotals(),
+    due: await uow.retention.purgeCandidates(cutoff),
+  }));
   return {
     retentionDays: days,
     purgedFiles: done.n,

@@ -1,6 +1,5 @@
-import type Database from "better-sqlite3";
+import type { Db } from "../db/db.js";
 import type { Logger } from "../log.js";
-import { startPeriodicJob } from "../jobs/periodic.js";
 import { pruneSentMail } from "../mail/outbox.js";
 import { checkRetentionDays, type PurgeOptions, type PurgeResult, purgeExpiredFiles } from "./purge.js";
 
@@ -35,17 +34,47 @@ export interface RetentionWorker {
  * logged as an error and the next one still happens. Throws RetentionError BAD_CONFIG at once for a bad
  * retentionDays.
  */
-export function startRetentionWorker(db: Database.Database, options: RetentionWorkerOptions): RetentionWorker {
+export function startRetentionWorker(db: Db, options: RetentionWorkerOptions): RetentionWorker {
   const { intervalMs = 3600_000, now = () => new Date(), sentMailDays = 90, log, ...purge } = options;
   checkRetentionDays(purge.retentionDays);
   checkRetentionDays(sentMailDays);
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let chain: Promise<unknown> = Promise.resolve();
 
   async function run(at: Date): Promise<RetentionRunResult> {
     const result = await purgeExpiredFiles(db, { ...purge, log, now: at });
-    const sentMailPruned = pruneSentMail(db, new Date(at.getTime() - sentMailDays * 24 * 3600_000));
+    const sentMailPruned = await pruneSentMail(db, new Date(at.getTime() - sentMailDays * 24 * 3600_000));
     if (sentMailPruned > 0) log.info("retention: pruned delivered notices from the mail outbox", { sentMailPruned });
     return { ...result, sentMailPruned };
   }
 
-  return startPeriodicJob({ run, intervalMs, log, now, failure: "retention: purge run failed" });
+  function runOnce(): Promise<RetentionRunResult> {
+    const at = now(); // the time of the request, not of the (possibly later) start of the run
+    const next = chain.then(() => run(at));
+    chain = next.catch(() => undefined);
+    return next;
+  }
+
+  function tick(): void {
+    runOnce()
+      .catch((err) =>
+        log.error("retention: purge run failed", { error: err instanceof Error ? err.message : String(err) }),
+      )
+      .finally(() => {
+        if (stopped || intervalMs <= 0) return;
+        timer = setTimeout(tick, intervalMs);
+        timer.unref();
+      });
+  }
+  tick();
+
+  return {
+    runOnce,
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await chain;
+    },
+  };
 }

@@ -1,3 +1,4 @@
+import { BerError, type BerLimits, type BerNode, decodeBer, decodeBerAll } from "@sealpost/pki";
 import { CmsError } from "../errors.js";
 
 /**
@@ -145,19 +146,8 @@ export function decodeTime(node: Node): Date {
   throw malformed("a time value is not a valid UTCTime or GeneralizedTime");
 }
 
-/** A decoded BER element. `raw` is the exact encoding (header included), `content` the value octets. */
-export interface Node {
-  /** Identifier octet for low tag numbers (class | constructed | number); high tag numbers give tagNumber >= 31. */
-  tag: number;
-  cls: number;
-  constructed: boolean;
-  tagNumber: number;
-  raw: Buffer;
-  /** Primitive: the value. Constructed: the concatenated encodings of the children (indefinite: without EOC). */
-  content: Buffer;
-  children: Node[];
-  indefinite: boolean;
-}
+/** A decoded BER element (see @sealpost/pki BerNode): `raw` is the exact encoding, `content` the value octets. */
+export type Node = BerNode;
 
 export function malformed(what: string, cause?: unknown): CmsError {
   return new CmsError("MALFORMED", `The file is not a valid CMS structure: ${what}.`, {
@@ -166,96 +156,40 @@ export function malformed(what: string, cause?: unknown): CmsError {
   });
 }
 
-/** Decode exactly one element from `buf` (trailing bytes => MALFORMED). Handles definite and indefinite lengths. */
-export function decode(buf: Uint8Array): Node {
-  const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-  const [node, end] = decodeAt(b, 0, 0);
-  if (end !== b.length) throw malformed("unexpected bytes after a structure");
-  return node;
+/** Limits of a small structure decoded whole (default: 16 MiB and 20,000 elements, nesting 64 deep). */
+export const SMALL_STRUCTURE: BerLimits = { maxBytes: 16 * 1024 * 1024, maxNodes: 20_000, maxDepth: 64 };
+
+function fromBerError(e: unknown, what: string | undefined): never {
+  if (e instanceof BerError) {
+    throw malformed(what ? `${what}: ${e.message}` : e.message === "no data" ? "a structure is cut short" : e.message);
+  }
+  throw e;
 }
 
-/** Decode the elements in `buf` one after the other (the content of a SET or SEQUENCE). */
-export function decodeAll(buf: Uint8Array): Node[] {
-  const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-  const out: Node[] = [];
-  let pos = 0;
-  while (pos < b.length) {
-    const [node, end] = decodeAt(b, pos, 0);
-    out.push(node);
-    pos = end;
+/**
+ * Decode exactly one element from `buf` within `limits` (trailing bytes, or a limit exceeded => MALFORMED naming
+ * `what`). Handles definite and indefinite lengths.
+ */
+export function decode(
+  buf: Uint8Array,
+  limits: BerLimits = SMALL_STRUCTURE,
+  what?: string,
+  stats?: { nodes: number },
+): Node {
+  try {
+    return decodeBer(buf, limits, stats);
+  } catch (e) {
+    return fromBerError(e, what);
   }
-  return out;
 }
 
-function decodeAt(b: Buffer, start: number, depth: number): [Node, number] {
-  if (depth > 64) throw malformed("structures nested too deeply");
-  let pos = start;
-  if (pos >= b.length) throw malformed("a structure is cut short");
-  const tag = b[pos++]!;
-  const cls = tag & 0xc0;
-  const constructed = (tag & 0x20) !== 0;
-  let tagNumber = tag & 0x1f;
-  if (tagNumber === 0x1f) {
-    tagNumber = 0;
-    for (;;) {
-      if (pos >= b.length) throw malformed("a tag is cut short");
-      const x = b[pos++]!;
-      tagNumber = tagNumber * 128 + (x & 0x7f);
-      if (tagNumber > 0x1fffffff) throw malformed("a tag number is too large");
-      if (!(x & 0x80)) break;
-    }
+/** Decode the elements in `buf` one after the other (the content of a SET or SEQUENCE), within `limits`. */
+export function decodeAll(buf: Uint8Array, limits: BerLimits = SMALL_STRUCTURE, what?: string): Node[] {
+  try {
+    return decodeBerAll(buf, limits);
+  } catch (e) {
+    return fromBerError(e, what);
   }
-  if (pos >= b.length) throw malformed("a length is cut short");
-  const first = b[pos++]!;
-  let length = -1;
-  if (first < 0x80) length = first;
-  else if (first > 0x80) {
-    const n = first & 0x7f;
-    if (n > 6) throw malformed("a length is too large");
-    if (pos + n > b.length) throw malformed("a length is cut short");
-    length = 0;
-    for (let i = 0; i < n; i++) length = length * 256 + b[pos++]!;
-  }
-  const children: Node[] = [];
-  let content: Buffer;
-  let end: number;
-  if (length >= 0) {
-    end = pos + length;
-    if (end > b.length) throw malformed("a structure is longer than the data");
-    content = b.subarray(pos, end);
-    if (constructed) {
-      let p = pos;
-      while (p < end) {
-        const [child, childEnd] = decodeAt(b, p, depth + 1);
-        if (childEnd > end) throw malformed("an element overruns its parent");
-        children.push(child);
-        p = childEnd;
-      }
-    }
-  } else {
-    if (!constructed) throw malformed("a primitive element with indefinite length");
-    let p = pos;
-    for (;;) {
-      if (p + 2 > b.length) throw malformed("an indefinite-length structure is not terminated");
-      if (b[p] === 0 && b[p + 1] === 0) break;
-      const [child, childEnd] = decodeAt(b, p, depth + 1);
-      children.push(child);
-      p = childEnd;
-    }
-    content = b.subarray(pos, p);
-    end = p + 2;
-  }
-  const node: Node = {
-    tag,
-    cls,
-    constructed,
-    tagNumber,
-    raw: b.subarray(start, end),
-    content,
-    children,
-    indefinite: length < 0,
-  };
-  return [node, end];
 }
 
 /** The bytes of an OCTET STRING node, primitive or constructed (BER segments concatenated). */

@@ -1,5 +1,8 @@
 import { CmsError } from "../errors.js";
-import { malformed } from "./der.js";
+import type { BerLimits } from "@sealpost/pki";
+import { type Node, decode, malformed } from "./der.js";
+import { LIMITS } from "../limits.js";
+import { ElementSkipper, SegmentScanner } from "./segments.js";
 
 /**
  * Incremental BER reader over an async sequence of chunks (pull-based): definite and indefinite lengths, primitive
@@ -35,9 +38,21 @@ export const truncated: EofError = (what) =>
     hint: "Download or copy the file again and retry.",
   });
 
-/** Pull-based byte source with look-ahead over an async iterator of chunks. */
+/** Longest BER header: identifier (1 + 5 tag-number octets) and length (1 + 6 octets). */
+const HEADER_MAX = 13;
+
+/** Work done between two turns of the event loop by one source, at most (milliseconds). */
+export const SLICE_MS = 10;
+
+/**
+ * Pull-based byte source with look-ahead over an async iterator of chunks. It also keeps parsing from holding the
+ * event loop: when SLICE_MS have passed since its last turn, the next pull waits for one (`setImmediate`), so a
+ * server that parses uploads keeps answering other requests.
+ */
 export class ByteSource {
+  /** Unconsumed input: chunks[0] from headOff on, then the others whole. */
   private chunks: Buffer[] = [];
+  private headOff = 0;
   private buffered = 0;
   private done = false;
   /** Bytes consumed so far (absolute offset of the next byte). */
@@ -45,6 +60,7 @@ export class ByteSource {
   private capture: Buffer[] | undefined;
   private captureBytes = 0;
   private captureLimit = 0;
+  private sliceStart = performance.now();
 
   /**
    * `borrowed`: the iterator's chunks are valid only until the next one is pulled (a reader that reuses its
@@ -69,11 +85,19 @@ export class ByteSource {
     return new ByteSource({ next: async () => sync.next() }, eof, borrowed);
   }
 
+  /** Waits for a turn of the event loop when this source has worked for SLICE_MS since the last one. */
+  async pause(): Promise<void> {
+    if (performance.now() - this.sliceStart < SLICE_MS) return;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    this.sliceStart = performance.now();
+  }
+
   /** Pull until at least `n` bytes are buffered or the input ends; returns whether `n` are available. */
   private async fill(n: number): Promise<boolean> {
     while (this.buffered < n && !this.done) {
       // Only ever fewer than `n` bytes (a header's worth) are left here when more are needed.
-      if (this.borrowed && this.chunks.length > 0) this.chunks = [Buffer.concat(this.chunks)];
+      if (this.borrowed && this.chunks.length > 0) this.compact();
+      await this.pause();
       const r = await this.it.next();
       if (r.done) {
         this.done = true;
@@ -88,22 +112,46 @@ export class ByteSource {
     return this.buffered >= n;
   }
 
+  /** Copies the unconsumed bytes into one new chunk (before a borrowed chunk is given back). */
+  private compact(): void {
+    const rest = this.chunks.map((c, i) => (i === 0 ? c.subarray(this.headOff) : c));
+    this.chunks = [Buffer.concat(rest)];
+    this.headOff = 0;
+  }
+
   /** True when no byte is left. */
   async atEof(): Promise<boolean> {
     return !(await this.fill(1));
   }
 
-  /** Up to `n` bytes without consuming them (fewer only at the end of input). */
+  /**
+   * Up to `n` bytes without consuming them (fewer only at the end of input), as one view. When they straddle
+   * chunks, only the missing bytes are moved into the head chunk (`n` is small: a header's worth).
+   */
   async peek(n: number): Promise<Buffer> {
     await this.fill(n);
-    const head = this.chunks[0];
-    if (head && head.length >= n) return head.subarray(0, n);
-    const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
-    if (this.chunks.length > 1) this.chunks = [all];
-    return all.subarray(0, Math.min(n, all.length));
+    let head = this.chunks[0];
+    if (!head) return Buffer.alloc(0);
+    if (head.length - this.headOff < n && this.chunks.length > 1) {
+      const parts = [head.subarray(this.headOff)];
+      let have = head.length - this.headOff;
+      let i = 1;
+      while (have < n && i < this.chunks.length) {
+        const c = this.chunks[i]!;
+        const take = Math.min(c.length, n - have);
+        parts.push(c.subarray(0, take));
+        have += take;
+        if (take === c.length) i++;
+        else this.chunks[i] = c.subarray(take);
+      }
+      head = Buffer.concat(parts);
+      this.chunks.splice(0, i, head);
+      this.headOff = 0;
+    }
+    return head.subarray(this.headOff, this.headOff + Math.min(n, head.length - this.headOff));
   }
 
-  /** Exactly `n` bytes (TRUNCATED otherwise). */
+  /** Exactly `n` bytes, copied (TRUNCATED otherwise). */
   async read(n: number, what = "a structure"): Promise<Buffer> {
     if (n === 0) return Buffer.alloc(0);
     if (!(await this.fill(n))) throw this.eof(what);
@@ -111,42 +159,51 @@ export class ByteSource {
     let off = 0;
     while (off < n) {
       const c = this.chunks[0]!;
-      const take = Math.min(c.length, n - off);
-      c.copy(out, off, 0, take);
+      const take = Math.min(c.length - this.headOff, n - off);
+      c.copy(out, off, this.headOff, this.headOff + take);
       off += take;
-      if (take === c.length) this.chunks.shift();
-      else this.chunks[0] = c.subarray(take);
+      this.advance(take);
     }
-    this.consumed(out);
     return out;
   }
 
-  /** Between 1 and `max` bytes, as soon as any are available (TRUNCATED at end of input). */
+  /** Between 1 and `max` bytes, as soon as any are available, as a view (TRUNCATED at end of input). */
   async readSome(max: number, what = "content"): Promise<Buffer> {
     if (!(await this.fill(1))) throw this.eof(what);
     const c = this.chunks[0]!;
-    let out: Buffer;
-    if (c.length <= max) {
-      out = c;
-      this.chunks.shift();
-    } else {
-      out = c.subarray(0, max);
-      this.chunks[0] = c.subarray(max);
-    }
-    this.consumed(out);
+    const take = Math.min(c.length - this.headOff, max);
+    const out = c.subarray(this.headOff, this.headOff + take);
+    this.advance(take);
     return out;
   }
 
-  private consumed(b: Buffer): void {
-    this.buffered -= b.length;
-    this.position += b.length;
+  /**
+   * The head chunk and the offset of its first unconsumed byte (undefined when nothing is buffered), for parsers
+   * that consume in place with `advance`.
+   */
+  head(): { chunk: Buffer; offset: number } | undefined {
+    const chunk = this.chunks[0];
+    return chunk ? { chunk, offset: this.headOff } : undefined;
+  }
+
+  /** Consumes `n` buffered bytes of the head chunk (n <= what `head()` shows). */
+  advance(n: number): void {
+    if (n === 0) return;
+    const c = this.chunks[0]!;
     if (this.capture) {
-      this.captureBytes += b.length;
+      this.captureBytes += n;
       if (this.captureBytes > this.captureLimit) {
         this.capture = undefined;
         throw malformed(`a structure is larger than the limit of ${this.captureLimit} bytes`);
       }
-      this.capture.push(Buffer.from(b));
+      this.capture.push(Buffer.from(c.subarray(this.headOff, this.headOff + n)));
+    }
+    this.headOff += n;
+    this.buffered -= n;
+    this.position += n;
+    if (this.headOff === c.length) {
+      this.chunks.shift();
+      this.headOff = 0;
     }
   }
 
@@ -166,41 +223,62 @@ export class ByteSource {
 
 /** BER structure reader on top of a ByteSource. */
 export class BerReader {
+  /** Structure headers read so far (string segments are not counted). */
+  nodes = 0;
+
   constructor(
     readonly src: ByteSource,
     /** Limit for elements read whole with readElement (e.g. 16 MiB). */
     readonly elementLimit = 16 * 1024 * 1024,
+    /** Node budget: most structure headers read, and elements decoded by callers (`charge`), per reader. */
+    readonly maxNodes = LIMITS.nodes,
   ) {}
 
   get position(): number {
     return this.src.position;
   }
 
+  /** Counts `n` nodes against the budget (MALFORMED beyond it). */
+  charge(n: number): void {
+    this.nodes += n;
+    if (this.nodes > this.maxNodes) {
+      throw malformed(`the file has more than ${this.maxNodes} structures, more than any sealed file holds`);
+    }
+  }
+
   async readHeader(what = "a structure"): Promise<Header> {
+    this.charge(1);
+    if ((this.nodes & 0x3ff) === 0) await this.src.pause();
     const start = this.src.position;
-    const first = (await this.src.read(1, what))[0]!;
+    const p = await this.src.peek(HEADER_MAX);
+    if (p.length < 2) throw this.src.eof(what);
+    const first = p[0]!;
+    let i = 1;
     let tagNumber = first & 0x1f;
     if (tagNumber === 0x1f) {
       tagNumber = 0;
       for (;;) {
-        const x = (await this.src.read(1, what))[0]!;
+        if (i >= p.length) throw this.src.eof(what);
+        const x = p[i++]!;
         tagNumber = tagNumber * 128 + (x & 0x7f);
         if (tagNumber > 0x1fffffff) throw malformed("a tag number is too large");
         if (!(x & 0x80)) break;
       }
     }
-    const l0 = (await this.src.read(1, what))[0]!;
+    if (i >= p.length) throw this.src.eof(what);
+    const l0 = p[i++]!;
     let length = -1;
     if (l0 < 0x80) length = l0;
     else if (l0 > 0x80) {
       const n = l0 & 0x7f;
       if (n > 6) throw malformed("a length field is too large");
-      const lb = await this.src.read(n, what);
+      if (i + n > p.length) throw this.src.eof(what);
       length = 0;
-      for (const x of lb) length = length * 256 + x;
+      for (let k = 0; k < n; k++) length = length * 256 + p[i++]!;
     }
     const constructed = (first & 0x20) !== 0;
     if (length < 0 && !constructed) throw malformed("a primitive element with indefinite length");
+    this.src.advance(i);
     const contentStart = this.src.position;
     return {
       tag: first,
@@ -233,7 +311,7 @@ export class BerReader {
     const p = await this.src.peek(2);
     if (p.length < 2) throw this.src.eof("an indefinite-length structure is not terminated");
     if (p[0] === 0 && p[1] === 0) {
-      await this.src.read(2);
+      this.src.advance(2);
       return true;
     }
     return false;
@@ -250,13 +328,14 @@ export class BerReader {
     return p.length ? p[0] : undefined;
   }
 
-  /** Read one whole element into memory (header included), at most elementLimit bytes. */
-  async readElement(what = "a structure"): Promise<Buffer> {
-    this.src.startCapture(this.elementLimit);
+  /** Read one whole element into memory (header included), at most `limit` bytes (default elementLimit). */
+  async readElement(what = "a structure", limit = this.elementLimit): Promise<Buffer> {
+    limit = Math.min(limit, this.elementLimit);
+    this.src.startCapture(limit);
     try {
       const h = await this.readHeader(what);
-      if (h.length > this.elementLimit) {
-        throw malformed(`${what} claims ${h.length} bytes, more than the limit of ${this.elementLimit}`);
+      if (h.length > limit) {
+        throw malformed(`${what} claims ${h.length} bytes, more than the limit of ${limit}`);
       }
       await this.skipContent(h, what);
       return this.src.endCapture();
@@ -266,42 +345,84 @@ export class BerReader {
     }
   }
 
+  /**
+   * Read one whole element and decode it within `limits` (its size is checked against limits.maxBytes before it
+   * is buffered), charging its elements to the node budget. MALFORMED names `what` when a limit is exceeded.
+   */
+  async readDecoded(what: string, limits: BerLimits): Promise<Node> {
+    const stats = { nodes: 0 };
+    const node = decode(await this.readElement(what, limits.maxBytes), limits, what, stats);
+    this.charge(stats.nodes);
+    return node;
+  }
+
   /** Skip the content of `h` (streaming: constant memory). */
-  async skipContent(h: Header, what = "a structure", depth = 0): Promise<void> {
-    if (depth > 64) throw malformed("structures nested too deeply");
+  async skipContent(h: Header, what = "a structure"): Promise<void> {
+    const src = this.src;
     if (h.length >= 0) {
       let left = h.length;
       while (left > 0) {
-        const b = await this.src.readSome(left, what);
+        const b = await src.readSome(left, what);
         left -= b.length;
       }
       return;
     }
-    while (!(await this.atEnd(h))) {
-      const c = await this.readHeader(what);
-      await this.skipContent(c, what, depth + 1);
+    // Indefinite: the elements inside are walked in place (their headers count against the node budget).
+    const skip = new ElementSkipper(what);
+    for (;;) {
+      const head = src.head();
+      let need = 1;
+      if (head) {
+        const before = skip.nodes;
+        // The skipper stops one header past the budget left, so that charging it throws.
+        const pos = skip.scan(head.chunk, head.offset, before + this.maxNodes - this.nodes);
+        src.advance(pos - head.offset);
+        this.charge(skip.nodes - before);
+        need = skip.need;
+      }
+      if (skip.done) return;
+      await src.pause();
+      const p = await src.peek(need);
+      if (p.length < need) throw src.eof(what);
     }
   }
 
   /**
    * The value of a string element (OCTET STRING or an implicitly tagged one), primitive or constructed, as chunks
-   * of at most `max` bytes (default 1 MiB; each is a view of an input chunk, not a copy). Constructed segments must themselves be primitive or constructed OCTET STRINGs.
+   * of at most `max` bytes (default 1 MiB). Segments of 4 KiB and more come as views of the input; shorter ones
+   * are copied together into 64 KiB chunks. Constructed segments must themselves be primitive or constructed
+   * OCTET STRINGs, nested at most 32 deep.
+   *
+   * Segment headers are parsed in one tight loop over each input chunk (no allocation, promise or callback per
+   * segment), so the cost is linear in the input whatever the segment sizes: even 2-byte segments go through at
+   * hundreds of MB/s.
    */
-  async *stringChunks(h: Header, what = "content", max = 1 << 20, depth = 0): AsyncGenerator<Buffer> {
-    if (depth > 32) throw malformed("string segments nested too deeply");
+  async *stringChunks(h: Header, what = "content", max = 1 << 20): AsyncGenerator<Buffer> {
+    const src = this.src;
     if (!h.constructed) {
       let left = h.length;
       while (left > 0) {
-        const b = await this.src.readSome(Math.min(left, max), what);
+        const b = await src.readSome(Math.min(left, max), what);
         left -= b.length;
         yield b;
       }
       return;
     }
-    while (!(await this.atEnd(h))) {
-      const c = await this.readHeader(what);
-      if ((c.tag & 0xdf) !== 0x04) throw malformed(`a segment of ${what} is not an OCTET STRING`);
-      yield* this.stringChunks(c, what, max, depth + 1);
+    const scan = new SegmentScanner(h.end, what, max);
+    for (;;) {
+      const head = src.head();
+      let need = 1;
+      if (head) {
+        const pos = scan.scan(head.chunk, head.offset, src.position - head.offset);
+        src.advance(pos - head.offset);
+        need = scan.need;
+      }
+      for (const b of scan.take()) yield b;
+      if (scan.done) return;
+      // Views handed out above are consumed: the source may now pull (and, when borrowed, reuse) its chunk.
+      await src.pause();
+      const p = await src.peek(need);
+      if (p.length < need) throw src.eof(what);
     }
   }
 }

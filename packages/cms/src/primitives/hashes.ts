@@ -72,8 +72,14 @@ export function malformedParams(what: string): CmsError {
 export function toBlock(input: Uint8Array | asn1js.AsnType | undefined, what: string): asn1js.AsnType | undefined {
   if (input === undefined) return undefined;
   if (!(input instanceof Uint8Array)) return input;
-  const r = asn1js.fromBER(input);
-  if (r.offset === -1 || r.offset !== input.length) throw malformedParams(what);
+  let r: ReturnType<typeof asn1js.fromBER>;
+  try {
+    // Parameters are small: 1,000 elements at most (asn1js throws plain Errors for some bad values, e.g. times).
+    r = asn1js.fromBER(input, { maxNodes: 1000, maxDepth: 16 });
+  } catch {
+    throw malformedParams(what);
+  }
+  if (r.offset === -1 || r.offset !== input.length || r.result.error) throw malformedParams(what);
   return r.result;
 }
 

@@ -88,7 +88,7 @@ export function rsaOaepDecrypt(privateKey: KeyObject, data: Uint8Array, params: 
   return oaepDecodeRaw(privateKey, data, params.hash, params.mgf1Hash, label);
 }
 
-/** RFC 8017 7.1.2 over raw RSA: every check is folded into one `good` bit examined once at the end. */
+/** RFC 8017 7.1.2 over raw RSA in this process. */
 function oaepDecodeRaw(
   privateKey: KeyObject,
   data: Uint8Array,
@@ -96,11 +96,18 @@ function oaepDecodeRaw(
   mgf1Hash: HashName,
   label: Uint8Array,
 ): Buffer | null {
-  const k = modulusBytes(privateKey);
-  const hLen = HASH_LENGTHS[hash];
-  if (k < 2 * hLen + 2) return null;
   const em = rsaRawDecrypt(privateKey, data);
   if (!em) return null; // depends on public data only (length, range)
+  return oaepDecode(em, hash, mgf1Hash, label);
+}
+
+/**
+ * EME-OAEP decoding (RFC 8017 7.1.2 step 3) of `em`, the k-byte RSADP output (from this process or from a token's
+ * raw RSA): every check is folded into one `good` bit examined once at the end. Returns the message or null.
+ */
+export function oaepDecode(em: Uint8Array, hash: HashName, mgf1Hash: HashName, label: Uint8Array): Buffer | null {
+  const hLen = HASH_LENGTHS[hash];
+  if (em.length < 2 * hLen + 2) return null;
   const maskedSeed = em.subarray(1, 1 + hLen);
   const maskedDb = em.subarray(1 + hLen);
   const seedMask = mgf1(mgf1Hash, maskedDb, hLen);

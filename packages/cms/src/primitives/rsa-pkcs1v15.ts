@@ -1,4 +1,4 @@
-import { constants, createHmac, type KeyObject, publicEncrypt } from "node:crypto";
+import { constants, createHmac, type KeyObject, publicEncrypt, randomBytes } from "node:crypto";
 import { ctEq, ctIsZero, ctLt, ctSelect, ctSelectBytes } from "./constant-time.js";
 import { modulusBytes, rsaRawDecrypt } from "./rsa-raw.js";
 
@@ -6,8 +6,8 @@ import { modulusBytes, rsaRawDecrypt } from "./rsa-raw.js";
  * RSAES-PKCS1-v1_5 (RFC 8017 7.2) key transport. Encryption uses node:crypto. Node 20 refuses PKCS#1 v1.5
  * decryption (the Marvin attack), so decryption runs raw RSA and unpads here in constant-time style.
  *
- * Use rsaPkcs1v15DecryptImplicit for CMS: it never reports a padding error. On any failure it returns a key derived
- * from the private key and the ciphertext (implicit rejection, as in RFC 3218 and draft-irtf-cfrg-rsa-guidance), so
+ * Use rsaPkcs1v15DecryptImplicit (or pkcs1v15UnpadImplicit over a token's raw RSA) for CMS: it never reports a
+ * padding error. On any failure it returns a key derived from the RSADP output and the ciphertext (implicit rejection, as in RFC 3218 and draft-irtf-cfrg-rsa-guidance), so
  * the caller's later content check fails the same way for a bad padding as for a wrong key or tampered content.
  */
 
@@ -33,14 +33,19 @@ function scan(em: Uint8Array): { good: number; zeroIndex: number } {
   return { good, zeroIndex };
 }
 
+/** Secret for the implicit-rejection key of ciphertexts that are invalid for public reasons (length, range). */
+const PROCESS_SECRET = randomBytes(32);
+
 /**
- * The implicit-rejection key: HMAC-SHA-256 keyed by a key-derivation key (itself HMAC-SHA-256 of the ciphertext
- * under the private exponent), expanded in counter mode to `length` bytes. Deterministic per (key, ciphertext).
+ * The implicit-rejection key: HMAC-SHA-256 keyed by a key-derivation key, expanded in counter mode to `length`
+ * bytes. The key-derivation key is HMAC-SHA-256 of the ciphertext under the RSADP output `em` (c^d mod n: secret
+ * for every ciphertext whose plaintext the sender does not already know, and the same each time, also when the
+ * private key is on a token that only offers raw RSA), or under a per-process secret when there is no `em`.
  */
-function syntheticKey(privateKey: KeyObject, ciphertext: Uint8Array, length: number): Buffer {
-  const d = Buffer.from(String(privateKey.export({ format: "jwk" }).d ?? ""), "base64url");
-  const kdk = createHmac("sha256", d).update(ciphertext).digest();
-  d.fill(0);
+export function implicitRejectionKey(em: Uint8Array | undefined, ciphertext: Uint8Array, length: number): Buffer {
+  const kdk = createHmac("sha256", em ?? PROCESS_SECRET)
+    .update(ciphertext)
+    .digest();
   const out = Buffer.alloc(length);
   const counter = Buffer.alloc(2);
   for (let i = 0, filled = 0; filled < length; i++) {
@@ -51,6 +56,27 @@ function syntheticKey(privateKey: KeyObject, ciphertext: Uint8Array, length: num
       .digest()
       .copy(out, filled);
   }
+  kdk.fill(0);
+  return out;
+}
+
+/**
+ * RSAES-PKCS1-v1_5 unpadding with implicit rejection of `em` (the k-byte RSADP output of `ciphertext`, undefined
+ * when the ciphertext was invalid for public reasons): the message when the padding is valid and the message is
+ * exactly `expectedLength` bytes, else the implicit-rejection key. The choice is branch-free.
+ */
+export function pkcs1v15UnpadImplicit(
+  em: Uint8Array | undefined,
+  ciphertext: Uint8Array,
+  expectedLength: number,
+): Buffer {
+  const synthetic = implicitRejectionKey(em, ciphertext, expectedLength);
+  if (!em || expectedLength > em.length - 11) return synthetic; // public conditions: ciphertext length/range, key size
+  const k = em.length;
+  const { good, zeroIndex } = scan(em);
+  const ok = good & ctEq(k - zeroIndex - 1, expectedLength);
+  const out = Buffer.alloc(expectedLength);
+  ctSelectBytes(ok, em.subarray(k - expectedLength), synthetic, out);
   return out;
 }
 
@@ -58,18 +84,13 @@ function syntheticKey(privateKey: KeyObject, ciphertext: Uint8Array, length: num
  * Decrypts a PKCS#1 v1.5 ciphertext expected to hold exactly `expectedLength` bytes (16, 24 or 32 for an AES key).
  * Never fails on bad input: when the padding is wrong, the message length differs from `expectedLength` or the
  * ciphertext is not a valid RSA input, it returns a pseudo-random key of `expectedLength` bytes derived from the
- * private key and the ciphertext (same ciphertext, same answer). The choice between the two is branch-free.
+ * ciphertext and its RSADP output (same ciphertext, same answer; see implicitRejectionKey).
  */
 export function rsaPkcs1v15DecryptImplicit(privateKey: KeyObject, data: Uint8Array, expectedLength: number): Buffer {
-  const k = modulusBytes(privateKey);
-  const synthetic = syntheticKey(privateKey, data, expectedLength);
+  modulusBytes(privateKey);
   const em = rsaRawDecrypt(privateKey, data);
-  if (!em || expectedLength > k - 11) return synthetic; // public conditions: ciphertext length/range, key size
-  const { good, zeroIndex } = scan(em);
-  const ok = good & ctEq(k - zeroIndex - 1, expectedLength);
-  const out = Buffer.alloc(expectedLength);
-  ctSelectBytes(ok, em.subarray(k - expectedLength), synthetic, out);
-  em.fill(0);
+  const out = pkcs1v15UnpadImplicit(em, data, expectedLength);
+  em?.fill(0);
   return out;
 }
 

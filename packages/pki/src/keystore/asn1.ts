@@ -1,4 +1,5 @@
 import * as asn1js from "asn1js";
+import { type BerLimits, scanBer } from "../ber.js";
 import { PkiError } from "../errors.js";
 
 /**
@@ -15,11 +16,18 @@ export function malformed(what: string, cause?: unknown): PkiError {
   });
 }
 
+/**
+ * Limits of one keystore structure (checked before asn1js sees it): 8 MiB and 50,000 elements. A PKCS#12 file with
+ * a key and a chain of certificates has a few hundred.
+ */
+export const KEYSTORE_LIMITS: BerLimits = { maxBytes: 8 * 1024 * 1024, maxNodes: 50_000, maxDepth: 64 };
+
 /** Decodes exactly one BER/DER element filling all of `bytes` (resource-bounded for untrusted input). */
 export function decode(bytes: Uint8Array, what: string): Block {
   let r: ReturnType<typeof asn1js.fromBER>;
   try {
-    r = asn1js.fromBER(bytes, { maxDepth: 64, maxNodes: 200_000 });
+    scanBer(bytes, KEYSTORE_LIMITS);
+    r = asn1js.fromBER(bytes, { maxDepth: 64, maxNodes: KEYSTORE_LIMITS.maxNodes });
   } catch (e) {
     throw malformed(what, e);
   }

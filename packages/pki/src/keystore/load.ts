@@ -5,6 +5,7 @@ import { PkiError } from "../errors.js";
 import type { CertInfo, KeyEntry, Keystore } from "../types.js";
 import { looksLikePkcs12, readPkcs12 } from "./pkcs12.js";
 import { readPrivateKeys } from "./private-key.js";
+import { SoftwareKey } from "../keys/software.js";
 import { assertStrongCertificate } from "./strength.js";
 
 /** Options of loadKeystore. */
@@ -64,7 +65,10 @@ export function matchKeysToCertificates(source: string, keys: KeyObject[], certs
     matching.sort((a, b) => b.notBefore.getTime() - a.notBefore.getTime());
     const cert = matching[0];
     if (!cert) continue;
-    entries.push({ privateKey, cert, chain: buildChain(cert, certs) });
+    const entry: KeyEntry = { privateKey, cert, chain: buildChain(cert, certs) };
+    const t = privateKey.asymmetricKeyType;
+    if (t === "rsa" || t === "ec") entry.key = new SoftwareKey(privateKey, `key in ${source}`);
+    entries.push(entry);
   }
   if (entries.length === 0) {
     throw new PkiError(

@@ -1,6 +1,7 @@
 import { createPrivateKey, type KeyObject } from "node:crypto";
-import * as asn1js from "asn1js";
+import { type BerNode, decodeBer } from "../ber.js";
 import { looksLikePem } from "../cert.js";
+import { KEYSTORE_LIMITS } from "./asn1.js";
 import { PkiError } from "../errors.js";
 
 /**
@@ -48,14 +49,19 @@ export function readPemPrivateKeys(text: string, pin: string | undefined): KeyOb
 
 /** True when the DER is shaped like EncryptedPrivateKeyInfo: SEQUENCE { AlgorithmIdentifier, OCTET STRING }. */
 function looksLikeEncryptedPkcs8(der: Uint8Array): boolean {
-  const r = asn1js.fromBER(der);
-  if (r.offset !== der.length || !(r.result instanceof asn1js.Sequence)) return false;
-  const [alg, data] = r.result.valueBlock.value;
+  let top: BerNode;
+  try {
+    top = decodeBer(der, KEYSTORE_LIMITS);
+  } catch {
+    return false;
+  }
+  const [alg, data] = top.children;
   return (
-    r.result.valueBlock.value.length === 2 &&
-    alg instanceof asn1js.Sequence &&
-    alg.valueBlock.value[0] instanceof asn1js.ObjectIdentifier &&
-    data instanceof asn1js.OctetString
+    top.tag === 0x30 &&
+    top.children.length === 2 &&
+    alg?.tag === 0x30 &&
+    alg.children[0]?.tag === 0x06 &&
+    data?.tag === 0x04
   );
 }
 

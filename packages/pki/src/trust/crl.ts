@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import {
+  CRL_LIMITS,
   DerError,
   type Node,
   boolOf,
@@ -145,7 +146,7 @@ export function pemBlocks(bytes: Uint8Array, label: string): Uint8Array[] {
 
 /** Parses one DER CRL. Throws DerError when malformed. */
 export function parseCrl(der: Uint8Array, source = "inline"): ParsedCrl {
-  const top = expectSeq(decode(der), "CertificateList");
+  const top = expectSeq(decode(der, CRL_LIMITS), "CertificateList");
   const tbsNode = top[0] as Node;
   const tbs = expectSeq(tbsNode, "TBSCertList");
   let i = 0;

@@ -1,39 +1,44 @@
-import * as asn1js from "asn1js";
+import { BerError, type BerLimits, type BerNode, decodeBer } from "../ber.js";
 
 /**
- * Small helpers over asn1js' decoded tree, so the trust code reads certificates, CRLs and OCSP structures field by
- * field with exact control over what is accepted. Every reader throws DerError on a shape it does not expect; the
- * callers turn that into a PkiError that names the structure.
+ * Small helpers over the bounded BER decoder (../ber.ts), so the trust code reads certificates, CRLs and OCSP
+ * structures field by field with exact control over what is accepted. Every reader throws DerError on a shape it
+ * does not expect (or a decode over its limits); the callers turn that into a PkiError that names the structure.
  */
 export class DerError extends Error {}
 
-export type Node = asn1js.AsnType;
+export type Node = BerNode;
 
 export const UNIVERSAL = 1;
 export const CONTEXT = 3;
 
-/** Decodes exactly one DER/BER element covering all of `bytes`. */
-export function decode(bytes: Uint8Array): Node {
-  let r: ReturnType<typeof asn1js.fromBER>;
+/** Limits of one certificate: 64 KiB and 8,192 elements (real ones have a few hundred). */
+export const CERT_LIMITS: BerLimits = { maxBytes: 64 * 1024, maxNodes: 8192 };
+/** Limits of one CRL: 32 MiB and 400,000 elements (50,000 entries with a reason code each; 61 MB of heap decoded). */
+export const CRL_LIMITS: BerLimits = { maxBytes: 32 * 1024 * 1024, maxNodes: 400_000 };
+/** Limits of one OCSP response (with its responder certificates): 1 MiB and 20,000 elements. */
+export const OCSP_LIMITS: BerLimits = { maxBytes: 1024 * 1024, maxNodes: 20_000 };
+/** Limits of the small structures inside those (extension values, names, parameters): 1 MiB, 20,000 elements. */
+export const SMALL_LIMITS: BerLimits = { maxBytes: 1024 * 1024, maxNodes: 20_000 };
+
+/** Decodes exactly one DER/BER element covering all of `bytes`, within `limits`. */
+export function decode(bytes: Uint8Array, limits: BerLimits = SMALL_LIMITS): Node {
   try {
-    r = asn1js.fromBER(bytes);
+    return decodeBer(bytes, limits);
   } catch (e) {
-    // asn1js throws plain Errors for some bad values (e.g. an invalid GeneralizedTime): keep them typed.
-    throw new DerError(`malformed encoding (${e instanceof Error ? e.message : String(e)})`);
+    if (e instanceof BerError) throw new DerError(`malformed encoding (${e.message})`);
+    throw e;
   }
-  if (r.offset === -1 || r.result.error) throw new DerError(`malformed encoding (${r.result.error || "truncated"})`);
-  if (r.offset !== bytes.byteLength) throw new DerError("trailing data after the encoded structure");
-  return r.result;
 }
 
 export function tagClass(n: Node): number {
-  return n.idBlock.tagClass;
+  return (n.cls >> 6) + 1;
 }
 export function tagNumber(n: Node): number {
-  return n.idBlock.tagNumber;
+  return n.tagNumber;
 }
 export function isConstructed(n: Node): boolean {
-  return n.idBlock.isConstructed;
+  return n.constructed;
 }
 /** True for a universal-class element of the given tag number. */
 export function isUniversal(n: Node | undefined, num: number): boolean {
@@ -45,22 +50,23 @@ export function isContext(n: Node | undefined, num: number): boolean {
 }
 
 /** The complete encoding (tag, length, content) of `n`. */
-export function raw(n: Node): Uint8Array {
-  return new Uint8Array(n.valueBeforeDecodeView);
+export function raw(n: Node | undefined): Uint8Array {
+  if (!n) throw new DerError("an element is missing");
+  return new Uint8Array(n.raw);
 }
 
 /** The content octets of a primitive element. */
-export function content(n: Node): Uint8Array {
+export function content(n: Node | undefined): Uint8Array {
+  if (!n) throw new DerError("an element is missing");
   if (isConstructed(n)) throw new DerError("expected a primitive element");
-  const all = n.valueBeforeDecodeView;
-  const header = n.idBlock.blockLength + n.lenBlock.blockLength;
-  return new Uint8Array(all.subarray(header));
+  return new Uint8Array(n.content);
 }
 
 /** The children of a constructed element (SEQUENCE, SET, [n] EXPLICIT or IMPLICIT constructed). */
-export function kids(n: Node): Node[] {
+export function kids(n: Node | undefined): Node[] {
+  if (!n) throw new DerError("an element is missing");
   if (!isConstructed(n)) throw new DerError("expected a constructed element");
-  return (n.valueBlock as unknown as { value: Node[] }).value;
+  return n.children;
 }
 
 export function expectSeq(n: Node | undefined, what: string): Node[] {

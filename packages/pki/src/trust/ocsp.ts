@@ -10,6 +10,7 @@ import {
   isContext,
   isUniversal,
   kids,
+  OCSP_LIMITS,
   octetsOf,
   oidOf,
   raw,
@@ -112,14 +113,14 @@ const RESPONSE_STATUS: Record<number, string> = {
 
 /** Parses an OCSPResponse; throws Error with a readable reason when it is not a successful basic response. */
 export function parseOcspResponse(der: Uint8Array): BasicResponse {
-  const top = expectSeq(decode(der), "OCSPResponse");
+  const top = expectSeq(decode(der, OCSP_LIMITS), "OCSPResponse");
   const st = top[0] as Node;
   if (!isUniversal(st, 10)) throw new Error("not an OCSP response");
   const code = content(st)[0] as number;
   if (code !== 0) throw new Error(`the responder refused: ${RESPONSE_STATUS[code] ?? `status ${code}`}`);
   const rb = expectSeq(kids(top[1] as Node)[0], "ResponseBytes");
   if (oidOf(rb[0]) !== OID_BASIC_RESPONSE) throw new Error("not a basic OCSP response");
-  const basic = expectSeq(decode(octetsOf(rb[1])), "BasicOCSPResponse");
+  const basic = expectSeq(decode(octetsOf(rb[1]), OCSP_LIMITS), "BasicOCSPResponse");
   const tbsNode = basic[0] as Node;
   const rd = expectSeq(tbsNode, "ResponseData");
   let i = 0;

@@ -1,4 +1,5 @@
 import { type KeyObject, constants, createPublicKey, verify } from "node:crypto";
+import { keySizes } from "../key-details.js";
 import { DerError, type Node, decode, expectSeq, intOf, isContext, kids, oidOf } from "./der.js";
 import type { AlgId } from "./x509.js";
 
@@ -141,14 +142,14 @@ export function publicKeyFrom(spki: Uint8Array, inheritedParams?: Uint8Array): K
         "DSA key without parameters and no issuer parameters to inherit",
       );
     const algSeq = tlv(0x30, Buffer.concat([content0(alg[0] as Node), inheritedParams]));
-    const bits = (parts[1] as Node).valueBeforeDecodeView;
+    const bits = (parts[1] as Node).raw;
     return createPublicKey({ key: Buffer.from(tlv(0x30, Buffer.concat([algSeq, bits]))), format: "der", type: "spki" });
   }
   return createPublicKey({ key: Buffer.from(spki), format: "der", type: "spki" });
 }
 
 function content0(n: Node): Uint8Array {
-  return new Uint8Array(n.valueBeforeDecodeView);
+  return new Uint8Array(n.raw);
 }
 
 const EC_CURVES = ["prime256v1", "secp384r1", "secp521r1"];
@@ -156,7 +157,7 @@ const EC_CURVES = ["prime256v1", "secp384r1", "secp521r1"];
 /** Checks key strength: RSA and DSA keys below `minRsaBits`, and EC keys off P-256/P-384/P-521, are WEAK_KEY. */
 export function checkKeyStrength(key: KeyObject, policy: AlgorithmPolicy): void {
   const min = policy.minRsaBits ?? 2048;
-  const d = key.asymmetricKeyDetails;
+  const d = keySizes(key);
   const t = key.asymmetricKeyType;
   if ((t === "rsa" || t === "rsa-pss" || t === "dsa") && d?.modulusLength !== undefined && d.modulusLength < min) {
     throw new SignatureProblem(

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import {
+  CERT_LIMITS,
   DerError,
   type Node,
   bitSet,
@@ -393,7 +394,7 @@ export function parseCert(der: Uint8Array): ParsedCert {
 }
 
 function parseCertUncached(der: Uint8Array, sha256: string): ParsedCert {
-  const top = expectSeq(decode(der), "Certificate");
+  const top = expectSeq(decode(der, CERT_LIMITS), "Certificate");
   if (top.length !== 3) throw new DerError("Certificate: expected 3 fields");
   const tbsNode = top[0] as Node;
   const tbs = expectSeq(tbsNode, "TBSCertificate");

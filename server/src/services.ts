@@ -1,0 +1,46 @@
+import { type AuthService, createAuthService } from "./auth/service.js";
+import { type CaseService, createCaseService } from "./cases/service.js";
+import type { ServerContext } from "./context.js";
+import { corePayloadSink } from "./drops/core-sink.js";
+import { coreDeliverySource } from "./drops/ports.js";
+import { DropService } from "./drops/service.js";
+import { createRegistryService, type RegistryService } from "./registry/service.js";
+
+/** Every domain's service, built once over one context (the composition root of the server). */
+export interface Services {
+  auth: AuthService;
+  registry: RegistryService;
+  cases: CaseService;
+  drops: DropService;
+}
+
+/**
+ * Builds the domains' services. Nothing starts here: the drop scheduler and the other background jobs are started
+ * by startJobs (jobs.ts), the HTTP plugins by buildApp (http/app.ts).
+ */
+export function createServices(ctx: ServerContext): Services {
+  const cases = createCaseService({
+    db: ctx.db,
+    clock: ctx.clock,
+    validator: ctx.validator,
+    store: ctx.store,
+    log: ctx.log,
+    config: ctx.config,
+  });
+  return {
+    auth: createAuthService({ db: ctx.db, clock: ctx.clock, validator: ctx.validator, config: ctx.config }),
+    registry: createRegistryService({ db: ctx.db, clock: ctx.clock, validator: ctx.validator }),
+    cases,
+    drops: new DropService({
+      db: ctx.db,
+      dataDir: ctx.dataDir,
+      payloads: corePayloadSink({ cases, db: ctx.db }),
+      deliveries: coreDeliverySource(ctx.db, ctx.store),
+      tempPath: () => ctx.store.tempPath(),
+      log: ctx.log,
+      maxFileBytes: ctx.config.maxUploadBytes,
+      instance: ctx.instance,
+      now: () => ctx.clock.now(),
+    }),
+  };
+}

@@ -1,0 +1,144 @@
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { sealFile } from "@sealpost/cms";
+import { parseCertificate } from "@sealpost/pki";
+import type { SealpostClient } from "@sealpost/client";
+import { fileBody } from "@sealpost/client/node";
+import type { TransferManifest } from "@sealpost/protocol";
+import type { RunningServer } from "@sealpost/server";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { manifestMismatch, signerMismatch } from "../../cli/src/remote/binding.js";
+import { bin, clientAs, keyOf, M, pki, registerFixtureRegistry, startRelay, type TestRelay } from "../helpers/relay.js";
+
+/**
+ * `sealpost receive` binds the opened file to the case it was downloaded for: every case field the sender's signed
+ * manifest carries (case id, agencies, upload number) must be the case's. Real server (in-process, loopback), real
+ * sealed files (@sealpost/cms), the real `sealpost` binary as the receiver.
+ */
+
+let relay: TestRelay;
+let work: string;
+let server: RunningServer;
+let soc: SealpostClient;
+
+beforeAll(async () => {
+  relay = await startRelay("sealpost-binding-");
+  ({ work, server } = relay);
+  await registerFixtureRegistry(server.url);
+  soc = await clientAs(server.url, "soc-chen");
+});
+afterAll(async () => {
+  await relay?.close();
+});
+
+/** Registers a case (upload number U-7) and uploads a file sealed to its recipients with `manifest`. */
+async function caseWithManifest(manifest: TransferManifest, signer = "soc-chen"): Promise<string> {
+  const profile = await soc.createCase({
+    body: { category: "C", receivingAgency: "KHH-TAX", recordCount: 2, uploadNo: "U-7" },
+  });
+  const plain = join(work, `plain-${profile.case.id}.csv`);
+  writeFileSync(plain, "id,name\n1,王小明\n2,林美華\n");
+  const sealed = join(work, `${profile.case.id}.p7m`);
+  await sealFile(plain, sealed, {
+    recipients: profile.recipients.map((r) => parseCertificate(r.certificate.pem)),
+    signer: await keyOf(signer),
+    manifest: { fileName: "batch.csv", ...manifest },
+  });
+  const { body, size } = await fileBody(sealed);
+  await soc.upload("payload", profile.case.id, body, { size });
+  return profile.case.id;
+}
+
+/** `sealpost --json receive ID -o OUT` as tax-wang. */
+async function receive(id: string, out: string): Promise<{ code: number; json: Record<string, unknown> }> {
+  const p = M.people["tax-wang"];
+  const home = join(work, "home");
+  mkdirSync(home, { recursive: true });
+  const config = join(home, "config.json");
+  writeFileSync(
+    config,
+    JSON.stringify({
+      server: server.url,
+      trust: [pki(M.root.cert)],
+      intermediates: [pki(M.intermediate.cert)],
+      crls: [pki(M.intermediate.crl), pki(M.root.crl)],
+      keystore: pki(p.p12),
+    }),
+  );
+  const env = { ...process.env, SEALPOST_CONFIG: config, SEALPOST_PIN: p.pin };
+  const run = async (args: string[]) => {
+    const child = spawn(process.execPath, [bin, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    const [code] = (await once(child, "close")) as [number];
+    return { code, stdout };
+  };
+  expect((await run(["login"])).code).toBe(0);
+  const r = await run(["--json", "receive", id, "-o", out]);
+  return { code: r.code, json: JSON.parse(r.stdout) };
+}
+
+describe("receive: the file's manifest must name the case", () => {
+  test("a file whose signed manifest names another upload number is refused (exit 6) and nothing is left", async () => {
+    const id = await caseWithManifest({ senderAgency: "KHH-SOC", receivingAgency: "KHH-TAX", uploadNo: "U-999" });
+    const out = join(work, "in-wrong");
+    const r = await receive(id, out);
+    expect(r.code).toBe(6);
+    expect(r.json).toMatchObject({ ok: false, error: { code: "FILE_NOT_FOR_CASE" } });
+    expect(readdirSync(out)).toEqual([]);
+  });
+
+  test("a file whose manifest matches the case opens (a manifest without a case id is accepted)", async () => {
+    const id = await caseWithManifest({ senderAgency: "KHH-SOC", receivingAgency: "KHH-TAX", uploadNo: "U-7" });
+    const out = join(work, "in-ok");
+    const r = await receive(id, out);
+    expect(r.code).toBe(0);
+    expect(readFileSync(String(r.json.file), "utf8")).toContain("王小明");
+  });
+
+  test("a file signed by someone else than its uploader (a trusted card, not the sender's) is refused (exit 7), removed, no receipt", async () => {
+    // soc-lin's signing certificate chains to the same root, but soc-chen uploaded the file.
+    const id = await caseWithManifest(
+      { senderAgency: "KHH-SOC", receivingAgency: "KHH-TAX", uploadNo: "U-7" },
+      "soc-lin",
+    );
+    const c = await soc.getCase({ params: { id } });
+    const chenSign = parseCertificate(readFileSync(pki(M.people["soc-chen"].sign.cert), "utf8")).sha256;
+    expect(c.payload?.uploadedBy).toEqual({
+      staffId: expect.any(String),
+      agency: "KHH-SOC",
+      signingCertSha256: [chenSign],
+    });
+    const out = join(work, "in-not-sender");
+    const r = await receive(id, out);
+    expect(r.code).toBe(7);
+    expect(r.json).toMatchObject({ ok: false, error: { code: "SIGNER_NOT_SENDER" } });
+    expect(readdirSync(out)).toEqual([]);
+    expect(await soc.listReceipts({ params: { id } })).toEqual([]);
+  });
+
+  test("signerMismatch: the signer must be a registered signing certificate of the uploader, on the right side", () => {
+    const by = { staffId: "s1", agency: "KHH-SOC", signingCertSha256: ["aa".repeat(32)] };
+    const file = { sha256: "f", size: 1, uploadedAt: "t" };
+    const c = { senderAgency: "KHH-SOC", receivingAgency: "KHH-TAX", payload: { ...file, uploadedBy: by } };
+    expect(signerMismatch("AA".repeat(32), "payload", c)).toBeUndefined();
+    expect(signerMismatch("bb".repeat(32), "payload", c)).toMatch(/not a registered signing certificate/);
+    expect(signerMismatch(undefined, "payload", c)).toMatch(/not signed/);
+    expect(signerMismatch("aa".repeat(32), "result", c)).toMatch(/does not say who uploaded/);
+    // A result must come from the receiving agency's staff.
+    expect(signerMismatch("aa".repeat(32), "result", { ...c, result: { ...file, uploadedBy: by } })).toMatch(
+      /uploaded by staff of KHH-SOC, not of KHH-TAX/,
+    );
+  });
+
+  test("manifestMismatch names the first field that differs", () => {
+    const c = { id: "C1", senderAgency: "KHH-SOC", receivingAgency: "KHH-TAX", uploadNo: "U-7" };
+    expect(manifestMismatch(undefined, c)).toBeUndefined();
+    expect(manifestMismatch({ fileName: "x.csv" }, c)).toBeUndefined();
+    expect(manifestMismatch({ caseId: "C2" }, c)).toEqual({ field: "caseId", inFile: "C2", inCase: "C1" });
+    expect(manifestMismatch({ receivingAgency: "KHH-EDU" }, c)?.field).toBe("receivingAgency");
+    expect(manifestMismatch({ senderAgency: "KHH-SOC", uploadNo: "U-7", caseId: "C1" }, c)).toBeUndefined();
+  });
+});
