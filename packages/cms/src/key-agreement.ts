@@ -1,6 +1,6 @@
 import { diffieHellman, generateKeyPairSync } from "node:crypto";
 import type { CertInfo, KeyEntry, PrivateKeyHandle } from "@sealpost/pki";
-import { issuerAndSerialMatches, keyUsageAllows, nameToString, subjectKeyIdMatches } from "@sealpost/pki";
+import { issuerAndSerialMatches, nameToString, subjectKeyIdMatches } from "@sealpost/pki";
 import { type AlgId, algId, parseAlgId, unsupported } from "./algorithms.js";
 import {
   type Node,
@@ -13,6 +13,7 @@ import {
   seq,
   tlv,
 } from "./ber/der.js";
+import { allowsDecryption } from "./decryption-keys.js";
 import { OID, oidName } from "./oids.js";
 import {
   aesKeyUnwrap,
@@ -254,7 +255,7 @@ export function parseKeyAgreeRecipientInfo(ri: Node): { kari: Kari; summaries: R
 
 /**
  * The first (key, kari, recipient key) where the key's certificate is the one a RecipientEncryptedKey names, among
- * the keys whose certificate allows key agreement (or has no keyUsage extension); `refused` lists the keys that were
+ * the keys whose certificate allows decryption (allowsDecryption); `refused` lists the keys that were
  * named but are not for decryption (never used).
  */
 export function matchKeyAgreeRecipient(
@@ -272,7 +273,7 @@ export function matchKeyAgreeRecipient(
           (!x.ski && x.issuerDer && x.serial && issuerAndSerialMatches(key.cert, x.issuerDer, x.serial)),
       );
       if (!rek) continue;
-      if (keyUsageAllows(key.cert, "encrypt")) return { key, kari, rek, refused };
+      if (allowsDecryption(key.cert)) return { key, kari, rek, refused };
       refused.push(key);
       break;
     }

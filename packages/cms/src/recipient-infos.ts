@@ -1,8 +1,9 @@
 import type { CertInfo, KeyEntry } from "@sealpost/pki";
-import { PkiError, issuerAndSerialMatches, keyUsageAllows, nameToString, subjectKeyIdMatches } from "@sealpost/pki";
+import { PkiError, issuerAndSerialMatches, nameToString, subjectKeyIdMatches } from "@sealpost/pki";
 import { type KeyTransportAlg, RSA_PKCS1_ALGID, oaepAlgId, parseAlgId, parseKeyTransportAlg } from "./algorithms.js";
 import { type Node, TAG, decodeInteger, encodeInteger, malformed, octetString, seq, setOf, tlv } from "./ber/der.js";
 import type { BerReader } from "./ber/reader.js";
+import { allowsDecryption } from "./decryption-keys.js";
 import { CmsError } from "./errors.js";
 import { type Kari, buildKeyAgreeRecipientInfo, keyAgreeCurve, parseKeyAgreeRecipientInfo } from "./key-agreement.js";
 import { LIMITS } from "./limits.js";
@@ -244,7 +245,7 @@ export function matchRecipient(
   for (const key of keys) {
     const ktri = ktris.find((k) => names(k, key));
     if (!ktri) continue;
-    if (keyUsageAllows(key.cert, "encrypt")) return { key, ktri, refused };
+    if (allowsDecryption(key.cert)) return { key, ktri, refused };
     refused.push(key);
   }
   return { key: undefined, refused };

@@ -82,20 +82,20 @@ describe("the manifest names the recipients (SHA-256 of their certificates)", ()
 describe("a manifest without recipient hashes (older sealpost, other tools): the receiving agency decides", () => {
   const legacy = () => signed({ caseId: "C-2026-0043", receivingAgency: "KHH-TAX" });
   it("the receiving agency's staff open it (agency from the certificate's O / OU)", async () => {
-    const { r } = await open(forwardTo(legacy(), lee.encrypt), lee.encrypt);
+    const { r } = await open(forwardTo(await legacy(), lee.encrypt), lee.encrypt);
     expect(r.checks).toContain("addressee");
   });
   it("staff of another agency: FORWARDED (reason receiving-agency)", async () => {
-    const { r } = await open(forwardTo(legacy(), lin.encrypt), lin.encrypt);
+    const { r } = await open(forwardTo(await legacy(), lin.encrypt), lin.encrypt);
     expect(r.code).toBe("FORWARDED");
     expect(r.details).toMatchObject({ reason: "receiving-agency", yourAgencies: ["高雄市政府社會局", "KHH-SOC"] });
   });
   it("openerAgencies (the CLI's configured agency) replaces the certificate's", async () => {
-    const { r } = await open(forwardTo(legacy(), lin.encrypt), lin.encrypt, { openerAgencies: ["khh-tax "] });
+    const { r } = await open(forwardTo(await legacy(), lin.encrypt), lin.encrypt, { openerAgencies: ["khh-tax "] });
     expect(r.checks).toContain("addressee");
   });
   it("no receiving agency and no recipients: nothing to check, it opens without the addressee check", async () => {
-    const { r } = await open(forwardTo(signed({ caseId: "C-1" }), lin.encrypt), lin.encrypt);
+    const { r } = await open(forwardTo(await signed({ caseId: "C-1" }), lin.encrypt), lin.encrypt);
     expect(r.checks).not.toContain("addressee");
     expect(r.signed).toBe(true);
   });

@@ -77,3 +77,45 @@ describe("open uses encryption keys only", () => {
     expect(existsSync(out)).toBe(true);
   });
 });
+
+describe("an EC card: the ECDH recipient's key must allow key agreement", () => {
+  const tsai = person("soc-tsai"); // EC P-256: signing certificate digitalSignature/nonRepudiation, encryption keyAgreement
+  const ecFile = async (name: string, cert: string) => {
+    await openssl(
+      ["cms", "-encrypt", "-binary", "-aes-256-gcm", "-recip", join(pkiDir, cert), "-in", f("signed.p7s")].concat([
+        "-outform",
+        "DER",
+        "-out",
+        f(name),
+      ]),
+    );
+    return f(name);
+  };
+
+  it("a file encrypted by openssl to the EC signing certificate is not opened with the signing key", async () => {
+    const dir = f("out-ec-sign");
+    mkdirSync(dir);
+    const err = await openFile(await ecFile("ec-to-sign.p7m", tsai.files.sign.cert), join(dir, "x.csv"), {
+      keys: [tsai.sign, tsai.encrypt],
+      trust: testTrust(),
+    }).catch((e) => e);
+    expect(err.code).toBe("NOT_A_RECIPIENT");
+    expect(err.details.refusedKeys).toEqual([
+      expect.objectContaining({
+        serialHex: tsai.sign.cert.serialHex,
+        keyUsage: ["digitalSignature", "nonRepudiation"],
+      }),
+    ]);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it("the file encrypted to the EC encryption certificate opens through ECDH (control)", async () => {
+    const out = f("ec-ok.csv");
+    const r = await openFile(await ecFile("ec-to-encrypt.p7m", tsai.files.encrypt.cert), out, {
+      keys: [tsai.sign, tsai.encrypt],
+      trust: testTrust(),
+    });
+    expect(r.checks).toContain("key-agreement");
+    expect(r.recipient.serialHex).toBe(tsai.encrypt.cert.serialHex);
+  });
+});

@@ -238,3 +238,62 @@ describe("the same discipline for AES-GCM (AuthEnvelopedData)", () => {
     expect(r.contentBytes).toBe(content.length);
   });
 });
+
+describe("an ECDH recipient (EC key, KeyAgreeRecipientInfo) under the same discipline", () => {
+  const tsai = person("soc-tsai"); // P-256, encryption certificate with keyAgreement
+  let p: Parsed;
+  beforeAll(async () => {
+    p = await parse(await sealed({ cipher: "aes-256-cbc", recipients: [tsai.encrypt.cert] }));
+  });
+
+  it("256 IV tries, a wrapped key that does not unwrap and a wrong EC key all fail alike after reading everything", async () => {
+    const ct = p.ciphertext;
+    const k = Math.floor(ct.length / 32);
+    const prev = ct.subarray((k - 1) * 16, k * 16);
+    const target = ct.subarray(k * 16, (k + 1) * 16);
+    const outcomes: Outcome[] = [];
+    for (let g = 0; g < 256; g++) {
+      const iv = Buffer.from(prev);
+      iv[15] = prev[15]! ^ g ^ 0x01;
+      outcomes.push(await attempt(build(p, octetString(iv), target), [tsai.encrypt]));
+    }
+    // The AES key wrap's last byte is the last byte of the RecipientInfos: its integrity check fails.
+    const badWrap: Parsed = { ...p, recipientInfos: Buffer.from(p.recipientInfos) };
+    badWrap.recipientInfos[badWrap.recipientInfos.length - 1]! ^= 0x01;
+    const pan = person("ops-pan"); // another P-256 key: the shared secret, hence the key-encryption key, differs
+    const liar: KeyEntry = { cert: tsai.encrypt.cert, privateKey: pan.encrypt.privateKey, chain: [] };
+    const tries = {
+      "wrapped key altered": await attempt(build(badWrap, p.params, ct), [tsai.encrypt]),
+      "wrong EC key": await attempt(build(p, p.params, ct), [liar]),
+      "middle block": await attempt(
+        build(
+          p,
+          p.params,
+          (() => {
+            const b = Buffer.from(ct);
+            b[Math.floor(ct.length / 2)]! ^= 0x40;
+            return b;
+          })(),
+        ),
+        [tsai.encrypt],
+      ),
+    };
+    const shown = new Set([...outcomes, ...Object.values(tries)].map((o) => JSON.stringify(visible(o))));
+    expect(shown.size).toBe(1);
+    expect(outcomes[0]!.code).toBe("TAMPERED");
+    for (const o of [...outcomes, ...Object.values(tries)]) expect(o.consumed).toBe(o.total);
+    for (const [name, o] of Object.entries(tries)) {
+      expect([name, o.sunk > content.length - 16 * 1024]).toEqual([name, true]);
+    }
+  });
+
+  it("the unmodified file opens with the EC key (control)", async () => {
+    const out = join(tmp.dir, "control-ec.bin");
+    const r = await openFile(Readable.from([build(p, p.params, p.ciphertext)]), out, {
+      keys: [tsai.encrypt],
+      trust: testTrust(),
+    });
+    expect(r.contentBytes).toBe(content.length);
+    expect(r.checks).toContain("key-agreement");
+  });
+});

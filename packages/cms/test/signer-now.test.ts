@@ -48,13 +48,13 @@ beforeAll(() => {
 
 /** What an attacker's own tool writes: a SignedData with any signingTime, sealed to wang (no seal-side checks). */
 const signedWith = (signer: KeyEntry, signingTime: Date) => signedData(content, { signer, signingTime });
-const sealedWith = (signer: KeyEntry, signingTime: Date) =>
-  envelope(signedWith(signer, signingTime), { recipients: [wang.encrypt.cert] });
+const sealedWith = async (signer: KeyEntry, signingTime: Date) =>
+  envelope(await signedWith(signer, signingTime), { recipients: [wang.encrypt.cert] });
 
 describe("open and verify validate the signer now", () => {
   it("a certificate valid only in February 2025, signing with a backdated signingTime: UNTRUSTED_SIGNER (EXPIRED)", async () => {
     const out = join(tmp.dir, "past.csv");
-    const err = await openFile(Readable.from([sealedWith(pastSigner, backdated)]), out, {
+    const err = await openFile(Readable.from([await sealedWith(pastSigner, backdated)]), out, {
       keys: [wang.encrypt],
       trust: trust(),
     }).catch((e) => e);
@@ -63,7 +63,7 @@ describe("open and verify validate the signer now", () => {
     expect(existsSync(out)).toBe(false);
 
     const p7s = join(tmp.dir, "past.p7s");
-    writeFileSync(p7s, signedWith(pastSigner, backdated));
+    writeFileSync(p7s, await signedWith(pastSigner, backdated));
     const v = await verifyFile(p7s, { trust: trust() }).catch((e) => e);
     expect(v.code).toBe("UNTRUSTED_SIGNER");
     expect(v.details.pkiCode).toBe("EXPIRED");
@@ -71,7 +71,7 @@ describe("open and verify validate the signer now", () => {
 
   it("a current certificate with a backdated signingTime opens; the signingTime is shown as written", async () => {
     const out = join(tmp.dir, "current.csv");
-    const r = await openFile(Readable.from([sealedWith(chen.sign, backdated)]), out, {
+    const r = await openFile(Readable.from([await sealedWith(chen.sign, backdated)]), out, {
       keys: [wang.encrypt],
       trust: trust(),
     });
