@@ -3,7 +3,8 @@ import { hostname } from "node:os";
 import { type Clock, systemClock } from "./clock.js";
 import { loadConfig, type ServerConfig } from "./config.js";
 import type { ServerContext } from "./context.js";
-import { openDb } from "./db/open.js";
+import { databasePath, openDb } from "./db/open.js";
+import { tightenDataPermissions } from "./db/private-files.js";
 import { LocalFileStore } from "./files/store.js";
 import type { Logger } from "./log.js";
 import { trustValidator } from "./registry/certificates.js";
@@ -22,6 +23,7 @@ export async function createContext(
   const clock = options.clock ?? systemClock;
   const db = await openDb(dataDir, config.database, { clock });
   try {
+    tightenDataPermissions(dataDir, config.database ? undefined : databasePath(dataDir), options.log);
     const store = new LocalFileStore(dataDir);
     await store.ensure();
     if (options.sweep ?? true) {

@@ -48,9 +48,13 @@ export function keyEntry(id: string, purpose: "sign" | "encrypt"): KeyEntry {
 /**
  * A fresh data folder initialised with the fixture trust (root, GCA, both CRLs) and ops-wu as first admin, on this
  * run's database (SQLite in the folder, or a new database of the run's PostgreSQL cluster). `cleanup()` removes both.
+ * `beforeInit` runs on the empty folder first.
  */
-export async function freshDataDir(): Promise<{ dir: string; cleanup(): Promise<void> }> {
+export async function freshDataDir(
+  options: { beforeInit?: (dir: string) => void } = {},
+): Promise<{ dir: string; cleanup(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), "sealpost-server-"));
+  options.beforeInit?.(dir);
   const admin = person("ops-wu");
   const pg = TEST_DB === "postgres" ? await createTestDatabase() : undefined;
   await initDataDir({

@@ -1,4 +1,4 @@
-import { copyFile, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, copyFile, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { closeContext, createContext } from "../app.js";
 import { configPath, DEFAULT_CONFIG, type ServerConfig } from "../config.js";
@@ -52,6 +52,7 @@ export async function initDataDir(o: InitOptions): Promise<{ adminId: string; co
       }
     : undefined;
   await mkdir(data, { recursive: true, mode: 0o700 });
+  await chmod(data, 0o700); // also when the folder existed: it holds the sealed files (and the SQLite database)
   const before = await readdir(data);
   if (before.includes("sealpost.db")) {
     throw new ServerError("CONFLICT", `${databasePath(data)} already exists.`, { hint: "Use another --data folder." });

@@ -4,6 +4,7 @@ import { ALL_MIGRATIONS } from "./all-migrations.js";
 import { Db } from "./db.js";
 import { migrate, migratePostgres } from "./migrate.js";
 import { type PostgresConfig, postgresKysely, postgresPool } from "./postgres.js";
+import { createPrivateFile } from "./private-files.js";
 import { openSqliteFile, sqliteKysely } from "./sqlite.js";
 
 /** The SQLite database file inside a data folder (the default database). */
@@ -13,7 +14,7 @@ export function databasePath(dataDir: string): string {
 
 /** Options of openDb. */
 export interface OpenDbOptions {
-  /** SQLite: refuse to create a new database file (use `init` for that). Default true. */
+  /** SQLite: refuse to create a new database file (use `init` for that). Default true. A new file is made 0600. */
   mustExist?: boolean;
   /** Apply pending migrations. Default true. */
   migrate?: boolean;
@@ -43,6 +44,7 @@ export async function openDb(
     return new Db({ dialect: "postgres", writer, clock });
   }
   const file = databasePath(dataDir);
+  if (options.mustExist === false) createPrivateFile(file);
   const raw = openSqliteFile(file, { mustExist: options.mustExist ?? true });
   try {
     if (options.migrate ?? true) migrate(raw, ALL_MIGRATIONS, clock);
