@@ -124,7 +124,7 @@ describe("the signer is checked now, not at the signing time it wrote", () => {
     const sw = new SignedDataWriter({ signer, signingTime: new Date("2025-02-15T09:30:00Z") }, (b) => inner.push(b));
     sw.start();
     sw.update(data);
-    sw.finish();
+    await sw.finish();
     await writeFile(join(dir, "feb.p7s"), Buffer.concat(inner));
     const outer: Buffer[] = [];
     const ew = new EnvelopeWriter({ recipients: [await cert(wang().encrypt.cert)] }, (b) => outer.push(b));

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
+import { UPLOAD_LEASE_PREFIX } from "./cases/upload-lease.js";
 import { type Clock, systemClock } from "./clock.js";
 import { loadConfig, type ServerConfig } from "./config.js";
 import type { ServerContext } from "./context.js";
@@ -35,6 +36,8 @@ export async function createContext(
         now: clock.now(),
       });
       if (swept.temp || swept.orphans) options.log.warn("removed leftovers of interrupted uploads", swept);
+      // The uploads those leases guarded died with the previous process (SQLite: this is the only instance).
+      if (!config.database) await db.tx((uow) => uow.leases.releaseAll(UPLOAD_LEASE_PREFIX));
     }
     const { policy, intermediates } = await loadTrust(dataDir, config);
     return {

@@ -443,3 +443,111 @@ describe("uploads refused", () => {
 });
 
 const readdir = (dir: string): string[] => readdirSync(dir);
+
+describe("purged files stay gone", () => {
+  test("identical bytes uploaded again to another case do not make the purged case's file downloadable again", async () => {
+    const soc = new Api(server.url);
+    await soc.login("soc-chen");
+    const tax = new Api(server.url);
+    await tax.login("tax-wang");
+    /** A case taken to result_received, its result being `result` (sealed here when undefined). */
+    const roundTrip = async (name: string, result?: string) => {
+      const p = await newCase(soc);
+      expect(
+        (await putFile(soc, `/v1/cases/${p.case.id}/payload`, await seal(p, "soc-chen", `${name}.p7m`))).status,
+      ).toBe(201);
+      expect((await tax.call("GET", `/v1/cases/${p.case.id}/payload`)).status).toBe(200);
+      const rp = await tax.call<TransferProfile>("GET", `/v1/cases/${p.case.id}/result-profile`);
+      const file = result ?? (await seal(rp.body, "tax-wang", `${name}-result.p7m`));
+      const ur = await putFile(tax, `/v1/cases/${p.case.id}/result`, file);
+      expect(ur.status, JSON.stringify(ur.body)).toBe(201);
+      return { id: p.case.id, result: file };
+    };
+    const a = await roundTrip("purge-a");
+    expect((await soc.call("GET", `/v1/cases/${a.id}/result`)).status).toBe(200); // now result_received
+    const { purgeExpiredFiles } = await import("../src/retention/index.js");
+    const purged = await purgeExpiredFiles(server.ctx.db, { store: server.ctx.store, retentionDays: 0 });
+    expect(purged.purged.flatMap((f) => f.cases.map((c) => c.caseId))).toContain(a.id);
+    expect((await soc.call("GET", `/v1/cases/${a.id}/result`)).body.error.code).toBe("FILE_GONE");
+
+    // The very same sealed result is delivered to another case with the same recipients: accepted there...
+    const b = await roundTrip("purge-b", a.result);
+    const gotB = await fetch(`${server.url}/v1/cases/${b.id}/result`, {
+      headers: { authorization: `Bearer ${soc.token}` },
+    });
+    expect(gotB.status).toBe(200);
+    expect(Buffer.from(await gotB.arrayBuffer())).toEqual(readFileSync(a.result));
+    // ...but the purged case's file stays gone.
+    const again = await soc.call("GET", `/v1/cases/${a.id}/result`);
+    expect(again.status).toBe(410);
+    expect(again.body.error.code).toBe("FILE_GONE");
+  });
+});
+
+describe("concurrent uploads to one case", () => {
+  test("a second upload while the first is still streaming is refused at once (409 UPLOAD_IN_PROGRESS)", async () => {
+    const soc = new Api(server.url);
+    await soc.login("soc-chen");
+    const p = await newCase(soc);
+    const sealed = readFileSync(await seal(p, "soc-chen", "concurrent.p7m"));
+    // The first upload sends half of its body and waits.
+    const u = new URL(`${server.url}/v1/cases/${p.case.id}/payload`);
+    const first = httpRequest({
+      host: u.hostname,
+      port: u.port,
+      path: u.pathname,
+      method: "PUT",
+      headers: {
+        authorization: `Bearer ${soc.token}`,
+        "content-type": "application/octet-stream",
+        "content-length": String(sealed.length),
+      },
+    });
+    const firstDone = new Promise<{ status: number; body: string }>((resolve, reject) => {
+      first.on("response", (res) => {
+        let body = "";
+        res.on("data", (c: Buffer) => {
+          body += c.toString();
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      first.on("error", reject);
+    });
+    await new Promise<void>((resolve) =>
+      first.write(sealed.subarray(0, Math.floor(sealed.length / 2)), () => resolve()),
+    );
+    for (let i = 0; i < 250 && readdir(join(data.dir, "tmp")).length === 0; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(readdir(join(data.dir, "tmp"))).toHaveLength(1);
+
+    const second = await putFile(soc, `/v1/cases/${p.case.id}/payload`, join(work, "concurrent.p7m"));
+    expect(second.status).toBe(409);
+    expect(second.body.error.code).toBe("UPLOAD_IN_PROGRESS");
+    expect(second.body.error.message).toMatch(/another upload .* in progress/i);
+    expect(readdir(join(data.dir, "tmp"))).toHaveLength(1); // the refused one spooled nothing
+
+    first.end(sealed.subarray(Math.floor(sealed.length / 2)));
+    const done = await firstDone;
+    expect(done.status, done.body).toBe(201);
+    // The lease is gone with the first upload: a later one meets the case's state, not the lease.
+    expect(await server.ctx.db.read((uow) => uow.leases.get(`upload:${p.case.id}`))).toBeUndefined();
+    const later = await putFile(soc, `/v1/cases/${p.case.id}/payload`, join(work, "concurrent.p7m"));
+    expect(later.body.error.code).toBe("ILLEGAL_TRANSITION");
+  });
+
+  test("a lease left by a dead instance expires: the upload after its expiry goes through and gives it back", async () => {
+    const soc = new Api(server.url);
+    await soc.login("soc-chen");
+    const p = await newCase(soc);
+    const file = await seal(p, "soc-chen", "after-crash.p7m");
+    const name = `upload:${p.case.id}`;
+    // A live lease of another instance refuses the upload; once expired, it is taken over.
+    await server.ctx.db.tx((uow) => uow.leases.acquire(name, "other-instance", new Date(), 120_000));
+    expect((await putFile(soc, `/v1/cases/${p.case.id}/payload`, file)).body.error.code).toBe("UPLOAD_IN_PROGRESS");
+    await server.ctx.db.tx((uow) => uow.leases.release(name, "other-instance"));
+    await server.ctx.db.tx((uow) => uow.leases.acquire(name, "crashed", new Date(Date.now() - 200_000), 120_000));
+    const up = await putFile(soc, `/v1/cases/${p.case.id}/payload`, file);
+    expect(up.status, JSON.stringify(up.body)).toBe(201);
+    expect(await server.ctx.db.read((uow) => uow.leases.get(name))).toBeUndefined();
+  });
+});

@@ -22,6 +22,7 @@ import { payloadProfile, recipientsOf, resultRecipientCerts, validEncryptionCert
 import { addReceipt, listReceipts } from "./receipts.js";
 import { requireStaff, visibleCase } from "./rules.js";
 import { acceptFile, assertCanUpload, type FileKind, recordDownload } from "./transfer.js";
+import { acquireUploadLease, type UploadLease } from "./upload-lease.js";
 import { transition } from "./transition.js";
 
 export type { FileKind } from "./transfer.js";
@@ -65,6 +66,8 @@ export interface CaseService {
   addReceipt(actor: Actor, id: string, req: ReceiptRequest): Promise<{ receipt: ReceiptDto; created: boolean }>;
   /** See transfer.ts assertCanUpload: refuses before a byte of an upload is read. */
   assertCanUpload(actor: Actor, id: string, kind: FileKind): Promise<void>;
+  /** See upload-lease.ts: one upload at a time per case (UPLOAD_IN_PROGRESS); release it when the upload ends. */
+  takeUploadLease(id: string): Promise<UploadLease>;
   /** See transfer.ts acceptFile: checks the envelope, stores the file and records the transition. */
   acceptFile(actor: Actor, id: string, kind: FileKind, file: IncomingFile): Promise<CaseDto>;
   /** See transfer.ts recordDownload: records the download; `checkSize` may refuse before anything is recorded. */
@@ -307,6 +310,7 @@ export function createCaseService(deps: CaseDeps): CaseService {
     listReceipts: (actor, id) => listReceipts(deps, actor, id),
     addReceipt: (actor, id, req) => addReceipt(deps, actor, id, req),
     assertCanUpload: (actor, id, kind) => assertCanUpload(deps, actor, id, kind),
+    takeUploadLease: (id) => acquireUploadLease(deps, id),
     acceptFile: (actor, id, kind, file) => acceptFile(deps, actor, id, kind, file),
     recordDownload: (actor, id, kind, range, checkSize) => recordDownload(deps, actor, id, kind, range, checkSize),
 

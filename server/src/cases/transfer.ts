@@ -223,7 +223,8 @@ export async function recordDownload(
     const size = kind === "payload" ? row.payload_size : row.result_size;
     if (!sha || size === null) throw new ServerError("NOT_FOUND", `Case ${caseId} has no ${kind} file.`);
     const f = await uow.files.get(sha);
-    if (!f || f.purged_at) throw new ServerError("FILE_GONE");
+    // Purged from this case stays purged, also when the same bytes were stored again for another case.
+    if (!f || f.purged_at || (await uow.retention.wasPurgedFor(sha, caseId, kind))) throw new ServerError("FILE_GONE");
     checkSize(size);
     await uow.audit.append(
       {

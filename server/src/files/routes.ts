@@ -37,12 +37,19 @@ export async function fileRoutes(app: FastifyInstance, opts: FileRoutesOptions):
     }
     // Refuse before reading a byte of the body (no spooling for callers who may not upload here).
     await cases.assertCanUpload(actor, request.params.id, kind);
-    const declared = request.headers["content-length"];
-    const file = await receiveToTemp(store, request.body as Readable, {
-      maxBytes: opts.maxUploadBytes,
-      ...(declared !== undefined ? { expectedBytes: Number(declared) } : {}),
-    });
-    return reply.status(201).send(await cases.acceptFile(actor, request.params.id, kind, file));
+    const lease = await cases.takeUploadLease(request.params.id); // one upload at a time per case
+    let accepted: Awaited<ReturnType<CaseService["acceptFile"]>>;
+    try {
+      const declared = request.headers["content-length"];
+      const file = await receiveToTemp(store, request.body as Readable, {
+        maxBytes: opts.maxUploadBytes,
+        ...(declared !== undefined ? { expectedBytes: Number(declared) } : {}),
+      });
+      accepted = await cases.acceptFile(actor, request.params.id, kind, file);
+    } finally {
+      await lease.release(); // before the answer: the next upload may follow it at once
+    }
+    return reply.status(201).send(accepted);
   };
   app.put<P>("/v1/cases/:id/payload", upload("payload"));
   app.put<P>("/v1/cases/:id/result", upload("result"));

@@ -45,6 +45,12 @@ export class LeaseRepository {
       : undefined;
   }
 
+  /** Removes every lease whose name starts with `prefix` (whoever holds it). */
+  async releaseAll(prefix: string): Promise<number> {
+    const r = await this.s.q.deleteFrom("job_leases").where("name", "like", `${prefix}%`).executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
+
   /** Gives the lease up (only when `owner` holds it). */
   async release(name: string, owner: string): Promise<void> {
     await this.s.q.deleteFrom("job_leases").where("name", "=", name).where("owner", "=", owner).execute();

@@ -60,6 +60,21 @@ export class RetentionRepository {
       .execute();
   }
 
+  /**
+   * True when the purge took this case's `role` file away. That stays true when the same bytes are stored again
+   * for another case (the store is content-addressed and `files.purged_at` is cleared then).
+   */
+  async wasPurgedFor(sha256: string, caseId: string, role: "payload" | "result"): Promise<boolean> {
+    const r = await this.s.q
+      .selectFrom("purged_files")
+      .select("sha256")
+      .where("sha256", "=", sha256)
+      .where("case_id", "=", caseId)
+      .where("role", "=", role)
+      .executeTakeFirst();
+    return r !== undefined;
+  }
+
   /** Files purged so far, their total size and the time of the last purge. */
   async purgedTotals(): Promise<{ n: number; bytes: number; last: string | null }> {
     const r = await this.s.q

@@ -426,6 +426,7 @@ export const ENDPOINTS = defineEndpoints({
       "NOT_CMS",
       "RECIPIENTS_MISMATCH",
       "UPLOAD_INCOMPLETE",
+      "UPLOAD_IN_PROGRESS",
     ],
   },
   downloadPayload: {
@@ -457,6 +458,7 @@ export const ENDPOINTS = defineEndpoints({
       "NOT_CMS",
       "RECIPIENTS_MISMATCH",
       "UPLOAD_INCOMPLETE",
+      "UPLOAD_IN_PROGRESS",
       "NO_RECIPIENTS",
     ],
   },

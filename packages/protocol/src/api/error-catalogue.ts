@@ -27,6 +27,7 @@ export const ERROR_CATALOGUE = {
   NO_RECIPIENTS: { status: 422, message: "No receiving staff member has a valid encryption certificate." },
   BAD_RECEIPT: { status: 422, message: "The receipt could not be verified." },
   UPLOAD_INCOMPLETE: { status: 400, message: "The upload ended before the whole file arrived; nothing was recorded." },
+  UPLOAD_IN_PROGRESS: { status: 409, message: "Another upload to this case is in progress." },
   FILE_GONE: { status: 410, message: "The file has been purged under the retention policy." },
   RATE_LIMITED: {
     status: 429,
