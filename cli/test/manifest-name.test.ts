@@ -8,16 +8,18 @@ import {
   symlinkSync,
   writeFileSync,
 } from "node:fs";
+import { createHash } from "node:crypto";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { nameFromManifest, safeFileName } from "../src/remote/runtime.js";
+import { placeOpened } from "../src/remote/place.js";
+import { safeFileName } from "../src/remote/runtime.js";
 
 /**
  * `sealpost receive` / `result` name the opened file after the manifest's fileName: a name chosen by whoever sealed
  * the file. It must never leave the output folder, create a hidden file, replace an existing file or link, or
- * fail the command after the content was opened.
+ * leave a second copy of the content; a file already there with the same content is the one received before.
  */
 
 let root: string;
@@ -32,12 +34,18 @@ let n = 0;
 function freshOpened(): string {
   out = join(root, `out-${++n}`, "inbox");
   mkdirSync(out, { recursive: true });
-  const opened = join(out, "C20261130-0000abcd.payload");
-  writeFileSync(opened, "id,name\n1,王小明\n");
+  const opened = join(out, ".C20261130-0000abcd.payload.opened");
+  writeFileSync(opened, CONTENT);
   return opened;
 }
 
-describe("nameFromManifest", () => {
+const CONTENT = "id,name\n1,王小明\n";
+const SHA = createHash("sha256").update(CONTENT).digest("hex");
+const FALLBACK = "C20261130-0000abcd.payload";
+const place = (opened: string, fileName: string, warn?: (t: string) => void) =>
+  placeOpened({ dir: out, opened, fileName, fallback: FALLBACK, contentSha256: SHA, ...(warn ? { warn } : {}) });
+
+describe("placeOpened", () => {
   test.each([
     ["../../escape.csv", "escape.csv"],
     ["reports/2026/batch.csv", "batch.csv"],
@@ -45,7 +53,7 @@ describe("nameFromManifest", () => {
     ["申報資料.csv", "申報資料.csv"],
   ])("%j becomes %j inside the output folder", async (given, want) => {
     const opened = freshOpened();
-    const final = await nameFromManifest(out, opened, given);
+    const final = (await place(opened, given)).path;
     expect(final).toBe(join(out, want));
     expect(readFileSync(final, "utf8")).toContain("王小明");
     expect(existsSync(opened)).toBe(false);
@@ -63,27 +71,45 @@ describe("nameFromManifest", () => {
     "line\nbreak.csv",
     "x".repeat(256),
     "名".repeat(86),
-  ])("%j is refused: the provisional name is kept and nothing else is created", async (given) => {
+  ])("%j is refused: the case-named fallback is used and nothing else is created", async (given) => {
     const opened = freshOpened();
     const warnings: string[] = [];
-    const final = await nameFromManifest(out, opened, given, (t) => warnings.push(t));
-    expect(final).toBe(opened);
-    expect(readdirSync(out)).toEqual(["C20261130-0000abcd.payload"]);
+    const final = (await place(opened, given, (t) => warnings.push(t))).path;
+    expect(final).toBe(join(out, FALLBACK));
+    expect(readdirSync(out)).toEqual([FALLBACK]);
     expect(readdirSync(join(out, ".."))).toEqual(["inbox"]);
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).not.toMatch(/[\u0000\u001b\n]/);
   });
 
   test("an existing file or (dangling) link of that name is never replaced", async () => {
-    const opened = freshOpened();
+    let opened = freshOpened();
     writeFileSync(join(out, "batch.csv"), "keep me");
-    expect(await nameFromManifest(out, opened, "batch.csv")).toBe(opened);
+    expect(await place(opened, "batch.csv")).toEqual({ path: join(out, FALLBACK), alreadyThere: false });
     expect(readFileSync(join(out, "batch.csv"), "utf8")).toBe("keep me");
+    opened = join(out, ".again.opened");
+    writeFileSync(opened, CONTENT);
     symlinkSync(join(root, "outside-target.csv"), join(out, "link.csv"));
-    expect(await nameFromManifest(out, opened, "link.csv")).toBe(opened);
+    // The fallback already holds this content: that is the file received before.
+    expect(await place(opened, "link.csv")).toEqual({ path: join(out, FALLBACK), alreadyThere: true });
     expect(lstatSync(join(out, "link.csv")).isSymbolicLink()).toBe(true);
     expect(existsSync(join(root, "outside-target.csv"))).toBe(false);
-    expect(existsSync(opened)).toBe(true);
+    expect(existsSync(opened)).toBe(false);
+  });
+
+  test("the same content already under the sender's name: nothing new is written", async () => {
+    const opened = freshOpened();
+    writeFileSync(join(out, "batch.csv"), CONTENT);
+    expect(await place(opened, "batch.csv")).toEqual({ path: join(out, "batch.csv"), alreadyThere: true });
+    expect(readdirSync(out)).toEqual(["batch.csv"]);
+  });
+
+  test("every name taken by other content: OUTPUT_EXISTS, and the opened copy is removed", async () => {
+    const opened = freshOpened();
+    writeFileSync(join(out, "batch.csv"), "other");
+    writeFileSync(join(out, FALLBACK), "other too");
+    await expect(place(opened, "batch.csv")).rejects.toMatchObject({ code: "OUTPUT_EXISTS" });
+    expect(readdirSync(out).sort()).toEqual([FALLBACK, "batch.csv"].sort());
   });
 
   test("safeFileName keeps ordinary names and refuses the rest", () => {

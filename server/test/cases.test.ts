@@ -166,8 +166,9 @@ describe("round trip", () => {
     expect(readFileSync(join(work, "opened.csv"))).toEqual(readFileSync(BATCH));
     expect(opened.manifest?.caseId).toBe(profile.case.id);
 
+    // A download moves nothing: the case is received by the receiver's signed receipt.
     const shown = await tax.call("GET", `/v1/cases/${profile.case.id}`);
-    expect(shown.body.state).toBe("received");
+    expect(shown.body.state).toBe("sent");
 
     // Receipt: a forged signature is refused; the real one is kept and the sender sees it.
     const st = {
@@ -187,6 +188,7 @@ describe("round trip", () => {
     );
     const rc = await tax.call("POST", `/v1/cases/${profile.case.id}/receipts`, signed("tax-wang", st));
     expect(rc.status, JSON.stringify(rc.body)).toBe(201);
+    expect((await tax.call("GET", `/v1/cases/${profile.case.id}`)).body.state).toBe("received");
     // The same receipt again is answered with the one kept; a different one for the same file is a conflict.
     const repeat = await tax.call("POST", `/v1/cases/${profile.case.id}/receipts`, signed("tax-wang", st));
     expect(repeat.status).toBe(200);
@@ -225,9 +227,9 @@ describe("round trip", () => {
     });
     expect(dr.status).toBe(200);
     expect(Buffer.from(await dr.arrayBuffer())).toEqual(readFileSync(result));
-    const done = await soc.call("GET", `/v1/cases/${profile.case.id}`);
-    expect(done.body.state).toBe("result_received");
-    expect(done.body.notes[0].text).toBe("比對中 (matching)");
+    const fetched = await soc.call("GET", `/v1/cases/${profile.case.id}`);
+    expect(fetched.body.state).toBe("processed");
+    expect(fetched.body.notes[0].text).toBe("比對中 (matching)");
     const rr = await soc.call(
       "POST",
       `/v1/cases/${profile.case.id}/receipts`,
@@ -240,6 +242,7 @@ describe("round trip", () => {
       }),
     );
     expect(rr.status, JSON.stringify(rr.body)).toBe(201);
+    expect((await soc.call("GET", `/v1/cases/${profile.case.id}`)).body.state).toBe("result_received");
 
     // Mail notices were queued for the receivers and for the sender.
     const mails = (await rawAll(
@@ -285,9 +288,8 @@ describe("downloads are for the people a file is for", () => {
     await lin.login("soc-lin");
     const profile = await newCase(soc, { receivers: [person("tax-wang").email] });
     const id = profile.case.id;
-    expect((await putFile(soc, `/v1/cases/${id}/payload`, await seal(profile, "soc-chen", "named.p7m"))).status).toBe(
-      201,
-    );
+    const up = await putFile(soc, `/v1/cases/${id}/payload`, await seal(profile, "soc-chen", "named.p7m"));
+    expect(up.status).toBe(201);
     // tax-lee is KHH-TAX staff but not named: refused, and the case is not marked received.
     const denied = await lee.call("GET", `/v1/cases/${id}/payload`);
     expect(denied.status).toBe(403);
@@ -297,6 +299,14 @@ describe("downloads are for the people a file is for", () => {
       (await fetch(`${server.url}/v1/cases/${id}/payload`, { headers: { authorization: `Bearer ${tax.token}` } }))
         .status,
     ).toBe(200);
+    const receipt = signed("tax-wang", {
+      type: "sealpost-receipt",
+      caseId: id,
+      kind: "payload",
+      sha256: up.body.payload.sha256,
+      time: new Date().toISOString(),
+    });
+    expect((await tax.call("POST", `/v1/cases/${id}/receipts`, receipt)).status).toBe(201);
     // soc-lin is withdrawn while the result is sealed and uploaded, so it is not sealed to her.
     const linEmail = person("soc-lin").email;
     const a = admin();

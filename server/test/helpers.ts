@@ -1,4 +1,4 @@
-import { createPrivateKey } from "node:crypto";
+import { createPrivateKey, sign } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -6,7 +6,7 @@ import { ApiError, SealpostClient } from "@sealpost/client";
 import { keySigner } from "@sealpost/client/node";
 import type { KeyEntry } from "@sealpost/pki";
 import { parseCertificate, parseCertificates } from "@sealpost/pki";
-import type { LoginResponse } from "@sealpost/protocol";
+import { canonicalJson, type LoginResponse } from "@sealpost/protocol";
 import { initDataDir } from "../src/commands/init.js";
 import { silentLogger } from "../src/log.js";
 import { createTestDatabase, TEST_DB } from "./helpers/postgres.js";
@@ -42,6 +42,21 @@ export function keyEntry(id: string, purpose: "sign" | "encrypt"): KeyEntry {
     privateKey: createPrivateKey(readFileSync(pkiPath(p.key))),
     cert: parseCertificate(readFileSync(pkiPath(p.cert), "utf8")),
     chain: parseCertificates(readFileSync(pkiPath(MANIFEST.intermediate.cert), "utf8")),
+  };
+}
+
+/**
+ * A receipt request signed by fixture person `id` with their signing key: the statement that the case's `kind` file
+ * with SHA-256 `sha256` was opened (time: now). Posting it to `/v1/cases/:id/receipts` moves a sent case to received
+ * (a processed case to result_received).
+ */
+export function signedReceipt(id: string, caseId: string, kind: "payload" | "result", sha256: string) {
+  const k = keyEntry(id, "sign");
+  const statement = { type: "sealpost-receipt", caseId, kind, sha256, time: new Date().toISOString() };
+  return {
+    certSha256: k.cert.sha256,
+    statement,
+    signature: sign("sha256", Buffer.from(canonicalJson(statement)), k.privateKey!).toString("base64"),
   };
 }
 

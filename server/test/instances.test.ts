@@ -9,7 +9,7 @@ import { canonicalJson, type TransferProfile } from "@sealpost/protocol";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { verifyAudit } from "../src/audit/verify.js";
 import type { RunningServer } from "../src/server.js";
-import { Api, freshDataDir, keyEntry, REPO, registerFixtures, startTestServer } from "./helpers.js";
+import { Api, freshDataDir, keyEntry, REPO, registerFixtures, signedReceipt, startTestServer } from "./helpers.js";
 import { TEST_DB } from "./helpers/postgres.js";
 import { rawAll } from "./helpers/sql.js";
 
@@ -119,6 +119,9 @@ describe.runIf(TEST_DB === "postgres")("two instances on one database", () => {
     const got = await fetch(`${b.url}/v1/cases/${id}/payload`, { headers: { authorization: `Bearer ${tax}` } });
     expect(got.status).toBe(200);
     expect(Buffer.from(await got.arrayBuffer()).length).toBe(statSync(payload).size);
+    const payloadSha = got.headers.get("x-sealpost-sha256")!;
+    const receipt = signedReceipt("tax-wang", id, "payload", payloadSha);
+    expect((await on(a, tax).call("POST", `/v1/cases/${id}/receipts`, receipt)).status).toBe(201);
     expect((await on(a, tax).call("POST", `/v1/cases/${id}/notes`, { text: "處理中 (test)" })).status).toBe(201);
 
     const rp = await on(b, tax).call<TransferProfile>("GET", `/v1/cases/${id}/result-profile`);
@@ -127,6 +130,9 @@ describe.runIf(TEST_DB === "postgres")("two instances on one database", () => {
     const back = await fetch(`${b.url}/v1/cases/${id}/result`, { headers: { authorization: `Bearer ${soc}` } });
     expect(back.status).toBe(200);
     await back.arrayBuffer();
+    expect((await on(a, soc).call("GET", `/v1/cases/${id}`)).body.state).toBe("processed");
+    const resultReceipt = signedReceipt("soc-chen", id, "result", back.headers.get("x-sealpost-sha256")!);
+    expect((await on(b, soc).call("POST", `/v1/cases/${id}/receipts`, resultReceipt)).status).toBe(201);
     expect((await on(a, soc).call("GET", `/v1/cases/${id}`)).body.state).toBe("result_received");
 
     // One chain, whichever instance wrote each entry; each transition recorded once.
@@ -140,9 +146,11 @@ describe.runIf(TEST_DB === "postgres")("two instances on one database", () => {
       "case.register",
       "case.upload_payload",
       "case.download_payload",
+      "case.receipt_payload",
       "case.note",
       "case.upload_result",
       "case.download_result",
+      "case.receipt_result",
     ]);
   });
 

@@ -4,20 +4,22 @@ import { join } from "node:path";
 import { sealFile } from "@sealpost/cms";
 import { parseCertificate } from "@sealpost/pki";
 import {
+  allowedStates,
   CASE_STATES,
-  CASE_TRANSITIONS,
   type CaseAction,
+  type CaseRecord,
   type CaseState,
   type TransferProfile,
 } from "@sealpost/protocol";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { RunningServer } from "../src/server.js";
-import { Api, freshDataDir, keyEntry, REPO, registerFixtures, startTestServer } from "./helpers.js";
+import { Api, freshDataDir, keyEntry, REPO, registerFixtures, signedReceipt, startTestServer } from "./helpers.js";
 import { rawGet, rawRun } from "./helpers/sql.js";
 
 /**
- * The case state machine over HTTP: every action from every state it is not allowed from gets 409 and leaves the
- * case as it was; of two concurrent transitions exactly one wins.
+ * The case state machine over HTTP: every request from every state it is not allowed in gets 409 and leaves the
+ * case as it was; of two concurrent transitions exactly one wins. The receive transitions are made by receipts, so
+ * they are requested as receipts (payload_receipt, result_receipt).
  */
 
 let data: Awaited<ReturnType<typeof freshDataDir>>;
@@ -55,29 +57,31 @@ async function freshCase(): Promise<TransferProfile> {
   return r.body;
 }
 
-/** Each action as the side allowed to do it would request it (bodies are irrelevant: the state is checked first). */
+/** Each request as the side allowed to make it would (bodies are irrelevant: the state is checked first). */
+type Request = Exclude<CaseAction, "receive_payload" | "receive_result"> | CaseRecord;
 // biome-ignore lint/suspicious/noExplicitAny: response fields are checked one by one
-const REQUEST: Record<CaseAction, (id: string) => Promise<{ status: number; body: any }>> = {
+const REQUEST: Record<Request, (id: string) => Promise<{ status: number; body: any }>> = {
   upload_payload: (id) => apis.soc.call("PUT", `/v1/cases/${id}/payload`, new Uint8Array([0x30, 0x80])),
   download_payload: (id) => apis.tax.call("GET", `/v1/cases/${id}/payload`),
+  payload_receipt: (id) =>
+    apis.tax.call("POST", `/v1/cases/${id}/receipts`, signedReceipt("tax-wang", id, "payload", "0".repeat(64))),
   add_note: (id) => apis.tax.call("POST", `/v1/cases/${id}/notes`, { text: "note" }),
   upload_result: (id) => apis.tax.call("PUT", `/v1/cases/${id}/result`, new Uint8Array([0x30, 0x80])),
   download_result: (id) => apis.soc.call("GET", `/v1/cases/${id}/result`),
+  result_receipt: (id) =>
+    apis.soc.call("POST", `/v1/cases/${id}/receipts`, signedReceipt("soc-chen", id, "result", "0".repeat(64))),
   cancel: (id) => apis.soc.call("POST", `/v1/cases/${id}/cancel`, {}),
 };
 
 const STATES = Object.keys(CASE_STATES) as CaseState[];
-const ILLEGAL = (Object.keys(CASE_TRANSITIONS) as CaseAction[]).flatMap((action) =>
-  STATES.filter((s) => !(CASE_TRANSITIONS[action].from as readonly CaseState[]).includes(s)).map((state) => ({
-    action,
-    state,
-  })),
+const ILLEGAL = (Object.keys(REQUEST) as Request[]).flatMap((action) =>
+  STATES.filter((s) => !allowedStates(action).includes(s)).map((state) => ({ action, state })),
 );
 
 describe("illegal transitions", () => {
   test("the table covers every illegal pair", () => {
-    // 6 actions x 6 states minus the 9 legal pairs of packages/protocol/src/cases.ts
-    expect(ILLEGAL).toHaveLength(36 - 9);
+    // 8 requests x 6 states minus the 17 legal pairs of packages/protocol/src/cases.ts
+    expect(ILLEGAL).toHaveLength(48 - 17);
   });
 
   test.each(ILLEGAL.map((c) => [`${c.action} from ${c.state}`, c] as const))(
@@ -143,21 +147,25 @@ describe("concurrent transitions", () => {
     expect(onDisk).toContain(winner.body.payload.sha256);
   });
 
-  test("cancel racing the receiver's download: exactly one wins", async () => {
+  test("cancel racing the receiver's receipt: exactly one wins; a download alone moves nothing", async () => {
     const p = await freshCase();
     const sealed = join(work, "race.p7m");
     await sealFile(join(REPO, "fixtures/batches/sample-100.csv"), sealed, {
       recipients: p.recipients.map((r) => parseCertificate(r.certificate.pem)),
       signer: keyEntry("soc-chen", "sign"),
     });
-    expect(
-      (await soc().call("PUT", `/v1/cases/${p.case.id}/payload`, new Uint8Array(readFileSync(sealed)))).status,
-    ).toBe(201);
-    const [c, d] = await Promise.all([REQUEST.cancel(p.case.id), REQUEST.download_payload(p.case.id)]);
+    const up = await soc().call("PUT", `/v1/cases/${p.case.id}/payload`, new Uint8Array(readFileSync(sealed)));
+    expect(up.status).toBe(201);
+    expect((await REQUEST.download_payload(p.case.id)).status).toBe(200);
+    const stateNow = async () =>
+      ((await rawGet(server.ctx.db, "SELECT state FROM cases WHERE id = ?", p.case.id)) as { state: string }).state;
+    expect(await stateNow()).toBe("sent");
+    const receipt = signedReceipt("tax-wang", p.case.id, "payload", up.body.payload.sha256);
+    const [c, d] = await Promise.all([
+      REQUEST.cancel(p.case.id),
+      apis.tax.call("POST", `/v1/cases/${p.case.id}/receipts`, receipt),
+    ]);
     expect([c.status, d.status].sort()).toEqual([200, 409]);
-    const state = (
-      (await rawGet(server.ctx.db, "SELECT state FROM cases WHERE id = ?", p.case.id)) as { state: string }
-    ).state;
-    expect(state).toBe(c.status === 200 ? "cancelled" : "received");
+    expect(await stateNow()).toBe(c.status === 200 ? "cancelled" : "received");
   });
 });

@@ -1,7 +1,7 @@
 import { mkdir, rm, stat } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { openFile, sealFile } from "@sealpost/cms";
-import { pickKey } from "@sealpost/pki";
+import { type KeyEntry, pickKey } from "@sealpost/pki";
 import {
   CASE_STATES,
   EXIT_CODES,
@@ -10,6 +10,7 @@ import {
   type CaseState,
   type CreateCaseRequest,
   type LoginResponse,
+  type ReceiptDto,
   type TransferProfile,
 } from "@sealpost/protocol";
 import type { Command } from "commander";
@@ -22,11 +23,11 @@ import { checkOwnSigningCert } from "../trust.js";
 import { makeReceipt, RemoteClient } from "./client.js";
 import { manifestMismatch, signerMismatch } from "./binding.js";
 import { RemoteError } from "./errors.js";
+import { placeOpened } from "./place.js";
 import { checkReceipt } from "./receipts.js";
 import {
   type KeyOpts,
   keystoreOf,
-  nameFromManifest,
   type RemoteRuntime,
   runtimeOf,
   type TrustOpts,
@@ -115,6 +116,36 @@ async function sealAndUpload(
   }
 }
 
+/**
+ * The caller's receipt for this case file: the one they signed before (same kind, same file, same signing
+ * certificate, or the one the server keeps for them), else a new one signed and posted. Posting it the first time
+ * is what makes the case received (result received).
+ */
+async function signReceiptOnce(
+  client: RemoteClient,
+  signer: KeyEntry,
+  id: string,
+  kind: "payload" | "result",
+  sha256: string,
+): Promise<{ receipt: ReceiptDto; created: boolean }> {
+  const mine = (list: ReceiptDto[]) =>
+    list.find((r) => r.statement.kind === kind && r.statement.sha256 === sha256 && r.certSha256 === signer.cert.sha256);
+  const before = mine(await client.call("listReceipts", { params: { id } }));
+  if (before) return { receipt: before, created: false };
+  try {
+    return {
+      receipt: await client.call("addReceipt", { params: { id }, body: await makeReceipt(signer, id, kind, sha256) }),
+      created: true,
+    };
+  } catch (e) {
+    const kept = e instanceof RemoteError && e.code === "CONFLICT" ? e.details?.receiptId : undefined;
+    if (kept === undefined) throw e;
+    const found = (await client.call("listReceipts", { params: { id } })).find((r) => r.id === kept);
+    if (!found) throw e;
+    return { receipt: found, created: false };
+  }
+}
+
 /** Downloads a case file into `dir`, opens it (decrypt + verify signer), posts the signed receipt. */
 async function fetchAndOpen(
   rt: RemoteRuntime,
@@ -147,7 +178,8 @@ async function fetchAndOpen(
     }
     bar.done();
     if (dl.resumedFrom > 0) rt.out.line(`resumed the download at byte ${dl.resumedFrom}`);
-    const provisional = join(dir, `${id}.${kind}`);
+    // Opened under a private name first; it gets its final name (or is recognised as received before) below.
+    const provisional = join(dir, `.${id}.${kind}.opened`);
     await guardTempFiles(provisional, (w) => rt.out.warn(w));
     let opened: Awaited<ReturnType<typeof openFile>>;
     try {
@@ -155,6 +187,7 @@ async function fetchAndOpen(
         keys: ks.entries,
         trust: trust.policy,
         intermediates: trust.intermediates,
+        force: true,
         // The manifest names the case's agencies (checked against the case below); a result is addressed back to
         // the sending side, whom its recipient hashes name. Without hashes (older files) the case decides.
         ...(kind === "result" ? { openerAgencies: [theCase.receivingAgency] } : {}),
@@ -191,11 +224,17 @@ async function fetchAndOpen(
         },
       );
     }
-    const final = await nameFromManifest(dir, provisional, opened.manifest?.fileName, (t) => rt.out.warn(t));
-    const receipt = await client.call("addReceipt", {
-      params: { id },
-      body: await makeReceipt(signer, id, kind, dl.sha256),
+    const placed = await placeOpened({
+      dir,
+      opened: provisional,
+      fileName: opened.manifest?.fileName,
+      fallback: `${id}.${kind}`,
+      contentSha256: opened.contentSha256,
+      warn: (t) => rt.out.warn(t),
     });
+    const final = placed.path;
+    if (placed.alreadyThere) rt.out.line(`${final} is already here with this content: nothing new written`);
+    const receipt = await signReceiptOnce(client, signer, id, kind, dl.sha256);
     rt.out.fields([
       ["case", id],
       ["file", final],
@@ -204,7 +243,7 @@ async function fetchAndOpen(
       ["signing time", opened.signingTime?.toISOString()],
       ["records", opened.manifest?.recordCount],
       ["sealed sha256", dl.sha256],
-      ["receipt", `#${receipt.id} signed and sent`],
+      ["receipt", `#${receipt.receipt.id} ${receipt.created ? "signed and sent" : "sent before"}`],
     ]);
     rt.out.result(kind === "payload" ? "receive" : "result", {
       caseId: id,
@@ -214,7 +253,8 @@ async function fetchAndOpen(
       sealedSha256: dl.sha256,
       signer: opened.signer ? { commonName: opened.signer.commonName, subject: opened.signer.subject } : null,
       manifest: opened.manifest ?? null,
-      receiptId: receipt.id,
+      receiptId: receipt.receipt.id,
+      alreadyReceived: placed.alreadyThere,
       warnings: opened.warnings,
     });
   }

@@ -1,5 +1,3 @@
-import { link, unlink } from "node:fs/promises";
-import { basename, join } from "node:path";
 import { type CertInfo, type Keystore, parseCertificates, type TrustPolicy } from "@sealpost/pki";
 import type { ProfileRecipient } from "@sealpost/protocol";
 import type { Command } from "commander";
@@ -110,38 +108,4 @@ export function safeFileName(fileName: string | undefined): string | undefined {
   if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) return undefined;
   if (Buffer.byteLength(name, "utf8") > 255) return undefined;
   return name;
-}
-
-/**
- * Gives an opened file the name the sender gave (manifest fileName, see safeFileName) when that name is usable and
- * free in `dir`; returns the file's final path. An existing file or link of that name is never replaced (a hard
- * link is made, which fails if the name is taken, then the provisional name is removed). `warn` hears why the
- * provisional name was kept.
- */
-export async function nameFromManifest(
-  dir: string,
-  opened: string,
-  fileName: string | undefined,
-  warn: (text: string) => void = () => {},
-): Promise<string> {
-  if (fileName === undefined || fileName === "") return opened;
-  const name = safeFileName(fileName);
-  if (!name) {
-    warn(`the sender's file name ${JSON.stringify(fileName)} is not usable here; kept ${basename(opened)}`);
-    return opened;
-  }
-  const target = join(dir, name);
-  try {
-    await link(opened, target);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    warn(
-      code === "EEXIST"
-        ? `${name} already exists in ${dir}; kept ${basename(opened)}`
-        : `cannot name the file ${name} (${code ?? "error"}); kept ${basename(opened)}`,
-    );
-    return opened;
-  }
-  await unlink(opened);
-  return target;
 }

@@ -10,25 +10,33 @@ export const CASE_STATES = {
 
 export type CaseState = keyof typeof CASE_STATES;
 
-/** Case actions and the state each one moves from and to. Anything not listed here is an illegal transition. */
+/**
+ * Case actions and the state each one moves from and to. Anything not listed here is an illegal transition. A case
+ * becomes received (and result received) by the first signed receipt that says the file was opened and verified,
+ * never by a download: a download that could not be opened moves nothing, and the sender can still cancel.
+ */
 export const CASE_TRANSITIONS = {
   upload_payload: { from: ["registered"], to: "sent", side: "sender" },
-  download_payload: { from: ["sent", "received"], to: "received", side: "receiver" },
+  receive_payload: { from: ["sent"], to: "received", side: "receiver" },
   add_note: { from: ["received"], to: "received", side: "receiver" },
   upload_result: { from: ["received"], to: "processed", side: "receiver" },
-  download_result: { from: ["processed", "result_received"], to: "result_received", side: "sender" },
+  receive_result: { from: ["processed"], to: "result_received", side: "sender" },
   cancel: { from: ["registered", "sent"], to: "cancelled", side: "sender" },
 } as const satisfies Record<string, { from: readonly CaseState[]; to: CaseState; side: "sender" | "receiver" }>;
 
 export type CaseAction = keyof typeof CASE_TRANSITIONS;
 
 /**
- * What is recorded on a case without moving it (signed receipts), and the states each is allowed in: a payload
- * receipt once the receiving side fetched the payload, a result receipt once the sender fetched the result.
+ * What is done on a case without moving it by itself, and the states each is allowed in: downloads (recorded in the
+ * audit), and signed receipts. The first payload receipt of a sent case also makes it received (receive_payload),
+ * the first result receipt of a processed case makes it result_received (receive_result); later receipts (other
+ * named staff, or the same receipt again) are only recorded.
  */
 export const CASE_RECORDS = {
-  payload_receipt: { in: ["received", "processed", "result_received"], side: "receiver" },
-  result_receipt: { in: ["result_received"], side: "sender" },
+  download_payload: { in: ["sent", "received", "processed", "result_received"], side: "receiver" },
+  download_result: { in: ["processed", "result_received"], side: "sender" },
+  payload_receipt: { in: ["sent", "received", "processed", "result_received"], side: "receiver" },
+  result_receipt: { in: ["processed", "result_received"], side: "sender" },
 } as const satisfies Record<string, { in: readonly CaseState[]; side: "sender" | "receiver" }>;
 
 export type CaseRecord = keyof typeof CASE_RECORDS;

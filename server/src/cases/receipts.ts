@@ -10,6 +10,7 @@ import { auditBase } from "./audit.js";
 import type { CaseDeps } from "./deps.js";
 import type { ReceiptListRow } from "./repository.js";
 import { assertAllowed, visibleCase } from "./rules.js";
+import { transition } from "./transition.js";
 
 function receiptDto(r: ReceiptListRow): ReceiptDto {
   return {
@@ -63,8 +64,9 @@ async function existingReceipt(
 
 /**
  * Verifies and keeps a signed receipt. Payload receipts come from a receiving staff member the payload was sealed
- * to, once the case is received; result receipts from the sending side once the result was fetched (the states:
- * CASE_RECORDS in packages/protocol). The signature (over canonicalJson(statement)) must verify with one of the
+ * to, once it was sent; result receipts from the sending side once the result was uploaded (the states:
+ * CASE_RECORDS in packages/protocol). The first payload receipt makes a sent case received, the first result
+ * receipt makes a processed case result_received (in the same transaction as the receipt and its audit entry). The signature (over canonicalJson(statement)) must verify with one of the
  * signer's active registered signing certificates, re-validated now, and statement.sha256 must be the case's file.
  * One receipt per (case, kind, person): posting the same receipt again returns the one kept (`created` false,
  * nothing new recorded); a different one is CONFLICT (409). Kept under the case's row lock, so two instances
@@ -122,6 +124,18 @@ export async function addReceipt(
     const raced = await existingReceipt(uow, actor, caseId, req);
     if (raced) return { receipt: raced, created: false };
     const now = deps.clock.now();
+    // The first receipt moves the case (sent -> received, processed -> result_received); later ones are recorded.
+    const current = await uow.cases.get(caseId);
+    if (!current) throw new ServerError("NOT_FOUND", `No case ${caseId} visible to you.`);
+    assertAllowed(current, st.kind === "payload" ? "payload_receipt" : "result_receipt");
+    let moved: { from: string; to: string } | undefined;
+    if (st.kind === "payload" && current.state === "sent") {
+      await transition(uow, caseId, "receive_payload", now);
+      moved = { from: current.state, to: "received" };
+    } else if (st.kind === "result" && current.state === "processed") {
+      await transition(uow, caseId, "receive_result", now, { ended_at: now.toISOString() });
+      moved = { from: current.state, to: "result_received" };
+    }
     const id = await uow.cases.addReceipt({
       case_id: caseId,
       kind: st.kind,
@@ -138,7 +152,7 @@ export async function addReceipt(
         action: `case.receipt_${st.kind}`,
         caseId,
         fileSha256: [st.sha256],
-        detail: { receiptId: id, certSha256: row.sha256 },
+        detail: { receiptId: id, certSha256: row.sha256, ...(moved ?? {}) },
       },
       now,
     );

@@ -195,8 +195,9 @@ async function assertNamedRecipient(deps: CaseDeps, actor: Actor, c: CaseRow, ki
 
 /**
  * Records a download (payload by the receiving staff named on the case, result by the sending staff it was sealed
- * to) as a transition and an audit entry, and returns the file's hash and size. `checkSize` may throw (e.g. an
- * unsatisfiable range) to refuse before anything is recorded. The caller streams the bytes afterwards.
+ * to) as an audit entry, and returns the file's hash and size. A download moves no case: the receiver's signed
+ * receipt does (see receipts.ts). `checkSize` may throw (e.g. an unsatisfiable range) to refuse before anything is
+ * recorded. The caller streams the bytes afterwards.
  */
 export async function recordDownload(
   deps: CaseDeps,
@@ -211,14 +212,9 @@ export async function recordDownload(
   await assertNamedRecipient(deps, actor, c, kind);
   return deps.db.tx(async (uow) => {
     const now = deps.clock.now();
-    const action: CaseAction = kind === "payload" ? "download_payload" : "download_result";
-    const row = await transition(
-      uow,
-      caseId,
-      action,
-      now,
-      kind === "result" && c.state === "processed" ? { ended_at: now.toISOString() } : {},
-    );
+    const row = await uow.cases.get(caseId);
+    if (!row) throw new ServerError("NOT_FOUND", `No case ${caseId} visible to you.`);
+    assertAllowed(row, kind === "payload" ? "download_payload" : "download_result");
     const sha = kind === "payload" ? row.payload_sha256 : row.result_sha256;
     const size = kind === "payload" ? row.payload_size : row.result_size;
     if (!sha || size === null) throw new ServerError("NOT_FOUND", `Case ${caseId} has no ${kind} file.`);
@@ -232,7 +228,7 @@ export async function recordDownload(
         action: kind === "payload" ? "case.download_payload" : "case.download_result",
         caseId,
         fileSha256: [sha],
-        detail: { from: c.state, to: row.state, ...(range ? { range } : {}) },
+        detail: { state: row.state, ...(range ? { range } : {}) },
       },
       now,
     );

@@ -399,7 +399,7 @@ export const ENDPOINTS = defineEndpoints({
     tag: "cases",
     summary: "Post a signed receipt (payload: a receiving staff member named on the case; result: the sending side)",
     description:
-      "One receipt per case, kind and person: the same receipt posted again answers 200 with the one kept; a different one is 409 CONFLICT.",
+      "One receipt per case, kind and person: the same receipt posted again answers 200 with the one kept; a different one is 409 CONFLICT. The first payload receipt moves a sent case to received, the first result receipt a processed case to result_received (downloads move nothing).",
     access: STAFF,
     params: CaseIdParams,
     body: ReceiptRequest,
