@@ -1,4 +1,5 @@
-import { createDecipheriv, createHash } from "node:crypto";
+import { createDecipheriv } from "node:crypto";
+import { type HashGroup, hashGroup } from "./hash-thread.js";
 import type { DecipherGCM } from "node:crypto";
 import { createReadStream } from "node:fs";
 import type { Readable } from "node:stream";
@@ -144,11 +145,10 @@ async function openCore(
   const plaintext = decrypt(r, head, start, cipher, cek, checks);
   const it = plaintext[Symbol.asyncIterator]();
   const inner = new BerReader(new ByteSource(it, innerEof));
-  const contentHash = createHash("sha256");
   let contentBytes = 0;
-  let hashHere = false; // readSignedData hashes SHA-256 itself; unsigned content is hashed here
+  let contentHash: HashGroup | undefined; // readSignedData hashes SHA-256 itself; unsigned content is hashed here
   const counted = async (b: Buffer) => {
-    if (hashHere) contentHash.update(b);
+    contentHash?.update(b);
     contentBytes += b.length;
     await sink(b);
     options.onProgress?.(contentBytes);
@@ -168,7 +168,7 @@ async function openCore(
         await inner.expectEnd(ci.explicit, "the signed ContentInfo");
         await inner.expectEnd(ci.outer, "the signed ContentInfo");
       } else if (options.allowUnsigned) {
-        hashHere = true;
+        contentHash = hashGroup(["sha256"]);
         for (;;) {
           if (await inner.src.atEof()) break;
           await counted(await inner.src.readSome(READ_CHUNK_BYTES));
@@ -208,7 +208,7 @@ async function openCore(
     cipher: cipher.node,
     keyTransport,
     contentBytes,
-    contentSha256: parsed ? parsed.digests.get("sha256")!.toString("hex") : contentHash.digest("hex"),
+    contentSha256: (parsed ? parsed.digests.get("sha256")! : (await contentHash!.digests())[0]!).toString("hex"),
     recipient: recipientSummary(match.key.cert),
     checks,
     warnings,
