@@ -1,4 +1,4 @@
-import { SealpostError } from "@sealpost/protocol";
+import { SealpostError } from "@sealpost/protocol/core";
 
 /**
  * Codes of CMS failures. Callers (CLI exit codes, server replies) branch on these, never on the message.

@@ -1,5 +1,5 @@
 import type { TransferManifest } from "@sealpost/protocol";
-import { OID_TRANSFER_MANIFEST } from "@sealpost/protocol";
+import { OID_TRANSFER_MANIFEST } from "@sealpost/protocol/core";
 import { type Node, TAG, decode, decodeInteger, encodeInteger, malformed, seq, tlv } from "./ber/der.js";
 
 /**

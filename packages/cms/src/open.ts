@@ -1,4 +1,5 @@
-import { createDecipheriv, createHash, randomBytes } from "node:crypto";
+import { createDecipheriv, randomBytes } from "node:crypto";
+import { type HashGroup, hashGroup } from "./hash-thread.js";
 import type { DecipherGCM } from "node:crypto";
 import { createReadStream } from "node:fs";
 import type { Readable } from "node:stream";
@@ -178,11 +179,10 @@ async function openCore(
   const plaintext = decrypt(r, head, start, cipher, cek, integrity, checks);
   const it = plaintext[Symbol.asyncIterator]();
   const inner = new BerReader(new ByteSource(it, innerEof));
-  const contentHash = createHash("sha256");
   let contentBytes = 0;
-  let hashHere = false; // readSignedData hashes SHA-256 itself; unsigned content is hashed here
+  let contentHash: HashGroup | undefined; // readSignedData hashes SHA-256 itself; unsigned content is hashed here
   const counted = async (b: Buffer) => {
-    if (hashHere) contentHash.update(b);
+    contentHash?.update(b);
     contentBytes += b.length;
     await sink(b);
     options.onProgress?.(contentBytes);
@@ -204,7 +204,7 @@ async function openCore(
       } else {
         // Unsigned content goes through the same work as signed content; whether it may be released is decided
         // once the whole file was read (never for CBC, see below).
-        hashHere = true;
+        contentHash = hashGroup(["sha256"]);
         for (;;) {
           if (await inner.src.atEof()) break;
           await counted(await inner.src.readSome(READ_CHUNK_BYTES));
@@ -222,7 +222,7 @@ async function openCore(
     if (innerFailure instanceof CmsError && innerFailure.code === "IO") throw innerFailure; // the sink failed: stop
     // The same work as for a file whose content is well-formed: the rest of the plaintext is decrypted, hashed and
     // written like content, and the tag or padding is checked, before anything is reported.
-    hashHere = true;
+    contentHash ??= hashGroup(["sha256"]);
     for (;;) {
       const n = await it.next();
       if (n.done) break;
@@ -250,7 +250,7 @@ async function openCore(
     cipher: cipher.node,
     keyTransport,
     contentBytes,
-    contentSha256: parsed ? parsed.digests.get("sha256")!.toString("hex") : contentHash.digest("hex"),
+    contentSha256: (parsed ? parsed.digests.get("sha256")! : (await contentHash!.digests())[0]!).toString("hex"),
     recipient: recipientSummary(match.key.cert),
     checks,
     warnings,

@@ -1,9 +1,9 @@
-import { type Hash, createHash } from "node:crypto";
 import type { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { CoreTransform, writeThrough } from "./core-stream.js";
 import { EnvelopeWriter } from "./envelope-writer.js";
 import { FileInput } from "./file-input.js";
+import { type HashGroup, hashGroup } from "./hash-thread.js";
 import { recipientSummary } from "./recipient-infos.js";
 import { SignedDataWriter, checkSigningCertValidity } from "./signed-data-writer.js";
 import { TempOutput } from "./temp-output.js";
@@ -17,8 +17,8 @@ import type { SealOptions, SealResult } from "./types.js";
 class Sealer {
   private readonly inner: SignedDataWriter;
   private readonly envelope: EnvelopeWriter;
-  private readonly contentHash: Hash | undefined;
-  private readonly outputHash = createHash("sha256");
+  private readonly contentHash: HashGroup | undefined;
+  private readonly outputHash = hashGroup(["sha256"]);
   private outputBytes = 0;
   private started = false;
 
@@ -49,7 +49,7 @@ class Sealer {
       (b) => this.envelope.update(b),
     );
     // The signature's digest is the content's SHA-256 already, unless another digest was chosen.
-    if (this.inner.digest !== "sha256") this.contentHash = createHash("sha256");
+    if (this.inner.digest !== "sha256") this.contentHash = hashGroup(["sha256"]);
   }
 
   private out(b: Buffer): void {
@@ -76,11 +76,13 @@ class Sealer {
     this.ensureStarted();
     await this.inner.finish();
     this.envelope.finish();
+    const [outputSha256] = await this.outputHash.digests();
+    const contentSha256 = this.contentHash ? (await this.contentHash.digests())[0] : this.inner.contentDigest;
     return {
       outputBytes: this.outputBytes,
-      outputSha256: this.outputHash.digest("hex"),
+      outputSha256: outputSha256!.toString("hex"),
       contentBytes: this.inner.contentBytes,
-      contentSha256: (this.contentHash?.digest() ?? this.inner.contentDigest!).toString("hex"),
+      contentSha256: contentSha256!.toString("hex"),
       recipients: this.options.recipients.map(recipientSummary),
       cipher: this.envelope.cipherName,
       keyTransport: this.envelope.keyTransportNames.join(", "),

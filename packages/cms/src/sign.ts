@@ -1,6 +1,6 @@
-import { type Hash, createHash } from "node:crypto";
 import { CoreTransform, writeThrough } from "./core-stream.js";
 import { FileInput } from "./file-input.js";
+import { type HashGroup, hashGroup } from "./hash-thread.js";
 import { SignedDataWriter, checkSigningCertValidity } from "./signed-data-writer.js";
 import { TempOutput } from "./temp-output.js";
 import type { SignOptions, SignResult } from "./types.js";
@@ -23,8 +23,8 @@ export class SignStream extends CoreTransform<SignResult> {
  */
 class SignCore {
   private readonly writer: SignedDataWriter;
-  private readonly contentHash: Hash | undefined;
-  private readonly outputHash = createHash("sha256");
+  private readonly contentHash: HashGroup | undefined;
+  private readonly outputHash = hashGroup(["sha256"]);
   private outputBytes = 0;
   private started = false;
 
@@ -49,7 +49,7 @@ class SignCore {
         emit(b);
       },
     );
-    if (this.writer.digest !== "sha256") this.contentHash = createHash("sha256");
+    if (this.writer.digest !== "sha256") this.contentHash = hashGroup(["sha256"]);
   }
 
   private ensureStarted(): void {
@@ -68,11 +68,13 @@ class SignCore {
   async finish(): Promise<SignResult> {
     this.ensureStarted();
     await this.writer.finish();
+    const [outputSha256] = await this.outputHash.digests();
+    const contentSha256 = this.contentHash ? (await this.contentHash.digests())[0] : this.writer.contentDigest;
     return {
       outputBytes: this.outputBytes,
-      outputSha256: this.outputHash.digest("hex"),
+      outputSha256: outputSha256!.toString("hex"),
       contentBytes: this.writer.contentBytes,
-      contentSha256: (this.contentHash?.digest() ?? this.writer.contentDigest!).toString("hex"),
+      contentSha256: contentSha256!.toString("hex"),
       detached: this.options.detached === true,
       signatureAlgorithm: this.writer.signatureAlgorithm,
       signingTime: this.writer.signingTime,

@@ -1,5 +1,5 @@
-import { constants, createHash, publicDecrypt } from "node:crypto";
-import type { Hash } from "node:crypto";
+import { constants, publicDecrypt } from "node:crypto";
+import { hashGroup } from "./hash-thread.js";
 import type { CertInfo, TrustPolicy, TrustResult } from "@sealpost/pki";
 import { PkiError, issuerAndSerialMatches, parseCertificate, subjectKeyIdMatches } from "@sealpost/pki";
 import type { TransferManifest } from "@sealpost/protocol";
@@ -69,9 +69,9 @@ export async function readSignedData(
     throw malformed(`the SignedData lists more than ${LIMITS.digestAlgorithms} digest algorithms`);
   }
   const digestAlgorithms = algs.children.map((a) => parseAlgId(a, "a digest algorithm"));
-  const hashes = new Map<string, Hash>();
+  const names = new Set<string>();
   if (options.hash !== false) {
-    hashes.set("sha256", createHash("sha256"));
+    names.add("sha256");
     for (const a of digestAlgorithms) {
       let name: string;
       try {
@@ -79,9 +79,10 @@ export async function readSignedData(
       } catch {
         continue; // unsupported digests fail later, if a signer uses them
       }
-      if (HASHABLE.has(name) && !hashes.has(name)) hashes.set(name, createHash(name));
+      if (HASHABLE.has(name)) names.add(name);
     }
   }
+  const hashes = names.size > 0 ? hashGroup([...names]) : undefined;
   const eci = await r.expect(TAG.SEQUENCE, "the encapsulated content information");
   const ct = await r.readDecoded("the content type", LIMITS.field);
   if (ct.tag !== TAG.OID) throw malformed("the encapsulated content type is not an OID");
@@ -93,7 +94,7 @@ export async function readSignedData(
     const os = await r.readHeader("the encapsulated content");
     if ((os.tag & 0xdf) !== TAG.OCTET_STRING) throw malformed("the encapsulated content is not an OCTET STRING");
     for await (const chunk of r.stringChunks(os, "the signed content")) {
-      for (const h of hashes.values()) h.update(chunk);
+      hashes?.update(chunk);
       contentBytes += chunk.length;
       if (sink) await sink(chunk);
       options.onProgress?.(contentBytes);
@@ -149,7 +150,10 @@ export async function readSignedData(
   tooBig();
   await r.expectEnd(sd, "the SignedData");
   const digests = new Map<string, Buffer>();
-  for (const [k, h] of hashes) digests.set(k, h.digest());
+  if (hashes) {
+    const values = await hashes.digests();
+    for (const [i, k] of [...names].entries()) digests.set(k, values[i]!);
+  }
   return {
     version: Number(decodeInteger(v.content)),
     digestAlgorithms,

@@ -1,5 +1,3 @@
-import { createHash } from "node:crypto";
-import type { Hash } from "node:crypto";
 import { type CertInfo, type KeyEntry, keyHandleOf, PkiError, type PrivateKeyHandle } from "@sealpost/pki";
 import type { TransferManifest } from "@sealpost/protocol";
 import {
@@ -14,6 +12,7 @@ import { buildSignedAttributes } from "./attributes.js";
 import { encodeInteger, encodeOid, octetString, seq, setOf, tlv } from "./ber/der.js";
 import { EOC, SEGMENT_BYTES, SegmentWriter, openIndefinite } from "./ber/writer.js";
 import { CmsError } from "./errors.js";
+import { type HashGroup, hashGroup } from "./hash-thread.js";
 import { OID } from "./oids.js";
 
 /** Options of the SignedData stream generator. */
@@ -119,7 +118,7 @@ export class SignedDataWriter {
   readonly digest: DigestName;
   readonly scheme: SignatureScheme | "ecdsa";
   readonly signingTime: Date;
-  private readonly hash: Hash;
+  private readonly hash: HashGroup;
   private readonly key: PrivateKeyHandle;
   private readonly segments: SegmentWriter;
   private started = false;
@@ -136,7 +135,7 @@ export class SignedDataWriter {
     this.digest = opts.digest ?? (this.key.bits === 384 && this.key.algorithm === "ec" ? "sha384" : "sha256");
     this.scheme = this.key.algorithm === "ec" ? "ecdsa" : (opts.signatureScheme ?? "pkcs1");
     this.signingTime = opts.signingTime ?? new Date();
-    this.hash = createHash(this.digest);
+    this.hash = hashGroup([this.digest]);
     this.segments = new SegmentWriter(emit, opts.chunkSize ?? SEGMENT_BYTES);
   }
 
@@ -172,7 +171,7 @@ export class SignedDataWriter {
     if (!this.started || this.finished) throw new Error("SignedDataWriter.finish() outside start()");
     this.finished = true;
     this.segments.flush();
-    const digest = this.hash.digest();
+    const [digest] = (await this.hash.digests()) as [Buffer];
     this.contentDigest = digest;
     const signer = this.opts.signer;
     const dAlg = digestAlgId(this.digest);

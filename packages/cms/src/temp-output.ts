@@ -294,12 +294,15 @@ export class TempOutput {
     await unlink(this.path).catch(() => {});
   }
 
-  /** Close the file, first syncing it to the disk when `sync` (commit: the rename must not outrun the data). */
+  /**
+   * Close the file, first syncing it to the disk when `sync` (commit: the rename must not outrun the data).
+   * fdatasync writes the data and the metadata needed to read it back (the size), not the timestamps.
+   */
   private async close(sync = true): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     try {
-      if (sync) await this.handle.sync();
+      if (sync) await this.handle.datasync();
     } finally {
       await this.handle.close();
     }

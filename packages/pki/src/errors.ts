@@ -1,4 +1,4 @@
-import { SealpostError } from "@sealpost/protocol";
+import { SealpostError } from "@sealpost/protocol/core";
 
 /**
  * Codes of certificate, key and trust failures. Tokens (PKCS#11): TOKEN_MODULE (the module cannot be loaded),

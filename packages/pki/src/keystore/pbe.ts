@@ -1,5 +1,5 @@
 import { createDecipheriv, createHash, createHmac, pbkdf2Sync } from "node:crypto";
-import forge from "node-forge";
+import { createRequire } from "node:module";
 import { PkiError } from "../errors.js";
 import { algorithm, type Block, children, malformed, octets, oid, smallInt } from "./asn1.js";
 
@@ -132,6 +132,8 @@ function cbcDecrypt(cipher: string, key: Uint8Array, iv: Uint8Array, data: Uint8
 }
 
 function rc2Decrypt(key: Uint8Array, bits: number, iv: Uint8Array, data: Uint8Array): Buffer {
+  // Loaded on first use: node-forge costs about 10 MiB of RSS, and only legacy RC2 keystores need it.
+  const forge = createRequire(import.meta.url)("node-forge") as typeof import("node-forge");
   const c = forge.rc2.createDecryptionCipher(forge.util.binary.raw.encode(key), bits);
   c.start(forge.util.binary.raw.encode(iv));
   c.update(forge.util.createBuffer(forge.util.binary.raw.encode(data)));
