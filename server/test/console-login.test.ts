@@ -84,7 +84,7 @@ test("a code expires after 5 minutes: neither approved nor polled", async () => 
   expect((await anon().call("POST", "/v1/console/session", { pollToken: code.body.pollToken })).status).toBe(404);
 });
 
-test("every state change with the cookie needs the CSRF token; GET does not; a bearer token needs none", async () => {
+test("every state change with the cookie needs the CSRF token (file downloads too); other GETs do not", async () => {
   const { cookie, csrf } = await session();
   const none = await anon().call("POST", "/v1/console/logout", undefined, { cookie });
   expect(none.status).toBe(403);
@@ -94,6 +94,10 @@ test("every state change with the cookie needs the CSRF token; GET does not; a b
   // Refused before the body is read, on any route of any domain.
   const note = await anon().call("POST", "/v1/cases/C1/notes", { text: "x" }, { cookie });
   expect(note.status).toBe(403);
+  // A file download moves a case on: it needs the token too.
+  const get = await anon().call("GET", "/v1/cases/C1/payload", undefined, { cookie });
+  expect(get.status).toBe(403);
+  expect(get.body.error.details).toEqual({ reason: "CSRF" });
   expect((await anon().call("GET", "/v1/console/session", undefined, { cookie })).status).toBe(200);
   const out = await anon().call("POST", "/v1/console/logout", undefined, { cookie, "x-sealpost-csrf": csrf });
   expect(out.status).toBe(204);

@@ -1,11 +1,11 @@
-import { mkdirSync, readFileSync, statSync } from "node:fs";
+import { mkdirSync, statSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { M, registerFixtureRegistry, repoRoot, sealpostAs, startRelay, type TestRelay } from "../helpers/relay.js";
-import { AXE_SOURCE_PATH, launchChromium } from "./browser.js";
+import { axeScan, launchChromium, loginAs } from "./browser.js";
 
 /**
  * The web console in Debian's Chromium against a real relay on a loopback socket: login by a one-time code that the
@@ -71,20 +71,6 @@ afterAll(async () => {
   await relay?.close();
 });
 
-/** Opens the console in a fresh context, reads the one-time code and approves it as `person` with the real CLI. */
-async function loginAs(person: string): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({ locale: "zh-TW" });
-  const page = await context.newPage();
-  await page.goto(url);
-  const code = (await page.getByTestId("login-code").textContent())!.trim();
-  expect(code).toMatch(/^[A-Z2-9]{4}-[A-Z2-9]{4}$/);
-  const r = await sealpostAs(relay, person, ["login", "--approve", code]);
-  expect(r.code, r.stderr).toBe(0);
-  expect(r.stdout).toContain(code);
-  await page.getByText(`登入身分 ${M.people[person].name}`).waitFor();
-  return { context, page };
-}
-
 describe("web console", () => {
   test("GET / has a strict Content-Security-Policy and the page has no inline script", async () => {
     const r = await fetch(`${url}/`);
@@ -133,7 +119,7 @@ describe("web console", () => {
   });
 
   test("login by a one-time code approved with the real CLI: HttpOnly SameSite=Strict cookie, logout ends the session on the server", async () => {
-    const { context, page } = await loginAs("soc-chen");
+    const { context, page } = await loginAs(browser, relay, "soc-chen");
     const cookies = await context.cookies(url);
     expect(cookies).toHaveLength(1);
     expect(cookies[0]).toMatchObject({ name: "sealpost", httpOnly: true, sameSite: "Strict", path: "/" });
@@ -154,7 +140,7 @@ describe("web console", () => {
   });
 
   test("a state change without the CSRF token is refused: a cross-origin form post, and a bare fetch with the cookie", async () => {
-    const { context, page } = await loginAs("soc-chen");
+    const { context, page } = await loginAs(browser, relay, "soc-chen");
     const token = (await context.cookies(url))[0]!.value;
     const attack = await context.newPage();
     const refused = attack.waitForResponse((r) => r.url() === `${url}/v1/console/logout`);
@@ -177,7 +163,7 @@ describe("web console", () => {
   });
 
   test("case list: outbox and inbox, state filter, paging, search by upload number", async () => {
-    const { context, page } = await loginAs("soc-chen");
+    const { context, page } = await loginAs(browser, relay, "soc-chen");
     await page.getByRole("link", { name: "寄件匣" }).click();
     await page.getByRole("heading", { name: "寄件匣" }).waitFor();
     const rows = page.locator("tbody tr");
@@ -205,14 +191,14 @@ describe("web console", () => {
   });
 
   test("keyboard: skip link first, every control reachable by Tab and usable with Enter; English switchable", async () => {
-    const { context, page } = await loginAs("soc-chen");
+    const { context, page } = await loginAs(browser, relay, "soc-chen");
     await page.goto(`${url}/#/outbox`);
     await expect.poll(() => page.locator("tbody tr").count()).toBe(20);
     await page.keyboard.press("Tab");
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe("跳至主要內容");
     const reached: string[] = [];
-    // Skip link, three boxes, language, logout, state, search field and button, 20 case links, next page.
-    for (let i = 0; i < 29; i++) {
+    // After the skip link: three boxes, new case, language, logout, state, search field and button, 20 case links, next page.
+    for (let i = 0; i < 30; i++) {
       await page.keyboard.press("Tab");
       reached.push(
         await page.evaluate(() => {
@@ -249,31 +235,20 @@ describe("web console", () => {
   });
 
   test("axe-core finds no serious or critical violation on the login page and the case list; zh-TW screenshots", async () => {
-    const axe = readFileSync(AXE_SOURCE_PATH, "utf8");
-    const scan = async (page: Page) => {
-      await page.evaluate(axe);
-      const violations = await page.evaluate(async () => {
-        const r = await (
-          window as unknown as { axe: { run: () => Promise<{ violations: { id: string; impact: string }[] }> } }
-        ).axe.run();
-        return r.violations.map((v) => ({ id: v.id, impact: v.impact }));
-      });
-      return violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-    };
     const context = await browser.newContext({ locale: "zh-TW" });
     const login = await context.newPage();
     await login.goto(url);
     await login.getByTestId("login-code").waitFor();
-    expect(await scan(login)).toEqual([]);
+    expect(await axeScan(login)).toEqual([]);
     const shot = join(SHOTS, "console-login-zh-TW.png");
     await login.screenshot({ path: shot, fullPage: true });
     expect(statSync(shot).size).toBeGreaterThan(5000);
     expect(await login.getByRole("heading", { level: 1 }).textContent()).toBe("登入");
     await context.close();
-    const { context: c2, page } = await loginAs("soc-chen");
+    const { context: c2, page } = await loginAs(browser, relay, "soc-chen");
     await page.getByRole("link", { name: "寄件匣" }).click();
     await expect.poll(() => page.locator("tbody tr").count()).toBe(20);
-    expect(await scan(page)).toEqual([]);
+    expect(await axeScan(page)).toEqual([]);
     await c2.close();
   });
 });

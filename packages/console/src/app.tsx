@@ -1,16 +1,19 @@
 import type { ActorDto } from "@sealpost/protocol";
 import { useEffect, useState } from "preact/hooks";
 import { ConsoleApi } from "./api.js";
+import { CasePage } from "./case.js";
 import { type Box, CaseList } from "./cases.js";
 import { initialLang, type Lang, saveLang, translator } from "./i18n.js";
 import { Login } from "./login.js";
+import { RegisterCase } from "./register.js";
 
 /** The page's place, from the URL's hash: #/inbox, #/outbox, #/cases, #/case/ID. */
-type Route = { page: "cases"; box: Box } | { page: "case"; id: string };
+type Route = { page: "cases"; box: Box } | { page: "case"; id: string } | { page: "new" };
 
 function routeOf(hash: string): Route {
   const m = /^#\/case\/(.+)$/.exec(hash);
   if (m) return { page: "case", id: decodeURIComponent(m[1]!) };
+  if (hash === "#/new") return { page: "new" };
   if (hash === "#/outbox") return { page: "cases", box: "outbox" };
   if (hash === "#/cases") return { page: "cases", box: "all" };
   return { page: "cases", box: "inbox" };
@@ -81,6 +84,11 @@ export function App() {
             <a href="#/cases" aria-current={route.page === "cases" && route.box === "all" ? "page" : undefined}>
               {t("allCases")}
             </a>
+            {actor.role === "staff" && (
+              <a href="#/new" aria-current={route.page === "new" ? "page" : undefined}>
+                {t("newCase")}
+              </a>
+            )}
           </nav>
         )}
         <div class="tools">
@@ -122,7 +130,10 @@ export function App() {
       {actor && (
         <main id="main" tabIndex={-1}>
           {route.page === "cases" && <CaseList api={api} t={t} lang={lang} box={route.box} onError={onError} />}
-          {route.page === "case" && <p>{route.id}</p>}
+          {route.page === "case" && (
+            <CasePage api={api} t={t} lang={lang} id={route.id} actor={actor} onError={onError} />
+          )}
+          {route.page === "new" && <RegisterCase api={api} t={t} onError={onError} />}
         </main>
       )}
     </>

@@ -28,10 +28,13 @@ export function sourceOf(request: FastifyRequest): string {
  * Authentication for the routes registered in `app`'s scope (call it inside a plugin): an `Authorization: Bearer <token>` header
  * or, without one, the web console's session cookie is required on every request (401 UNAUTHENTICATED otherwise,
  * checked in onRequest, before any body is read). A cookie session must be live (idle timeout) and a
- * state-changing request (not GET/HEAD/OPTIONS) must carry its CSRF token (403 FORBIDDEN otherwise); a bearer
+ * state-changing request (not GET/HEAD/OPTIONS, and a file download, which moves the case on) must carry its CSRF token (403 FORBIDDEN otherwise); a bearer
  * header is never sent by a browser on its own, so it needs none. A source address outside the agency's
  * allow-list gets 403 SOURCE_NOT_ALLOWED.
  */
+/** File downloads: GETs that move a case on (已收件, 結果檔已接收), so a cookie session needs its CSRF token there too. */
+const DOWNLOAD = /^\/v1\/cases\/[^/?]+\/(?:payload|result)(?:\?|$)/;
+
 export function requireAuth(app: FastifyInstance, tokens: TokenResolver): void {
   app.addHook("onRequest", async (request: FastifyRequest) => {
     const h = request.headers.authorization;
@@ -43,7 +46,7 @@ export function requireAuth(app: FastifyInstance, tokens: TokenResolver): void {
       const live =
         cookie !== undefined &&
         (await tokens.sessions.checkSession(cookie, {
-          stateChanging: !["GET", "HEAD", "OPTIONS"].includes(request.method),
+          stateChanging: !["GET", "HEAD", "OPTIONS"].includes(request.method) || DOWNLOAD.test(request.url),
           csrf: typeof csrf === "string" ? csrf : undefined,
         }));
       if (live) token = cookie;
