@@ -56,6 +56,13 @@ export interface ServerConfig {
    * Over the limit: 429 RATE_LIMITED with Retry-After.
    */
   authRateLimit?: Partial<RateLimitConfig>;
+  /** A web console session ends after this many seconds without a request. Default 900 (15 minutes). */
+  consoleIdleSeconds?: number;
+  /**
+   * Folder of the built web console (index.html and assets/), served at `/`. Default: the console package's build
+   * (`packages/console/dist` of the installation). Relative paths are taken from the data folder.
+   */
+  consoleDir?: string;
   /** The URL staff use to reach the server (for mails and the login origin check). */
   publicUrl?: string;
   trust: TrustConfig;

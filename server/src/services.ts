@@ -1,5 +1,6 @@
 import { type AuthService, createAuthService } from "./auth/service.js";
 import { type CaseService, createCaseService } from "./cases/service.js";
+import { type ConsoleService, createConsoleService } from "./console/service.js";
 import type { ServerContext } from "./context.js";
 import { corePayloadSink } from "./drops/core-sink.js";
 import { coreDeliverySource } from "./drops/ports.js";
@@ -12,6 +13,7 @@ export interface Services {
   registry: RegistryService;
   cases: CaseService;
   drops: DropService;
+  console: ConsoleService;
 }
 
 /**
@@ -27,8 +29,16 @@ export function createServices(ctx: ServerContext): Services {
     log: ctx.log,
     config: ctx.config,
   });
+  const consoleLogin = createConsoleService({ db: ctx.db, clock: ctx.clock, config: ctx.config });
   return {
-    auth: createAuthService({ db: ctx.db, clock: ctx.clock, validator: ctx.validator, config: ctx.config }),
+    auth: createAuthService({
+      db: ctx.db,
+      clock: ctx.clock,
+      validator: ctx.validator,
+      config: ctx.config,
+      sessions: consoleLogin,
+    }),
+    console: consoleLogin,
     registry: createRegistryService({ db: ctx.db, clock: ctx.clock, validator: ctx.validator }),
     cases,
     drops: new DropService({

@@ -173,6 +173,23 @@ describe("the round trip with cards: login, send, receive, reply, result", () =>
     expect(readFileSync(JSON.parse(result.stdout).file, "utf8")).toBe("id,match\n1,yes\n");
   });
 
+  it("login --approve CODE with a card (RSA and EC keys, signed on the token) logs in the web console's code", async () => {
+    for (const id of ["tax-wang", "tax-chiu"]) {
+      const code = await (await fetch(`${relay.server.url}/v1/console/codes`, { method: "POST" })).json();
+      const r = await asCard(id, ["--json", "login", "--approve", code.code]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout).approved).toBe(code.code);
+      const poll = await fetch(`${relay.server.url}/v1/console/session`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ pollToken: code.pollToken }),
+      });
+      expect(poll.status).toBe(200);
+      expect((await poll.json()).actor.email).toBe(M.people[id].email);
+      expect(poll.headers.get("set-cookie")).toMatch(/^sealpost=.*HttpOnly; SameSite=Strict$/);
+    }
+  });
+
   it("login with a wrong PIN: exit 5, no session", async () => {
     const r = await asCard("tax-chiu", ["login"], { pin: "nope-0000" });
     expect(r.code).toBe(5);

@@ -265,11 +265,15 @@ export function registerCaseCommands(program: Command): void {
     program
       .command("login")
       .description("log in to the relay server with your signing key (the server sends a challenge you sign)")
-      .option("--server <url>", 'server URL (default: config "server")'),
+      .option("--server <url>", 'server URL (default: config "server")')
+      .option("--approve <code>", "also log in the web console page that shows CODE (as you, with this login)"),
   )
-    .addHelpText("after", "\nExample:\n  sealpost login --server https://sealpost.example.gov.tw --key me.p12")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  sealpost login --server https://sealpost.example.gov.tw --key me.p12\n  sealpost login --server https://sealpost.example.gov.tw --key me.p12 --approve K7QX-M2PA",
+    )
     .action(
-      action(async (rt, o: KeyOpts & { server?: string }) => {
+      action(async (rt, o: KeyOpts & { server?: string; approve?: string }) => {
         const server = o.server ?? rt.config.server;
         if (!server) throw usageError("No server given.", 'Pass --server URL or set "server" in the config file.');
         const key = pickKey(await keystoreOf(rt, o), "sign");
@@ -288,7 +292,17 @@ export function registerCaseCommands(program: Command): void {
         rt.out.line(
           `logged in to ${client.base} as ${res.staff.name} <${res.staff.email}> (${res.staff.agency}, ${res.staff.role}) until ${res.expiresAt}`,
         );
-        rt.out.result("login", { server: client.base, staff: res.staff, expiresAt: res.expiresAt, session: where });
+        if (o.approve !== undefined) {
+          await client.call("consoleApprove", { body: { code: o.approve } });
+          rt.out.line(`approved console login code ${o.approve}: that page is now logged in as ${res.staff.name}`);
+        }
+        rt.out.result("login", {
+          server: client.base,
+          staff: res.staff,
+          expiresAt: res.expiresAt,
+          session: where,
+          ...(o.approve !== undefined ? { approved: o.approve } : {}),
+        });
       }),
     );
 

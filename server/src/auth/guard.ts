@@ -1,4 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
+import { sessionCookieOf } from "../console/cookie.js";
+import type { SessionChecker } from "../console/service.js";
 import type { Actor } from "../context.js";
 import { ServerError } from "../errors.js";
 import { normaliseIp } from "../registry/cidr.js";
@@ -13,6 +15,8 @@ declare module "fastify" {
 /** What the guard needs from the auth domain: the actor behind a bearer token (see AuthService.actorForToken). */
 export interface TokenResolver {
   actorForToken(token: string, source: string): Promise<Actor | undefined>;
+  /** The web console's sessions; without it only bearer tokens are accepted. */
+  readonly sessions?: SessionChecker | undefined;
 }
 
 /** The client's address as the socket sees it (no proxy headers are trusted). */
@@ -22,18 +26,36 @@ export function sourceOf(request: FastifyRequest): string {
 
 /**
  * Authentication for the routes registered in `app`'s scope (call it inside a plugin): an `Authorization: Bearer <token>` header
- * is required on every request (401 UNAUTHENTICATED otherwise, checked in onRequest, before any body is read);
- * a source address outside the agency's allow-list gets 403 SOURCE_NOT_ALLOWED.
+ * or, without one, the web console's session cookie is required on every request (401 UNAUTHENTICATED otherwise,
+ * checked in onRequest, before any body is read). A cookie session must be live (idle timeout) and a
+ * state-changing request (not GET/HEAD/OPTIONS, and a file download, which moves the case on) must carry its CSRF token (403 FORBIDDEN otherwise); a bearer
+ * header is never sent by a browser on its own, so it needs none. A source address outside the agency's
+ * allow-list gets 403 SOURCE_NOT_ALLOWED.
  */
+/** File downloads: GETs that move a case on (已收件, 結果檔已接收), so a cookie session needs its CSRF token there too. */
+const DOWNLOAD = /^\/v1\/cases\/[^/?]+\/(?:payload|result)(?:\?|$)/;
+
 export function requireAuth(app: FastifyInstance, tokens: TokenResolver): void {
   app.addHook("onRequest", async (request: FastifyRequest) => {
     const h = request.headers.authorization;
     const m = typeof h === "string" ? /^Bearer ([A-Za-z0-9_-]{20,100})$/.exec(h) : null;
-    const actor = m ? await tokens.actorForToken(m[1]!, sourceOf(request)) : undefined;
+    let token = m?.[1];
+    if (token === undefined && h === undefined && tokens.sessions) {
+      const cookie = sessionCookieOf(request);
+      const csrf = request.headers["x-sealpost-csrf"];
+      const live =
+        cookie !== undefined &&
+        (await tokens.sessions.checkSession(cookie, {
+          stateChanging: !["GET", "HEAD", "OPTIONS"].includes(request.method) || DOWNLOAD.test(request.url),
+          csrf: typeof csrf === "string" ? csrf : undefined,
+        }));
+      if (live) token = cookie;
+    }
+    const actor = token ? await tokens.actorForToken(token, sourceOf(request)) : undefined;
     if (!actor)
       throw new ServerError("UNAUTHENTICATED", undefined, { hint: "Run: sealpost login --server URL --key KEYSTORE" });
     request.actor = actor;
-    request.bearer = m![1];
+    request.bearer = token;
   });
 }
 

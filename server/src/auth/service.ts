@@ -7,6 +7,7 @@ import {
   type LoginResponse,
 } from "@sealpost/protocol";
 import type { Clock } from "../clock.js";
+import type { SessionChecker } from "../console/service.js";
 import type { ServerConfig } from "../config.js";
 import type { Actor } from "../context.js";
 import type { Db } from "../db/db.js";
@@ -66,6 +67,8 @@ export interface AuthDeps {
   clock: Clock;
   validator: CertificateValidator;
   config: Pick<ServerConfig, "publicUrl" | "tokenTtlSeconds" | "authRateLimit">;
+  /** The web console's sessions, accepted by the guard beside bearer tokens. Default: none. */
+  sessions?: SessionChecker;
 }
 
 export function createAuthService(deps: AuthDeps): AuthService {
@@ -165,6 +168,8 @@ export function createAuthService(deps: AuthDeps): AuthService {
   }
 
   return {
+    sessions: deps.sessions,
+
     async createChallenge(req) {
       const byCert = typeof req?.certSha256 === "string";
       if (!byCert && typeof req?.email !== "string") throw new ServerError("BAD_REQUEST", "Give certSha256 or email.");

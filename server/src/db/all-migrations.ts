@@ -1,4 +1,5 @@
 import { migrations as auth } from "../auth/migrations.js";
+import { migrations as consoleLogin } from "../console/migrations.js";
 import { migrations as drops } from "../drops/migrations.js";
 import { migrations as jobs } from "../jobs/migrations.js";
 import { migrations as mail } from "../mail/migrations.js";
@@ -6,5 +7,13 @@ import { migrations as retention } from "../retention/migrations.js";
 import { migrations as core } from "./core-migrations.js";
 import type { Migration } from "./migration.js";
 
-/** Every module's migrations in the order they apply: core, mail, retention, drops, then each domain's later steps. */
-export const ALL_MIGRATIONS: Migration[] = [...core, ...mail, ...retention, ...drops, ...auth, ...jobs];
+/** Every module's migrations in the order they apply: core, mail, retention, drops, then each domain's later steps, then the web console's login tables. */
+export const ALL_MIGRATIONS: Migration[] = [
+  ...core,
+  ...mail,
+  ...retention,
+  ...drops,
+  ...auth,
+  ...jobs,
+  ...consoleLogin,
+];

@@ -18,6 +18,8 @@ export interface Database {
   challenges: ChallengesTable;
   tokens: TokensTable;
   rate_limits: RateLimitsTable;
+  console_codes: ConsoleCodesTable;
+  console_sessions: ConsoleSessionsTable;
   files: FilesTable;
   cases: CasesTable;
   case_recipients: CaseRecipientsTable;
@@ -107,6 +109,25 @@ export interface TokensTable {
   cert_id: string;
   created_at: string;
   expires_at: string;
+}
+
+/** A web console login code (console domain). Only hashes of the code and the poll token are stored. */
+export interface ConsoleCodesTable {
+  /** SHA-256 (hex) of the normalised code (upper case, no dash). */
+  code_hash: string;
+  /** SHA-256 (hex) of the page's poll token. */
+  poll_hash: string;
+  /** Set when a staff member approved the code: who, and with which signing certificate they logged in. */
+  staff_id: string | null;
+  cert_id: string | null;
+  expires_at: string;
+}
+
+/** A web console session (console domain): the idle clock of one bearer token row of `tokens`. */
+export interface ConsoleSessionsTable {
+  /** SHA-256 (hex) of the session token (the cookie's value); the same hash as its `tokens` row. */
+  token_hash: string;
+  last_seen_ms: number;
 }
 
 export interface RateLimitsTable {

@@ -1,5 +1,6 @@
 import { AuditRepository } from "../audit/repository.js";
 import { AuthRepository } from "../auth/repository.js";
+import { ConsoleRepository } from "../console/repository.js";
 import { CaseRepository } from "../cases/repository.js";
 import { FileRepository } from "../files/repository.js";
 import { MailRepository } from "../mail/repository.js";
@@ -25,6 +26,7 @@ export class UnitOfWork {
 
   private _drops?: DropRepository;
   private _leases?: LeaseRepository;
+  private _console?: ConsoleRepository;
 
   constructor(
     readonly sql: SqlContext,
@@ -74,5 +76,10 @@ export class UnitOfWork {
   get leases(): LeaseRepository {
     this._leases ??= new LeaseRepository(this.sql);
     return this._leases;
+  }
+
+  get console(): ConsoleRepository {
+    this._console ??= new ConsoleRepository(this.sql);
+    return this._console;
   }
 }

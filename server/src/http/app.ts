@@ -2,6 +2,8 @@ import { readFileSync } from "node:fs";
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
 import { authRoutes } from "../auth/routes.js";
 import { caseRoutes } from "../cases/routes.js";
+import { consoleRoutes } from "../console/routes.js";
+import { consoleStatic } from "../console/static.js";
 import type { ServerContext } from "../context.js";
 import { dropsRoutes } from "../drops/routes.js";
 import { fileRoutes } from "../files/routes.js";
@@ -17,7 +19,7 @@ export type RouteList = { method: string; url: string }[];
 
 /**
  * Builds the Fastify application: each domain's routes are a plugin in the domain's folder (auth, registry, cases,
- * files, drops); error handling and the OpenAPI document at GET /v1/openapi.json. `services` default: built over
+ * files, drops, console); the web console's page and assets at / (console/static.ts); error handling and the OpenAPI document at GET /v1/openapi.json. `services` default: built over
  * `ctx` (createServices; nothing scheduled). `routes` (optional) collects what was registered (tests compare it
  * with the OpenAPI document). Does not listen and starts no background job (see jobs.ts).
  */
@@ -57,11 +59,16 @@ export async function buildApp(
     maxUploadBytes: ctx.config.maxUploadBytes,
   });
   await app.register(dropsRoutes, { drops: services.drops, auth, log: ctx.log });
+  await app.register(consoleRoutes, { console: services.console, auth, tokenTtlSeconds: ctx.config.tokenTtlSeconds });
+  await app.register(consoleStatic, {
+    dataDir: ctx.dataDir,
+    ...(ctx.config.consoleDir ? { dir: ctx.config.consoleDir } : {}),
+  });
   return app;
 }
 
 /** Modules whose routes are documented in a fragment `server/src/<module>/openapi.json` (paths and schemas). */
-const OPENAPI_FRAGMENTS = ["drops"];
+const OPENAPI_FRAGMENTS = ["drops", "console"];
 
 /**
  * The served OpenAPI document: server/openapi.json plus the fragments other modules keep beside their routes

@@ -1,5 +1,6 @@
 import Type from "typebox";
 import { Actor, ChallengeRequest, ChallengeResponse, LoginRequest, LoginResponse } from "./auth.js";
+import { ConsoleApproveRequest, ConsoleCode, ConsoleSession, ConsoleSessionRequest } from "./console.js";
 import {
   CancelRequest,
   Case,
@@ -596,6 +597,58 @@ export const ENDPOINTS = defineEndpoints({
     access: ADMIN_OPS,
     query: CaseStatsQuery,
     responses: { 200: ok(ref(CaseStats), "statistics") },
+    errors: [],
+  },
+
+  // ---- web console login ----
+  consoleCode: {
+    method: "POST",
+    path: "/v1/console/codes",
+    tag: "console",
+    summary: "A one-time login code for the web console (5 minutes) and the poll token that takes the session",
+    description: "Rate-limited per source address with the login endpoints (429 RATE_LIMITED with Retry-After).",
+    access: "public",
+    responses: { 200: ok(ref(ConsoleCode), "the code to show and the page's poll token") },
+    errors: ["RATE_LIMITED"],
+  },
+  consoleApprove: {
+    method: "POST",
+    path: "/v1/console/approve",
+    tag: "console",
+    summary: "Approve a console login code as the logged-in staff member (sealpost login --approve CODE)",
+    access: "any",
+    body: ConsoleApproveRequest,
+    responses: { 204: ok(NoContent, "approved: the page that shows the code is logged in as you") },
+    errors: ["NOT_FOUND"],
+  },
+  consoleSession: {
+    method: "POST",
+    path: "/v1/console/session",
+    tag: "console",
+    summary: "The page's poll: once its code is approved, sets the session cookie and answers the CSRF token",
+    description:
+      "The cookie is HttpOnly, SameSite=Strict, and Secure (named __Host-sealpost) under TLS; it ends after the idle timeout or at logout.",
+    access: "public",
+    body: ConsoleSessionRequest,
+    responses: { 200: ok(ref(ConsoleSession), "pending, or the new session") },
+    errors: ["NOT_FOUND", "RATE_LIMITED"],
+  },
+  consoleWhoami: {
+    method: "GET",
+    path: "/v1/console/session",
+    tag: "console",
+    summary: "The console session of the cookie: who is logged in and its CSRF token",
+    access: "any",
+    responses: { 200: ok(ref(ConsoleSession), "the session") },
+    errors: [],
+  },
+  consoleLogout: {
+    method: "POST",
+    path: "/v1/console/logout",
+    tag: "console",
+    summary: "End the console session on the server and clear its cookie",
+    access: "any",
+    responses: { 204: ok(NoContent, "logged out") },
     errors: [],
   },
 });

@@ -1,4 +1,5 @@
 import { Actor, ChallengeRequest, ChallengeResponse, LoginRequest, LoginResponse, LoginStatement } from "./auth.js";
+import { ConsoleApproveRequest, ConsoleCode, ConsoleSession, ConsoleSessionRequest } from "./console.js";
 import {
   CancelRequest,
   Case,
@@ -32,6 +33,7 @@ import {
 
 export * from "./auth.js";
 export * from "./cases.js";
+export * from "./console.js";
 export * from "./drops.js";
 export * from "./endpoint.js";
 export * from "./endpoints.js";
@@ -88,4 +90,8 @@ export const NAMED_SCHEMAS = [
   MailPage,
   ServerStatus,
   CaseStats,
+  ConsoleCode,
+  ConsoleApproveRequest,
+  ConsoleSessionRequest,
+  ConsoleSession,
 ] as const;

@@ -1,0 +1,359 @@
+import type { ActorDto, CaseDto, NoteDto, ReceiptDto, TransferProfile } from "@sealpost/protocol";
+import { useEffect, useState } from "preact/hooks";
+import type { ConsoleApi } from "./api.js";
+import { Command } from "./copy.js";
+import { saveBlob } from "./download.js";
+import { type Lang, stateName, type T } from "./i18n.js";
+
+type Kind = "payload" | "result";
+interface Loaded {
+  c: CaseDto & { notes?: NoteDto[] };
+  profile: TransferProfile | undefined;
+  receipts: ReceiptDto[];
+}
+
+/** Words for a server refusal of an upload. */
+function uploadRefusal(t: T, e: unknown): string {
+  const code = (e as { code?: string }).code;
+  if (code === "RECIPIENTS_MISMATCH") return t("recipientsMismatch");
+  if (code === "NOT_CMS") return t("notCms");
+  return `${t("error")}: ${code ?? ""} ${(e as Error).message}`;
+}
+
+/**
+ * One case: details, recipients (named from their certificates), files with size and SHA-256, a timeline of who did
+ * what when, receipts with the hash check, notes, and the actions of the caller's side (upload a sealed file,
+ * download, note, withdraw), each local step with the exact CLI command.
+ */
+export function CasePage(props: {
+  api: ConsoleApi;
+  t: T;
+  lang: Lang;
+  id: string;
+  actor: ActorDto;
+  onError: (e: unknown) => void;
+}) {
+  const { api, t, lang, id, actor } = props;
+  const [data, setData] = useState<Loaded | undefined>();
+  const [round, setRound] = useState(0);
+  const [status, setStatus] = useState<string | undefined>();
+  const [file, setFile] = useState<File | undefined>();
+  const [note, setNote] = useState("");
+  const [reason, setReason] = useState("");
+  const [busy, setBusy] = useState(false);
+
+  useEffect(() => {
+    let stale = false;
+    (async () => {
+      const c = await api.client.call("getCase", { params: { id } });
+      const profile = await api.client.call("getProfile", { params: { id } }).catch(() => undefined);
+      const receipts = await api.client.call("listReceipts", { params: { id } }).catch(() => [] as ReceiptDto[]);
+      if (!stale) setData({ c, profile, receipts });
+    })().catch(props.onError);
+    return () => {
+      stale = true;
+    };
+  }, [id, round]);
+
+  if (!data) return <p role="status">{t("loading")}</p>;
+  const { c, profile, receipts } = data;
+  const sender = actor.agency === c.senderAgency;
+  const receiver = actor.agency === c.receivingAgency;
+  const fmt = (iso: string) => new Date(iso).toLocaleString(lang);
+
+  const download = async (kind: Kind) => {
+    try {
+      const d = await api.client.download(kind, id);
+      const blob = await new Response(d.body).blob();
+      saveBlob(blob, `${id}.${kind}.p7m`);
+      setRound((r) => r + 1);
+    } catch (e) {
+      props.onError(e);
+    }
+  };
+  const upload = async (e: Event) => {
+    e.preventDefault();
+    if (!file) return;
+    const kind: Kind = sender ? "payload" : "result";
+    setBusy(true);
+    setStatus(t("uploading"));
+    try {
+      await api.client.upload(kind, id, file);
+      setStatus(t("uploaded"));
+      setRound((r) => r + 1);
+    } catch (err) {
+      setStatus(uploadRefusal(t, err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  const addNote = async (e: Event) => {
+    e.preventDefault();
+    try {
+      await api.client.call("addNote", { params: { id }, body: { text: note } });
+      setNote("");
+      setRound((r) => r + 1);
+    } catch (err) {
+      props.onError(err);
+    }
+  };
+  const cancel = async (e: Event) => {
+    e.preventDefault();
+    try {
+      await api.client.call("cancelCase", { params: { id }, body: reason ? { reason } : {} });
+      setStatus(t("cancelled"));
+      setRound((r) => r + 1);
+    } catch (err) {
+      props.onError(err);
+    }
+  };
+
+  const timeline: { at: string; what: string; who: string }[] = [
+    { at: c.createdAt, what: stateName(lang, "registered"), who: c.senderStaff },
+  ];
+  if (c.payload)
+    timeline.push({
+      at: c.payload.uploadedAt,
+      what: stateName(lang, "sent"),
+      who: c.payload.uploadedBy?.staffId ?? "",
+    });
+  for (const r of receipts) {
+    timeline.push({
+      at: r.receivedAt,
+      what: stateName(lang, r.statement.kind === "payload" ? "received" : "result_received"),
+      who: r.staffName,
+    });
+  }
+  for (const n of c.notes ?? []) timeline.push({ at: n.createdAt, what: t("notes"), who: n.staffName });
+  if (c.result)
+    timeline.push({
+      at: c.result.uploadedAt,
+      what: stateName(lang, "processed"),
+      who: c.result.uploadedBy?.staffId ?? "",
+    });
+  if (c.state === "cancelled")
+    timeline.push({ at: c.updatedAt, what: stateName(lang, "cancelled"), who: c.senderAgency });
+  timeline.sort((a, b) => a.at.localeCompare(b.at));
+
+  const files: [Kind, CaseDto["payload"]][] = [
+    ["payload", c.payload],
+    ["result", c.result],
+  ];
+  const canUpload = (sender && c.state === "registered") || (receiver && c.state === "received");
+
+  return (
+    <article aria-labelledby="case-heading">
+      <p>
+        <a href="#/outbox">{t("back")}</a>
+      </p>
+      <h1 id="case-heading">
+        {t("caseId")} {c.id}
+      </h1>
+      {status && (
+        <p role="status" class="status">
+          {status}
+        </p>
+      )}
+      <dl class="details">
+        <dt>{t("state")}</dt>
+        <dd data-testid="case-state">{stateName(lang, c.state)}</dd>
+        <dt>{t("category")}</dt>
+        <dd>{c.category}</dd>
+        <dt>{t("sender")}</dt>
+        <dd>{c.senderAgency}</dd>
+        <dt>{t("receiver")}</dt>
+        <dd>{c.receivingAgency}</dd>
+        <dt>{t("records")}</dt>
+        <dd>{c.recordCount}</dd>
+        <dt>{t("uploadNo")}</dt>
+        <dd>{c.uploadNo}</dd>
+        <dt>{t("remarks")}</dt>
+        <dd>{c.remarks}</dd>
+      </dl>
+
+      {profile && (
+        <section aria-labelledby="recipients-heading">
+          <h2 id="recipients-heading">{t("recipients")}</h2>
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">{t("recipientName")}</th>
+                <th scope="col">{t("agency")}</th>
+                <th scope="col">{t("email")}</th>
+                <th scope="col">{t("certificate")}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {profile.recipients.map((r) => (
+                <tr key={r.certificate.sha256}>
+                  <td>{r.certificate.commonName}</td>
+                  <td>{r.agency}</td>
+                  <td>{r.email}</td>
+                  <td class="hash">{r.certificate.sha256}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {sender && (
+            <button
+              type="button"
+              onClick={() =>
+                saveBlob(
+                  new Blob([JSON.stringify(profile, null, 2)], { type: "application/json" }),
+                  `${c.id}.settings.json`,
+                )
+              }
+            >
+              {t("settingsFile")}
+            </button>
+          )}
+        </section>
+      )}
+
+      <section aria-labelledby="files-heading">
+        <h2 id="files-heading">{t("files")}</h2>
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">{t("files")}</th>
+              <th scope="col">{t("size")}</th>
+              <th scope="col">{t("sha256")}</th>
+              <th scope="col">{t("uploadedAt")}</th>
+              <th scope="col">{t("download")}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {files
+              .filter(([, f]) => f)
+              .map(([kind, f]) => (
+                <tr key={kind}>
+                  <td>{t(kind)}</td>
+                  <td>{f!.size}</td>
+                  <td class="hash" data-testid={`${kind}-sha256`}>
+                    {f!.sha256}
+                  </td>
+                  <td>{fmt(f!.uploadedAt)}</td>
+                  <td>
+                    {((kind === "payload" && receiver) || (kind === "result" && sender)) && (
+                      <button type="button" onClick={() => download(kind)}>
+                        {t("download")} {t(kind)}
+                      </button>
+                    )}
+                  </td>
+                </tr>
+              ))}
+          </tbody>
+        </table>
+      </section>
+
+      <section aria-labelledby="commands-heading">
+        <h2 id="commands-heading">{t("sealCommand")}</h2>
+        {sender && c.state === "registered" && (
+          <Command t={t} id="cmd-send" label={t("sealCommand")} command={`sealpost send FILE --case ${c.id}`} />
+        )}
+        {receiver && (c.state === "sent" || c.state === "received") && (
+          <Command t={t} id="cmd-receive" label={t("receiveCommand")} command={`sealpost receive ${c.id} -o FOLDER`} />
+        )}
+        {receiver && c.state === "received" && (
+          <Command t={t} id="cmd-reply" label={t("replyCommand")} command={`sealpost reply ${c.id} RESULT_FILE`} />
+        )}
+        {sender && (c.state === "processed" || c.state === "result_received") && (
+          <Command t={t} id="cmd-result" label={t("resultCommand")} command={`sealpost result ${c.id} -o FOLDER`} />
+        )}
+        <Command
+          t={t}
+          id="cmd-open"
+          label={t("openCommand")}
+          command={`sealpost open ${c.id}.${c.result && sender ? "result" : "payload"}.p7m -o FILE`}
+        />
+      </section>
+
+      {canUpload && (
+        <section aria-labelledby="upload-heading">
+          <h2 id="upload-heading">{t("uploadSealed")}</h2>
+          <form onSubmit={upload}>
+            <label
+              class="drop"
+              onDragOver={(e) => e.preventDefault()}
+              onDrop={(e) => {
+                e.preventDefault();
+                const f = e.dataTransfer?.files[0];
+                if (f) setFile(f);
+              }}
+            >
+              {t("uploadChoose")}{" "}
+              <input
+                type="file"
+                accept=".p7m,application/pkcs7-mime"
+                onChange={(e) => setFile((e.target as HTMLInputElement).files?.[0])}
+              />
+            </label>
+            <button type="submit" disabled={!file || busy}>
+              {t("uploadButton")}
+            </button>
+            {busy && <progress aria-label={t("uploading")} />}
+          </form>
+        </section>
+      )}
+
+      <section aria-labelledby="timeline-heading">
+        <h2 id="timeline-heading">{t("timeline")}</h2>
+        <ol class="timeline">
+          {timeline.map((e, i) => (
+            <li key={i}>
+              <time dateTime={e.at}>{fmt(e.at)}</time> {e.what} — {e.who}
+            </li>
+          ))}
+        </ol>
+      </section>
+
+      <section aria-labelledby="receipts-heading">
+        <h2 id="receipts-heading">{t("receipts")}</h2>
+        <ul>
+          {receipts.map((r) => {
+            const f = r.statement.kind === "payload" ? c.payload : c.result;
+            const ok = f?.sha256 === r.statement.sha256;
+            return (
+              <li key={r.id}>
+                {fmt(r.receivedAt)} {r.staffName} ({t(r.statement.kind)}):{" "}
+                <span class={ok ? "ok" : "bad"}>{ok ? t("receiptOk") : t("receiptBad")}</span>
+              </li>
+            );
+          })}
+        </ul>
+      </section>
+
+      <section aria-labelledby="notes-heading">
+        <h2 id="notes-heading">{t("notes")}</h2>
+        {(c.notes ?? []).length === 0 && <p>{t("noNotes")}</p>}
+        <ul>
+          {(c.notes ?? []).map((n) => (
+            <li key={n.id}>
+              {fmt(n.createdAt)} {n.staffName}: {n.text}
+            </li>
+          ))}
+        </ul>
+        {receiver && c.state === "received" && (
+          <form onSubmit={addNote}>
+            <label for="note-text">{t("noteAdd")}</label>
+            <textarea id="note-text" value={note} onInput={(e) => setNote((e.target as HTMLTextAreaElement).value)} />
+            <button type="submit" disabled={!note.trim()}>
+              {t("noteButton")}
+            </button>
+          </form>
+        )}
+      </section>
+
+      {sender && (c.state === "registered" || c.state === "sent") && (
+        <section aria-labelledby="cancel-heading">
+          <h2 id="cancel-heading">{t("cancel")}</h2>
+          <form onSubmit={cancel}>
+            <label for="cancel-reason">{t("cancelReason")}</label>{" "}
+            <input id="cancel-reason" value={reason} onInput={(e) => setReason((e.target as HTMLInputElement).value)} />
+            <button type="submit">{t("cancel")}</button>
+          </form>
+        </section>
+      )}
+    </article>
+  );
+}
