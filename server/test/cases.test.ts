@@ -466,15 +466,26 @@ describe("purged files stay gone", () => {
       expect(
         (await putFile(soc, `/v1/cases/${p.case.id}/payload`, await seal(p, "soc-chen", `${name}.p7m`))).status,
       ).toBe(201);
-      expect((await tax.call("GET", `/v1/cases/${p.case.id}/payload`)).status).toBe(200);
+      const dp = await tax.call("GET", `/v1/cases/${p.case.id}/payload`);
+      expect(dp.status).toBe(200);
+      /** The signed receipt of `who` for the case's `kind` file: it, not the download, moves the case. */
+      const receipt = async (api: Api, who: string, kind: "payload" | "result", sha256: string) => {
+        const st = { type: "sealpost-receipt", caseId: p.case.id, kind, sha256, time: new Date().toISOString() };
+        const r = await api.call("POST", `/v1/cases/${p.case.id}/receipts`, signed(who, st));
+        expect(r.status, JSON.stringify(r.body)).toBe(201);
+      };
+      const shown = await tax.call("GET", `/v1/cases/${p.case.id}`);
+      await receipt(tax, "tax-wang", "payload", shown.body.payload.sha256);
       const rp = await tax.call<TransferProfile>("GET", `/v1/cases/${p.case.id}/result-profile`);
       const file = result ?? (await seal(rp.body, "tax-wang", `${name}-result.p7m`));
       const ur = await putFile(tax, `/v1/cases/${p.case.id}/result`, file);
       expect(ur.status, JSON.stringify(ur.body)).toBe(201);
+      expect((await soc.call("GET", `/v1/cases/${p.case.id}/result`)).status).toBe(200);
+      await receipt(soc, "soc-chen", "result", ur.body.result.sha256);
       return { id: p.case.id, result: file };
     };
     const a = await roundTrip("purge-a");
-    expect((await soc.call("GET", `/v1/cases/${a.id}/result`)).status).toBe(200); // now result_received
+    expect((await soc.call("GET", `/v1/cases/${a.id}`)).body.state).toBe("result_received");
     const { purgeExpiredFiles } = await import("../src/retention/index.js");
     const purged = await purgeExpiredFiles(server.ctx.db, { store: server.ctx.store, retentionDays: 0 });
     expect(purged.purged.flatMap((f) => f.cases.map((c) => c.caseId))).toContain(a.id);

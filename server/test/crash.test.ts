@@ -12,7 +12,7 @@ import { loadConfig } from "../src/config.js";
 import { openDb } from "../src/db/open.js";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { TEST_DB } from "./helpers/postgres.js";
-import { rawGet } from "./helpers/sql.js";
+import { rawGet, rawRun } from "./helpers/sql.js";
 import { Api, freshDataDir, keyEntry, REPO, registerFixtures } from "./helpers.js";
 
 /**
@@ -129,6 +129,25 @@ test("SIGKILL during an upload: no half case, no partial file, the upload can be
   const shown = await again.call("GET", `/v1/cases/${p.case.id}`);
   expect(shown.body.state).toBe("registered");
   expect(shown.body.payload).toBeUndefined();
+  if (TEST_DB === "postgres") {
+    // Instances share the database: the killed instance's upload lease holds until it is not renewed for its TTL
+    // (UPLOAD_LEASE_TTL_MS), since a live instance may still be streaming. Meanwhile a retry is refused in words...
+    const early = await again.call("PUT", `/v1/cases/${p.case.id}/payload`, new Uint8Array(bytes));
+    expect(early.status).toBe(409);
+    expect(early.body.error.code).toBe("UPLOAD_IN_PROGRESS");
+    // ...and once the TTL has passed (aged here in the database rather than waited for) the retry takes it over.
+    const aged = await openDb(data.dir, loadConfig(data.dir).database, { migrate: false });
+    try {
+      await rawRun(
+        aged,
+        "UPDATE job_leases SET expires_at = ? WHERE name = ?",
+        new Date(Date.now() - 1000).toISOString(),
+        `upload:${p.case.id}`,
+      );
+    } finally {
+      await aged.close();
+    }
+  }
   const r = await again.call("PUT", `/v1/cases/${p.case.id}/payload`, new Uint8Array(bytes));
   expect(r.status, JSON.stringify(r.body)).toBe(201);
   expect(r.body.payload.size).toBe(bytes.length);

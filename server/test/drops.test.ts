@@ -29,6 +29,7 @@ import { DropService } from "../src/drops/service.js";
 import type { DropInput, DropRun } from "../src/drops/types.js";
 import { silentLogger } from "../src/log.js";
 import { createRegistryService } from "../src/registry/service.js";
+import { signedReceipt } from "./helpers.js";
 import { type SshdHandle, startSshd } from "./helpers/sshd.js";
 
 const run = promisify(execFile);
@@ -205,6 +206,10 @@ beforeAll(async () => {
         pem: readFileSync(fx(p.encrypt.cert), "utf8"),
         purpose: "encrypt",
       });
+    }
+    // tax-wang signs the receipt that makes a case received (the push test of a result needs one).
+    if (id === "tax-wang") {
+      await registry.addCertificate(null, { staff: s.id, pem: readFileSync(fx(p.sign.cert), "utf8"), purpose: "sign" });
     }
   }
   await registry.addCategory(null, {
@@ -558,6 +563,8 @@ describe("push", () => {
     const c = (await sentTo("KHH-TAX"))[0]!;
     const wang = await actorOf("tax-wang");
     await cases.recordDownload(wang, c.id, "payload", undefined, () => {});
+    // The receiver's signed receipt, not the download, makes the case received.
+    await cases.addReceipt(wang, c.id, signedReceipt("tax-wang", c.id, "payload", c.payload_sha256));
     const result = await seal("result", ["soc-chen"]);
     const temp = ctx.store.tempPath();
     writeFileSync(temp, readFileSync(result));
