@@ -24,6 +24,7 @@ const EXIT_BY_CODE: Record<string, ExitCode> = {
   TOKEN_ABSENT: EXIT_CODES.BAD_PIN,
   TOKEN: EXIT_CODES.BAD_PIN,
   PIN_LOCKED: EXIT_CODES.BAD_PIN,
+  KDF_LIMIT: EXIT_CODES.KDF_LIMIT,
   // integrity
   TAMPERED: EXIT_CODES.INTEGRITY,
   TRUNCATED: EXIT_CODES.INTEGRITY,
@@ -106,7 +107,7 @@ export function exitCodeForCode(code: string): ExitCode | undefined {
 export function exitCodeFor(err: unknown): ExitCode {
   if (typeof err !== "object" || err === null) return EXIT_CODES.INTERNAL;
   const e = err as { code?: unknown; exitCode?: unknown; details?: { pkiCode?: unknown }; cause?: unknown };
-  if (typeof e.exitCode === "number" && e.exitCode >= 0 && e.exitCode <= 12 && Number.isInteger(e.exitCode)) {
+  if (typeof e.exitCode === "number" && Object.values(EXIT_CODES).includes(e.exitCode as ExitCode)) {
     return e.exitCode as ExitCode;
   }
   if (typeof e.code !== "string") return EXIT_CODES.INTERNAL;

@@ -41,6 +41,7 @@ const PKI: Record<PkiErrorCode, number> = {
   POLICY: 8,
   REVOCATION_UNAVAILABLE: 8,
   IO: 3,
+  KDF_LIMIT: 13,
 };
 const CLI: Record<CliErrorCode, number> = {
   USAGE: 2,

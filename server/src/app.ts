@@ -39,7 +39,11 @@ export async function createContext(
       // The uploads those leases guarded died with the previous process (SQLite: this is the only instance).
       if (!config.database) await db.tx((uow) => uow.leases.releaseAll(UPLOAD_LEASE_PREFIX));
     }
-    const { policy, intermediates } = await loadTrust(dataDir, config);
+    const { policy, intermediates } = await loadTrust(dataDir, config, {
+      db,
+      log: options.log,
+      now: () => clock.now(),
+    });
     return {
       dataDir,
       db,

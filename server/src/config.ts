@@ -20,6 +20,20 @@ export interface TrustConfig {
   crlDir?: string;
   /** Revocation checking. Default "require": a certificate whose revocation status is unknown is refused. */
   revocation: "require" | "prefer" | "off";
+  /** More CRL distribution point URLs (http://) to fetch besides those the CAs' and registered certificates name. */
+  crlUrls?: string[];
+  /**
+   * A local mirror of the distribution points: its origin replaces theirs, the path is kept (e.g.
+   * "http://crl-mirror.internal:8080"). Default: the URLs as the certificates name them.
+   */
+  crlMirror?: string;
+  /**
+   * The CRL refresh job (server/src/crls, lease "crl-refresh"): every `intervalMs` (default 3 600 000: 1 hour) it
+   * reads `crls` and `crlDir` again and, when `fetch` (default true), fetches the distribution points; ops are
+   * warned (status, log, one e-mail per CRL) `warnBeforeMs` (default 86 400 000: 24 hours) before a CRL's
+   * nextUpdate when no newer one was found.
+   */
+  crlRefresh?: { intervalMs?: number; warnBeforeMs?: number; fetch?: boolean };
 }
 
 /** `<data>/config.json`. Every field has a default (see DEFAULT_CONFIG). */

@@ -1,5 +1,6 @@
-import type { CertInfo, TrustPolicy } from "@sealpost/pki";
+import type { CertInfo } from "@sealpost/pki";
 import type { Clock } from "./clock.js";
+import type { LiveTrust } from "./crls/live-trust.js";
 import type { ServerConfig } from "./config.js";
 import type { Db } from "./db/db.js";
 import type { CertificateValidator } from "./registry/certificates.js";
@@ -16,7 +17,8 @@ export interface ServerContext {
   instance: string;
   config: ServerConfig;
   store: FileStore;
-  trust: TrustPolicy;
+  /** The trust policy over the current CRLs (server/src/crls: refreshed by the "crl-refresh" job). */
+  trust: LiveTrust;
   /** Validates registered certificates with `trust` and the configured intermediates. */
   validator: CertificateValidator;
   /** Intermediate CAs from the configuration, added to every validation. */

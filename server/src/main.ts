@@ -118,13 +118,17 @@ audit
 
 program
   .command("status")
-  .description("case counts by state, the mail outbox (failures shown), retention")
+  .description("case counts by state, the mail outbox (failures shown), retention, CRLs (stale ones warned)")
   .requiredOption("--data <dir>", "data folder")
   .option("--json", "JSON output")
   .action(async (o) => {
     const config = loadConfig(o.data);
     const db = await openDb(o.data, config.database);
-    const s = await serverStatus(db, { retentionDays: config.retentionDays }).finally(() => db.close());
+    const warnBeforeMs = config.trust.crlRefresh?.warnBeforeMs;
+    const s = await serverStatus(db, {
+      retentionDays: config.retentionDays,
+      ...(warnBeforeMs !== undefined ? { crlWarnBeforeMs: warnBeforeMs } : {}),
+    }).finally(() => db.close());
     if (o.json) {
       process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
       return;
@@ -142,6 +146,13 @@ program
     );
     for (const e of s.mail.lastErrors)
       process.stdout.write(`  error #${e.id} (${e.kind}, ${e.attempts} attempts): ${e.lastError}\n`);
+    process.stdout.write("CRLs:\n");
+    for (const c of s.crls) {
+      const flag =
+        c.state === "current" ? "" : `  ${c.state === "stale-soon" ? "WARNING: stale soon" : `WARNING: ${c.state}`}`;
+      process.stdout.write(`  ${c.issuer ?? "(none)"}  next update ${c.nextUpdate ?? "-"}  [${c.source}]${flag}\n`);
+      if (c.lastError) process.stdout.write(`    last error (${c.checkedAt}): ${c.lastError}\n`);
+    }
   });
 
 program.parseAsync(process.argv).catch((e: unknown) => {

@@ -1,38 +1,42 @@
-import { readdir, readFile } from "node:fs/promises";
-import { join } from "node:path";
-import { type CertInfo, parseCertificates, type TrustPolicy } from "@sealpost/pki";
+import { readFile } from "node:fs/promises";
+import { type CertInfo, parseCertificates } from "@sealpost/pki";
 import { dataPath, type ServerConfig } from "./config.js";
-import { createTrustPolicy } from "./crypto.js";
+import { LiveTrust } from "./crls/live-trust.js";
+import { refreshCrls } from "./crls/refresh.js";
+import type { Db } from "./db/db.js";
+import type { Logger } from "./log.js";
 
 /**
- * The server's trust policy, built from config.trust: anchors (PEM bundle), optional intermediates, CRL files and a
- * CRL folder, revocation mode (default "require"). Registered certificates are validated with it on registration and
- * again whenever they are used (login, profiles, receipts).
+ * The server's trust, built from config.trust: anchors (PEM bundle), optional intermediates, revocation mode
+ * (default "require"), and the CRLs of the `crls` table. At start the configured CRL files and folder are read into
+ * that table (no fetching: the "crl-refresh" job does that, and keeps all of them current). Registered
+ * certificates are validated with it on registration and again whenever they are used (login, profiles, receipts).
  */
 export async function loadTrust(
   dataDir: string,
   config: ServerConfig,
-): Promise<{ policy: TrustPolicy; intermediates: CertInfo[] }> {
+  deps: { db: Db; log: Logger; now: () => Date },
+): Promise<{ policy: LiveTrust; intermediates: CertInfo[] }> {
   const t = config.trust;
   const anchors = parseCertificates(await readFile(dataPath(dataDir, t.anchors), "utf8"));
   const intermediates = t.intermediates
     ? parseCertificates(await readFile(dataPath(dataDir, t.intermediates), "utf8"))
     : [];
-  const crls: Uint8Array[] = [];
-  for (const f of t.crls ?? []) crls.push(toDer(await readFile(dataPath(dataDir, f))));
-  if (t.crlDir) {
-    const dir = dataPath(dataDir, t.crlDir);
-    for (const f of (await readdir(dir)).sort()) crls.push(toDer(await readFile(join(dir, f))));
-  }
-  const policy = createTrustPolicy({ anchors, intermediates, crls, revocation: t.revocation });
+  await refreshCrls(deps.db, {
+    dataDir,
+    trust: t,
+    issuers: [...anchors, ...intermediates],
+    fetch: false,
+    now: deps.now,
+    log: deps.log,
+  });
+  const policy = new LiveTrust(deps.db, {
+    anchors,
+    intermediates,
+    revocation: t.revocation,
+    now: deps.now,
+    log: deps.log,
+  });
+  await policy.reload();
   return { policy, intermediates };
-}
-
-/** A CRL file's DER (PEM "X509 CRL" blocks are decoded; the first block wins). */
-function toDer(bytes: Buffer): Uint8Array {
-  const text = bytes.subarray(0, 64).toString("latin1");
-  if (!text.includes("-----BEGIN")) return new Uint8Array(bytes);
-  const m = /-----BEGIN X509 CRL-----([\s\S]*?)-----END X509 CRL-----/.exec(bytes.toString("latin1"));
-  if (!m) return new Uint8Array(bytes);
-  return new Uint8Array(Buffer.from(m[1]!.replace(/\s+/g, ""), "base64"));
 }

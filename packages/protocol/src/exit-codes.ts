@@ -16,6 +16,7 @@ export const EXIT_CODES = {
   SERVER_UNREACHABLE: 10,
   NOT_AUTHORIZED: 11,
   SERVER_REFUSED: 12,
+  KDF_LIMIT: 13,
 } as const;
 
 export type ExitCodeName = keyof typeof EXIT_CODES;
@@ -36,4 +37,5 @@ export const EXIT_CODE_DESCRIPTIONS: Readonly<Record<ExitCode, string>> = {
   10: "server unreachable or bad server response",
   11: "not authenticated, or not allowed (401/403)",
   12: "refused by the server: illegal state transition, conflict, not found, upload rejected (recipients mismatch)",
+  13: "keystore refused: its key derivation asks for more work than sealpost allows (iterations, key length)",
 };

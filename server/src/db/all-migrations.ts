@@ -1,5 +1,6 @@
 import { migrations as auth } from "../auth/migrations.js";
 import { migrations as consoleLogin } from "../console/migrations.js";
+import { migrations as crls } from "../crls/migrations.js";
 import { migrations as drops } from "../drops/migrations.js";
 import { migrations as jobs } from "../jobs/migrations.js";
 import { migrations as mail } from "../mail/migrations.js";
@@ -16,4 +17,5 @@ export const ALL_MIGRATIONS: Migration[] = [
   ...auth,
   ...jobs,
   ...consoleLogin,
+  ...crls,
 ];

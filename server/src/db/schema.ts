@@ -32,6 +32,7 @@ export interface Database {
   drop_runs: DropRunsTable;
   drop_files: DropFilesTable;
   job_leases: JobLeasesTable;
+  crls: CrlsTable;
 }
 
 /** A column the database fills in on insert (identity / autoincrement); never updated. */
@@ -306,4 +307,19 @@ export interface JobLeasesTable {
   expires_at: string;
   /** Incremented each time the lease changes hands. */
   generation: number;
+}
+
+/** crls-001: the relay's current CRLs by source (server/src/crls). CRL columns are null for a source never read. */
+export interface CrlsTable {
+  source: string;
+  issuer: string | null;
+  sha256: string | null;
+  der: Buffer | null;
+  this_update: string | null;
+  next_update: string | null;
+  crl_number: string | null;
+  updated_at: string;
+  checked_at: string;
+  last_error: string | null;
+  warned_for: string | null;
 }

@@ -9,6 +9,7 @@ import { RetentionRepository } from "../retention/repository.js";
 import type { Clock } from "../clock.js";
 import { DropRepository } from "../drops/repository.js";
 import { LeaseRepository } from "../jobs/repository.js";
+import { CrlRepository } from "../crls/repository.js";
 import type { SqlContext } from "./sql.js";
 
 /**
@@ -27,6 +28,7 @@ export class UnitOfWork {
   private _drops?: DropRepository;
   private _leases?: LeaseRepository;
   private _console?: ConsoleRepository;
+  private _crls?: CrlRepository;
 
   constructor(
     readonly sql: SqlContext,
@@ -81,5 +83,10 @@ export class UnitOfWork {
   get console(): ConsoleRepository {
     this._console ??= new ConsoleRepository(this.sql);
     return this._console;
+  }
+
+  get crls(): CrlRepository {
+    this._crls ??= new CrlRepository(this.sql);
+    return this._crls;
   }
 }

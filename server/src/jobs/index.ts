@@ -1,4 +1,5 @@
 import type { ServerContext } from "../context.js";
+import { crlRefreshJob } from "../crls/job.js";
 import { type MailWorker, startMailWorker } from "../mail/worker.js";
 import { type RetentionWorker, startRetentionWorker } from "../retention/worker.js";
 import type { Services } from "../services.js";
@@ -16,7 +17,8 @@ export interface RunningJobs {
 /**
  * The server's background jobs, each run on one instance at a time under its lease (JobRunner): the mail outbox
  * worker ("mail", when SMTP is configured; otherwise notices wait in the outbox, visible in `status`), the retention
- * purge ("retention": sealed files `retentionDays` after a case ends) and the SFTP drop scheduler ("drops"; each
+ * purge ("retention": sealed files `retentionDays` after a case ends), the CRL refresh ("crl-refresh":
+ * server/src/crls/job.ts) and the SFTP drop scheduler ("drops"; each
  * drop run also holds its own lease, so manual runs on any instance never overlap). HTTP plugins never start jobs.
  */
 export function serverJobs(ctx: ServerContext, services: Services): Job[] {
@@ -54,6 +56,7 @@ export function serverJobs(ctx: ServerContext, services: Services): Job[] {
       retention = undefined;
     },
   });
+  jobs.push(crlRefreshJob(ctx));
   jobs.push({
     name: "drops",
     start: () => services.drops.start(),

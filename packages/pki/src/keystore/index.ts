@@ -1,4 +1,5 @@
 export { buildChain, type LoadKeystoreOptions, loadKeystore, matchKeysToCertificates } from "./load.js";
+export { KDF_LIMITS, kdfWorkPerformed } from "./kdf-budget.js";
 export { type BagAttributes, looksLikePkcs12, type Pkcs12Contents, readPkcs12 } from "./pkcs12.js";
 export { readDerPrivateKey, readPemPrivateKeys, readPrivateKeys } from "./private-key.js";
 export {

@@ -2,21 +2,22 @@ import { createDecipheriv, createHash, createHmac, pbkdf2Sync } from "node:crypt
 import { createRequire } from "node:module";
 import { PkiError } from "../errors.js";
 import { algorithm, type Block, children, malformed, octets, oid, smallInt } from "./asn1.js";
+import {
+  checkPbmac1KeyLength,
+  KdfBudget,
+  type KdfCost,
+  pbkdf2Cost,
+  pkcs12KdfCost,
+  recordKdfWork,
+} from "./kdf-budget.js";
 
 /**
  * Password-based cryptography of PKCS#12 (RFC 7292) and PKCS#5 v2 (RFC 8018): the PKCS#12 key derivation (appendix
  * B), the legacy pbeWithSHAAnd* schemes, PBES2 (PBKDF2 + AES/3DES-CBC), the PKCS#12 HMAC and PBMAC1 (RFC 9579).
  * RC2 comes from node-forge (OpenSSL 3 keeps it in the legacy provider Node does not load); everything else is
- * node:crypto. Iteration counts above MAX_ITERATIONS are refused so a hostile file cannot stall the process.
+ * node:crypto. Every derivation is charged to a KdfBudget (kdf-budget.ts) from its parameters before it runs, so a
+ * hostile file cannot stall the process; the functions that derive take the file's budget (default: a fresh one).
  */
-
-/**
- * Largest PBKDF2 iteration count accepted (OpenSSL writes 2048, some tools 600,000; 10 million take about 3 s here).
- */
-export const MAX_ITERATIONS = 10_000_000;
-
-/** Largest PKCS#12-KDF iteration count accepted (its loop runs in JavaScript: one million take about 2 s). */
-export const MAX_PKCS12_KDF_ITERATIONS = 1_000_000;
 
 /** A password as given (null = absent, which PKCS#12 distinguishes from the empty string). */
 export type Password = string | null;
@@ -61,18 +62,17 @@ function unsupported(what: string, algOid: string): PkiError {
   );
 }
 
-function checkIterations(n: number, what: string, max = MAX_ITERATIONS): number {
+function iterationCount(b: Block | undefined, what: string): number {
+  const n = smallInt(b, what);
   if (n < 1) throw malformed(what);
-  if (n > max) {
-    throw new PkiError(
-      "MALFORMED",
-      `The keystore asks for ${n} key-derivation iterations, more than sealpost allows.`,
-      {
-        hint: `Export the keystore again with at most ${max} iterations.`,
-      },
-    );
-  }
   return n;
+}
+
+/** PBKDF2 through node:crypto, its work recorded. */
+function pbkdf2(password: Uint8Array, salt: Uint8Array, cost: KdfCost, keyLength: number, prf: string): Buffer {
+  const key = pbkdf2Sync(password, salt, cost.iterations, keyLength, prf);
+  recordKdfWork(cost);
+  return key;
 }
 
 /**
@@ -116,6 +116,7 @@ export function pkcs12Kdf(
       }
     }
   }
+  recordKdfWork(pkcs12KdfCost("PKCS#12 KDF", iterations, hash, [n]));
   return Buffer.concat(blocks).subarray(0, n);
 }
 
@@ -168,7 +169,7 @@ function parsePbkdf2(params: Block | undefined): {
 } {
   const c = children(params, "PBKDF2 parameters", 2, 4);
   const salt = octets(c[0], "PBKDF2 salt");
-  const iterations = checkIterations(smallInt(c[1], "PBKDF2 iteration count"), "PBKDF2 iteration count");
+  const iterations = iterationCount(c[1], "PBKDF2 iteration count");
   let i = 2;
   let keyLength: number | undefined;
   if (c[i] && c[i]!.idBlock.tagClass === 1 && c[i]!.idBlock.tagNumber === 2)
@@ -183,37 +184,67 @@ function parsePbkdf2(params: Block | undefined): {
   return keyLength === undefined ? { salt, iterations, prf } : { salt, iterations, keyLength, prf };
 }
 
+/** A parsed password-based encryption scheme: what its KDF costs, and how to decrypt once charged. */
+interface PbeScheme {
+  cost: KdfCost;
+  decrypt(password: Password, data: Uint8Array): Buffer;
+}
+
 /**
- * Decrypts data under a password-based encryption AlgorithmIdentifier (PBES2 or PKCS#12 PBE).
- * Throws DecryptionFailed on bad padding (wrong password), PkiError UNSUPPORTED_ALGORITHM or MALFORMED.
+ * Parses a password-based encryption AlgorithmIdentifier (PBES2 or PKCS#12 PBE) without deriving anything.
+ * Throws PkiError UNSUPPORTED_ALGORITHM or MALFORMED.
  */
-export function pbeDecrypt(algId: Block | undefined, password: Password, data: Uint8Array): Buffer {
+function pbeScheme(algId: Block | undefined): PbeScheme {
   const alg = algorithm(algId, "encryption algorithm");
   const legacy = PKCS12_PBE[alg.oid];
   if (legacy) {
     const p = children(alg.params, "PKCS#12 PBE parameters", 2, 2);
     const salt = octets(p[0], "PBE salt");
-    const iterations = checkIterations(
-      smallInt(p[1], "PBE iteration count"),
-      "PBE iteration count",
-      MAX_PKCS12_KDF_ITERATIONS,
-    );
-    const pw = bmpPassword(password);
-    const key = pkcs12Kdf("sha1", pw, salt, iterations, 1, legacy.keyLen);
-    const iv = pkcs12Kdf("sha1", pw, salt, iterations, 2, 8);
-    if (legacy.cipher === "rc2") return rc2Decrypt(key, legacy.rc2Bits!, iv, data);
-    return cbcDecrypt(legacy.cipher === "3des" ? "des-ede3-cbc" : "des-ede-cbc", key, iv, data);
+    const iterations = iterationCount(p[1], "PBE iteration count");
+    return {
+      cost: pkcs12KdfCost("PKCS#12 PBE", iterations, "sha1", [legacy.keyLen, 8]),
+      decrypt(password, data) {
+        const pw = bmpPassword(password);
+        const key = pkcs12Kdf("sha1", pw, salt, iterations, 1, legacy.keyLen);
+        const iv = pkcs12Kdf("sha1", pw, salt, iterations, 2, 8);
+        if (legacy.cipher === "rc2") return rc2Decrypt(key, legacy.rc2Bits!, iv, data);
+        return cbcDecrypt(legacy.cipher === "3des" ? "des-ede3-cbc" : "des-ede-cbc", key, iv, data);
+      },
+    };
   }
-  if (alg.oid === OID_PBES2) return pbes2Decrypt(alg.params, utf8Password(password), data);
+  if (alg.oid === OID_PBES2) {
+    const s = pbes2Scheme(alg.params);
+    return { cost: s.cost, decrypt: (password, data) => s.decrypt(utf8Password(password), data) };
+  }
   if (alg.oid.startsWith("1.2.840.113549.1.12.1.")) throw unsupported("an RC4 password-based cipher", alg.oid);
   throw unsupported("a password-based cipher", alg.oid);
 }
 
+/** What the KDF of a password-based encryption AlgorithmIdentifier costs (for planning a file's budget). */
+export function pbeCost(algId: Block | undefined): KdfCost {
+  return pbeScheme(algId).cost;
+}
+
 /**
- * PBES2 (RFC 8018 6.2) decryption with the password as bytes (UTF-8 for PKCS#12 and PKCS#8, as OpenSSL does):
- * PBKDF2 with HMAC-SHA-1/2, then AES-128/192/256-CBC or DES-EDE3-CBC. Throws DecryptionFailed on bad padding.
+ * Decrypts data under a password-based encryption AlgorithmIdentifier (PBES2 or PKCS#12 PBE), charging its KDF to
+ * `budget` first. Throws DecryptionFailed on bad padding (wrong password), PkiError KDF_LIMIT,
+ * UNSUPPORTED_ALGORITHM or MALFORMED.
  */
-export function pbes2Decrypt(params: Block | undefined, password: Uint8Array, data: Uint8Array): Buffer {
+export function pbeDecrypt(
+  algId: Block | undefined,
+  password: Password,
+  data: Uint8Array,
+  budget: KdfBudget = new KdfBudget(),
+): Buffer {
+  const scheme = pbeScheme(algId);
+  budget.charge(scheme.cost);
+  return scheme.decrypt(password, data);
+}
+
+function pbes2Scheme(params: Block | undefined): {
+  cost: KdfCost;
+  decrypt(password: Uint8Array, data: Uint8Array): Buffer;
+} {
   const p = children(params, "PBES2 parameters", 2, 2);
   const kdf = algorithm(p[0], "PBES2 key derivation function");
   if (kdf.oid !== OID_PBKDF2) throw unsupported("a PBES2 key derivation function", kdf.oid);
@@ -224,21 +255,42 @@ export function pbes2Decrypt(params: Block | undefined, password: Uint8Array, da
   if (iv.length !== cipher.ivLen) throw malformed("PBES2 IV");
   const k = parsePbkdf2(kdf.params);
   if (k.keyLength !== undefined && k.keyLength !== cipher.keyLen) throw malformed("PBKDF2 key length");
-  const key = pbkdf2Sync(password, k.salt, k.iterations, cipher.keyLen, k.prf);
-  return cbcDecrypt(cipher.name, key, iv, data);
+  const cost = pbkdf2Cost("PBKDF2 of PBES2", k.iterations, cipher.keyLen, k.prf);
+  return {
+    cost,
+    decrypt: (password, data) =>
+      cbcDecrypt(cipher.name, pbkdf2(password, k.salt, cost, cipher.keyLen, k.prf), iv, data),
+  };
 }
 
 /**
- * Computes the PFX integrity MAC (RFC 7292 HMAC with the PKCS#12 KDF, or RFC 9579 PBMAC1) for one password.
- * `macAlg` is the DigestInfo's AlgorithmIdentifier; returns the expected MAC bytes.
+ * PBES2 (RFC 8018 6.2) decryption with the password as bytes (UTF-8 for PKCS#12 and PKCS#8, as OpenSSL does):
+ * PBKDF2 with HMAC-SHA-1/2, then AES-128/192/256-CBC or DES-EDE3-CBC, the KDF charged to `budget` first. Throws
+ * DecryptionFailed on bad padding, PkiError KDF_LIMIT, UNSUPPORTED_ALGORITHM or MALFORMED.
  */
-export function computePfxMac(
-  macAlg: Block | undefined,
-  salt: Uint8Array,
-  iterations: number,
-  password: Password,
+export function pbes2Decrypt(
+  params: Block | undefined,
+  password: Uint8Array,
   data: Uint8Array,
+  budget: KdfBudget = new KdfBudget(),
 ): Buffer {
+  const s = pbes2Scheme(params);
+  budget.charge(s.cost);
+  return s.decrypt(password, data);
+}
+
+/** A parsed PFX MAC: what its KDF costs, and how to compute it for one password once charged. */
+interface PfxMac {
+  cost: KdfCost;
+  compute(password: Password, data: Uint8Array): Buffer;
+}
+
+/**
+ * Parses the PFX integrity MAC (RFC 7292 HMAC with the PKCS#12 KDF, or RFC 9579 PBMAC1) without deriving anything.
+ * `macAlg` is the DigestInfo's AlgorithmIdentifier. Throws PkiError KDF_LIMIT (PBMAC1 key too long),
+ * UNSUPPORTED_ALGORITHM or MALFORMED.
+ */
+export function pfxMac(macAlg: Block | undefined, salt: Uint8Array, iterations: number): PfxMac {
   const alg = algorithm(macAlg, "MAC algorithm");
   if (alg.oid === OID_PBMAC1) {
     const p = children(alg.params, "PBMAC1 parameters", 2, 2);
@@ -248,16 +300,46 @@ export function computePfxMac(
     const hmacHash = HMAC_PRFS[mac.oid];
     if (!hmacHash) throw unsupported("a PBMAC1 MAC", mac.oid);
     const k = parsePbkdf2(kdf.params);
-    // RFC 9579: keyLength is required; Bouncy Castle writes 256 (octets), so allow long HMAC keys.
-    if (k.keyLength === undefined || k.keyLength < 20 || k.keyLength > 512) throw malformed("PBMAC1 key length");
-    const key = pbkdf2Sync(utf8Password(password), k.salt, k.iterations, k.keyLength, k.prf);
-    return createHmac(hmacHash, key).update(data).digest();
+    // RFC 9579: keyLength is required (the HMAC's output length); Bouncy Castle writes 256 octets.
+    if (k.keyLength === undefined || k.keyLength < 20) throw malformed("PBMAC1 key length");
+    checkPbmac1KeyLength(k.keyLength);
+    const keyLength = k.keyLength;
+    const cost = pbkdf2Cost("PBKDF2 of the PBMAC1 MAC", k.iterations, keyLength, k.prf);
+    return {
+      cost,
+      compute: (password, data) =>
+        createHmac(hmacHash, pbkdf2(utf8Password(password), k.salt, cost, keyLength, k.prf))
+          .update(data)
+          .digest(),
+    };
   }
   const d = DIGESTS[alg.oid];
   if (!d) throw unsupported("a MAC digest", alg.oid);
-  checkIterations(iterations, "MAC iteration count", MAX_PKCS12_KDF_ITERATIONS);
-  const key = pkcs12Kdf(d.name, bmpPassword(password), salt, iterations, 3, d.u);
-  return createHmac(d.name, key).update(data).digest();
+  if (iterations < 1) throw malformed("MAC iteration count");
+  return {
+    cost: pkcs12KdfCost("PKCS#12 KDF of the MAC", iterations, d.name, [d.u]),
+    compute(password, data) {
+      const key = pkcs12Kdf(d.name, bmpPassword(password), salt, iterations, 3, d.u);
+      return createHmac(d.name, key).update(data).digest();
+    },
+  };
+}
+
+/**
+ * Computes the PFX integrity MAC for one password, charging its KDF to `budget` first; returns the expected MAC
+ * bytes. Throws PkiError KDF_LIMIT, UNSUPPORTED_ALGORITHM or MALFORMED.
+ */
+export function computePfxMac(
+  macAlg: Block | undefined,
+  salt: Uint8Array,
+  iterations: number,
+  password: Password,
+  data: Uint8Array,
+  budget: KdfBudget = new KdfBudget(),
+): Buffer {
+  const m = pfxMac(macAlg, salt, iterations);
+  budget.charge(m.cost);
+  return m.compute(password, data);
 }
 
 /** The OID of an AlgorithmIdentifier block (for reporting). */

@@ -5,12 +5,15 @@ import { PkiError } from "../errors.js";
 import { decodeStringValue } from "../names.js";
 import type { CertInfo } from "../types.js";
 import { algorithm, type Block, children, decode, explicit, malformed, octets, oid, smallInt } from "./asn1.js";
-import { algorithmOid, computePfxMac, DecryptionFailed, OID_PBMAC1, type Password, pbeDecrypt } from "./pbe.js";
+import { KdfBudget } from "./kdf-budget.js";
+import { algorithmOid, DecryptionFailed, OID_PBMAC1, type Password, pbeCost, pbeDecrypt, pfxMac } from "./pbe.js";
 
 /**
  * PKCS#12 (RFC 7292) reader: password-integrity PFX files with data / encryptedData safes, key bags, shrouded key
  * bags, certificate bags and nested safe-contents bags. The MAC is always verified before anything is decrypted; a
- * file without a MAC, or in public-key integrity/privacy mode, is refused. No policy (key size, algorithms) is applied
+ * file without a MAC, or in public-key integrity/privacy mode, is refused. Before any key derivation runs, the KDFs
+ * the file shows without decryption (the MAC, encrypted safes, shrouded keys in plain safes) are charged to a trial
+ * KdfBudget; the run itself charges each KDF, those found inside encrypted safes included, to the file's budget. No policy (key size, algorithms) is applied
  * here: loadKeystore does that.
  */
 
@@ -81,11 +84,12 @@ interface Walk {
   password: Password;
   out: Pkcs12Contents;
   depth: number;
+  budget: KdfBudget;
 }
 
 function decryptOrBadPin(alg: Block | undefined, w: Walk, data: Uint8Array): Buffer {
   try {
-    return pbeDecrypt(alg, w.password, data);
+    return pbeDecrypt(alg, w.password, data, w.budget);
   } catch (e) {
     if (e instanceof DecryptionFailed) throw badPin(e);
     throw e;
@@ -163,17 +167,30 @@ export function looksLikePkcs12(der: Uint8Array): boolean {
  * is an empty byte string for the KDF, an empty one is the 2-byte BMP terminator), as OpenSSL does. Returns the
  * password form that verified, or throws BAD_PIN. The comparison is constant time.
  */
-function verifyMac(macData: Block[], authSafe: Uint8Array, password: Password): { password: Password; mac: string } {
+function macCandidates(password: Password): Password[] {
+  return password === null || password === "" ? [password, password === null ? "" : null] : [password];
+}
+
+function parseMac(macData: Block[]) {
   const [digestInfo, saltBlock, iterBlock] = macData;
   const [macAlg, digest] = children(digestInfo, "PKCS#12 MAC", 2, 2);
   const expected = octets(digest, "PKCS#12 MAC value");
   const salt = octets(saltBlock, "PKCS#12 MAC salt");
   const iterations = iterBlock ? smallInt(iterBlock, "PKCS#12 MAC iterations") : 1;
   const alg = algorithm(macAlg, "PKCS#12 MAC algorithm");
-  const candidates: Password[] =
-    password === null || password === "" ? [password, password === null ? "" : null] : [password];
-  for (const candidate of candidates) {
-    const actual = computePfxMac(macAlg, salt, iterations, candidate, authSafe);
+  return { alg, expected, mac: pfxMac(macAlg, salt, iterations) };
+}
+
+function verifyMac(
+  macData: Block[],
+  authSafe: Uint8Array,
+  password: Password,
+  budget: KdfBudget,
+): { password: Password; mac: string } {
+  const { alg, expected, mac } = parseMac(macData);
+  for (const candidate of macCandidates(password)) {
+    budget.charge(mac.cost);
+    const actual = mac.compute(candidate, authSafe);
     if (actual.length === expected.length && timingSafeEqual(actual, expected)) {
       return { password: candidate, mac: alg.oid === OID_PBMAC1 ? "pbmac1" : `hmac-${alg.oid}` };
     }
@@ -189,9 +206,44 @@ const MAC_NAMES: Record<string, string> = {
   "hmac-2.16.840.1.101.3.4.2.3": "hmac-sha512",
 };
 
+/** Charges every shrouded key bag of plain safe contents (nested ones included) to `budget`. */
+function planSafeContents(der: Uint8Array, budget: KdfBudget, depth: number): void {
+  if (depth > 8) throw malformed("PKCS#12 file (safe contents nested too deeply)");
+  for (const bag of children(decode(der, "PKCS#12 safe contents"), "PKCS#12 safe contents")) {
+    const c = children(bag, "PKCS#12 bag", 2, 3);
+    const bagId = oid(c[0], "PKCS#12 bag type");
+    const value = explicit(c[1], 0, "PKCS#12 bag value");
+    if (bagId === BAG_SHROUDED_KEY) budget.charge(pbeCost(children(value, "encrypted private key", 2, 2)[0]));
+    else if (bagId === BAG_SAFE_CONTENTS)
+      planSafeContents(new Uint8Array(value.valueBeforeDecodeView), budget, depth + 1);
+  }
+}
+
+/**
+ * Charges to a trial budget every KDF the file shows without decryption: the MAC (once per password form tried),
+ * each encrypted safe and each shrouded key bag of the plain safes. Throws PkiError KDF_LIMIT before any derivation
+ * when they already exceed the limits.
+ */
+function planKdfs(macData: Block[], authSafe: Uint8Array, password: Password): void {
+  const plan = new KdfBudget();
+  const { mac } = parseMac(macData);
+  for (const _ of macCandidates(password)) plan.charge(mac.cost);
+  for (const ci of children(decode(authSafe, "PKCS#12 authenticated safe"), "PKCS#12 authenticated safe")) {
+    const c = children(ci, "PKCS#12 safe", 1, 2);
+    const type = oid(c[0], "PKCS#12 safe type");
+    if (type === OID_DATA) {
+      planSafeContents(octets(explicit(c[1], 0, "PKCS#12 safe"), "PKCS#12 safe"), plan, 0);
+    } else if (type === OID_ENCRYPTED_DATA) {
+      const ed = children(explicit(c[1], 0, "PKCS#12 encrypted safe"), "PKCS#12 encrypted safe", 2, 3);
+      plan.charge(pbeCost(children(ed[1], "PKCS#12 encrypted content info", 3, 3)[1]));
+    }
+  }
+}
+
 /**
  * Opens a PKCS#12 file with a password (null = absent). The MAC is verified first (constant-time compare); a wrong
- * password gives PkiError BAD_PIN, a damaged file MALFORMED, an unknown algorithm UNSUPPORTED_ALGORITHM.
+ * password gives PkiError BAD_PIN, a damaged file MALFORMED, an unknown algorithm UNSUPPORTED_ALGORITHM, key
+ * derivation beyond KDF_LIMITS KDF_LIMIT (before any derivation when the file shows it without decryption).
  */
 export function readPkcs12(der: Uint8Array, password: Password): Pkcs12Contents {
   const { authSafe, macData } = parsePfx(der);
@@ -200,14 +252,16 @@ export function readPkcs12(der: Uint8Array, password: Password): Pkcs12Contents 
       hint: "Export the keystore again with a PIN, e.g. `openssl pkcs12 -export`.",
     });
   }
-  const verified = verifyMac(macData, authSafe, password);
+  planKdfs(macData, authSafe, password);
+  const budget = new KdfBudget();
+  const verified = verifyMac(macData, authSafe, password, budget);
   const out: Pkcs12Contents = {
     keys: [],
     certs: [],
     mac: MAC_NAMES[verified.mac] ?? verified.mac,
     encryptionAlgorithms: [],
   };
-  const w: Walk = { password: verified.password, out, depth: 0 };
+  const w: Walk = { password: verified.password, out, depth: 0, budget };
   for (const ci of children(decode(authSafe, "PKCS#12 authenticated safe"), "PKCS#12 authenticated safe")) {
     const c = children(ci, "PKCS#12 safe", 1, 2);
     const type = oid(c[0], "PKCS#12 safe type");
