@@ -330,7 +330,7 @@ export const ENDPOINTS = defineEndpoints({
     access: STAFF,
     body: CreateCase,
     responses: { 201: ok(ref(TransferProfile), "registered") },
-    errors: ["NOT_FOUND", "NO_RECIPIENTS", "CERT_REJECTED"],
+    errors: ["SAME_AGENCY", "NOT_FOUND", "NO_RECIPIENTS", "CERT_REJECTED"],
   },
   getCase: {
     method: "GET",
