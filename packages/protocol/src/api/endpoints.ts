@@ -182,7 +182,7 @@ export const ENDPOINTS = defineEndpoints({
     params: CodeParams,
     body: AgencyPatch,
     responses: { 200: ok(ref(Agency), "the agency") },
-    errors: ["NOT_FOUND"],
+    errors: ["NOT_FOUND", "CONFLICT"],
   },
   deactivateAgency: {
     method: "POST",
