@@ -14,6 +14,7 @@
 //        BENCH_ONLY=gnupg,age npm run bench (only the pairs against these tools: gnupg | age | openssl | recipients | durable)
 //        BENCH_SERVER=0 npm run bench       (skip the relay-server benchmark when present)
 //        BENCH_TOKEN_EC=0 npm run bench     (skip scripts/bench-token-ec.mjs: token operations per open, 50 EC recipients)
+//        BENCH_TRANSFER_RSS=0 npm run bench (skip scripts/bench-transfer-rss.mjs: peak RSS of sealpost send/receive/reply/result)
 // Peak RSS comes from GNU time (%M: the largest process of the command, pipelines included). Nothing here is a test:
 // it asserts nothing about speed; it measures and reports.
 import { execFileSync, spawnSync } from "node:child_process";
@@ -399,6 +400,17 @@ if (process.env.BENCH_SERVER !== "0" && existsSync(serverBench) && !only) {
   if (r.status !== 0) throw new Error("server benchmark failed");
   try {
     results.push(...JSON.parse(readFileSync(path.join(out, "server-results.json"), "utf8")));
+  } catch {}
+}
+
+// Peak RSS of the CLI's round trip (send, receive, reply, result) through a relay server, on the same batch.
+const transferRssBench = path.join(root, "scripts/bench-transfer-rss.mjs");
+if (process.env.BENCH_TRANSFER_RSS !== "0" && !only) {
+  console.log("\nsealpost send/receive/reply/result through a relay server (peak RSS):");
+  const r = spawnSync(process.execPath, [transferRssBench, input], { stdio: ["ignore", "inherit", "inherit"] });
+  if (r.status !== 0) throw new Error("transfer RSS benchmark failed");
+  try {
+    results.push(...JSON.parse(readFileSync(path.join(out, "transfer-rss-results.json"), "utf8")));
   } catch {}
 }
 

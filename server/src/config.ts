@@ -1,5 +1,5 @@
-import { readFileSync } from "node:fs";
-import { isAbsolute, join } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { isAbsolute, join, resolve } from "node:path";
 import { ServerError } from "./errors.js";
 import type { RateLimitConfig } from "./auth/rate-limit.js";
 import type { PostgresConfig } from "./db/postgres.js";
@@ -107,6 +107,12 @@ export function loadConfig(dataDir: string): ServerConfig {
   try {
     text = readFileSync(configPath(dataDir), "utf8");
   } catch (e) {
+    if (!existsSync(dataDir)) {
+      throw new ServerError("BAD_REQUEST", `There is no data folder at ${resolve(dataDir)}.`, {
+        cause: e,
+        hint: `Check --data, or create the folder with \`sealpost-server init --data ${dataDir} ...\` first.`,
+      });
+    }
     throw new ServerError("BAD_REQUEST", `No server configuration at ${configPath(dataDir)}.`, {
       cause: e,
       hint: "Run `sealpost-server init --data DIR ...` first.",

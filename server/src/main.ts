@@ -1,8 +1,10 @@
-import { createWriteStream } from "node:fs";
+import { createWriteStream, existsSync, readFileSync } from "node:fs";
 import { once } from "node:events";
-import { Command, Option } from "commander";
+import { Command, CommanderError, Option } from "commander";
 import { SealpostError } from "@sealpost/protocol";
 import { iterateAudit } from "./audit/log.js";
+import { describeFailure } from "./cli-errors.js";
+import { registerLocalAdminCommands } from "./commands/admin-cli.js";
 import { verifyAudit } from "./audit/verify.js";
 import { initDataDir } from "./commands/init.js";
 import { loadConfig } from "./config.js";
@@ -12,12 +14,21 @@ import { stderrLogger } from "./log.js";
 import { startServer } from "./server.js";
 
 /**
- * `sealpost-server`: init, start, audit verify|export, status. Exit codes: 0 ok, 1 internal error, 2 usage or
- * configuration error, 6 audit chain broken.
+ * `sealpost-server`: init, start, audit verify|export, status, admin (local recovery). Exit codes: 0 ok, 1 internal
+ * error, 2 usage or configuration error, 6 audit chain broken. Every failure is `sealpost-server: error: ...` with a
+ * `sealpost-server: hint: ...` where one helps, never a stack trace.
  */
+const VERSION = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string })
+  .version;
+
 const program = new Command("sealpost-server")
   .description("sealpost relay server: registry, transfer cases, sealed files, audit trail")
-  .showHelpAfterError();
+  .version(VERSION, "--version", "print the version and exit")
+  .showHelpAfterError()
+  // Usage errors (unknown option or command, missing argument) exit 2 as documented; set before the subcommands,
+  // which inherit it.
+  .exitOverride()
+  .configureOutput({ outputError: (text, write) => write(`sealpost-server: ${text}`) });
 
 const collect = (v: string, acc: string[]) => [...acc, v];
 
@@ -101,9 +112,18 @@ audit
   .requiredOption("--data <dir>", "data folder")
   .option("-o, --output <file>", "output file (default: standard output)")
   .action(async (o) => {
+    if (o.output && existsSync(o.output)) {
+      throw new SealpostError("USAGE", `${o.output} already exists.`, {
+        hint: "Give a new file name with -o: an export never overwrites a file.",
+      });
+    }
     const db = await openDb(o.data, loadConfig(o.data).database, { migrate: false });
     const out = o.output ? createWriteStream(o.output, { flags: "wx", mode: 0o600 }) : process.stdout;
+    // A file created in the meantime (flags wx) fails the stream: reported as the action's failure.
+    const failed = new Promise<never>((_, reject) => out.once("error", reject));
+    failed.catch(() => {});
     try {
+      if (o.output) await Promise.race([once(out, "open"), failed]);
       for await (const e of iterateAudit(db)) {
         if (!out.write(`${JSON.stringify(e)}\n`)) await once(out, "drain");
       }
@@ -155,13 +175,16 @@ program
     }
   });
 
+registerLocalAdminCommands(program);
+
 program.parseAsync(process.argv).catch((e: unknown) => {
-  if (e instanceof SealpostError) {
-    process.stderr.write(`sealpost-server: error: ${e.message}\n`);
-    if (e.hint) process.stderr.write(`sealpost-server: hint: ${e.hint}\n`);
-    process.exitCode = e.code === "INTERNAL" ? 1 : 2;
-  } else {
-    process.stderr.write(`sealpost-server: error: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exitCode = 1;
+  if (e instanceof CommanderError) {
+    // Commander printed the message (and the help); --help and --version end with 0.
+    process.exitCode = e.exitCode === 0 ? 0 : 2;
+    return;
   }
+  const f = describeFailure(e);
+  process.stderr.write(`sealpost-server: error: ${f.message}\n`);
+  if (f.hint) process.stderr.write(`sealpost-server: hint: ${f.hint}\n`);
+  process.exitCode = f.exitCode;
 });

@@ -59,9 +59,13 @@ export async function startServer(
       hint: "Give --tls-cert and --tls-key, or listen on 127.0.0.1.",
     });
   }
-  const https = tlsFiles
-    ? { cert: readFileSync(dataPath(dataDir, tlsFiles.cert)), key: readFileSync(dataPath(dataDir, tlsFiles.key)) }
-    : undefined;
+  let https: { cert: Buffer; key: Buffer } | undefined;
+  try {
+    https = tlsFiles ? { cert: readTls(dataDir, tlsFiles.cert), key: readTls(dataDir, tlsFiles.key) } : undefined;
+  } catch (e) {
+    await closeContext(ctx);
+    throw e;
+  }
   if (https && !ctx.config.publicUrl) {
     // Without publicUrl the login origin check falls back to the Host header, which the client chooses.
     options.log.warn(
@@ -71,7 +75,13 @@ export async function startServer(
   }
   const services = createServices(ctx);
   const app = await buildApp(ctx, { services, ...(https ? { https } : {}) });
-  await app.listen({ host, port });
+  try {
+    await app.listen({ host, port });
+  } catch (e) {
+    await app.close().catch(() => {});
+    await closeContext(ctx);
+    throw listenError(e, host, port);
+  }
   const addr = app.server.address();
   const actualPort = typeof addr === "object" && addr ? addr.port : port;
   const shownHost = isIP(host) === 6 ? `[${host}]` : host;
@@ -90,4 +100,47 @@ export async function startServer(
       await closeContext(ctx);
     },
   };
+}
+
+/** A TLS certificate or key file (relative to the data folder); BAD_REQUEST naming the file when it cannot be read. */
+function readTls(dataDir: string, file: string): Buffer {
+  const path = dataPath(dataDir, file);
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ServerError(
+      "BAD_REQUEST",
+      `Cannot read the TLS file ${path} (${code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code}).`,
+      {
+        cause: e,
+        hint: "Check --tls-cert and --tls-key (or config.json's tls): PEM files the server's user can read.",
+      },
+    );
+  }
+}
+
+/** The listen failure in words: the address in use, not allowed, or not on this machine. */
+function listenError(e: unknown, host: string, port: number): unknown {
+  const code = (e as NodeJS.ErrnoException).code;
+  const where = `${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
+  if (code === "EADDRINUSE") {
+    return new ServerError("BAD_REQUEST", `The address ${where} is already in use.`, {
+      cause: e,
+      hint: "Another sealpost-server (or another program) listens there: stop it, or choose another address with --listen HOST:PORT.",
+    });
+  }
+  if (code === "EACCES") {
+    return new ServerError("BAD_REQUEST", `Not allowed to listen on ${where}.`, {
+      cause: e,
+      hint: "Ports below 1024 need privileges: listen on a higher port (e.g. 8443) behind a proxy, or grant the capability.",
+    });
+  }
+  if (code === "EADDRNOTAVAIL" || code === "ENOTFOUND") {
+    return new ServerError("BAD_REQUEST", `${host} is not an address of this machine.`, {
+      cause: e,
+      hint: "Give --listen with one of this machine's addresses, e.g. 127.0.0.1:8443.",
+    });
+  }
+  return e;
 }

@@ -1,7 +1,17 @@
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { request } from "node:https";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -72,8 +82,128 @@ test("init refuses an admin certificate that does not chain to the given anchor"
   );
   expect(r.status).toBe(2);
   expect(r.stderr).toMatch(/sealpost-server: error: Certificate of 吳承翰/);
-  // Nothing half-made is left behind.
-  expect(readdirSync(other)).toEqual([]);
+  // Nothing half-made is left behind: not even the folder init created.
+  expect(existsSync(other)).toBe(false);
+});
+
+/** The failure as a user sees it: one error line and a hint, no stack trace, no raw errno text. */
+function expectClearError(r: { status: number | null; stderr: string }, message: RegExp): void {
+  expect(r.status, r.stderr).toBe(2);
+  expect(r.stderr).toMatch(/^sealpost-server: error: /);
+  expect(r.stderr).toMatch(message);
+  expect(r.stderr).toMatch(/\nsealpost-server: hint: \S/);
+  expect(r.stderr).not.toMatch(/\n\s+at |ENOENT:|EEXIST:|EADDRINUSE:/);
+}
+
+test("usage errors exit 2; --version prints the package version", () => {
+  const version = JSON.parse(readFileSync(join(REPO, "server/package.json"), "utf8")).version;
+  const v = run("--version");
+  expect(v.status).toBe(0);
+  expect(v.stdout.trim()).toBe(version);
+  const help = run("--help");
+  expect(help.status).toBe(0);
+  expect(help.stdout).toContain("Usage: sealpost-server");
+  for (const args of [["bogus"], ["start"], ["start", "--data", data, "--no-such-option"], ["audit", "export"], []]) {
+    const r = run(...args);
+    expect(r.status, `${args.join(" ")}: ${r.stderr}`).toBe(2);
+    if (args.length) expect(r.stderr).toMatch(/^sealpost-server: error: /);
+  }
+});
+
+test("a missing data folder, a missing TLS file and an existing export file: error and hint, exit 2", () => {
+  expectClearError(run("start", "--data", join(work, "nowhere")), /There is no data folder at .*nowhere/);
+  expectClearError(run("status", "--data", join(work, "nowhere")), /There is no data folder/);
+  expectClearError(
+    run(
+      "start",
+      "--data",
+      data,
+      "--listen",
+      "127.0.0.1:0",
+      "--tls-cert",
+      join(work, "no-cert.pem"),
+      "--tls-key",
+      join(work, "no-key.pem"),
+    ),
+    /Cannot read the TLS file .*no-cert\.pem \(no such file\)/,
+  );
+  const out = join(work, "audit.jsonl");
+  writeFileSync(out, "keep me\n");
+  expectClearError(run("audit", "export", "--data", data, "-o", out), /audit\.jsonl already exists/);
+  expect(readFileSync(out, "utf8")).toBe("keep me\n");
+  const fresh = join(work, "audit-new.jsonl");
+  const ok = run("audit", "export", "--data", data, "-o", fresh);
+  expect(ok.status, ok.stderr).toBe(0);
+  expect(readFileSync(fresh, "utf8")).toMatch(/"action":"agency.add"/);
+});
+
+test("a failed init leaves nothing behind: missing input file, untrusted admin certificate, inside an existing folder", () => {
+  const missing = join(work, "data-missing");
+  expectClearError(
+    run(
+      "init",
+      "--data",
+      missing,
+      "--trust",
+      join(work, "no-root.pem"),
+      "--admin-cert",
+      pkiPath(person("ops-wu").sign.cert),
+    ),
+    /Cannot read --trust .*no-root\.pem \(no such file\)/,
+  );
+  expect(existsSync(missing)).toBe(false);
+  // An existing folder keeps what it had, and only that.
+  const existing = join(work, "data-existing");
+  mkdirSync(existing);
+  writeFileSync(join(existing, "notes.txt"), "mine\n");
+  const r = run(
+    "init",
+    "--data",
+    existing,
+    "--trust",
+    pkiPath(MANIFEST.root.cert),
+    "--intermediates",
+    pkiPath(MANIFEST.intermediate.cert),
+    "--crl",
+    pkiPath(MANIFEST.intermediate.crl),
+    "--crl",
+    pkiPath(MANIFEST.root.crl),
+    // A CA certificate is no signing certificate of a person.
+    "--admin-cert",
+    pkiPath(MANIFEST.intermediate.cert),
+  );
+  expect(r.status, r.stderr).toBe(2);
+  expect(r.stderr).toMatch(/^sealpost-server: error: /);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+  expect(readdirSync(existing)).toEqual(["notes.txt"]);
+});
+
+test("start on an address in use: error and hint, exit 2", async () => {
+  const blocker = createServer();
+  blocker.listen(0, "127.0.0.1");
+  await once(blocker, "listening");
+  const { port } = blocker.address() as AddressInfo;
+  try {
+    const r = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [BIN, "start", "--data", data, "--listen", `127.0.0.1:${port}`], {
+        stdio: ["ignore", "ignore", "pipe"],
+      });
+      let stderr = "";
+      child.stderr.on("data", (d) => (stderr += d));
+      child.on("close", (status) => resolve({ status, stderr }));
+    });
+    // The log lines before it (JSON) are the server's start-up log; the failure is in words.
+    const words = r.stderr
+      .split("\n")
+      .filter((l) => !l.startsWith("{"))
+      .join("\n");
+    expectClearError(
+      { status: r.status, stderr: words },
+      new RegExp(`The address 127\\.0\\.0\\.1:${port} is already in use`),
+    );
+  } finally {
+    blocker.close();
+  }
 });
 
 test("start refuses a non-loopback address without TLS", () => {

@@ -45,9 +45,17 @@ export function registerAdminCommands(program: Command): void {
     .description("replace an agency's IP allow-list (no CIDR: allow any address)")
     .argument("<code>", "agency code")
     .argument("[cidr...]", "allowed networks, e.g. 10.20.0.0/16")
+    .option("--force", "apply a list that leaves out the address you act from (locks you out; default: refused)")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  sealpost admin agency allow KHH-SOC 10.20.0.0/16 192.0.2.7\n  sealpost admin agency allow KHH-SOC        (any address)",
+    )
     .action(
-      action(async (rt, code: string, cidrs: string[]) => {
-        const a = await (await rt.client()).call("updateAgency", { params: { code }, body: { allowCidrs: cidrs } });
+      action(async (rt, code: string, cidrs: string[], o: { force?: boolean }) => {
+        const a = await (await rt.client()).call("updateAgency", {
+          params: { code },
+          body: { allowCidrs: cidrs, ...(o.force ? { force: true } : {}) },
+        });
         rt.out.line(`agency ${a.code} allow-list: ${a.allowCidrs.join(", ") || "any address"}`);
         rt.out.result("admin agency allow", { agency: a });
       }),

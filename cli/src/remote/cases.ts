@@ -17,6 +17,7 @@ import type { Command } from "commander";
 import { addKeyOptions, addTrustOptions, collect, positiveInt } from "../commands/common.js";
 import { CliError, usageError } from "../errors.js";
 import { guardTempFiles, privateTempDir } from "../files.js";
+import { memoryKeeper } from "../memory.js";
 import { formatBytes, oneLine } from "../output.js";
 import { createProgress } from "../progress.js";
 import { checkOwnSigningCert } from "../trust.js";
@@ -91,6 +92,7 @@ async function sealAndUpload(
       quiet: rt.out.quiet || rt.out.json,
     });
     const c = profile.case;
+    const sealMemory = memoryKeeper();
     await sealFile(file, sealed, {
       recipients,
       signer,
@@ -102,12 +104,19 @@ async function sealAndUpload(
         uploadNo: c.uploadNo,
         ...manifestExtra,
       },
-      onProgress: (n) => sealing.update(n),
+      onProgress: (n) => {
+        sealing.update(n);
+        sealMemory.at(n);
+      },
     });
     sealing.done();
     const size = (await stat(sealed)).size;
     const uploading = createProgress({ label: "uploading", total: size, quiet: rt.out.quiet || rt.out.json });
-    const res = await client.upload(kind, c.id, sealed, (n) => uploading.update(n));
+    const uploadMemory = memoryKeeper();
+    const res = await client.upload(kind, c.id, sealed, (n) => {
+      uploading.update(n);
+      uploadMemory.at(n);
+    });
     uploading.done();
     for (const r of profile.recipients) rt.out.line(`  sealed to ${r.name} <${r.email}> (${r.agency})`);
     return res;
@@ -182,12 +191,14 @@ async function fetchAndOpen(
     const provisional = join(dir, `.${id}.${kind}.opened`);
     await guardTempFiles(provisional, (w) => rt.out.warn(w));
     let opened: Awaited<ReturnType<typeof openFile>>;
+    const openMemory = memoryKeeper();
     try {
       opened = await openFile(sealed, provisional, {
         keys: ks.entries,
         trust: trust.policy,
         intermediates: trust.intermediates,
         force: true,
+        onProgress: (n) => openMemory.at(n),
         // The manifest names the case's agencies (checked against the case below); a result is addressed back to
         // the sending side, whom its recipient hashes name. Without hashes (older files) the case decides.
         ...(kind === "result" ? { openerAgencies: [theCase.receivingAgency] } : {}),

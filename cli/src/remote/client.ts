@@ -26,6 +26,7 @@ import {
   type ReceiptStatement,
 } from "@sealpost/protocol";
 import { ioError } from "../files.js";
+import { memoryKeeper } from "../memory.js";
 import { RemoteError } from "./errors.js";
 
 /**
@@ -191,9 +192,11 @@ export class RemoteClient {
       for await (const chunk of createReadStream(outPath, { start: 0, end: have - 1 })) hash.update(chunk as Buffer);
     }
     let size = have;
+    const memory = memoryKeeper();
     const meter = new Transform({
       transform(chunk: Buffer, _e, cb) {
         size += chunk.length;
+        memory.add(chunk.length);
         hash.update(chunk);
         onProgress?.(size, total);
         cb(null, chunk);

@@ -191,8 +191,9 @@ export class SealpostClient {
       headers,
       body: body as BodyInit,
       ...(options.signal ? { signal: options.signal } : {}),
-      // A stream body needs half duplex (fetch's rule for request streams).
-      ...(body instanceof ReadableStream ? { duplex: "half" } : {}),
+      // A stream body needs half duplex (fetch's rule for request streams). Redirects are refused: to follow one,
+      // fetch would keep a copy of the whole body while it is sent, so that memory would grow with the file.
+      ...(body instanceof ReadableStream ? { duplex: "half", redirect: "error" } : {}),
     } as RequestInit);
     if (!r.ok) return this.#fail(r);
     return (await r.json()) as CaseDto;

@@ -51,6 +51,12 @@ export class AuthRepository {
     await this.s.q.deleteFrom("tokens").where("hash", "=", hash).execute();
   }
 
+  /** Deletes every token (every login of every staff member); returns how many there were. */
+  async deleteAllTokens(): Promise<number> {
+    const r = await this.s.q.deleteFrom("tokens").executeTakeFirst();
+    return Number(r.numDeletedRows ?? 0);
+  }
+
   async deleteTokensOfStaff(staffId: string): Promise<void> {
     await this.s.q.deleteFrom("tokens").where("staff_id", "=", staffId).execute();
   }

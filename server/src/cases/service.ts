@@ -117,6 +117,16 @@ export function createCaseService(deps: CaseDeps): CaseService {
     ) {
       throw new ServerError("BAD_REQUEST", "receivers must be a list of e-mail addresses.");
     }
+    if (req.receivingAgency.trim().toUpperCase() === actor.agency.toUpperCase()) {
+      throw new ServerError(
+        "SAME_AGENCY",
+        `You cannot send to your own agency (${actor.agency}): a transfer case goes from one agency to another.`,
+        {
+          hint: "Name the receiving agency's code (sealpost send --to-agency CODE); to hand a file to a colleague, use sealpost seal --to THEIR-CERT.",
+          details: { agency: actor.agency },
+        },
+      );
+    }
     const { cat, all } = await db.read(async (uow) => {
       const catRow = await uow.registry.category(req.category);
       if (!catRow) throw new ServerError("NOT_FOUND", `No transfer category ${req.category}.`);

@@ -1,4 +1,5 @@
-import { chmod, copyFile, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { constants } from "node:fs";
+import { access, chmod, copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { closeContext, createContext } from "../app.js";
 import { configPath, DEFAULT_CONFIG, type ServerConfig } from "../config.js";
@@ -51,6 +52,29 @@ export async function initDataDir(o: InitOptions): Promise<{ adminId: string; co
         ...(o.dbPasswordFile ? { passwordFile: resolve(o.dbPasswordFile) } : {}),
       }
     : undefined;
+  // The input files first: a missing one refuses the init before anything is created.
+  const inputs: [string, string | undefined][] = [
+    ["--trust", o.trust],
+    ["--admin-cert", o.adminCert],
+    ["--intermediates", o.intermediates],
+    ...(o.crl ?? []).map((f): [string, string] => ["--crl", f]),
+  ];
+  for (const [option, file] of inputs) {
+    if (file === undefined) continue;
+    await access(file, constants.R_OK).catch((e: NodeJS.ErrnoException) => {
+      throw new ServerError(
+        "BAD_REQUEST",
+        `Cannot read ${option} ${file} (${e.code === "ENOENT" ? "no such file" : e.code}).`,
+        {
+          hint: `Check the path given to ${option}: nothing was created.`,
+        },
+      );
+    });
+  }
+  const existed = await stat(data).then(
+    () => true,
+    () => false,
+  );
   await mkdir(data, { recursive: true, mode: 0o700 });
   await chmod(data, 0o700); // also when the folder existed: it holds the sealed files (and the SQLite database)
   const before = await readdir(data);
@@ -60,9 +84,13 @@ export async function initDataDir(o: InitOptions): Promise<{ adminId: string; co
   try {
     return await initFresh(data, o, database);
   } catch (e) {
-    // Leave the folder as it was: remove only what this init created.
-    const created = (await readdir(data)).filter((f) => !before.includes(f));
-    for (const f of created) await rm(join(data, f), { recursive: true, force: true });
+    // Leave the folder as it was: remove only what this init created (the folder itself when it made it).
+    if (!existed) {
+      await rm(data, { recursive: true, force: true });
+    } else {
+      const created = (await readdir(data)).filter((f) => !before.includes(f));
+      for (const f of created) await rm(join(data, f), { recursive: true, force: true });
+    }
     throw e;
   }
 }

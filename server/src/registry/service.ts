@@ -17,7 +17,7 @@ import { isUniqueViolation } from "../db/sql.js";
 import type { UnitOfWork } from "../db/uow.js";
 import { ServerError } from "../errors.js";
 import { type CertificateValidator, certDto, purposeOf } from "./certificates.js";
-import { validateCidrs } from "./cidr.js";
+import { ipAllowed, validateCidrs } from "./cidr.js";
 import { agencyDto, categoryDto, staffDto } from "./dto.js";
 import type { CertRow } from "./repository.js";
 
@@ -84,7 +84,7 @@ export interface RegistryService {
   updateAgency(
     actor: Actor | null,
     code: string,
-    patch: Partial<Pick<AgencyDto, "name" | "email" | "allowCidrs">>,
+    patch: Partial<Pick<AgencyDto, "name" | "email" | "allowCidrs">> & { force?: boolean },
   ): Promise<AgencyDto>;
   deactivateAgency(actor: Actor | null, code: string): Promise<AgencyDto>;
   listStaff(agency?: string): Promise<StaffDto[]>;
@@ -188,6 +188,25 @@ export function createRegistryService(deps: RegistryDeps): RegistryService {
         );
         validateCidrs(patch.allowCidrs);
       }
+      need(patch.force === undefined || typeof patch.force === "boolean", "force must be true or false.");
+      // An allow-list of the admin's own agency that leaves out the address the admin acts from would lock them out
+      // (their next request is refused): only on purpose (force).
+      if (
+        patch.allowCidrs !== undefined &&
+        actor?.source &&
+        actor.agency === code &&
+        !patch.force &&
+        !ipAllowed(actor.source, patch.allowCidrs)
+      ) {
+        throw new ServerError(
+          "CONFLICT",
+          `This allow-list would lock you out: you act from ${actor.source}, which is outside ${patch.allowCidrs.join(", ")}.`,
+          {
+            hint: `Include your own address (e.g. ${actor.source}) in the list, or repeat with --force (the server's operator can reset it with: sealpost-server admin reset-allow-list ${code}).`,
+            details: { source: actor.source, allowCidrs: patch.allowCidrs, lockout: true },
+          },
+        );
+      }
       return db.tx(async (uow) => {
         const cur = await agencyOf(uow, code);
         // Only the fields that were applied go into the audit entry (never whatever else the request carried).
@@ -203,7 +222,11 @@ export function createRegistryService(deps: RegistryDeps): RegistryService {
           allow_cidrs: JSON.stringify(next.allowCidrs),
         });
         await uow.audit.append(
-          { ...auditOf(actor), action: "agency.update", detail: { code, ...changed } },
+          {
+            ...auditOf(actor),
+            action: "agency.update",
+            detail: { code, ...changed, ...(patch.force && patch.allowCidrs !== undefined ? { force: true } : {}) },
+          },
           clock.now(),
         );
         return next;

@@ -182,7 +182,7 @@ export const ENDPOINTS = defineEndpoints({
     params: CodeParams,
     body: AgencyPatch,
     responses: { 200: ok(ref(Agency), "the agency") },
-    errors: ["NOT_FOUND"],
+    errors: ["NOT_FOUND", "CONFLICT"],
   },
   deactivateAgency: {
     method: "POST",
@@ -330,7 +330,7 @@ export const ENDPOINTS = defineEndpoints({
     access: STAFF,
     body: CreateCase,
     responses: { 201: ok(ref(TransferProfile), "registered") },
-    errors: ["NOT_FOUND", "NO_RECIPIENTS", "CERT_REJECTED"],
+    errors: ["SAME_AGENCY", "NOT_FOUND", "NO_RECIPIENTS", "CERT_REJECTED"],
   },
   getCase: {
     method: "GET",

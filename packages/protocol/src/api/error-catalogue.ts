@@ -23,6 +23,10 @@ export const ERROR_CATALOGUE = {
     status: 422,
     message: "The file is not sealed to exactly the case's registered recipient certificates.",
   },
+  SAME_AGENCY: {
+    status: 400,
+    message: "You cannot send to your own agency: a transfer case goes from one agency to another.",
+  },
   CERT_REJECTED: { status: 422, message: "The certificate is not acceptable." },
   NO_RECIPIENTS: { status: 422, message: "No receiving staff member has a valid encryption certificate." },
   BAD_RECEIPT: { status: 422, message: "The receipt could not be verified." },

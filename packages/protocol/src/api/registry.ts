@@ -43,6 +43,12 @@ export const AgencyPatch = Type.Object(
     name: Type.Optional(text(200)),
     email: Type.Optional(Email),
     allowCidrs: Type.Optional(AllowCidrs),
+    force: Type.Optional(
+      Type.Boolean({
+        description:
+          "apply an allow-list of your own agency that leaves out the address you act from (default false: 409 CONFLICT)",
+      }),
+    ),
   },
   { $id: "AgencyPatch" },
 );
