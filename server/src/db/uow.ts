@@ -4,6 +4,7 @@ import { ConsoleRepository } from "../console/repository.js";
 import { CaseRepository } from "../cases/repository.js";
 import { FileRepository } from "../files/repository.js";
 import { MailRepository } from "../mail/repository.js";
+import { OpsRepository } from "../ops/repository.js";
 import { RegistryRepository } from "../registry/repository.js";
 import { RetentionRepository } from "../retention/repository.js";
 import type { Clock } from "../clock.js";
@@ -27,6 +28,7 @@ export class UnitOfWork {
   private _drops?: DropRepository;
   private _leases?: LeaseRepository;
   private _console?: ConsoleRepository;
+  private _ops?: OpsRepository;
 
   constructor(
     readonly sql: SqlContext,
@@ -81,5 +83,10 @@ export class UnitOfWork {
   get console(): ConsoleRepository {
     this._console ??= new ConsoleRepository(this.sql);
     return this._console;
+  }
+
+  get ops(): OpsRepository {
+    this._ops ??= new OpsRepository(this.sql);
+    return this._ops;
   }
 }
