@@ -88,7 +88,7 @@ function caseRequest(fromAgency, recordCount) {
  * 1-minute load average at the start (other work on the machine slows the server down without costing it CPU time).
  */
 async function timedOnServer(relay, what, fn) {
-  const watch = watchProcess(relay.pid);
+  const watches = relay.pids.map((pid) => watchProcess(pid));
   const loadAverage = os.loadavg()[0];
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
@@ -104,12 +104,13 @@ async function timedOnServer(relay, what, fn) {
   if (died()) throw died();
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
-  const server = watch.stop();
+  const servers = watches.map((w) => w.stop());
   return {
     value,
     seconds,
-    peakRssMiB: server.peakRssMiB,
-    serverCpuSeconds: server.cpuSeconds,
+    // With several instances: the largest instance's peak, and the CPU time of all of them.
+    peakRssMiB: Math.max(...servers.map((x) => x.peakRssMiB)),
+    serverCpuSeconds: servers.reduce((n, x) => n + x.cpuSeconds, 0),
     clientCpuSeconds: (cpu.user + cpu.system) / 1e6,
     loadAverage,
   };
@@ -154,7 +155,8 @@ async function transferPhase(relay, work, input) {
   rmSync(sealed, { force: true });
 
   say(`downloading as ${RECEIVER} ...`);
-  const receiver = await loginAs(relay.url, RECEIVER);
+  // With several instances the download goes to the last one (the upload went to the first).
+  const receiver = await loginAs(relay.urls.at(-1), RECEIVER);
   const downloaded = path.join(work, "download.p7m");
   const down = await timedOnServer(relay, "download", async () =>
     saveDownload(await receiver.download("payload", caseId), downloaded),
@@ -193,8 +195,13 @@ async function caseApiPhase(relay, settings, caseIds) {
       for (let j = i; j < Math.min(settings.clients, i + 8); j++) {
         const [id, p] = staff[j % staff.length];
         batch.push(
-          loginAs(relay.url, id).then((c) => ({
-            api: new SealpostClient({ server: relay.url, token: c.token, fetch: httpFetch(agent) }),
+          // With several instances, client j logs in at and talks to instance j mod n.
+          loginAs(relay.urls[j % relay.urls.length], id).then((c) => ({
+            api: new SealpostClient({
+              server: relay.urls[j % relay.urls.length],
+              token: c.token,
+              fetch: httpFetch(agent),
+            }),
             agency: p.agency,
           })),
         );
@@ -270,7 +277,11 @@ async function caseApiPhase(relay, settings, caseIds) {
 }
 
 function printTable(rows, hwm) {
-  say("\nrelay server on 127.0.0.1 (child process, fresh SQLite data folder)");
+  say(
+    DB === "postgres"
+      ? `\nrelay server on 127.0.0.1 (${INSTANCES} child processes on one throwaway PostgreSQL database and data folder)`
+      : "\nrelay server on 127.0.0.1 (child process, fresh SQLite data folder)",
+  );
   say(
     "  op         size        time     rate          p50       p99   errors  server peak RSS  server CPU  client CPU",
   );
@@ -317,7 +328,43 @@ function parseArguments() {
   };
 }
 
+/** The database (BENCH_DB: sqlite, the default, or postgres on a throwaway cluster) and the relay instances. */
+const DB = process.env.BENCH_DB ?? "sqlite";
+/** BENCH_INSTANCES: relay instances on the one database (default 1 on SQLite, 2 on PostgreSQL; SQLite takes 1). */
+const INSTANCES = Number(process.env.BENCH_INSTANCES ?? (DB === "postgres" ? 2 : 1));
+
+/**
+ * Several started relays as one: `url` and `pid` of the first, `urls` and `pids` of all, `exited()` of the first
+ * that ended, `stop()` stops them all.
+ */
+function group(relays) {
+  return {
+    get url() {
+      return relays[0].url;
+    },
+    get pid() {
+      return relays[0].pid;
+    },
+    get urls() {
+      return relays.map((r) => r.url);
+    },
+    get pids() {
+      return relays.map((r) => r.pid);
+    },
+    exited: () => relays.map((r) => r.exited()).find(Boolean),
+    stderrTail: () => relays.map((r) => r.stderrTail()).join("\n"),
+    stop: async () => {
+      for (const r of relays) await r.stop();
+    },
+  };
+}
+
 async function main() {
+  if (!["sqlite", "postgres"].includes(DB) || !(INSTANCES >= 1) || (DB === "sqlite" && INSTANCES !== 1)) {
+    process.stderr.write("bench-server: error: BENCH_DB is sqlite (one instance) or postgres (BENCH_INSTANCES >= 1)\n");
+    process.exitCode = 2;
+    return;
+  }
   let settings;
   try {
     settings = parseArguments();
@@ -329,8 +376,10 @@ async function main() {
   const { input, nodeArgs } = settings;
   const work = mkdtempSync(path.join(os.tmpdir(), "sealpost-bench-server-"));
   let relay;
+  let pg;
   const cleanup = async () => {
     await relay?.stop();
+    await pg?.stop();
     rmSync(work, { recursive: true, force: true });
   };
   const onSignal = (sig) => {
@@ -340,15 +389,28 @@ async function main() {
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   try {
-    relay = await startRelay(path.join(work, "data"), nodeArgs);
-    say(`server ${relay.url} (pid ${relay.pid}), temporary folder ${work}`);
+    const dataDir = path.join(work, "data");
+    const relays = [];
+    relay = group(relays);
+    let initArgs = [];
+    if (DB === "postgres") {
+      const { startPgCluster, createDatabase } = await import("./lib/pg-cluster.mjs");
+      pg = await startPgCluster();
+      const database = await createDatabase(pg.cluster, "sealpost_bench");
+      initArgs = ["--db", database.url, "--db-password-file", database.passwordFile];
+      say(`PostgreSQL: throwaway cluster on 127.0.0.1:${pg.cluster.port}, database ${database.name}`);
+    }
+    for (let i = 0; i < INSTANCES; i++) {
+      relays.push(await startRelay(dataDir, nodeArgs, i === 0 ? { initArgs } : { init: false }));
+    }
+    say(`server ${relays.map((r) => `${r.url} (pid ${r.pid})`).join(", ")}, temporary folder ${work}`);
     await registerFixtures(relay.url);
     const { rows, caseId } = await transferPhase(relay, work, input);
     rows.push(await caseApiPhase(relay, settings, [caseId]));
     if (relay.exited()) throw new Error(`the server stopped during the benchmark (${relay.exited()})`);
     // VmHWM is updated lazily by the kernel and can trail a sampled VmRSS peak: report the larger.
-    const hwm = Math.max(procMemMiB(relay.pid, "VmHWM"), ...rows.map((r) => r.peakRssMiB));
-    for (const r of rows) r.serverPeakRssRunMiB = hwm;
+    const hwm = Math.max(...relay.pids.map((pid) => procMemMiB(pid, "VmHWM")), ...rows.map((r) => r.peakRssMiB));
+    for (const r of rows) Object.assign(r, { serverPeakRssRunMiB: hwm, db: DB, instances: INSTANCES });
     printTable(rows, hwm);
     mkdirSync(outDir, { recursive: true });
     writeFileSync(path.join(outDir, "server-results.json"), `${JSON.stringify(rows, null, 2)}\n`);

@@ -54,15 +54,19 @@ async function runServerCommand(args) {
  * `stop()` (SIGTERM, then SIGKILL after 5 s); `pid` is the server's own Node process (for /proc/PID/status);
  * `exited()` is undefined while it runs, then how it ended ("exit code 1", "killed by SIGKILL"); `stderrTail()` its
  * last messages.
- * `nodeArgs` (default none) go to the server's `node`, e.g. ["--cpu-prof"] to profile it.
+ * `nodeArgs` (default none) go to the server's `node`, e.g. ["--cpu-prof"] to profile it. `options.initArgs` are
+ * added to `sealpost-server init` (e.g. ["--db", URL, "--db-password-file", FILE]); `options.init: false` starts
+ * another instance on a data folder already initialised (several instances on one PostgreSQL database).
  */
-export async function startRelay(dataDir, nodeArgs = []) {
-  await runServerCommand(fixtureInitArgs(dataDir, ADMIN_ID));
-  // 50 benchmark clients log in from one loopback address: lift the per-address login rate limit for this server.
-  const configPath = path.join(dataDir, "config.json");
-  const config = JSON.parse(readFileSync(configPath, "utf8"));
-  config.authRateLimit = { burst: 10_000, perMinute: 100_000 };
-  writeFileSync(configPath, JSON.stringify(config, null, 2));
+export async function startRelay(dataDir, nodeArgs = [], options = {}) {
+  if (options.init !== false) {
+    await runServerCommand([...fixtureInitArgs(dataDir, ADMIN_ID), ...(options.initArgs ?? [])]);
+    // 50 benchmark clients log in from one loopback address: lift the per-address login rate limit for this server.
+    const configPath = path.join(dataDir, "config.json");
+    const config = JSON.parse(readFileSync(configPath, "utf8"));
+    config.authRateLimit = { burst: 10_000, perMinute: 100_000 };
+    writeFileSync(configPath, JSON.stringify(config, null, 2));
+  }
   const child = spawn(
     process.execPath,
     [...nodeArgs, serverBin, "start", "--data", dataDir, "--listen", "127.0.0.1:0"],
@@ -152,7 +156,16 @@ export async function registerFixtures(url) {
   });
 }
 
-/** Fixture staff (role "staff") as [id, person] pairs, optionally of one agency. */
+/** The agencies the benchmark's cases go between. */
+const CASE_AGENCIES = ["KHH-SOC", "KHH-TAX"];
+
+/**
+ * The benchmark's staff as [id, person] pairs, optionally of one agency: the six RSA staff members (role "staff")
+ * of KHH-SOC and KHH-TAX. Left out: ops-pan (staff of SEALPOST-OPS, which is neither side of a benchmark case) and
+ * the EC staff soc-tsai and tax-chiu (the benchmark seals its payloads to RSA recipients only).
+ */
 export function fixtureStaff(agency) {
-  return Object.entries(manifest.people).filter(([, p]) => p.role === "staff" && (!agency || p.agency === agency));
+  return Object.entries(manifest.people).filter(
+    ([, p]) => p.role === "staff" && !p.keyType && CASE_AGENCIES.includes(p.agency) && (!agency || p.agency === agency),
+  );
 }

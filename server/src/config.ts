@@ -52,6 +52,12 @@ export interface ServerConfig {
    */
   jobs?: { ttlMs?: number; renewMs?: number };
   /**
+   * The lease that keeps one upload at a time per case (cases/upload-lease.ts): it lasts `ttlMs` (default 120 000)
+   * and the upload renews it every `renewMs` (default 30 000; must be below ttlMs). An upload whose instance was
+   * killed blocks a retry of the same case (409 UPLOAD_IN_PROGRESS) until its lease has run out, at most ttlMs.
+   */
+  uploadLease?: { ttlMs?: number; renewMs?: number };
+  /**
    * With PostgreSQL (several instances on one file store): temporary upload files and unrecorded stored files are
    * removed at start only when untouched this long. Default 1 hour. (SQLite: at once.)
    */
@@ -124,7 +130,26 @@ export function loadConfig(dataDir: string): ServerConfig {
   } catch (e) {
     throw new ServerError("BAD_REQUEST", `${configPath(dataDir)} is not valid JSON.`, { cause: e });
   }
-  return { ...DEFAULT_CONFIG, ...parsed, trust: { ...DEFAULT_CONFIG.trust, ...parsed.trust } };
+  const config = { ...DEFAULT_CONFIG, ...parsed, trust: { ...DEFAULT_CONFIG.trust, ...parsed.trust } };
+  try {
+    uploadLeaseTimes(config);
+  } catch (e) {
+    throw new ServerError("BAD_REQUEST", `${configPath(dataDir)}: ${(e as Error).message}`);
+  }
+  return config;
+}
+
+/**
+ * The upload lease's times from `config.uploadLease` with their defaults (120 000 and 30 000 ms). Throws RangeError
+ * unless both are positive integers and renewMs < ttlMs.
+ */
+export function uploadLeaseTimes(config: Pick<ServerConfig, "uploadLease">): { ttlMs: number; renewMs: number } {
+  const ttlMs = config.uploadLease?.ttlMs ?? 120_000;
+  const renewMs = config.uploadLease?.renewMs ?? 30_000;
+  if (!Number.isInteger(ttlMs) || !Number.isInteger(renewMs) || renewMs < 1 || renewMs >= ttlMs) {
+    throw new RangeError("uploadLease needs positive whole milliseconds with renewMs below ttlMs.");
+  }
+  return { ttlMs, renewMs };
 }
 
 /** A config path resolved against the data folder. */

@@ -5,6 +5,7 @@ import type { ServerContext } from "./context.js";
 import { corePayloadSink } from "./drops/core-sink.js";
 import { coreDeliverySource } from "./drops/ports.js";
 import { DropService } from "./drops/service.js";
+import { createOpsService, type OpsService } from "./ops/service.js";
 import { createRegistryService, type RegistryService } from "./registry/service.js";
 
 /** Every domain's service, built once over one context (the composition root of the server). */
@@ -14,6 +15,7 @@ export interface Services {
   cases: CaseService;
   drops: DropService;
   console: ConsoleService;
+  ops: OpsService;
 }
 
 /**
@@ -39,6 +41,7 @@ export function createServices(ctx: ServerContext): Services {
       sessions: consoleLogin,
     }),
     console: consoleLogin,
+    ops: createOpsService({ db: ctx.db, clock: ctx.clock, config: ctx.config }),
     registry: createRegistryService({ db: ctx.db, clock: ctx.clock, validator: ctx.validator }),
     cases,
     drops: new DropService({

@@ -12,7 +12,7 @@ import { loadConfig } from "../src/config.js";
 import { openDb } from "../src/db/open.js";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { TEST_DB } from "./helpers/postgres.js";
-import { rawGet, rawRun } from "./helpers/sql.js";
+import { rawGet } from "./helpers/sql.js";
 import { Api, freshDataDir, keyEntry, REPO, registerFixtures } from "./helpers.js";
 
 /**
@@ -37,6 +37,16 @@ async function startChild(): Promise<string> {
   return m[1]!;
 }
 
+/** One row from the data folder's database, opened for this query only. */
+async function rawGetFrom(dir: string, text: string, ...params: unknown[]): Promise<unknown> {
+  const db = await openDb(dir, loadConfig(dir).database, { migrate: false });
+  try {
+    return await rawGet(db, text, ...params);
+  } finally {
+    await db.close();
+  }
+}
+
 beforeAll(async () => {
   data = await freshDataDir();
   work = mkdtempSync(join(tmpdir(), "sealpost-crash-"));
@@ -47,7 +57,17 @@ afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
+/** Sets fields of the data folder's config.json. */
+function configure(fields: Record<string, unknown>): void {
+  const cfgPath = join(data.dir, "config.json");
+  writeFileSync(cfgPath, JSON.stringify({ ...JSON.parse(readFileSync(cfgPath, "utf8")), ...fields }));
+}
+
+/** The upload lease of a killed instance runs out after this long (config uploadLease.ttlMs; default 2 minutes). */
+const LEASE_TTL_MS = 3000;
+
 test("SIGKILL during an upload: no half case, no partial file, the upload can be retried", async () => {
+  configure({ uploadLease: { ttlMs: LEASE_TTL_MS, renewMs: 1000 } });
   let url = await startChild();
   const admin = new Api(url);
   await admin.login("ops-wu");
@@ -102,15 +122,10 @@ test("SIGKILL during an upload: no half case, no partial file, the upload can be
   // What a crash leaves: a partial temp file, nothing in the store, the case still registered.
   expect(readdirSync(tmp).length).toBe(1);
   expect(readdirSync(join(data.dir, "files"))).toEqual([]);
-  const db = await openDb(data.dir, loadConfig(data.dir).database, { migrate: false });
-  try {
-    expect(await rawGet(db, "SELECT state, payload_sha256 FROM cases WHERE id = ?", p.case.id)).toEqual({
-      state: "registered",
-      payload_sha256: null,
-    });
-  } finally {
-    await db.close();
-  }
+  expect(await rawGetFrom(data.dir, "SELECT state, payload_sha256 FROM cases WHERE id = ?", p.case.id)).toEqual({
+    state: "registered",
+    payload_sha256: null,
+  });
 
   if (TEST_DB === "postgres") {
     // Several instances may share the store: a start keeps a temp file touched within sweepGraceMs (default 1 hour),
@@ -119,8 +134,7 @@ test("SIGKILL during an upload: no half case, no partial file, the upload can be
     expect(readdirSync(tmp).length).toBe(1);
     child!.kill("SIGTERM");
     await once(child!, "exit");
-    const cfgPath = join(data.dir, "config.json");
-    writeFileSync(cfgPath, JSON.stringify({ ...JSON.parse(readFileSync(cfgPath, "utf8")), sweepGraceMs: 0 }));
+    configure({ sweepGraceMs: 0 });
   }
   // Restart: the temp file is swept; the retry goes through.
   url = await startChild();
@@ -130,23 +144,14 @@ test("SIGKILL during an upload: no half case, no partial file, the upload can be
   expect(shown.body.state).toBe("registered");
   expect(shown.body.payload).toBeUndefined();
   if (TEST_DB === "postgres") {
-    // Instances share the database: the killed instance's upload lease holds until it is not renewed for its TTL
-    // (UPLOAD_LEASE_TTL_MS), since a live instance may still be streaming. Meanwhile a retry is refused in words...
-    const early = await again.call("PUT", `/v1/cases/${p.case.id}/payload`, new Uint8Array(bytes));
-    expect(early.status).toBe(409);
-    expect(early.body.error.code).toBe("UPLOAD_IN_PROGRESS");
-    // ...and once the TTL has passed (aged here in the database rather than waited for) the retry takes it over.
-    const aged = await openDb(data.dir, loadConfig(data.dir).database, { migrate: false });
-    try {
-      await rawRun(
-        aged,
-        "UPDATE job_leases SET expires_at = ? WHERE name = ?",
-        new Date(Date.now() - 1000).toISOString(),
-        `upload:${p.case.id}`,
-      );
-    } finally {
-      await aged.close();
-    }
+    // The killed instance's upload lease is in the shared database (a PostgreSQL start cannot tell it from a live
+    // instance's): the retry is refused until the lease has run out, then goes through.
+    const lease = (await rawGetFrom(
+      data.dir,
+      "SELECT expires_at FROM job_leases WHERE name = ?",
+      `upload:${p.case.id}`,
+    )) as { expires_at: string } | undefined;
+    if (lease) await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(lease.expires_at) - Date.now()) + 100));
   }
   const r = await again.call("PUT", `/v1/cases/${p.case.id}/payload`, new Uint8Array(bytes));
   expect(r.status, JSON.stringify(r.body)).toBe(201);

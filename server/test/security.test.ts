@@ -227,13 +227,26 @@ describe("admin agency update", () => {
 describe("failed logins in the append-only audit chain", () => {
   test("an unauthenticated request cannot make the server append an entry of unbounded size", async () => {
     const huge = "f".repeat(500_000);
+    const before = (await rawGet(server.ctx.db, "SELECT COUNT(*) AS n FROM audit_log")) as { n: number | string };
     const r = await new Api(server.url).call("POST", "/v1/auth/login", {
       challengeId: "nope",
       certSha256: huge,
       statement: { type: "sealpost-login" },
       signature: "AA==",
     });
-    expect(r.status).toBe(401);
+    // The contract refuses the oversize field before the login is tried: nothing is recorded.
+    expect(r.status).toBe(400);
+    expect(r.body.error.code).toBe("BAD_REQUEST");
+    const after = (await rawGet(server.ctx.db, "SELECT COUNT(*) AS n FROM audit_log")) as { n: number | string };
+    expect(Number(after.n)).toBe(Number(before.n));
+    // Within the contract's bounds, a failed login is recorded with a bounded entry.
+    const r2 = await new Api(server.url).call("POST", "/v1/auth/login", {
+      challengeId: "nope",
+      certSha256: "f".repeat(100),
+      statement: { type: "sealpost-login", challenge: "c".repeat(200), origin: "o".repeat(2000), time: "t" },
+      signature: "A".repeat(20_000),
+    });
+    expect(r2.status).toBe(401);
     const last = (await rawGet(
       server.ctx.db,
       "SELECT detail FROM audit_log WHERE action = 'auth.login_failed' ORDER BY seq DESC LIMIT 1",
@@ -243,7 +256,8 @@ describe("failed logins in the append-only audit chain", () => {
   });
 
   test("an origin of any length is quoted shortly in the recorded reason", async () => {
-    const r = await loginWithHost("tax-lee", `https://${"a".repeat(100_000)}.example`, "127.0.0.1");
+    // The longest origin the contract lets through (2000 characters).
+    const r = await loginWithHost("tax-lee", `https://${"a".repeat(1980)}.example`, "127.0.0.1");
     expect(r.status).toBe(401);
     const last = (await rawGet(
       server.ctx.db,

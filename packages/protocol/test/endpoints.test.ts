@@ -49,6 +49,14 @@ describe("ENDPOINTS", () => {
     for (const s of Object.keys(e.responses)) expect(byStatus[Number(s)]).toBeUndefined();
   });
 
+  test("a non-public endpoint that changes state or downloads a file can answer FORBIDDEN (console CSRF)", () => {
+    expect(errorCodesOf(ENDPOINTS.logout)).toContain("FORBIDDEN");
+    expect(errorCodesOf(ENDPOINTS.consoleLogout)).toContain("FORBIDDEN");
+    expect(errorCodesOf(ENDPOINTS.consoleApprove)).toContain("FORBIDDEN");
+    expect(errorCodesOf(ENDPOINTS.whoami)).not.toContain("FORBIDDEN");
+    expect(errorCodesOf(ENDPOINTS.login)).not.toContain("FORBIDDEN");
+  });
+
   test("every catalogue code is answered by some endpoint (or by every one: INTERNAL, BAD_REQUEST ...)", () => {
     const used = new Set(entries.flatMap(([, e]) => errorCodesOf(e)));
     expect(API_ERROR_CODES.filter((c) => !used.has(c))).toEqual([]);

@@ -4,6 +4,7 @@ import { ConsoleRepository } from "../console/repository.js";
 import { CaseRepository } from "../cases/repository.js";
 import { FileRepository } from "../files/repository.js";
 import { MailRepository } from "../mail/repository.js";
+import { OpsRepository } from "../ops/repository.js";
 import { RegistryRepository } from "../registry/repository.js";
 import { RetentionRepository } from "../retention/repository.js";
 import type { Clock } from "../clock.js";
@@ -29,6 +30,7 @@ export class UnitOfWork {
   private _leases?: LeaseRepository;
   private _console?: ConsoleRepository;
   private _crls?: CrlRepository;
+  private _ops?: OpsRepository;
 
   constructor(
     readonly sql: SqlContext,
@@ -88,5 +90,10 @@ export class UnitOfWork {
   get crls(): CrlRepository {
     this._crls ??= new CrlRepository(this.sql);
     return this._crls;
+  }
+
+  get ops(): OpsRepository {
+    this._ops ??= new OpsRepository(this.sql);
+    return this._ops;
   }
 }

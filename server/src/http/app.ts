@@ -7,9 +7,11 @@ import { consoleStatic } from "../console/static.js";
 import type { ServerContext } from "../context.js";
 import { dropsRoutes } from "../drops/routes.js";
 import { fileRoutes } from "../files/routes.js";
+import { opsRoutes } from "../ops/routes.js";
 import { registryRoutes } from "../registry/routes.js";
 import { createServices, type Services } from "../services.js";
-import { installErrorHandling } from "./errors.js";
+import { addContractOperations, applyContract, installContractValidation } from "./contract.js";
+import { frameworkError, installErrorHandling } from "./errors.js";
 
 /** The OpenAPI 3.1 document kept in the repository (server/openapi.json). */
 export const OPENAPI_PATH = new URL("../../openapi.json", import.meta.url);
@@ -38,6 +40,8 @@ export async function buildApp(
     bodyLimit: 1024 * 1024,
     // No automatic HEAD routes: a HEAD on a file would otherwise run the download (a transition and an audit entry).
     exposeHeadRoutes: false,
+    // A malformed URL or an over-long path parameter: 400 BAD_REQUEST with the catalogue's error body.
+    frameworkErrors: frameworkError,
     ...(options.https ? { https: options.https } : {}),
   } as FastifyServerOptions) as unknown as FastifyInstance;
   app.decorateRequest("actor", undefined);
@@ -46,6 +50,8 @@ export async function buildApp(
     for (const m of [r.method].flat()) if (m !== "HEAD") options.routes?.push({ method: m, url: r.url });
   });
   installErrorHandling(app, ctx.log);
+  installContractValidation(app);
+  applyContract(app);
   const openapi = JSON.stringify(openApiDocument());
   app.get("/v1/openapi.json", async (_request, reply) => reply.type("application/json").send(openapi));
   const auth = services.auth;
@@ -59,6 +65,7 @@ export async function buildApp(
     maxUploadBytes: ctx.config.maxUploadBytes,
   });
   await app.register(dropsRoutes, { drops: services.drops, auth, log: ctx.log });
+  await app.register(opsRoutes, { ops: services.ops, auth });
   await app.register(consoleRoutes, { console: services.console, auth, tokenTtlSeconds: ctx.config.tokenTtlSeconds });
   await app.register(consoleStatic, {
     dataDir: ctx.dataDir,
@@ -89,5 +96,7 @@ export function openApiDocument(): Record<string, unknown> {
     Object.assign(doc.paths, frag.paths ?? {});
     Object.assign(doc.components.schemas, frag.components?.schemas ?? {});
   }
+  // Endpoints of the contract that neither document describes (the ops endpoints), generated from ENDPOINTS.
+  addContractOperations(doc as Parameters<typeof addContractOperations>[0]);
   return doc;
 }

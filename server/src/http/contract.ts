@@ -164,7 +164,18 @@ export function installContractValidation(app: FastifyInstance): void {
   };
   const body = make(false);
   const parts = make(true);
-  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === "body" ? body : parts).compile(schema as object));
+  // Each validator checks a copy: the handlers read the request as sent (their own parsers turn "?limit=5" into a
+  // number and apply the defaults), so neither coercion nor defaults may change what they see.
+  app.setValidatorCompiler(({ schema, httpPart }) => {
+    const validate = (httpPart === "body" ? body : parts).compile(schema as object);
+    const check = (data: unknown) => {
+      const ok = validate(structuredClone(data));
+      check.errors = validate.errors;
+      return ok;
+    };
+    check.errors = null as typeof validate.errors;
+    return check;
+  });
   app.setSchemaErrorFormatter((errors, dataVar) => {
     const e = new Error(validationMessage(errors as ErrorObject[], dataVar));
     return Object.assign(e, { validationErrors: errors });
@@ -209,7 +220,189 @@ export function validationMessage(errors: ErrorObject[], dataVar: string): strin
   return `${PARTS[dataVar] ?? "The request"} is not valid: ${field ? `${field} ` : ""}${what}${hint}.`;
 }
 
+/**
+ * Puts every route whose method and URL are an endpoint of ENDPOINTS on the contract: the route gets the endpoint's
+ * name in its config, the role check of an endpoint limited to roles (403 FORBIDDEN, in onRequest after the domain's
+ * authentication, so a caller without the role learns nothing about the body's validity) and, unless it declares its own schema, the endpoint's request schemas (params, query, headers,
+ * JSON body; not the response, which the handlers shape), validated as installContractValidation says. Strings
+ * anywhere in the body, query or path parameters must not contain U+0000 (400 BAD_REQUEST: PostgreSQL cannot store
+ * it and no field of the API needs it). A JSON body whose schema has no required field may be left out (it is then
+ * `{}`). Call before the routes are registered (an onRoute hook of `app` and its children).
+ */
+export function applyContract(app: FastifyInstance): void {
+  const byRoute = new Map<string, EndpointName>(
+    (Object.entries(ENDPOINTS) as [EndpointName, Endpoint][]).map(([n, e]) => [`${e.method} ${e.path}`, n]),
+  );
+  app.addHook("onRoute", (route) => {
+    const methods = [route.method].flat();
+    const name = methods.length === 1 ? byRoute.get(`${methods[0]} ${route.url}`) : undefined;
+    if (!name) return;
+
+    const e: Endpoint = ENDPOINTS[name];
+    route.config = { ...(route.config ?? {}), endpoint: name } as typeof route.config;
+    if (!route.schema) {
+      route.schema = {
+        ...(e.params ? { params: plain(e.params) } : {}),
+        ...(e.query ? { querystring: plain(e.query) } : {}),
+        ...(e.headers ? { headers: plain(e.headers) } : {}),
+        ...(e.body && !e.upload ? { body: use(e.body) } : {}),
+      };
+    }
+    const roles = Array.isArray(e.access) ? (e.access as readonly Role[]) : undefined;
+    if (roles) {
+      // After the domain's authentication hook (a plugin's hooks run before the route's), before the body is read.
+      route.onRequest = [
+        ...[route.onRequest ?? []].flat(),
+        async (request: FastifyRequest) => {
+          const a = request.actor;
+          if (!a) throw new ServerError("UNAUTHENTICATED");
+          if (!roles.includes(a.role)) {
+            throw new ServerError("FORBIDDEN", `This needs the ${roles.join(" or ")} role; you are ${a.role}.`);
+          }
+        },
+      ];
+    }
+    const optionalBody = e.body && !e.upload && !hasRequired(e.body);
+    const hooks = [route.preValidation ?? []].flat();
+    route.preValidation = [
+      async (request: FastifyRequest) => {
+        if (optionalBody && request.body === undefined) request.body = {};
+        for (const [part, value] of [
+          ["params", request.params],
+          ["querystring", request.query],
+          ["body", e.upload ? undefined : request.body],
+        ] as const) {
+          const at = nulAt(value, "");
+          if (at !== undefined) {
+            throw new ServerError(
+              "BAD_REQUEST",
+              `${PARTS[part]} is not valid: ${at ? `${at} ` : ""}must not contain the character U+0000.`,
+            );
+          }
+        }
+      },
+      ...hooks,
+    ];
+  });
+}
+
+/** True when a (named or inline) object schema has required properties. */
+function hasRequired(schema: unknown): boolean {
+  const s = plain(schema) as { required?: unknown[]; $ref?: string };
+  if (s.$ref) return hasRequired(NAMED_SCHEMAS.find((n) => (n as { $id?: string }).$id === s.$ref));
+  return Array.isArray(s.required) && s.required.length > 0;
+}
+
+/** The path ("" for the value itself, "a.b" for a field) of the first string holding U+0000 in a JSON value. */
+function nulAt(value: unknown, path: string, depth = 0): string | undefined {
+  if (typeof value === "string") return value.includes("\u0000") ? path : undefined;
+  if (depth > 64 || value === null || typeof value !== "object") return undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const at = nulAt(value[i], `${path}[${i}]`, depth + 1);
+      if (at !== undefined) return at;
+    }
+    return undefined;
+  }
+  // Parsed JSON, query and params are plain records (some without a prototype); a streamed upload is not walked.
+  if (ArrayBuffer.isView(value) || typeof (value as { pipe?: unknown }).pipe === "function") return undefined;
+  for (const [k, v] of Object.entries(value)) {
+    if (k.includes("\u0000")) return path ? `${path}.${k.replaceAll("\u0000", "")}` : k.replaceAll("\u0000", "");
+    const at = nulAt(v, path ? `${path}.${k}` : k, depth + 1);
+    if (at !== undefined) return at;
+  }
+  return undefined;
+}
+
 /** The error codes and their statuses, as the OpenAPI document lists them (x-error-codes). */
 export function errorCodeTable(): Record<string, { status: number; message: string }> {
   return Object.fromEntries(API_ERROR_CODES.map((c) => [c, { ...ERROR_CATALOGUE[c] }]));
+}
+
+/** `{ $ref: "Name" }` (the contract's references) as OpenAPI's `#/components/schemas/Name`, everywhere in `v`. */
+function componentRefs<T>(v: T): T {
+  return JSON.parse(JSON.stringify(plain(v)), (k, x: unknown) =>
+    k === "$ref" && typeof x === "string" && !x.startsWith("#") ? `#/components/schemas/${x.replace(/#$/, "")}` : x,
+  ) as T;
+}
+
+/** The OpenAPI 3.1 operation of endpoint `name`, generated from ENDPOINTS (parameters, body, responses, errors). */
+export function openApiOperationOf(name: EndpointName): Record<string, unknown> {
+  const e: Endpoint = ENDPOINTS[name];
+  const parameters: Record<string, unknown>[] = [];
+  for (const [where, schema] of [
+    ["path", e.params],
+    ["query", e.query],
+    ["header", e.headers],
+  ] as const) {
+    if (!schema) continue;
+    const s = componentRefs(schema) as { properties?: Record<string, { description?: string }>; required?: string[] };
+    for (const [p, ps] of Object.entries(s.properties ?? {})) {
+      parameters.push({
+        name: p,
+        in: where,
+        required: where === "path" || (s.required ?? []).includes(p),
+        schema: ps,
+        ...(ps.description ? { description: ps.description } : {}),
+      });
+    }
+  }
+  const json = (schema: unknown) => ({ "application/json": { schema: componentRefs(schema) } });
+  const responses: Record<string, unknown> = {};
+  for (const [status, r] of Object.entries(e.responses)) {
+    const content =
+      r.schema === Binary
+        ? { "application/octet-stream": { schema: plain(Binary) } }
+        : r.schema === NoContent
+          ? undefined
+          : json(r.schema);
+    responses[status] = {
+      description: r.description,
+      ...(content ? { content } : {}),
+      ...(r.headers
+        ? { headers: Object.fromEntries(Object.entries(r.headers).map(([h, s]) => [h, { schema: plain(s) }])) }
+        : {}),
+    };
+  }
+  for (const [status, schema] of Object.entries(errorResponsesOf(e))) {
+    responses[status] = {
+      description: (schema as { description?: string }).description,
+      content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
+    };
+  }
+  return {
+    operationId: name,
+    summary: e.summary,
+    ...(e.description ? { description: e.description } : {}),
+    tags: [e.tag],
+    ...(e.access === "public" ? { security: [] } : {}),
+    ...(parameters.length ? { parameters } : {}),
+    ...(e.upload
+      ? { requestBody: { required: true, content: { "application/octet-stream": { schema: plain(Binary) } } } }
+      : e.body
+        ? { requestBody: { required: hasRequired(e.body), content: json(e.body) } }
+        : {}),
+    responses,
+  };
+}
+
+/**
+ * Adds to an OpenAPI document every endpoint of ENDPOINTS that it does not describe yet (generated by
+ * openApiOperationOf), with the named schemas they reference under components.schemas.
+ */
+export function addContractOperations(doc: {
+  paths: Record<string, Record<string, unknown>>;
+  components: { schemas: Record<string, unknown> };
+}): void {
+  for (const name of Object.keys(ENDPOINTS) as EndpointName[]) {
+    const e: Endpoint = ENDPOINTS[name];
+    const path = e.path.replace(/:([A-Za-z0-9_]+)/g, "{$1}");
+    const method = e.method.toLowerCase();
+    if (doc.paths[path]?.[method]) continue;
+    doc.paths[path] = { ...(doc.paths[path] ?? {}), [method]: openApiOperationOf(name) };
+  }
+  for (const s of NAMED_SCHEMAS) {
+    const { $id, ...rest } = componentRefs(s) as unknown as { $id: string };
+    doc.components.schemas[$id] ??= rest;
+  }
 }

@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance } from "fastify";
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { ERROR_CATALOGUE, ServerError, type ServerErrorCode } from "../errors.js";
 import type { Logger } from "../log.js";
 
@@ -11,6 +11,21 @@ const FASTIFY_CODES: Record<string, ServerErrorCode> = {
   FST_ERR_CTP_INVALID_JSON_BODY: "BAD_REQUEST",
   FST_ERR_VALIDATION: "BAD_REQUEST",
 };
+
+/**
+ * Fastify's router errors (a URL that is not valid percent-encoding, a path parameter over 100 characters):
+ * 400 BAD_REQUEST with the catalogue's error body.
+ */
+export function frameworkError(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const message =
+    err.code === "FST_ERR_MAX_PARAM_LENGTH"
+      ? "The URL is not valid: a path parameter is too long."
+      : "The URL is not valid.";
+  reply
+    .status(ERROR_CATALOGUE.BAD_REQUEST.status)
+    .type("application/json")
+    .send({ error: { code: "BAD_REQUEST", message } });
+}
 
 /**
  * One error handler: ServerError => its catalogue status and `{error:{code,message,hint?,details?}}`; Fastify's

@@ -56,7 +56,8 @@ export function defineEndpoints<const T extends Record<string, Endpoint>>(endpoi
 /**
  * Every code an endpoint can answer: its own `errors`, and those implied by its shape: BAD_REQUEST when it takes
  * parameters, a query, headers or a body; UNAUTHENTICATED and SOURCE_NOT_ALLOWED unless public; FORBIDDEN when
- * limited to roles; INTERNAL always. In catalogue order.
+ * limited to roles, and for any non-public endpoint that changes state or downloads a file (a web console session
+ * without its CSRF token); INTERNAL always. In catalogue order.
  */
 export function errorCodesOf(e: Endpoint): ApiErrorCode[] {
   const codes = new Set<ApiErrorCode>(e.errors);
@@ -66,6 +67,7 @@ export function errorCodesOf(e: Endpoint): ApiErrorCode[] {
     codes.add("SOURCE_NOT_ALLOWED");
   }
   if (Array.isArray(e.access)) codes.add("FORBIDDEN");
+  if (e.access !== "public" && (e.method !== "GET" || isDownload(e))) codes.add("FORBIDDEN");
   codes.add("INTERNAL");
   return API_ERROR_CODES.filter((c) => codes.has(c));
 }

@@ -1,0 +1,29 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { expect, test } from "vitest";
+import { loadConfig, uploadLeaseTimes } from "../src/config.js";
+
+/** The upload lease's times come from config.json (uploadLease.ttlMs, renewMs) with defaults; bad values stop the start. */
+
+test("defaults are 2 minutes and 30 s; configured values are taken", () => {
+  expect(uploadLeaseTimes({})).toEqual({ ttlMs: 120_000, renewMs: 30_000 });
+  expect(uploadLeaseTimes({ uploadLease: { ttlMs: 3000, renewMs: 1000 } })).toEqual({ ttlMs: 3000, renewMs: 1000 });
+  expect(uploadLeaseTimes({ uploadLease: { ttlMs: 60_000 } })).toEqual({ ttlMs: 60_000, renewMs: 30_000 });
+});
+
+test("a renewal not below the lease time, or times that are not positive whole milliseconds, are refused", () => {
+  const dir = mkdtempSync(join(tmpdir(), "sealpost-lease-cfg-"));
+  try {
+    for (const uploadLease of [{ ttlMs: 1000, renewMs: 1000 }, { ttlMs: 20_000 }, { renewMs: 0 }, { ttlMs: 1.5 }]) {
+      writeFileSync(join(dir, "config.json"), JSON.stringify({ uploadLease }));
+      expect(() => loadConfig(dir), JSON.stringify(uploadLease)).toThrow(
+        /uploadLease needs positive whole milliseconds/,
+      );
+    }
+    writeFileSync(join(dir, "config.json"), JSON.stringify({ uploadLease: { ttlMs: 5000, renewMs: 1000 } }));
+    expect(loadConfig(dir).uploadLease).toEqual({ ttlMs: 5000, renewMs: 1000 });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
