@@ -79,7 +79,11 @@ const en = {
   openCommand: "Open the downloaded file with the local kit",
   receiveCommand: "Receive and open with the local kit (signs the receipt)",
   replyCommand: "Seal and upload the result with the local kit",
-  resultCommand: "Fetch and open the result with the local kit",
+  resultCommand: "Fetch and open the result with the local kit (signs the receipt)",
+  downloadedPayload:
+    "Downloaded. The case becomes received once you open it with the local kit and sign the receipt (command below).",
+  downloadedResult:
+    "Downloaded. The case becomes result received once you open it with the local kit and sign the receipt (command below).",
   noteAdd: "Add a note (處理情形)",
   noteButton: "Add note",
   back: "Back to the list",
@@ -166,7 +170,9 @@ const zh: Record<Key, string> = {
   openCommand: "以本機工具開啟下載的檔案",
   receiveCommand: "以本機工具收件並開啟（簽署收執）",
   replyCommand: "以本機工具加密並上傳結果檔",
-  resultCommand: "以本機工具取回並開啟結果檔",
+  resultCommand: "以本機工具取回並開啟結果檔（簽署收執）",
+  downloadedPayload: "已下載。以本機工具開啟並簽署收執後，案件即為已收件（指令如下）。",
+  downloadedResult: "已下載。以本機工具開啟並簽署收執後，案件即為結果檔已接收（指令如下）。",
   noteAdd: "新增處理情形",
   noteButton: "新增",
   back: "回到清單",
