@@ -63,18 +63,16 @@ test("round trip: register, settings file, refused and accepted uploads, receive
   const emails = settings.recipients.map((r: { email: string }) => r.email).sort();
   expect(emails).toEqual([M.people["soc-chen"].email, M.people["tax-wang"].email].sort());
 
-  // Seal with the CLI: once to the receiver only (wrong), once to every certificate of the settings file.
+  // Seal with the CLI: once to the receiver only (wrong), once with the settings file (`seal --profile`).
   const plain = join(relay.work, "batch.csv");
   writeFileSync(plain, "id,name\n1,王小明\n2,林美玲\n3,張志強\n");
-  const certs = settings.recipients.map((r: { certificate: { pem: string } }, i: number) => {
-    const p = join(relay.work, `r${i}.pem`);
-    writeFileSync(p, r.certificate.pem);
-    return p;
-  });
   const wrong = join(relay.work, "wrong.p7m");
   await cli("soc-chen", ["seal", plain, "--to", pki(M.people["tax-wang"].encrypt.cert), "-o", wrong]);
   const sealed = join(relay.work, "batch.p7m");
-  await cli("soc-chen", ["seal", plain, ...certs.flatMap((c: string) => ["--to", c]), "--case-id", id, "-o", sealed]);
+  // The command the page shows for sealing with the settings file it just downloaded.
+  const sealCmd = await sender.getByRole("textbox", { name: "或以傳遞設定檔加密，再於此頁上傳加密檔" }).inputValue();
+  expect(sealCmd).toBe(`sealpost seal FILE --profile ${id}.settings.json -o FILE.p7m`);
+  await cli("soc-chen", ["seal", plain, "--profile", settingsPath, "-o", sealed]);
 
   await sender.getByRole("link", { name: id }).click();
   await state(sender).filter({ hasText: "已登錄" }).waitFor();

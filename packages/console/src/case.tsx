@@ -280,7 +280,15 @@ export function CasePage(props: {
       <section aria-labelledby="commands-heading">
         <h2 id="commands-heading">{t("sealCommand")}</h2>
         {sender && c.state === "registered" && (
-          <Command t={t} id="cmd-send" label={t("sealCommand")} command={`sealpost send FILE --case ${c.id}`} />
+          <>
+            <Command t={t} id="cmd-send" label={t("sealCommand")} command={`sealpost send FILE --case ${c.id}`} />
+            <Command
+              t={t}
+              id="cmd-seal-profile"
+              label={t("sealProfileCommand")}
+              command={`sealpost seal FILE --profile ${c.id}.settings.json -o FILE.p7m`}
+            />
+          </>
         )}
         {receiver && (c.state === "sent" || c.state === "received") && (
           <Command t={t} id="cmd-receive" label={t("receiveCommand")} command={`sealpost receive ${c.id} -o FOLDER`} />
