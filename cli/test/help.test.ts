@@ -57,7 +57,8 @@ describe("help", () => {
 
 describe("usage errors exit 2 with `sealpost: error:` and a hint", () => {
   it.each([
-    { args: ["seal", "x.csv", "--key", "k.p12"], msg: /required option '--to <cert>' not specified/ },
+    { args: ["seal", "x.csv", "--key", "k.p12"], msg: /No recipients/ },
+    { args: ["seal", "x.csv", "--to", "c.pem", "--profile", "s.json"], msg: /either --profile or --to/ },
     { args: ["seal", "x.csv", "--to", "c.pem", "--cipher", "des"], msg: /argument 'des' is invalid/ },
     { args: ["seal", "x.csv", "--to", "c.pem", "--records", "many"], msg: /expected a whole number/ },
     { args: ["cert", "check", "c.pem", "--at", "yesterday"], msg: /ISO 8601/ },

@@ -10,8 +10,9 @@ import { axeScan, launchChromium, loginAs } from "./browser.js";
  * registers a case in the form and downloads its transfer settings file; a file sealed to the wrong recipients is
  * refused with the reason in words; a file sealed (CLI) to the settings file's certificates is uploaded in the
  * browser (已傳送); the receiver's CLI receives it and signs a receipt (已收件), the receiver adds a note in the browser
- * and replies with the CLI (處理完成); the sender downloads the result in the browser (結果檔已接收) and sees the
- * timeline, sizes, SHA-256 and receipts. A second case is withdrawn in the browser (已撤回).
+ * and replies with the CLI (處理完成); the sender downloads the result in the browser (the case does not move), runs
+ * the command the page shows (`sealpost result`, which opens the result and posts the signed receipt), and the open
+ * page turns to 結果檔已接收 by itself, with the timeline, sizes, SHA-256 and receipts. A second case is withdrawn in the browser (已撤回).
  */
 
 let relay: TestRelay;
@@ -62,18 +63,16 @@ test("round trip: register, settings file, refused and accepted uploads, receive
   const emails = settings.recipients.map((r: { email: string }) => r.email).sort();
   expect(emails).toEqual([M.people["soc-chen"].email, M.people["tax-wang"].email].sort());
 
-  // Seal with the CLI: once to the receiver only (wrong), once to every certificate of the settings file.
+  // Seal with the CLI: once to the receiver only (wrong), once with the settings file (`seal --profile`).
   const plain = join(relay.work, "batch.csv");
   writeFileSync(plain, "id,name\n1,王小明\n2,林美玲\n3,張志強\n");
-  const certs = settings.recipients.map((r: { certificate: { pem: string } }, i: number) => {
-    const p = join(relay.work, `r${i}.pem`);
-    writeFileSync(p, r.certificate.pem);
-    return p;
-  });
   const wrong = join(relay.work, "wrong.p7m");
   await cli("soc-chen", ["seal", plain, "--to", pki(M.people["tax-wang"].encrypt.cert), "-o", wrong]);
   const sealed = join(relay.work, "batch.p7m");
-  await cli("soc-chen", ["seal", plain, ...certs.flatMap((c: string) => ["--to", c]), "--case-id", id, "-o", sealed]);
+  // The command the page shows for sealing with the settings file it just downloaded.
+  const sealCmd = await sender.getByRole("textbox", { name: "或以傳遞設定檔加密，再於此頁上傳加密檔" }).inputValue();
+  expect(sealCmd).toBe(`sealpost seal FILE --profile ${id}.settings.json -o FILE.p7m`);
+  await cli("soc-chen", ["seal", plain, "--profile", settingsPath, "-o", sealed]);
 
   await sender.getByRole("link", { name: id }).click();
   await state(sender).filter({ hasText: "已登錄" }).waitFor();
@@ -119,10 +118,23 @@ test("round trip: register, settings file, refused and accepted uploads, receive
   expect((await sender.getByTestId("result-sha256").textContent())!.trim()).toBe(
     createHash("sha256").update(readFileSync(resPath)).digest("hex"),
   );
-  await sender.reload();
+  // A download alone moves nothing: the page says the signed receipt does, and shows the command that signs it.
+  await sender.getByText("以本機工具開啟並簽署收執後，案件即為結果檔已接收").waitFor();
+  await state(sender).filter({ hasText: "處理完成" }).waitFor();
+  const resultCmd = await sender.getByRole("textbox", { name: "以本機工具取回並開啟結果檔（簽署收執）" }).inputValue();
+  expect(resultCmd).toBe(`sealpost result ${id} -o FOLDER`);
+  // The sender runs it (the CLI downloads, opens, verifies and posts the signed receipt); the open page follows.
+  const resultArgs = resultCmd.replace("FOLDER", join(relay.work, "result-out")).split(" ").slice(1);
+  const fetched = await cli("soc-chen", resultArgs);
+  expect(fetched.stdout).toContain("signed and sent");
   await state(sender).filter({ hasText: "結果檔已接收" }).waitFor();
+  await sender
+    .locator("#receipts-heading + ul li")
+    .filter({ hasText: M.people["soc-chen"].name })
+    .filter({ hasText: "雜湊與檔案相符" })
+    .waitFor();
   const timeline = await sender.locator(".timeline li").allTextContents();
-  for (const s of ["已登錄", "已傳送", "已收件", "處理完成"]) expect(timeline.join("\n")).toContain(s);
+  for (const s of ["已登錄", "已傳送", "已收件", "處理完成", "結果檔已接收"]) expect(timeline.join("\n")).toContain(s);
   await sender.screenshot({ path: join(repoRoot, "test-results", "console-case-zh-TW.png"), fullPage: true });
   expect(await axeScan(sender)).toEqual([]);
   // The CLI opens what the browser downloaded.

@@ -21,9 +21,11 @@ import {
   type Runtime,
 } from "./common.js";
 import { manifestJson, printManifest } from "./manifest.js";
+import { readSealProfile, type SealProfile } from "./seal-profile.js";
 
 interface SealCliOptions {
-  to: string[];
+  to?: string[];
+  profile?: string;
   key?: string;
   cert?: string;
   pinFile?: string;
@@ -52,10 +54,14 @@ export function registerSealCommand(program: Command, rt: Runtime): void {
     .command("seal")
     .description("sign a file with your signing key and encrypt it to each recipient's encryption certificate")
     .argument("<file>", 'the file to seal ("-" for stdin, then -o is required)')
-    .requiredOption(
+    .option(
       "--to <cert>",
       "recipient's encryption certificate (PEM or DER; a bundle adds each non-CA certificate); repeatable",
       collect,
+    )
+    .option(
+      "--profile <settings.json>",
+      "seal to the recipients of a case's transfer settings file (傳遞設定檔, from the web console); the case fields go into the manifest. Instead of --to",
     );
   addKeyOptions(cmd);
   addOutputOptions(cmd, "sealed output file (default: FILE.p7m)");
@@ -91,7 +97,13 @@ certificate for signing, now, against --trust/--intermediate/--crl (or the confi
 revoked, held, expired or untrusted certificate is refused. A trust anchor is required. The manifest (file name,
 size, case fields) is signed with the content.
 
+--profile SETTINGS.json takes the recipients from the case's transfer settings file (the one the web console
+downloads; every certificate must match the SHA-256 the file names) and the case id, agencies, record count and
+upload number from its case; they are checked like --to certificates. The sealed file is then what the case's
+upload expects (upload it in the web console, or use \`sealpost send FILE --case ID\` to do both at once).
+
 Examples:
+  sealpost seal batch.csv --profile C20261206-0001.settings.json --key soc-chen.p12 -o batch.p7m
   sealpost seal batch.csv --to tax-wang-enc.pem --to tax-lee-enc.pem --key soc-chen.p12 \\
       --case-id C-2026-0001 --records 100 --upload-no U-1 --trust grca.cert.pem --crl gca.crl --crl grca.crl
   cat batch.csv | SEALPOST_PIN=... sealpost seal - --to tax-wang-enc.pem --key soc-chen.p12 -o batch.p7m --json`,
@@ -110,6 +122,15 @@ async function sealAction(rt: Runtime, file: string, opts: SealCliOptions): Prom
   if (!fromStdin && !toStdout && resolve(file) === resolve(output)) {
     throw usageError("The output would overwrite the input.", "Choose another name with -o.");
   }
+  if (opts.profile !== undefined && opts.to !== undefined) {
+    throw usageError(
+      "Give either --profile or --to, not both.",
+      "--profile seals to exactly the recipients of the case's settings file; the server refuses any other set.",
+    );
+  }
+  if (opts.profile === undefined && opts.to === undefined) {
+    throw usageError("No recipients.", "Give --to CERT for each recipient, or --profile SETTINGS.json for a case.");
+  }
   const size = fromStdin ? undefined : await inputSize(file);
   if (!toStdout) await assertCanWrite(output, opts.force === true);
   if (!toStdout) await guardTempFiles(output, (w) => out.warn(w));
@@ -122,14 +143,16 @@ async function sealAction(rt: Runtime, file: string, opts: SealCliOptions): Prom
     );
   }
   const trust = { policy: setup.policy, intermediates: setup.intermediates };
-  const recipients = await loadRecipients(opts.to);
+  const profile = opts.profile !== undefined ? await readSealProfile(opts.profile) : undefined;
+  const recipients = profile ? profileRecipients(profile, opts.profile!) : await loadRecipients(opts.to ?? []);
   const { keystore } = await loadKeys(opts, keyContext(rt, config));
   const signer = pickKey(keystore, "sign");
   for (const w of (await checkOwnSigningCert(signer, trust)).warnings) out.warn(`your signing certificate: ${w}`);
   // The keystore's own chain (usually the same government CAs) may help build the recipients' paths.
   await checkRecipients(rt, recipients, trust, signer.chain);
 
-  const manifest: TransferManifest = {};
+  const manifest: TransferManifest = { ...profile?.manifest };
+  if (profile) assertSameCase(profile.manifest, opts);
   if (opts.caseId) manifest.caseId = opts.caseId;
   if (opts.senderAgency) manifest.senderAgency = opts.senderAgency;
   if (opts.receivingAgency) manifest.receivingAgency = opts.receivingAgency;
@@ -216,6 +239,33 @@ interface Recipient {
   file: string;
   /** CA certificates that came in the same file (path building help). */
   extra: CertInfo[];
+}
+
+/** The settings file's recipients as --to recipients (their chains help build the paths). */
+function profileRecipients(profile: SealProfile, file: string): Recipient[] {
+  return profile.recipients.map((r) => ({ cert: r.cert, file: `${r.label}, ${file}`, extra: r.chain }));
+}
+
+/**
+ * With --profile, a case field also given as an option must equal the settings file's (the receiver's CLI refuses a
+ * file whose signed manifest does not match its case).
+ */
+function assertSameCase(fromProfile: TransferManifest, opts: SealCliOptions): void {
+  const given: [string, string, unknown, unknown][] = [
+    ["--case-id", "caseId", opts.caseId, fromProfile.caseId],
+    ["--sender-agency", "senderAgency", opts.senderAgency, fromProfile.senderAgency],
+    ["--receiving-agency", "receivingAgency", opts.receivingAgency, fromProfile.receivingAgency],
+    ["--records", "recordCount", opts.records, fromProfile.recordCount],
+    ["--upload-no", "uploadNo", opts.uploadNo, fromProfile.uploadNo],
+  ];
+  for (const [option, field, value, inFile] of given) {
+    if (value !== undefined && inFile !== undefined && value !== inFile) {
+      throw usageError(
+        `${option} ${String(value)} differs from the settings file's ${field} ${String(inFile)}.`,
+        "Leave the option out: --profile takes the case's fields from the settings file.",
+      );
+    }
+  }
 }
 
 async function loadRecipients(files: string[]): Promise<Recipient[]> {

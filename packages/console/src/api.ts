@@ -4,7 +4,7 @@ import { CSRF_HEADER } from "@sealpost/protocol";
 /**
  * The console's API client: @sealpost/client on this origin, with the session cookie (credentials same-origin; the
  * page never sees the session token) and the session's CSRF token on every request (the server requires it on every
- * state change, file downloads included, since a download moves a case to 已收件 or 結果檔已接收).
+ * state change; the page sends it on every request, file downloads included).
  */
 export class ConsoleApi {
   csrf: string | undefined;

@@ -1,5 +1,9 @@
 import type { ActorDto } from "@sealpost/protocol";
 import { useEffect, useState } from "preact/hooks";
+import { AgenciesPage } from "./admin-agencies.js";
+import { CategoriesPage } from "./admin-categories.js";
+import { CertificatesPage } from "./admin-certificates.js";
+import { StaffPage } from "./admin-staff.js";
 import { ConsoleApi } from "./api.js";
 import { CasePage } from "./case.js";
 import { type Box, CaseList } from "./cases.js";
@@ -7,17 +11,36 @@ import { initialLang, type Lang, saveLang, translator } from "./i18n.js";
 import { Login } from "./login.js";
 import { RegisterCase } from "./register.js";
 
-/** The page's place, from the URL's hash: #/inbox, #/outbox, #/cases, #/case/ID. */
-type Route = { page: "cases"; box: Box } | { page: "case"; id: string } | { page: "new" };
+/** The admin pages, by their place (#/admin/NAME). */
+const ADMIN_PAGES = ["agencies", "staff", "certificates", "categories"] as const;
+type AdminPage = (typeof ADMIN_PAGES)[number];
+
+/**
+ * The page's place, from the URL's hash: #/inbox, #/outbox, #/cases, #/case/ID, #/new (staff); #/admin/NAME
+ * (admins). An empty or unknown place is the role's first page.
+ */
+type Route =
+  | { page: "cases"; box: Box }
+  | { page: "case"; id: string }
+  | { page: "new" }
+  | { page: "admin"; name: AdminPage }
+  | { page: "home" };
 
 function routeOf(hash: string): Route {
   const m = /^#\/case\/(.+)$/.exec(hash);
   if (m) return { page: "case", id: decodeURIComponent(m[1]!) };
+  const a = /^#\/admin\/(\w+)$/.exec(hash);
+  if (a && (ADMIN_PAGES as readonly string[]).includes(a[1]!)) return { page: "admin", name: a[1] as AdminPage };
   if (hash === "#/new") return { page: "new" };
+  if (hash === "#/inbox") return { page: "cases", box: "inbox" };
   if (hash === "#/outbox") return { page: "cases", box: "outbox" };
   if (hash === "#/cases") return { page: "cases", box: "all" };
-  return { page: "cases", box: "inbox" };
+  return { page: "home" };
 }
+
+/** The first page of a role. */
+const homeOf = (role: ActorDto["role"]): Route =>
+  role === "admin" ? { page: "admin", name: "agencies" } : { page: "cases", box: "inbox" };
 
 export function App() {
   const [api] = useState(() => new ConsoleApi());
@@ -66,6 +89,7 @@ export function App() {
     setActor(null);
   };
 
+  const here: Route = actor && route.page === "home" ? homeOf(actor.role) : route;
   return (
     <>
       <a class="skip" href="#main">
@@ -75,20 +99,32 @@ export function App() {
         <span class="brand">{t("title")}</span>
         {actor && (
           <nav aria-label={t("nav")}>
-            <a href="#/inbox" aria-current={route.page === "cases" && route.box === "inbox" ? "page" : undefined}>
-              {t("inbox")}
-            </a>
-            <a href="#/outbox" aria-current={route.page === "cases" && route.box === "outbox" ? "page" : undefined}>
-              {t("outbox")}
-            </a>
-            <a href="#/cases" aria-current={route.page === "cases" && route.box === "all" ? "page" : undefined}>
-              {t("allCases")}
-            </a>
             {actor.role === "staff" && (
-              <a href="#/new" aria-current={route.page === "new" ? "page" : undefined}>
-                {t("newCase")}
-              </a>
+              <>
+                <a href="#/inbox" aria-current={here.page === "cases" && here.box === "inbox" ? "page" : undefined}>
+                  {t("inbox")}
+                </a>
+                <a href="#/outbox" aria-current={here.page === "cases" && here.box === "outbox" ? "page" : undefined}>
+                  {t("outbox")}
+                </a>
+                <a href="#/cases" aria-current={here.page === "cases" && here.box === "all" ? "page" : undefined}>
+                  {t("allCases")}
+                </a>
+                <a href="#/new" aria-current={here.page === "new" ? "page" : undefined}>
+                  {t("newCase")}
+                </a>
+              </>
             )}
+            {actor.role === "admin" &&
+              ADMIN_PAGES.map((p) => (
+                <a
+                  key={p}
+                  href={`#/admin/${p}`}
+                  aria-current={here.page === "admin" && here.name === p ? "page" : undefined}
+                >
+                  {t(p)}
+                </a>
+              ))}
           </nav>
         )}
         <div class="tools">
@@ -129,11 +165,17 @@ export function App() {
       )}
       {actor && (
         <main id="main" tabIndex={-1}>
-          {route.page === "cases" && <CaseList api={api} t={t} lang={lang} box={route.box} onError={onError} />}
-          {route.page === "case" && (
-            <CasePage api={api} t={t} lang={lang} id={route.id} actor={actor} onError={onError} />
+          {here.page === "cases" && <CaseList api={api} t={t} lang={lang} box={here.box} onError={onError} />}
+          {here.page === "case" && (
+            <CasePage api={api} t={t} lang={lang} id={here.id} actor={actor} onError={onError} />
           )}
-          {route.page === "new" && <RegisterCase api={api} t={t} onError={onError} />}
+          {here.page === "new" && <RegisterCase api={api} t={t} onError={onError} />}
+          {here.page === "admin" && here.name === "agencies" && <AgenciesPage api={api} t={t} onError={onError} />}
+          {here.page === "admin" && here.name === "staff" && <StaffPage api={api} t={t} onError={onError} />}
+          {here.page === "admin" && here.name === "certificates" && (
+            <CertificatesPage api={api} t={t} lang={lang} onError={onError} />
+          )}
+          {here.page === "admin" && here.name === "categories" && <CategoriesPage api={api} t={t} onError={onError} />}
         </main>
       )}
     </>

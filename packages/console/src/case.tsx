@@ -6,6 +6,16 @@ import { saveBlob } from "./download.js";
 import { type Lang, stateName, type T } from "./i18n.js";
 
 type Kind = "payload" | "result";
+
+/** How often an open case page asks the server again while the case waits for a step done elsewhere (the CLI). */
+const REFRESH_MS = 3000;
+/**
+ * The page stops asking after this long without a key press or pointer use, so an unattended page does not keep
+ * its session alive past the server's idle timeout.
+ */
+const REFRESH_IDLE_MS = 5 * 60_000;
+/** States after which nothing more happens to a case. */
+const FINAL_STATES = new Set(["result_received", "cancelled"]);
 interface Loaded {
   c: CaseDto & { notes?: NoteDto[] };
   profile: TransferProfile | undefined;
@@ -55,6 +65,27 @@ export function CasePage(props: {
     };
   }, [id, round]);
 
+  // The steps that move a case after an upload (receive, reply, result) are signed receipts and uploads made with
+  // the local kit: the page asks again every REFRESH_MS while it is shown, so the new state appears by itself.
+  const waiting = data !== undefined && !FINAL_STATES.has(data.c.state);
+  useEffect(() => {
+    if (!waiting) return;
+    let lastInput = Date.now();
+    const input = () => {
+      lastInput = Date.now();
+    };
+    addEventListener("keydown", input);
+    addEventListener("pointerdown", input);
+    const timer = setInterval(() => {
+      if (document.visibilityState === "visible" && Date.now() - lastInput < REFRESH_IDLE_MS) setRound((r) => r + 1);
+    }, REFRESH_MS);
+    return () => {
+      clearInterval(timer);
+      removeEventListener("keydown", input);
+      removeEventListener("pointerdown", input);
+    };
+  }, [waiting]);
+
   if (!data) return <p role="status">{t("loading")}</p>;
   const { c, profile, receipts } = data;
   const sender = actor.agency === c.senderAgency;
@@ -66,7 +97,7 @@ export function CasePage(props: {
       const d = await api.client.download(kind, id);
       const blob = await new Response(d.body).blob();
       saveBlob(blob, `${id}.${kind}.p7m`);
-      setRound((r) => r + 1);
+      setStatus(t(kind === "payload" ? "downloadedPayload" : "downloadedResult"));
     } catch (e) {
       props.onError(e);
     }
@@ -249,7 +280,15 @@ export function CasePage(props: {
       <section aria-labelledby="commands-heading">
         <h2 id="commands-heading">{t("sealCommand")}</h2>
         {sender && c.state === "registered" && (
-          <Command t={t} id="cmd-send" label={t("sealCommand")} command={`sealpost send FILE --case ${c.id}`} />
+          <>
+            <Command t={t} id="cmd-send" label={t("sealCommand")} command={`sealpost send FILE --case ${c.id}`} />
+            <Command
+              t={t}
+              id="cmd-seal-profile"
+              label={t("sealProfileCommand")}
+              command={`sealpost seal FILE --profile ${c.id}.settings.json -o FILE.p7m`}
+            />
+          </>
         )}
         {receiver && (c.state === "sent" || c.state === "received") && (
           <Command t={t} id="cmd-receive" label={t("receiveCommand")} command={`sealpost receive ${c.id} -o FOLDER`} />

@@ -81,6 +81,12 @@ export function RegisterCase(props: { api: ConsoleApi; t: T; onError: (e: unknow
           label={t("sealCommand")}
           command={`sealpost send ${attachment} --case ${id}`}
         />
+        <Command
+          t={t}
+          id="cmd-seal-profile-new"
+          label={t("sealProfileCommand")}
+          command={`sealpost seal ${attachment} --profile ${id}.settings.json -o ${attachment}.p7m`}
+        />
       </section>
     );
   }

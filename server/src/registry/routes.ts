@@ -1,4 +1,4 @@
-import type { AgencyDto, CategoryDto, NewAgency, CertPurpose, Role } from "@sealpost/protocol";
+import type { AgencyDto, CategoryDto, CertificateCheckRequest, CertPurpose, NewAgency, Role } from "@sealpost/protocol";
 import type { FastifyInstance } from "fastify";
 import { actorWith, requireAuth, type TokenResolver } from "../auth/guard.js";
 import type { RegistryService } from "./service.js";
@@ -67,6 +67,10 @@ export async function registryRoutes(app: FastifyInstance, opts: RegistryRoutesO
     const a = actorWith(request, "admin");
     const b = request.body as { staff: string; pem: string; purpose?: CertPurpose };
     return reply.status(201).send(await registry.addCertificate(a, b));
+  });
+  app.post<{ Body: CertificateCheckRequest }>("/v1/admin/certificates/check", async (request) => {
+    actorWith(request, "admin");
+    return registry.checkCertificate(request.body);
   });
   app.post<{ Params: Params; Body: { reason?: string } }>("/v1/admin/certificates/:id/revoke", async (request) =>
     registry.revokeCertificate(actorWith(request, "admin"), request.params.id, request.body?.reason ?? ""),

@@ -2,6 +2,8 @@ import { randomUUID } from "node:crypto";
 import type {
   AgencyDto,
   CategoryDto,
+  CertificateCheckDto,
+  CertificateCheckRequest,
   CertificateDto,
   CertPurpose,
   NewAgency,
@@ -17,6 +19,7 @@ import { isUniqueViolation } from "../db/sql.js";
 import type { UnitOfWork } from "../db/uow.js";
 import { ServerError } from "../errors.js";
 import { type CertificateValidator, certDto, purposeOf } from "./certificates.js";
+import { checkCertificate } from "./check.js";
 import { ipAllowed, validateCidrs } from "./cidr.js";
 import { agencyDto, categoryDto, staffDto } from "./dto.js";
 import type { CertRow } from "./repository.js";
@@ -97,6 +100,8 @@ export interface RegistryService {
     actor: Actor | null,
     body: { staff: string; pem: string; purpose?: CertPurpose },
   ): Promise<CertificateDto>;
+  /** A certificate as registration would see it, without registering it (see check.ts). */
+  checkCertificate(body: CertificateCheckRequest): Promise<CertificateCheckDto>;
   revokeCertificate(actor: Actor | null, idOrSha: string, reason: unknown): Promise<CertificateDto>;
   listCategories(): Promise<CategoryDto[]>;
   addCategory(actor: Actor | null, c: Omit<CategoryDto, "active">): Promise<CategoryDto>;
@@ -376,6 +381,8 @@ export function createRegistryService(deps: RegistryDeps): RegistryService {
         { sha256: cert.sha256 },
       );
     },
+
+    checkCertificate: (body) => checkCertificate(deps, body),
 
     async revokeCertificate(actor, idOrSha, reason) {
       need(typeof reason === "string" && reason.length <= 1000, "The reason must be text of at most 1000 characters.");

@@ -41,6 +41,8 @@ import {
   AgencyPatch,
   Category,
   Certificate,
+  CertificateCheck,
+  CertificateCheckRequest,
   NewAgency,
   NewCategory,
   NewCertificate,
@@ -257,6 +259,17 @@ export const ENDPOINTS = defineEndpoints({
     body: NewCertificate,
     responses: { 201: ok(ref(Certificate), "registered") },
     errors: ["NOT_FOUND", "CONFLICT", "CERT_REJECTED"],
+  },
+  checkCertificate: {
+    method: "POST",
+    path: "/v1/admin/certificates/check",
+    tag: "registry",
+    summary:
+      "Look at a certificate before registering it (admin): subject, validity, key usage and the trust check registration runs; nothing is stored",
+    access: ADMIN,
+    body: CertificateCheckRequest,
+    responses: { 200: ok(ref(CertificateCheck), "what the server sees and whether registration would accept it") },
+    errors: [],
   },
   revokeCertificate: {
     method: "POST",

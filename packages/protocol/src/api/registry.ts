@@ -136,3 +136,47 @@ export type CategoryDto = Static<typeof Category>;
 /** POST /v1/admin/categories */
 export const NewCategory = Type.Object({ code: Code, name: text(200), purpose: text(4000) }, { $id: "NewCategory" });
 export type NewCategory = Static<typeof NewCategory>;
+
+/** POST /v1/admin/certificates/check: a certificate to look at before it is registered. */
+export const CertificateCheckRequest = Type.Object(
+  {
+    pem: Type.String({ maxLength: 1_000_000, description: "the certificate (and optionally its chain), PEM" }),
+    purpose: Type.Optional(CertPurpose),
+  },
+  { $id: "CertificateCheckRequest" },
+);
+export type CertificateCheckRequest = Static<typeof CertificateCheckRequest>;
+
+/**
+ * What the server sees in a certificate before anything is registered: the fields an admin checks, the purpose its
+ * keyUsage allows, and the outcome of the same trust check registration runs (chain to the trust anchors, key
+ * usage, validity now, revocation). Nothing is stored or audited.
+ */
+export const CertificateCheck = Type.Object(
+  {
+    sha256: Type.String(),
+    subject: Type.String(),
+    commonName: Type.String(),
+    issuer: Type.String(),
+    serialHex: Type.String(),
+    notBefore: DateTime,
+    notAfter: DateTime,
+    daysLeft: Type.Integer({ description: "whole days until notAfter (negative once expired)" }),
+    keyUsage: Type.Array(Type.String(), { description: "keyUsage bits by name; empty when the extension is absent" }),
+    keyType: Type.String(),
+    keyBits: Type.Optional(Type.Integer()),
+    purpose: Type.Union([CertPurpose, Type.Null()], {
+      description: "the purpose checked: the one asked for, else the one the keyUsage allows (null: neither)",
+    }),
+    trusted: Type.Boolean({ description: "true when registration would accept it for `purpose`" }),
+    problem: Type.Optional(
+      Type.Object({
+        code: Type.String({ description: "CERT_REJECTED's PKI reason (e.g. EXPIRED, REVOKED, UNTRUSTED, KEY_USAGE)" }),
+        message: Type.String(),
+      }),
+    ),
+    registered: Type.Boolean({ description: "this certificate is already registered" }),
+  },
+  { $id: "CertificateCheck" },
+);
+export type CertificateCheckDto = Static<typeof CertificateCheck>;
