@@ -188,9 +188,14 @@ async function main() {
 
   title("admin (ops-wu) logs in with the signing key of their IC card export and registers the registry");
   await sealpost("ops-wu", ["login"]);
+  // Each agency's subject rules: every certificate registered for its staff must carry O=<agency> and OU=<code>.
   for (const [code, a] of Object.entries(manifest.agencies)) {
-    if (code === admin.agency) continue;
-    await sealpost("ops-wu", ["admin", "agency", "add", code, "--name", a.name, "--email", a.email]);
+    const rules = ["--subject", `O=${a.name}`, "--subject", `OU=${code}`];
+    if (code === admin.agency) {
+      await sealpost("ops-wu", ["admin", "agency", "edit", code, "--name", a.name, "--email", a.email, ...rules]);
+      continue;
+    }
+    await sealpost("ops-wu", ["admin", "agency", "add", code, "--name", a.name, "--email", a.email, ...rules]);
   }
   for (const [id, p] of Object.entries(manifest.people)) {
     if (id !== "ops-wu") {

@@ -11,6 +11,8 @@ import { SealpostError } from "@sealpost/protocol";
  * - CONFIG: the config file is not valid JSON or has a field of the wrong type (exit 2).
  * - IO: reading or writing a file failed (exit 3).
  * - OUTPUT_EXISTS: the output file exists and --force was not given (exit 3).
+ * - PRIVATE_KEY_IN_FILE: a file given as a certificate to send to the server holds private key material (PEM key
+ *   block, PKCS#12); refused before anything is sent (exit 2).
  */
 export type CliErrorCode =
   | "USAGE"
@@ -20,7 +22,8 @@ export type CliErrorCode =
   | "KEYSTORE"
   | "CONFIG"
   | "IO"
-  | "OUTPUT_EXISTS";
+  | "OUTPUT_EXISTS"
+  | "PRIVATE_KEY_IN_FILE";
 
 /** A failure found by the CLI (not by @sealpost/cms or @sealpost/pki). */
 export class CliError extends SealpostError<CliErrorCode> {}

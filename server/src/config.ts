@@ -1,4 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
+import { isIP } from "node:net";
+import { readFile, rename, writeFile } from "node:fs/promises";
 import { isAbsolute, join, resolve } from "node:path";
 import { ServerError } from "./errors.js";
 import type { RateLimitConfig } from "./auth/rate-limit.js";
@@ -83,7 +85,12 @@ export interface ServerConfig {
    * (`packages/console/dist` of the installation). Relative paths are taken from the data folder.
    */
   consoleDir?: string;
-  /** The URL staff use to reach the server (for mails and the login origin check). */
+  /**
+   * The URL staff use to reach the server (mails, and the login origin check: a login must be signed for this
+   * origin). Required for a server that listens on anything but loopback (startServer refuses otherwise); without
+   * it only loopback origins on the listening port are accepted. Set by `init --public-url` or
+   * `sealpost-server config --public-url`; checked by checkPublicUrl.
+   */
   publicUrl?: string;
   trust: TrustConfig;
   /**
@@ -107,7 +114,10 @@ export function configPath(dataDir: string): string {
   return join(dataDir, "config.json");
 }
 
-/** Loads `<data>/config.json` over the defaults. Throws ServerError BAD_REQUEST when missing or not JSON. */
+/**
+ * Loads `<data>/config.json` over the defaults. Throws ServerError BAD_REQUEST when missing, not JSON, or when
+ * publicUrl is not a valid public URL (checkPublicUrl).
+ */
 export function loadConfig(dataDir: string): ServerConfig {
   let text: string;
   try {
@@ -130,6 +140,7 @@ export function loadConfig(dataDir: string): ServerConfig {
   } catch (e) {
     throw new ServerError("BAD_REQUEST", `${configPath(dataDir)} is not valid JSON.`, { cause: e });
   }
+  if (parsed.publicUrl !== undefined) parsed.publicUrl = checkPublicUrl(String(parsed.publicUrl));
   const config = { ...DEFAULT_CONFIG, ...parsed, trust: { ...DEFAULT_CONFIG.trust, ...parsed.trust } };
   try {
     uploadLeaseTimes(config);
@@ -155,4 +166,78 @@ export function uploadLeaseTimes(config: Pick<ServerConfig, "uploadLease">): { t
 /** A config path resolved against the data folder. */
 export function dataPath(dataDir: string, p: string): string {
   return isAbsolute(p) ? p : join(dataDir, p);
+}
+
+/** Splits "HOST:PORT" / "[::1]:PORT". */
+export function parseListen(listen: string): { host: string; port: number } {
+  const m = /^\[?([^\]]*?)\]?:(\d{1,5})$/.exec(listen);
+  const port = m ? Number(m[2]) : Number.NaN;
+  if (!m?.[1] || port > 65535) {
+    throw new ServerError("BAD_REQUEST", `--listen must be HOST:PORT (e.g. 127.0.0.1:8443), not "${listen}".`);
+  }
+  return { host: m[1], port };
+}
+
+/** True for 127.0.0.0/8, ::1 and "localhost". */
+export function isLoopback(host: string): boolean {
+  if (host === "localhost") return true;
+  if (isIP(host) === 4) return host.startsWith("127.");
+  return host === "::1";
+}
+
+/**
+ * A public URL as config.json keeps it: an absolute https URL (http only for a loopback host), without user name,
+ * password, query or fragment; returned as its origin (e.g. "https://sealpost.example.gov.tw"). Throws ServerError
+ * BAD_REQUEST naming the problem.
+ */
+export function checkPublicUrl(text: string): string {
+  let u: URL;
+  try {
+    u = new URL(text);
+  } catch (e) {
+    throw new ServerError("BAD_REQUEST", `The public URL ${JSON.stringify(text)} is not a URL.`, {
+      cause: e,
+      hint: "Give the address staff use, e.g. --public-url https://sealpost.example.gov.tw",
+    });
+  }
+  const host = u.hostname.replace(/^\[|\]$/g, "");
+  if (u.protocol !== "https:" && !(u.protocol === "http:" && isLoopback(host))) {
+    throw new ServerError(
+      "BAD_REQUEST",
+      `The public URL must use https:// (http:// only on loopback), not ${u.protocol}.`,
+    );
+  }
+  if (u.username || u.password || u.search || u.hash || (u.pathname !== "/" && u.pathname !== "")) {
+    throw new ServerError(
+      "BAD_REQUEST",
+      `The public URL must be scheme, host and port only, not ${JSON.stringify(text)}.`,
+      {
+        hint: "e.g. https://sealpost.example.gov.tw or https://sealpost.example.gov.tw:8443",
+      },
+    );
+  }
+  return u.origin;
+}
+
+/**
+ * Sets `publicUrl` in `<data>/config.json` (checked by checkPublicUrl; the rest of the file is kept), replacing the
+ * file atomically (written beside it, then renamed; mode 0600). Returns the stored origin. A running server reads
+ * the file at start: restart it.
+ */
+export async function setPublicUrl(dataDir: string, url: string): Promise<string> {
+  const origin = checkPublicUrl(url);
+  const path = configPath(dataDir);
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(await readFile(path, "utf8")) as Record<string, unknown>;
+  } catch (e) {
+    throw new ServerError("BAD_REQUEST", `No readable server configuration at ${path}.`, {
+      cause: e,
+      hint: "Run `sealpost-server init --data DIR ...` first.",
+    });
+  }
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, `${JSON.stringify({ ...raw, publicUrl: origin }, null, 2)}\n`, { mode: 0o600 });
+  await rename(tmp, path);
+  return origin;
 }

@@ -7,16 +7,16 @@ import { describeFailure } from "./cli-errors.js";
 import { registerLocalAdminCommands } from "./commands/admin-cli.js";
 import { verifyAudit } from "./audit/verify.js";
 import { initDataDir } from "./commands/init.js";
-import { loadConfig } from "./config.js";
+import { configPath, loadConfig, setPublicUrl } from "./config.js";
 import { serverStatus } from "./commands/status.js";
 import { openDb } from "./db/open.js";
 import { stderrLogger } from "./log.js";
 import { startServer } from "./server.js";
 
 /**
- * `sealpost-server`: init, start, audit verify|export, status, admin (local recovery). Exit codes: 0 ok, 1 internal
- * error, 2 usage or configuration error, 6 audit chain broken. Every failure is `sealpost-server: error: ...` with a
- * `sealpost-server: hint: ...` where one helps, never a stack trace.
+ * `sealpost-server`: init, config, start, audit verify|export, status, admin (local recovery). Exit codes: 0 ok, 1
+ * internal error, 2 usage or configuration error, 6 audit chain broken. Every failure is `sealpost-server: error: ...`
+ * with a `sealpost-server: hint: ...` where one helps, never a stack trace.
  */
 const VERSION = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string })
   .version;
@@ -38,8 +38,8 @@ program
   .requiredOption("--data <dir>", "data folder (created)")
   .requiredOption("--trust <root.pem>", "trust anchors (PEM bundle)")
   .requiredOption("--admin-cert <cert.pem>", "the first admin's signing certificate (PEM)")
-  .option("--admin-name <name>", "the admin's name", "administrator")
-  .option("--admin-email <email>", "the admin's e-mail address", "admin@sealpost.invalid")
+  .option("--admin-name <name>", "the admin's name (default: the certificate's CN)")
+  .option("--admin-email <email>", "the admin's e-mail address (default: the certificate's e-mail address)")
   .option("--admin-agency <code>", "the admin's agency code (created)", "SEALPOST")
   .option("--intermediates <pem>", "intermediate CA certificates (PEM bundle)")
   .option("--crl <file>", "a CRL file (repeatable)", collect, [])
@@ -49,17 +49,37 @@ program
   )
   .option("--listen <host:port>", "default listen address", "127.0.0.1:8443")
   .option(
+    "--public-url <url>",
+    "the URL staff use (logins are bound to it); required unless --listen is a loopback address",
+  )
+  .option(
     "--db <url>",
     "PostgreSQL instead of SQLite in the data folder: postgres://USER@HOST:PORT/DB, no password (PGPASSWORD, ~/.pgpass or --db-password-file)",
   )
   .option("--db-password-file <file>", "a file holding the PostgreSQL password (its path goes into config.json)")
   .addHelpText(
     "after",
-    "\nExample:\n  sealpost-server init --data /srv/sealpost --trust grca.pem --intermediates gca.pem \\\n    --crl gca.crl --admin-cert admin-sign.pem --admin-email admin@example.gov.tw",
+    "\nExample:\n  sealpost-server init --data /srv/sealpost --trust grca.pem --intermediates gca.pem \\\n    --crl gca.crl --admin-cert admin-sign.pem --listen 0.0.0.0:8443 --public-url https://sealpost.example.gov.tw",
   )
   .action(async (o) => {
     const r = await initDataDir({ ...o, log: stderrLogger() });
-    process.stdout.write(`created ${o.data} (admin ${o.adminEmail}, id ${r.adminId})\n`);
+    process.stdout.write(
+      `created ${o.data} (admin ${r.adminEmail}, id ${r.adminId}${r.config.publicUrl ? `, public URL ${r.config.publicUrl}` : ""})\n`,
+    );
+  });
+
+program
+  .command("config")
+  .description("change settings of an existing data folder (restart the server afterwards)")
+  .requiredOption("--data <dir>", "data folder")
+  .requiredOption("--public-url <url>", "the URL staff use to reach the server; logins are bound to it")
+  .addHelpText(
+    "after",
+    "\nExample:\n  sealpost-server config --data /srv/sealpost --public-url https://sealpost.example.gov.tw",
+  )
+  .action(async (o) => {
+    const origin = await setPublicUrl(o.data, o.publicUrl);
+    process.stdout.write(`public URL set to ${origin} in ${configPath(o.data)}; restart the server to apply it\n`);
   });
 
 program

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import type { FastifyInstance } from "fastify";
 import { closeContext, createContext } from "./app.js";
-import { dataPath, type ServerConfig } from "./config.js";
+import { dataPath, isLoopback, parseListen, type ServerConfig } from "./config.js";
 import type { ServerContext } from "./context.js";
 import { ServerError } from "./errors.js";
 import { buildApp } from "./http/app.js";
@@ -11,6 +11,8 @@ import { type RunningJobs, startJobs } from "./jobs/index.js";
 import { createServices, type Services } from "./services.js";
 
 /** A running server. `close()` stops the listener, background workers, and closes the database. */
+export { isLoopback, parseListen };
+
 export interface RunningServer {
   app: FastifyInstance;
   ctx: ServerContext;
@@ -23,27 +25,12 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Splits "HOST:PORT" / "[::1]:PORT". */
-export function parseListen(listen: string): { host: string; port: number } {
-  const m = /^\[?([^\]]*?)\]?:(\d{1,5})$/.exec(listen);
-  const port = m ? Number(m[2]) : Number.NaN;
-  if (!m?.[1] || port > 65535) {
-    throw new ServerError("BAD_REQUEST", `--listen must be HOST:PORT (e.g. 127.0.0.1:8443), not "${listen}".`);
-  }
-  return { host: m[1], port };
-}
-
-/** True for 127.0.0.0/8, ::1 and "localhost". */
-export function isLoopback(host: string): boolean {
-  if (host === "localhost") return true;
-  if (isIP(host) === 4) return host.startsWith("127.");
-  return host === "::1";
-}
-
 /**
  * Opens the data folder and listens. Without TLS (options.tls or config.tls) only a loopback address is accepted
- * (ServerError BAD_REQUEST otherwise): bearer tokens and sealed files must not cross a network in clear.
- * With TLS but without `publicUrl` it logs a warning: the login origin check then trusts the Host header.
+ * (ServerError BAD_REQUEST otherwise): bearer tokens and sealed files must not cross a network in clear. Without
+ * `publicUrl` too (logins are bound to it); with TLS on loopback without it, it logs a warning that only loopback
+ * origins log in.
+ * `ctx.config.listen` becomes the address actually listened on (port 0 resolved).
  * Starts the background jobs (jobs.ts); `close()` stops them.
  */
 export async function startServer(
@@ -66,12 +53,11 @@ export async function startServer(
     await closeContext(ctx);
     throw e;
   }
-  if (https && !ctx.config.publicUrl) {
-    // Without publicUrl the login origin check falls back to the Host header, which the client chooses.
-    options.log.warn(
-      "publicUrl is not set: logins accept the origin named by each request's Host header. Set publicUrl in config.json to the URL staff use (e.g. https://sealpost.example.gov.tw) so a relaying phishing site cannot have logins signed for its own name.",
-      { config: "publicUrl" },
-    );
+  if (!isLoopback(host) && !ctx.config.publicUrl) {
+    await closeContext(ctx);
+    throw new ServerError("BAD_REQUEST", `Refusing to listen on ${host} without a public URL.`, {
+      hint: "Logins are bound to the URL staff use: run `sealpost-server config --data DIR --public-url https://sealpost.example.gov.tw` (or init with --public-url), or listen on 127.0.0.1.",
+    });
   }
   const services = createServices(ctx);
   const app = await buildApp(ctx, { services, ...(https ? { https } : {}) });
@@ -85,6 +71,14 @@ export async function startServer(
   const addr = app.server.address();
   const actualPort = typeof addr === "object" && addr ? addr.port : port;
   const shownHost = isIP(host) === 6 ? `[${host}]` : host;
+  // The login origin check (without publicUrl) accepts the loopback origins of the port actually listened on.
+  ctx.config.listen = `${shownHost}:${actualPort}`;
+  if (https && !ctx.config.publicUrl) {
+    options.log.warn(
+      `publicUrl is not set: logins are accepted only when signed for a loopback origin on port ${actualPort} (the request's Host header is never trusted). Set it with \`sealpost-server config --public-url URL\` before staff reach this server by another name.`,
+      { config: "publicUrl" },
+    );
+  }
   const url = `${https ? "https" : "http"}://${shownHost}:${actualPort}`;
   const jobs = await startJobs(ctx, services);
   return {

@@ -167,15 +167,24 @@ export class Api {
   }
 }
 
+/** The subject rules of a fixture agency: its certificates carry O=<agency name> and OU=<agency code>. */
+export const fixtureSubjectRules = (code: string): string[] => [`O=${MANIFEST.agencies[code]!.name}`, `OU=${code}`];
+
 /**
- * Registers the fixture agencies (KHH-SOC, KHH-TAX; SEALPOST-OPS exists from init), every fixture person with both
- * certificates (ops-wu's encryption certificate too), and one category "WELFARE-TAX". `admin` is logged in.
+ * Registers the fixture agencies (KHH-SOC, KHH-TAX with their subject rules; SEALPOST-OPS exists from init and gets
+ * its rules), every fixture person with both certificates (ops-wu's encryption certificate too), and one category
+ * "WELFARE-TAX". `admin` is logged in.
  */
 export async function registerFixtures(admin: Api): Promise<void> {
   const api = admin.client;
   for (const [code, a] of Object.entries(MANIFEST.agencies)) {
-    if (code === "SEALPOST-OPS") continue;
-    await api.addAgency({ body: { code, name: a.name, email: a.email, allowCidrs: [] } });
+    if (code === "SEALPOST-OPS") {
+      await api.updateAgency({ params: { code }, body: { subjectRules: fixtureSubjectRules(code) } });
+      continue;
+    }
+    await api.addAgency({
+      body: { code, name: a.name, email: a.email, allowCidrs: [], subjectRules: fixtureSubjectRules(code) },
+    });
   }
   for (const [id, p] of Object.entries(MANIFEST.people)) {
     if (id !== "ops-wu") {

@@ -6,8 +6,9 @@ import { startServer } from "../src/server.js";
 import { freshDataDir } from "./helpers.js";
 
 /**
- * `start` with TLS but without publicUrl warns: the login origin check then falls back to the request's Host header,
- * which the client chooses. A real TLS listener (openssl-made P-256 certificate for 127.0.0.1).
+ * `start` and publicUrl: off loopback it is required (refused without it, before listening); on loopback with TLS
+ * but without it, a warning says that only loopback origins of the port can log in. A real TLS listener
+ * (openssl-made P-256 certificate for 127.0.0.1).
  */
 
 let data: Awaited<ReturnType<typeof freshDataDir>>;
@@ -38,9 +39,22 @@ async function warningsAtStart(config: Record<string, unknown>): Promise<string[
   return log.warnings;
 }
 
-test("TLS without publicUrl: a warning names publicUrl and the Host header", async () => {
+test("TLS on loopback without publicUrl: a warning names publicUrl and the loopback-only logins", async () => {
   const w = await warningsAtStart({});
-  expect(w.filter((m) => /publicUrl is not set/.test(m) && /Host header/.test(m))).toHaveLength(1);
+  expect(
+    w.filter((m) => /publicUrl is not set/.test(m) && /only when signed for a loopback origin/.test(m)),
+  ).toHaveLength(1);
+});
+
+test("off loopback without publicUrl: refused before listening, with the error and the hint", async () => {
+  const log = capture();
+  const err = await startServer(data.dir, { listen: "0.0.0.0:0", tls, log, config: {} }).then(
+    () => undefined,
+    (e: unknown) => e as { code?: string; message?: string; hint?: string },
+  );
+  expect(err?.code).toBe("BAD_REQUEST");
+  expect(err?.message).toBe("Refusing to listen on 0.0.0.0 without a public URL.");
+  expect(err?.hint).toContain("--public-url");
 });
 
 test("TLS with publicUrl: no such warning", async () => {

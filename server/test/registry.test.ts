@@ -3,6 +3,7 @@ import type { TransferProfile } from "@sealpost/protocol";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { RunningServer } from "../src/server.js";
 import { Api, freshDataDir, MANIFEST, person, pkiPath, registerFixtures, startTestServer } from "./helpers.js";
+import { issueTestCertificate } from "../../tests/helpers/issue-cert.js";
 import { rawAll, rawRun } from "./helpers/sql.js";
 
 /**
@@ -98,8 +99,15 @@ describe("registration refuses certificates the trust policy refuses", () => {
   });
 
   test("purpose defaults from the key usage", async () => {
+    // The certificate's holder, registered under the name and address it carries.
+    const holder = await admin().call("POST", "/v1/admin/staff", {
+      agency: "KHH-TAX",
+      name: "謝明哲",
+      email: "hsieh@tax.khh.example",
+    });
+    expect(holder.status).toBe(201);
     const r = await admin().call("POST", "/v1/admin/certificates", {
-      staff: "probe@tax.khh.example",
+      staff: "hsieh@tax.khh.example",
       pem: pem(TROUBLED.sign_only_usage!.cert),
     });
     expect(r.status, JSON.stringify(r.body)).toBe(201);
@@ -125,10 +133,20 @@ describe("registered certificates in profiles", () => {
 
   test("renewal: two active encryption certificates are both recipients; revoking one removes it; expiry too", async () => {
     expect(await wangEncrypt()).toHaveLength(1);
-    // A second card (a different good certificate) registered for the same person.
+    // A second card (a new good certificate issued to the same person) registered for them.
+    const now = Date.now();
+    const renewed = issueTestCertificate({
+      dir: data.dir,
+      name: "wang-renewed",
+      subject: "/C=TW/O=高雄市稅捐稽徵處/OU=KHH-TAX/CN=王建民",
+      email: person("tax-wang").email,
+      usage: "encrypt",
+      notBefore: new Date(now - 86_400_000),
+      notAfter: new Date(now + 30 * 86_400_000),
+    });
     const add = await admin().call("POST", "/v1/admin/certificates", {
       staff: person("tax-wang").email,
-      pem: pem((MANIFEST as unknown as { troubled: Record<string, { cert: string }> }).troubled.legacy_p12!.cert),
+      pem: readFileSync(renewed.cert, "utf8"),
       purpose: "encrypt",
     });
     expect(add.status, JSON.stringify(add.body)).toBe(201);

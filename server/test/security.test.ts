@@ -10,8 +10,9 @@ import { Api, freshDataDir, keyEntry, person, registerFixtures, startTestServer 
 import { rawGet, rawRun } from "./helpers/sql.js";
 
 /**
- * Security review probes against a real server on a socket: login origin binding when a public URL is configured,
- * and free-text fields that end up in the audit chain.
+ * Security review probes against a real server on a socket: login origin binding (to the public URL when
+ * configured, else to the loopback origins of the listening port; never to the Host header), and free-text fields
+ * that end up in the audit chain.
  */
 
 let data: Awaited<ReturnType<typeof freshDataDir>>;
@@ -71,10 +72,68 @@ describe("login origin", () => {
     }
   });
 
-  test("without a public URL the Host the request came to is still accepted (loopback setups)", async () => {
+  test("without a public URL only loopback origins of the listening port log in, whatever the Host header says", async () => {
     const url = new URL(server.url);
-    const ok = await loginWithHost("tax-lee", url.origin, url.host);
-    expect(ok.status).toBe(200);
+    // The server's own loopback origin: accepted, also when the Host header names another site.
+    expect((await loginWithHost("tax-lee", url.origin, "evil.example")).status).toBe(200);
+    expect((await loginWithHost("tax-lee", `http://localhost:${url.port}`, url.host)).status).toBe(200);
+    // A look-alike origin whose name the relaying site also puts in the Host header: refused.
+    for (const origin of [
+      `http://127.0.0.1.evil.example:${url.port}`,
+      "https://sealpost.example.gov.tw.evil.example",
+    ]) {
+      const relayed = await loginWithHost("tax-lee", origin, new URL(origin).host);
+      expect(relayed.status, origin).toBe(401);
+      expect(relayed.body.error?.code).toBe("LOGIN_FAILED");
+    }
+    // Loopback, but another port (another local service relaying the login): refused.
+    const otherPort = `http://127.0.0.1:${Number(url.port) === 1 ? 2 : Number(url.port) - 1}`;
+    expect((await loginWithHost("tax-lee", otherPort, new URL(otherPort).host)).status).toBe(401);
+  });
+
+  test("over the socket: a login signed for a look-alike origin and posted with that Host is refused and recorded", async () => {
+    const k = keyEntry("tax-lee", "sign");
+    const ch = await new Api(server.url).call("POST", "/v1/auth/challenge", { certSha256: k.cert.sha256 });
+    const lookAlike = "https://sealpost-example.gov.tw";
+    const statement = {
+      type: "sealpost-login",
+      challenge: ch.body.challenge,
+      origin: lookAlike,
+      time: new Date().toISOString(),
+    };
+    const body = JSON.stringify({
+      challengeId: ch.body.challengeId,
+      certSha256: k.cert.sha256,
+      statement,
+      signature: sign("sha256", Buffer.from(canonicalJson(statement)), k.privateKey).toString("base64"),
+    });
+    const u = new URL(server.url);
+    const r = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = httpRequest(
+        {
+          host: u.hostname,
+          port: u.port,
+          path: "/v1/auth/login",
+          method: "POST",
+          headers: { host: new URL(lookAlike).host, "content-type": "application/json" },
+        },
+        (res) => {
+          let text = "";
+          res.on("data", (d) => (text += d));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+        },
+      );
+      req.on("error", reject);
+      req.end(body);
+    });
+    expect(r.status).toBe(401);
+    expect(JSON.parse(r.text).error.code).toBe("LOGIN_FAILED");
+    expect(JSON.parse(r.text).error.message).toContain(lookAlike);
+    const last = (await rawGet(
+      server.ctx.db,
+      "SELECT detail FROM audit_log WHERE action = 'auth.login_failed' ORDER BY seq DESC LIMIT 1",
+    )) as { detail: string };
+    expect(JSON.parse(last.detail).reason).toContain(lookAlike);
   });
 });
 

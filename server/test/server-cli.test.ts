@@ -213,6 +213,44 @@ test("start refuses a non-loopback address without TLS", () => {
   expect(r.stderr).toContain("hint:");
 });
 
+test("start refuses a non-loopback address without a public URL, also with TLS; config --public-url sets it", () => {
+  const tls = ["--tls-cert", pkiPath(person("ops-liu").sign.cert), "--tls-key", pkiPath(person("ops-liu").sign.key)];
+  const r = run("start", "--data", data, "--listen", "0.0.0.0:0", ...tls);
+  expect(r.status).toBe(2);
+  expect(r.stderr).toContain("Refusing to listen on 0.0.0.0 without a public URL");
+  expect(r.stderr).toMatch(/hint: .*sealpost-server config --data DIR --public-url/);
+  for (const bad of ["http://sealpost.example.gov.tw", "https://sealpost.example.gov.tw/login?x=1", "not a url"]) {
+    const c = run("config", "--data", data, "--public-url", bad);
+    expect(c.status, bad).toBe(2);
+    expect(c.stderr, bad).toMatch(/sealpost-server: error: The public URL/);
+  }
+  expect(JSON.parse(readFileSync(join(data, "config.json"), "utf8")).publicUrl).toBeUndefined();
+  const ok = run("config", "--data", data, "--public-url", "https://sealpost.example.gov.tw:8443/");
+  expect(ok.status, ok.stderr).toBe(0);
+  expect(ok.stdout).toContain("public URL set to https://sealpost.example.gov.tw:8443");
+  const cfg = JSON.parse(readFileSync(join(data, "config.json"), "utf8"));
+  expect(cfg.publicUrl).toBe("https://sealpost.example.gov.tw:8443");
+  expect(cfg.trust.revocation).toBe("require");
+  expect(statSync(join(data, "config.json")).mode & 0o777).toBe(0o600);
+});
+
+test("init refuses a non-loopback --listen without --public-url and leaves nothing; with it, config holds it", () => {
+  const other = join(work, "data-public");
+  const args = initArgs().map((a) => (a === data ? other : a));
+  const refused = run(...args, "--listen", "0.0.0.0:8443");
+  expect(refused.status).toBe(2);
+  expect(refused.stderr).toContain("needs --public-url");
+  expect(readdirSync(work)).not.toContain("data-public");
+  const ok = run(...args, "--listen", "0.0.0.0:8443", "--public-url", "https://sealpost.example.gov.tw");
+  expect(ok.status, ok.stderr).toBe(0);
+  // The admin is named from the certificate (its CN), as registration binds the certificate to that name.
+  expect(ok.stdout).toContain(`admin ${person("ops-wu").email}`);
+  expect(ok.stdout).toContain("public URL https://sealpost.example.gov.tw");
+  expect(JSON.parse(readFileSync(join(other, "config.json"), "utf8")).publicUrl).toBe(
+    "https://sealpost.example.gov.tw",
+  );
+});
+
 test("start with --tls-cert/--tls-key serves HTTPS", async () => {
   // Any certificate and key do for the listener; the client below pins nothing and only checks the protocol.
   const child = spawn(

@@ -31,6 +31,8 @@ export interface IssueOptions {
   notAfter: Date;
   /** "sign" (digitalSignature, nonRepudiation; the default) or "encrypt" (keyEncipherment, dataEncipherment). */
   usage?: "sign" | "encrypt";
+  /** An e-mail address for subjectAltName (rfc822Name). Default: no subjectAltName. */
+  email?: string;
 }
 
 const asn1Time = (d: Date) => `${d.toISOString().replace(/[-:T]/g, "").slice(0, 14)}Z`;
@@ -72,7 +74,7 @@ keyUsage = critical, ${usage}
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid:always
 crlDistributionPoints = URI:http://127.0.0.1:18080/crl/gca.crl
-[ req ]
+${o.email ? `subjectAltName = email:${o.email}\n` : ""}[ req ]
 distinguished_name = dn
 utf8 = yes
 string_mask = utf8only

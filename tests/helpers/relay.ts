@@ -47,7 +47,7 @@ export interface TestRelay {
 /**
  * Starts a relay server on 127.0.0.1 (a free port) over a data folder initialised in a new temp folder named
  * `prefix`...: the fixture root as trust, the fixture intermediate, both fixture CRLs, and fixture person ops-wu as
- * the first administrator (with the person's name only when `adminName` is true; the server's default otherwise).
+ * the first administrator (named as the certificate's CN, the server's default, or explicitly when `adminName`).
  * Logs go nowhere. On failure the temp folder is removed before the error is rethrown.
  */
 export async function startRelay(prefix: string, opts: { adminName?: boolean } = {}): Promise<TestRelay> {
@@ -123,14 +123,25 @@ export async function sealpostAs(
   return { code, stdout, stderr };
 }
 
+/** The subject rules of a fixture agency: its certificates carry O=<agency name> and OU=<agency code>. */
+export const fixtureSubjectRules = (code: string): string[] => [`O=${M.agencies[code].name}`, `OU=${code}`];
+
 /**
- * Through the admin API as ops-wu (signed login): registers agencies KHH-SOC and KHH-TAX, staff soc-chen and
- * tax-wang with their sign and encrypt certificates, and category C.
+ * Through the admin API as ops-wu (signed login): registers agencies KHH-SOC and KHH-TAX (with their subject
+ * rules), staff soc-chen and tax-wang under the names their certificates carry, with their sign and encrypt
+ * certificates, and category C.
  */
 export async function registerFixtureRegistry(url: string): Promise<void> {
   const admin = await clientAs(url, "ops-wu");
   for (const code of ["KHH-SOC", "KHH-TAX"]) {
-    await admin.addAgency({ body: { code, name: M.agencies[code].name, email: M.agencies[code].email } });
+    await admin.addAgency({
+      body: {
+        code,
+        name: M.agencies[code].name,
+        email: M.agencies[code].email,
+        subjectRules: fixtureSubjectRules(code),
+      },
+    });
   }
   for (const id of ["soc-chen", "tax-wang"]) {
     const p = M.people[id];

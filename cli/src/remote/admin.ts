@@ -1,8 +1,8 @@
-import { readFile } from "node:fs/promises";
 import type { CertPurpose, Role } from "@sealpost/protocol";
 import { type Command, Option } from "commander";
 import { collect } from "../commands/common.js";
-import { ioError } from "../files.js";
+import { usageError } from "../errors.js";
+import { certificatesToUpload } from "./cert-file.js";
 import { type RemoteRuntime, runtimeOf } from "./runtime.js";
 
 /** `sealpost admin agency|user|cert|category add|list|revoke`: the registry (role admin on the server). */
@@ -13,6 +13,9 @@ const action =
     const cmd = args[args.length - 1] as Command;
     await fn(await runtimeOf(cmd), ...(args.slice(0, -1) as A));
   };
+
+/** An agency's subject rules for a report line: "" when none. */
+const rulesText = (rules: string[] | undefined) => (rules?.length ? `  subject ${rules.join(", ")}` : "");
 
 export function registerAdminCommands(program: Command): void {
   const admin = program
@@ -26,18 +29,58 @@ export function registerAdminCommands(program: Command): void {
     .requiredOption("--name <name>", "agency name (Chinese)")
     .requiredOption("--email <email>", "agency contact e-mail")
     .option("--allow <cidr>", "allowed source network (repeatable; none = any)", collect)
+    .option(
+      "--subject <ATTR=VALUE>",
+      "a subject attribute every certificate of the agency's staff must carry (repeatable)",
+      collect,
+    )
+    .addHelpText(
+      "after",
+      '\nExample:\n  sealpost admin agency add KHH-TAX --name 高雄市稅捐稽徵處 --email sealpost@tax.khh.example \\\n    --subject "O=高雄市稅捐稽徵處" --subject "OU=KHH-TAX"',
+    )
     .action(
-      action(async (rt, code: string, o: { name: string; email: string; allow?: string[] }) => {
+      action(async (rt, code: string, o: { name: string; email: string; allow?: string[]; subject?: string[] }) => {
         const a = await (await rt.client()).call("addAgency", {
           body: {
             code,
             name: o.name,
             email: o.email,
             allowCidrs: o.allow ?? [],
+            subjectRules: o.subject ?? [],
           },
         });
-        rt.out.line(`agency ${a.code} ${a.name} registered`);
+        rt.out.line(`agency ${a.code} ${a.name} registered${rulesText(a.subjectRules)}`);
         rt.out.result("admin agency add", { agency: a });
+      }),
+    );
+  agency
+    .command("edit")
+    .description("change an agency's name, e-mail or certificate subject rules")
+    .argument("<code>", "agency code")
+    .option("--name <name>", "new agency name")
+    .option("--email <email>", "new contact e-mail")
+    .option(
+      "--subject <ATTR=VALUE>",
+      "subject attribute every staff certificate must carry (repeatable; replaces the agency's rules)",
+      collect,
+    )
+    .option("--no-subject", "remove every subject rule")
+    .addHelpText(
+      "after",
+      '\nExample:\n  sealpost admin agency edit KHH-TAX --subject "O=高雄市稅捐稽徵處" --subject "OU=KHH-TAX"',
+    )
+    .action(
+      action(async (rt, code: string, o: { name?: string; email?: string; subject?: string[] | false }) => {
+        const body = {
+          ...(o.name !== undefined ? { name: o.name } : {}),
+          ...(o.email !== undefined ? { email: o.email } : {}),
+          ...(o.subject === false ? { subjectRules: [] } : o.subject ? { subjectRules: o.subject } : {}),
+        };
+        if (Object.keys(body).length === 0)
+          throw usageError("Nothing to change.", "Give --name, --email, --subject or --no-subject.");
+        const a = await (await rt.client()).call("updateAgency", { params: { code }, body });
+        rt.out.line(`agency ${a.code} ${a.name} <${a.email}> updated${rulesText(a.subjectRules)}`);
+        rt.out.result("admin agency edit", { agency: a });
       }),
     );
   agency
@@ -74,8 +117,11 @@ export function registerAdminCommands(program: Command): void {
   agency.command("list").action(
     action(async (rt) => {
       const list = await (await rt.client()).call("listAgencies");
-      for (const a of list)
-        rt.out.line(`${a.code.padEnd(14)} ${a.name}  <${a.email}>  ${a.allowCidrs.join(",") || "any"}`);
+      for (const a of list) {
+        rt.out.line(
+          `${a.code.padEnd(14)} ${a.name}  <${a.email}>  ${a.allowCidrs.join(",") || "any"}${rulesText(a.subjectRules)}`,
+        );
+      }
       rt.out.result("admin agency list", { agencies: list });
     }),
   );
@@ -123,18 +169,19 @@ export function registerAdminCommands(program: Command): void {
   const cert = admin.command("cert").description("staff certificates (signing and encryption)");
   cert
     .command("add")
-    .description("register a certificate; the server checks chain, key usage, validity and revocation")
-    .argument("<cert.pem>", "the certificate (PEM; may be followed by its chain)")
+    .description(
+      "register a certificate; the server checks chain, key usage, validity, revocation, and that it names the staff member (CN, the agency's subject rules, e-mail)",
+    )
+    .argument(
+      "<cert.pem>",
+      "the certificate (PEM or DER; may be followed by its chain); never a file with a private key",
+    )
     .requiredOption("--user <email>", "the staff member")
     .addOption(new Option("--purpose <p>", "default: from the key usage").choices(["sign", "encrypt"]))
     .action(
       action(async (rt, file: string, o: { user: string; purpose?: string }) => {
-        let pem: string;
-        try {
-          pem = await readFile(file, "utf8");
-        } catch (e) {
-          throw ioError(`Cannot read ${file}`, e);
-        }
+        // Only the certificates leave this computer; a file with a private key is refused before any request.
+        const pem = await certificatesToUpload(file);
         const c = await (await rt.client()).call("addCertificate", {
           body: { staff: o.user, pem, ...(o.purpose ? { purpose: o.purpose as CertPurpose } : {}) },
         });

@@ -20,11 +20,12 @@ import { guardTempFiles, privateTempDir } from "../files.js";
 import { memoryKeeper } from "../memory.js";
 import { formatBytes, oneLine } from "../output.js";
 import { createProgress } from "../progress.js";
-import { checkOwnSigningCert } from "../trust.js";
+import { buildTrust, checkOwnSigningCert } from "../trust.js";
 import { makeReceipt, RemoteClient } from "./client.js";
 import { manifestMismatch, signerMismatch } from "./binding.js";
 import { RemoteError } from "./errors.js";
 import { placeOpened } from "./place.js";
+import { checkRecipientTrust, type RecipientView, recipientLine, recipientViews } from "./recipient-names.js";
 import { checkReceipt } from "./receipts.js";
 import {
   type KeyOpts,
@@ -69,6 +70,32 @@ function printCase(rt: RemoteRuntime, c: CaseDto): void {
   for (const n of c.notes ?? []) rt.out.line(`  note ${n.createdAt} ${oneLine(n.staffName)}: ${oneLine(n.text)}`);
 }
 
+/**
+ * The payload recipients of a case named from their certificates, each checked with the user's trust anchors when
+ * any are configured; null (with a warning) when the server does not give the case's profile.
+ */
+async function caseRecipients(
+  rt: RemoteRuntime,
+  client: RemoteClient,
+  id: string,
+  o: TrustOpts,
+): Promise<RecipientView[] | null> {
+  let profile: TransferProfile;
+  try {
+    profile = await client.call("getProfile", { params: { id } });
+  } catch (e) {
+    if (!(e instanceof RemoteError) || e.status === undefined || e.status >= 500) throw e;
+    rt.out.warn(`the recipients of case ${id} are not available: ${e.message}`);
+    return null;
+  }
+  const views = recipientViews(profile.recipients);
+  const trust = await buildTrust(o, rt.config);
+  if (trust.policy)
+    await checkRecipientTrust(views, profile.recipients, { policy: trust.policy, intermediates: trust.intermediates });
+  else rt.out.warn("no trust anchor configured: the recipients' certificates were not checked (names only)");
+  return views;
+}
+
 /** Seals `file` to the profile's recipients (validated with the user's trust first) and uploads it as `kind`. */
 async function sealAndUpload(
   rt: RemoteRuntime,
@@ -78,9 +105,12 @@ async function sealAndUpload(
   kind: "payload" | "result",
   o: KeyOpts & TrustOpts,
   manifestExtra: { fileName: string; byteSize: number },
-): Promise<CaseDto> {
+): Promise<{ case: CaseDto; recipients: RecipientView[] }> {
   const trust = await trustOf(rt, o);
   const recipients = await validateRecipients(profile.recipients, trust);
+  // Names come from the certificates just validated; a registry name that differs is a warning before sealing.
+  const views = recipientViews(profile.recipients);
+  for (const v of views) if (v.warning) rt.out.warn(v.warning);
   const signer = pickKey(await keystoreOf(rt, o), "sign");
   for (const w of (await checkOwnSigningCert(signer, trust)).warnings) rt.out.warn(`your signing certificate: ${w}`);
   const tmp = await privateTempDir((w) => rt.out.warn(w));
@@ -118,8 +148,8 @@ async function sealAndUpload(
       uploadMemory.at(n);
     });
     uploading.done();
-    for (const r of profile.recipients) rt.out.line(`  sealed to ${r.name} <${r.email}> (${r.agency})`);
-    return res;
+    for (const v of views) rt.out.line(`  sealed to ${recipientLine(v)}`);
+    return { case: res, recipients: views };
   } finally {
     await tmp.cleanup();
   }
@@ -395,11 +425,12 @@ export function registerCaseCommands(program: Command): void {
             rt.out.line(`registered case ${profile.case.id}`);
           }
           let c: CaseDto;
+          let recipients: RecipientView[];
           try {
-            c = await sealAndUpload(rt, client, profile, file, "payload", o, {
+            ({ case: c, recipients } = await sealAndUpload(rt, client, profile, file, "payload", o, {
               fileName: basename(file),
               byteSize: size,
-            });
+            }));
           } catch (e) {
             rt.out.warn(
               `case ${profile.case.id} stays registered: retry with \`sealpost send FILE --case ${profile.case.id} ...\` or withdraw it with \`sealpost cancel ${profile.case.id}\``,
@@ -409,10 +440,7 @@ export function registerCaseCommands(program: Command): void {
           rt.out.line(
             `sent case ${c.id}: ${stateLabel(c.state)}, ${formatBytes(c.payload?.size ?? 0)} sealed, sha256 ${c.payload?.sha256}`,
           );
-          rt.out.result("send", {
-            case: c,
-            recipients: profile.recipients.map((r) => ({ name: r.name, email: r.email, agency: r.agency })),
-          });
+          rt.out.result("send", { case: c, recipients });
         },
       ),
     );
@@ -464,19 +492,26 @@ export function registerCaseCommands(program: Command): void {
       }),
     );
 
-  program
-    .command("case")
-    .description("case details")
-    .command("show")
-    .argument("<id>", "case id")
-    .description("show one case with its notes")
-    .action(
-      action(async (rt, id: string) => {
-        const c = await (await rt.client()).call("getCase", { params: { id } });
-        printCase(rt, c);
-        rt.out.result("case show", { case: c });
-      }),
-    );
+  addTrustOptions(
+    program
+      .command("case")
+      .description("case details")
+      .command("show")
+      .argument("<id>", "case id")
+      .description(
+        "show one case with its notes and its recipients, named from their certificates (checked with your trust anchors when configured)",
+      ),
+  ).action(
+    action(async (rt, id: string, o: TrustOpts) => {
+      const client = await rt.client();
+      const c = await client.call("getCase", { params: { id } });
+      printCase(rt, c);
+      const recipients = await caseRecipients(rt, client, id, o);
+      for (const v of recipients ?? []) rt.out.line(`  recipient ${recipientLine(v)}`);
+      for (const v of recipients ?? []) if (v.warning) rt.out.warn(v.warning);
+      rt.out.result("case show", { case: c, recipients });
+    }),
+  );
 
   addTrustOptions(
     addKeyOptions(
@@ -519,12 +554,12 @@ export function registerCaseCommands(program: Command): void {
       const client = await rt.client();
       if (o.note) await client.call("addNote", { params: { id }, body: { text: o.note } });
       const profile = await client.call("getResultProfile", { params: { id } });
-      const c = await sealAndUpload(rt, client, profile, file, "result", o, {
+      const { case: c, recipients } = await sealAndUpload(rt, client, profile, file, "result", o, {
         fileName: basename(file),
         byteSize: size,
       });
       rt.out.line(`result uploaded for case ${id}: ${stateLabel(c.state)}, sha256 ${c.result?.sha256}`);
-      rt.out.result("reply", { case: c });
+      rt.out.result("reply", { case: c, recipients });
     }),
   );
 

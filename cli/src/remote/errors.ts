@@ -29,7 +29,7 @@ export class RemoteError extends SealpostError<string> {
 }
 
 function exitCodeForStatus(code: string, status: number | undefined): ExitCode {
-  if (code === "CERT_REJECTED") return EXIT_CODES.CERTIFICATE;
+  if (code === "CERT_REJECTED" || code === "CERT_NOT_PERSON") return EXIT_CODES.CERTIFICATE;
   if (code === "NOT_LOGGED_IN") return EXIT_CODES.NOT_AUTHORIZED;
   if (code === "HASH_MISMATCH") return EXIT_CODES.INTEGRITY;
   if (status === undefined || status >= 500) return EXIT_CODES.SERVER_UNREACHABLE;

@@ -8,3 +8,5 @@ export * from "./keys/index.js";
 export * from "./pkcs11/index.js";
 export * from "./trust/index.js";
 export * from "./ber.js";
+export * from "./identity.js";
+export * from "./secret-files.js";

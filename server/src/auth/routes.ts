@@ -27,11 +27,7 @@ export async function authRoutes(app: FastifyInstance, opts: AuthRoutesOptions):
     auth.createChallenge((request.body ?? {}) as ChallengeRequest),
   );
   app.post("/v1/auth/login", { onRequest: limited }, async (request) =>
-    auth.login(
-      request.body as LoginRequest,
-      request.headers.host ? `${request.protocol}://${request.headers.host}` : undefined,
-      sourceOf(request),
-    ),
+    auth.login(request.body as LoginRequest, sourceOf(request)),
   );
   await app.register(async (scope) => {
     requireAuth(scope, auth);

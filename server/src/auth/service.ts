@@ -1,4 +1,5 @@
 import { createHash, randomBytes, randomUUID, verify } from "node:crypto";
+import { isIP } from "node:net";
 import {
   type ChallengeRequest,
   type ChallengeResponse,
@@ -8,7 +9,7 @@ import {
 } from "@sealpost/protocol";
 import type { Clock } from "../clock.js";
 import type { SessionChecker } from "../console/service.js";
-import type { ServerConfig } from "../config.js";
+import { isLoopback, parseListen, type ServerConfig } from "../config.js";
 import type { Actor } from "../context.js";
 import type { Db } from "../db/db.js";
 import { ServerError } from "../errors.js";
@@ -24,8 +25,8 @@ import { checkRateLimit, DEFAULT_AUTH_RATE_LIMIT } from "./rate-limit.js";
  * canonicalJson({type:"sealpost-login", challenge, origin, time}) with the staff member's registered signing key
  * (RSA PKCS#1 v1.5 SHA-256, or ECDSA SHA-256) and posts it with the certificate's SHA-256. The server checks that
  * the certificate is an active registered signing certificate of that staff member, re-validates it with the trust
- * policy, checks the origin (the server's public URL or the Host the request came to), that `time` is within five
- * minutes, and the signature. Then it issues a bearer token: 32 random bytes; only its SHA-256 is stored, so tokens
+ * policy, checks the origin (the server's public URL; without one, a loopback origin on the port this instance
+ * listens on: never what the request's Host header names), that `time` is within five minutes, and the signature. Then it issues a bearer token: 32 random bytes; only its SHA-256 is stored, so tokens
  * are looked up by hash (an index lookup on a hash leaks nothing useful by timing: no constant-time compare needed).
  * Challenges, tokens and the login rate limit live in the database: any instance answers any step.
  */
@@ -48,10 +49,11 @@ function claimedSha256(v: unknown): string {
 export interface AuthService extends TokenResolver {
   createChallenge(req: ChallengeRequest): Promise<ChallengeResponse>;
   /**
-   * `requestOrigin`: the origin the request came to (its protocol and Host header), or undefined. The login
-   * statement must name the configured public URL's origin, or only when none is configured, `requestOrigin`.
+   * The login statement must name the configured public URL's origin or, only when none is configured (a server
+   * that listens on loopback only), http or https on a loopback name (127.0.0.1, localhost, [::1], the listen host)
+   * with the port of `config.listen`. The request's Host header plays no part.
    */
-  login(req: LoginRequest, requestOrigin: string | undefined, source: string): Promise<LoginResponse>;
+  login(req: LoginRequest, source: string): Promise<LoginResponse>;
   logout(actor: Actor, token: string): Promise<void>;
   /**
    * Takes one request from `source`'s allowance for the unauthenticated auth endpoints (token bucket, config
@@ -61,12 +63,15 @@ export interface AuthService extends TokenResolver {
   takeAuthAllowance(source: string): Promise<number>;
 }
 
-/** What the auth service works with. `config` is read at each call (publicUrl may be set while running). */
+/**
+ * What the auth service works with. `config` is read at each call (publicUrl may be set while running; startServer
+ * writes the port it actually listens on into `listen`).
+ */
 export interface AuthDeps {
   db: Db;
   clock: Clock;
   validator: CertificateValidator;
-  config: Pick<ServerConfig, "publicUrl" | "tokenTtlSeconds" | "authRateLimit">;
+  config: Pick<ServerConfig, "publicUrl" | "listen" | "tokenTtlSeconds" | "authRateLimit">;
   /** The web console's sessions, accepted by the guard beside bearer tokens. Default: none. */
   sessions?: SessionChecker;
 }
@@ -77,12 +82,20 @@ export function createAuthService(deps: AuthDeps): AuthService {
 
   /**
    * The origins a login statement may name. With `publicUrl` configured: that origin only. The Host header is
-   * chosen by whoever sends the request, so a relaying phishing server could otherwise post a statement signed for
-   * its own origin with its own name as Host. Without `publicUrl` (a loopback or test setup) the request's origin.
+   * chosen by whoever sends the request, so a relaying phishing server could post a statement signed for its own
+   * origin with its own name as Host: it is never consulted. Without `publicUrl` (startServer then listens on
+   * loopback only) the loopback origins of the listening port.
    */
-  const loginOrigins = (requestOrigin: string | undefined): string[] => {
+  const loginOrigins = (): string[] => {
     if (config.publicUrl) return [new URL(config.publicUrl).origin];
-    return requestOrigin ? [requestOrigin] : [];
+    const { host, port } = parseListen(config.listen);
+    const names = new Set(["127.0.0.1", "localhost", "[::1]", isIP(host) === 6 ? `[${host}]` : host]);
+    const out: string[] = [];
+    for (const name of names) {
+      if (!isLoopback(name.replace(/^\[|\]$/g, ""))) continue;
+      for (const scheme of ["http", "https"]) out.push(new URL(`${scheme}://${name}:${port}`).origin);
+    }
+    return out;
   };
 
   async function loginUnaudited(req: LoginRequest, origins: string[], source: string): Promise<LoginResponse> {
@@ -190,9 +203,9 @@ export function createAuthService(deps: AuthDeps): AuthService {
       return { challengeId: id, challenge, expiresAt };
     },
 
-    async login(req, requestOrigin, source) {
+    async login(req, source) {
       try {
-        return await loginUnaudited(req, loginOrigins(requestOrigin), source);
+        return await loginUnaudited(req, loginOrigins(), source);
       } catch (e) {
         // Failed logins are recorded (who was claimed, from where, why); the signature itself is not.
         if (e instanceof ServerError && ["LOGIN_FAILED", "CERT_REJECTED", "SOURCE_NOT_ALLOWED"].includes(e.code)) {

@@ -2,7 +2,8 @@ import { constants } from "node:fs";
 import { access, chmod, copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { closeContext, createContext } from "../app.js";
-import { configPath, DEFAULT_CONFIG, type ServerConfig } from "../config.js";
+import { certificateIdentity, parseCertificates } from "@sealpost/pki";
+import { checkPublicUrl, configPath, DEFAULT_CONFIG, isLoopback, parseListen, type ServerConfig } from "../config.js";
 import { databasePath, openDb } from "../db/open.js";
 import { checkPostgresUrl, type PostgresConfig, redactUrl } from "../db/postgres.js";
 import { ServerError } from "../errors.js";
@@ -15,8 +16,9 @@ export interface InitOptions {
   trust: string;
   /** The first admin's signing certificate (PEM, optionally followed by its chain). */
   adminCert: string;
+  /** Default: the admin certificate's CN (the name registration binds the certificate to). */
   adminName?: string;
-  /** Default "admin@sealpost.invalid". */
+  /** Default: the admin certificate's e-mail address (subjectAltName), else "admin@sealpost.invalid". */
   adminEmail?: string;
   /** The admin's agency code (created). Default "SEALPOST". */
   adminAgency?: string;
@@ -28,6 +30,11 @@ export interface InitOptions {
   /** Default "require". */
   revocation?: "require" | "prefer" | "off";
   listen?: string;
+  /**
+   * The URL staff use to reach the server (see ServerConfig.publicUrl; checked by checkPublicUrl). Required unless
+   * `listen` is a loopback address.
+   */
+  publicUrl?: string;
   /**
    * The database: a postgres:// URL without a password (USER@HOST:PORT/DB; the password comes from `dbPasswordFile`,
    * PGPASSWORD or a passfile), or absent for SQLite in the data folder (default).
@@ -44,8 +51,16 @@ export interface InitOptions {
  * member, signing certificate validated against the trust anchors). Refuses a folder that already holds a database,
  * and a PostgreSQL database that already holds a registry; on failure removes what it created in the folder.
  */
-export async function initDataDir(o: InitOptions): Promise<{ adminId: string; config: ServerConfig }> {
+export async function initDataDir(
+  o: InitOptions,
+): Promise<{ adminId: string; adminEmail: string; config: ServerConfig }> {
   const data = resolve(o.data);
+  const publicUrl = o.publicUrl !== undefined ? checkPublicUrl(o.publicUrl) : undefined;
+  if (!publicUrl && !isLoopback(parseListen(o.listen ?? DEFAULT_CONFIG.listen).host)) {
+    throw new ServerError("BAD_REQUEST", `A server listening on ${o.listen} needs --public-url.`, {
+      hint: "Logins are bound to the URL staff use: add --public-url https://sealpost.example.gov.tw",
+    });
+  }
   const database: PostgresConfig | undefined = o.db
     ? {
         url: checkPostgresUrl(o.db).toString(),
@@ -82,7 +97,7 @@ export async function initDataDir(o: InitOptions): Promise<{ adminId: string; co
     throw new ServerError("CONFLICT", `${databasePath(data)} already exists.`, { hint: "Use another --data folder." });
   }
   try {
-    return await initFresh(data, o, database);
+    return await initFresh(data, { ...o, ...(publicUrl ? { publicUrl } : {}) }, database);
   } catch (e) {
     // Leave the folder as it was: remove only what this init created (the folder itself when it made it).
     if (!existed) {
@@ -99,7 +114,7 @@ async function initFresh(
   data: string,
   o: InitOptions,
   database: PostgresConfig | undefined,
-): Promise<{ adminId: string; config: ServerConfig }> {
+): Promise<{ adminId: string; adminEmail: string; config: ServerConfig }> {
   await mkdir(join(data, "trust", "crls"), { recursive: true });
   await copyFile(o.trust, join(data, "trust", "anchors.pem"));
   const trust: ServerConfig["trust"] = { anchors: "trust/anchors.pem", revocation: o.revocation ?? "require" };
@@ -119,6 +134,7 @@ async function initFresh(
   const config: ServerConfig = {
     ...DEFAULT_CONFIG,
     ...(o.listen ? { listen: o.listen } : {}),
+    ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}),
     trust,
     ...(database ? { database } : {}),
   };
@@ -137,18 +153,31 @@ async function initFresh(
   try {
     const pem = await readFile(o.adminCert, "utf8");
     const agency = o.adminAgency ?? "SEALPOST";
-    const email = o.adminEmail ?? "admin@sealpost.invalid";
+    const stated = adminIdentityOf(pem);
+    const email = o.adminEmail ?? stated.email ?? "admin@sealpost.invalid";
     const registry = createRegistryService({ db: ctx.db, clock: ctx.clock, validator: ctx.validator });
     await registry.addAgency(null, { code: agency, name: agency, email, allowCidrs: [] });
     const admin = await registry.addStaff(null, {
       agency,
-      name: o.adminName ?? "administrator",
+      name: o.adminName ?? stated.name ?? "administrator",
       email,
       role: "admin",
     });
     await registry.addCertificate(null, { staff: admin.id, pem, purpose: "sign" });
-    return { adminId: admin.id, config };
+    return { adminId: admin.id, adminEmail: admin.email, config };
   } finally {
     await closeContext(ctx);
+  }
+}
+
+/** The name (CN) and first e-mail address the admin certificate states, when it can be read (else both undefined). */
+function adminIdentityOf(pem: string): { name?: string; email?: string } {
+  try {
+    const [cert] = parseCertificates(pem);
+    if (!cert) return {};
+    const id = certificateIdentity(cert);
+    return { ...(id.commonName ? { name: id.commonName } : {}), ...(id.emails[0] ? { email: id.emails[0] } : {}) };
+  } catch {
+    return {};
   }
 }

@@ -4,11 +4,12 @@ import { migrations as crls } from "../crls/migrations.js";
 import { migrations as drops } from "../drops/migrations.js";
 import { migrations as jobs } from "../jobs/migrations.js";
 import { migrations as mail } from "../mail/migrations.js";
+import { migrations as registry } from "../registry/migrations.js";
 import { migrations as retention } from "../retention/migrations.js";
 import { migrations as core } from "./core-migrations.js";
 import type { Migration } from "./migration.js";
 
-/** Every module's migrations in the order they apply: core, mail, retention, drops, then each domain's later steps, then the web console's login tables. */
+/** Every module's migrations in the order they apply: core, mail, retention, drops, then each domain's later steps, then the web console's login tables, then the registry's later steps. */
 export const ALL_MIGRATIONS: Migration[] = [
   ...core,
   ...mail,
@@ -18,4 +19,5 @@ export const ALL_MIGRATIONS: Migration[] = [
   ...jobs,
   ...consoleLogin,
   ...crls,
+  ...registry,
 ];

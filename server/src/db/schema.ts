@@ -51,6 +51,8 @@ export interface AgenciesTable {
   email: string;
   /** JSON array of CIDR strings; '[]' allows every address. */
   allow_cidrs: ColumnType<string, string | undefined, string>;
+  /** JSON array of {attribute, value}: subject attributes every staff certificate must carry; '[]' none. */
+  subject_rules: ColumnType<string, string | undefined, string>;
   created_at: string;
   active: Flag;
 }

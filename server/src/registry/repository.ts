@@ -28,7 +28,10 @@ export class RegistryRepository {
     await this.s.q.insertInto("agencies").values(row).execute();
   }
 
-  async updateAgency(code: string, set: { name: string; email: string; allow_cidrs: string }): Promise<void> {
+  async updateAgency(
+    code: string,
+    set: { name: string; email: string; allow_cidrs: string; subject_rules: string },
+  ): Promise<void> {
     await this.s.q.updateTable("agencies").set(set).where("code", "=", code).execute();
   }
 

@@ -10,7 +10,16 @@ import type {
   Role,
   StaffDto,
 } from "@sealpost/protocol";
-import { type CertInfo, certificateToPem, parseCertificates } from "@sealpost/pki";
+import {
+  type CertInfo,
+  certificateIdentity,
+  certificateToPem,
+  parseCertificates,
+  parseSubjectRule,
+  personBindingProblems,
+  type SubjectRule,
+  subjectRuleText,
+} from "@sealpost/pki";
 import type { AuditEntryInput } from "../audit/log.js";
 import type { Clock } from "../clock.js";
 import type { Actor } from "../context.js";
@@ -21,7 +30,7 @@ import { ServerError } from "../errors.js";
 import { type CertificateValidator, certDto, purposeOf } from "./certificates.js";
 import { checkCertificate } from "./check.js";
 import { ipAllowed, validateCidrs } from "./cidr.js";
-import { agencyDto, categoryDto, staffDto } from "./dto.js";
+import { agencyDto, categoryDto, staffDto, subjectRulesOf } from "./dto.js";
 import type { CertRow } from "./repository.js";
 
 /**
@@ -36,6 +45,25 @@ const EMAIL_RE = /^[^\s@<>,;"]+@[^\s@<>,;"]+$/;
 
 function need(cond: unknown, message: string): asserts cond {
   if (!cond) throw new ServerError("BAD_REQUEST", message);
+}
+
+/** Parses an agency's subject rules ("O=高雄市稅捐稽徵處"); duplicates are dropped. BAD_REQUEST naming a bad one. */
+function validateSubjectRules(rules: unknown): SubjectRule[] {
+  need(
+    Array.isArray(rules) && rules.length <= 20 && rules.every((r) => typeof r === "string"),
+    "subjectRules must be a list of at most 20 texts ATTR=VALUE.",
+  );
+  const out: SubjectRule[] = [];
+  for (const text of rules as string[]) {
+    const r = parseSubjectRule(text);
+    if (!r) {
+      throw new ServerError("BAD_REQUEST", `Not a subject rule: ${JSON.stringify(text.slice(0, 100))}.`, {
+        hint: 'Write ATTR=VALUE, e.g. "O=高雄市稅捐稽徵處" or "OU=KHH-TAX".',
+      });
+    }
+    if (!out.some((o) => subjectRuleText(o) === subjectRuleText(r))) out.push(r);
+  }
+  return out;
 }
 
 /** Who an audit entry names for a registry change: the admin, or "system" (init, expiry). */
@@ -87,7 +115,7 @@ export interface RegistryService {
   updateAgency(
     actor: Actor | null,
     code: string,
-    patch: Partial<Pick<AgencyDto, "name" | "email" | "allowCidrs">> & { force?: boolean },
+    patch: Partial<Pick<AgencyDto, "name" | "email" | "allowCidrs" | "subjectRules">> & { force?: boolean },
   ): Promise<AgencyDto>;
   deactivateAgency(actor: Actor | null, code: string): Promise<AgencyDto>;
   listStaff(agency?: string): Promise<StaffDto[]>;
@@ -113,6 +141,29 @@ export interface RegistryDeps {
   db: Db;
   clock: Clock;
   validator: CertificateValidator;
+}
+
+/**
+ * Throws CERT_NOT_PERSON when `cert` is not bound to `staff` under the agency's `rules`; the message and details
+ * show the certificate's subject and e-mail addresses beside the staff record and the rules, and each failed check.
+ */
+function assertBoundToPerson(cert: CertInfo, staff: StaffDto, rules: SubjectRule[]): void {
+  const id = certificateIdentity(cert);
+  const problems = personBindingProblems(id, staff, rules);
+  if (problems.length === 0) return;
+  throw new ServerError(
+    "CERT_NOT_PERSON",
+    `The certificate (subject ${id.subject}${id.emails.length ? `, e-mail ${id.emails.join(", ")}` : ""}) is not bound to staff member ${staff.name} <${staff.email}> of ${staff.agency}: ${problems.map((p) => p.message).join("; ")}.`,
+    {
+      hint: "Register the staff member's own certificate; if the staff record is wrong, correct it first. The agency's subject rules: sealpost admin agency list.",
+      details: {
+        certificate: { subject: id.subject, commonName: id.commonName, emails: id.emails, sha256: cert.sha256 },
+        staff: { id: staff.id, name: staff.name, email: staff.email, agency: staff.agency },
+        agencySubjectRules: rules.map(subjectRuleText),
+        problems,
+      },
+    },
+  );
 }
 
 export function createRegistryService(deps: RegistryDeps): RegistryService {
@@ -157,6 +208,7 @@ export function createRegistryService(deps: RegistryDeps): RegistryService {
       need(typeof a.name === "string" && a.name.trim() !== "", "Agency name is required.");
       need(EMAIL_RE.test(a.email ?? ""), "Agency e-mail address is not valid.");
       const cidrs = validateCidrs(a.allowCidrs ?? []);
+      const rules = validateSubjectRules(a.subjectRules ?? []);
       const message = `Agency ${a.code} is already registered.`;
       return conflictOnDuplicate(message, () =>
         db.tx(async (uow) => {
@@ -167,10 +219,15 @@ export function createRegistryService(deps: RegistryDeps): RegistryService {
             name: a.name.trim(),
             email: a.email,
             allow_cidrs: JSON.stringify(cidrs),
+            subject_rules: JSON.stringify(rules),
             created_at: now.toISOString(),
           });
           await uow.audit.append(
-            { ...auditOf(actor), action: "agency.add", detail: { code: a.code, allowCidrs: cidrs } },
+            {
+              ...auditOf(actor),
+              action: "agency.add",
+              detail: { code: a.code, allowCidrs: cidrs, subjectRules: rules.map(subjectRuleText) },
+            },
             now,
           );
           return agencyOf(uow, a.code);
@@ -212,6 +269,7 @@ export function createRegistryService(deps: RegistryDeps): RegistryService {
           },
         );
       }
+      const rules = patch.subjectRules !== undefined ? validateSubjectRules(patch.subjectRules) : undefined;
       return db.tx(async (uow) => {
         const cur = await agencyOf(uow, code);
         // Only the fields that were applied go into the audit entry (never whatever else the request carried).
@@ -219,12 +277,14 @@ export function createRegistryService(deps: RegistryDeps): RegistryService {
           ...(patch.name !== undefined ? { name: patch.name } : {}),
           ...(patch.email !== undefined ? { email: patch.email } : {}),
           ...(patch.allowCidrs !== undefined ? { allowCidrs: patch.allowCidrs } : {}),
+          ...(rules !== undefined ? { subjectRules: rules.map(subjectRuleText) } : {}),
         };
         const next = { ...cur, ...changed };
         await uow.registry.updateAgency(code, {
           name: next.name,
           email: next.email,
           allow_cidrs: JSON.stringify(next.allowCidrs),
+          subject_rules: JSON.stringify(rules ?? next.subjectRules.map((t) => parseSubjectRule(t)!)),
         });
         await uow.audit.append(
           {
@@ -314,8 +374,10 @@ export function createRegistryService(deps: RegistryDeps): RegistryService {
 
     /**
      * Registers a certificate (PEM: the certificate first, then optionally its chain) for a staff member. The
-     * purpose comes from the keyUsage unless given. Validated against the trust policy first; CONFLICT if already
-     * registered.
+     * purpose comes from the keyUsage unless given. Validated against the trust policy first (CERT_REJECTED), then
+     * bound to the person (CERT_NOT_PERSON: CN equals the staff member's name, the subject carries each of the
+     * agency's subject rules, every e-mail address it names equals theirs; see @sealpost/pki identity.ts); CONFLICT
+     * if already registered.
      */
     async addCertificate(actor, body) {
       let certs: CertInfo[];
@@ -332,8 +394,13 @@ export function createRegistryService(deps: RegistryDeps): RegistryService {
           details: { pkiCode: "KEY_USAGE" },
         });
       }
-      const staff = await db.read((uow) => staffOf(uow, body.staff));
+      const { staff, rules } = await db.read(async (uow) => {
+        const st = await staffOf(uow, body.staff);
+        const ag = await uow.registry.agency(st.agency);
+        return { staff: st, rules: ag ? subjectRulesOf(ag) : [] };
+      });
       await validator.validate(cert, purpose, chain);
+      assertBoundToPerson(cert, staff, rules);
       const message = "This certificate is already registered.";
       return conflictOnDuplicate(
         message,

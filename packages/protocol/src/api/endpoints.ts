@@ -179,7 +179,7 @@ export const ENDPOINTS = defineEndpoints({
     method: "PATCH",
     path: "/v1/admin/agencies/:code",
     tag: "registry",
-    summary: "Change an agency's name, e-mail or IP allow-list (admin)",
+    summary: "Change an agency's name, e-mail, IP allow-list or subject rules (admin)",
     access: ADMIN,
     params: CodeParams,
     body: AgencyPatch,
@@ -254,11 +254,11 @@ export const ENDPOINTS = defineEndpoints({
     path: "/v1/admin/certificates",
     tag: "registry",
     summary:
-      "Register a signing or encryption certificate (admin); validated against the trust anchors: chain, key usage, validity, revocation",
+      "Register a signing or encryption certificate (admin); validated against the trust anchors (chain, key usage, validity, revocation) and bound to the staff member: CN equals their name, the subject carries the agency's subject rules, an e-mail address in it equals theirs (422 CERT_NOT_PERSON otherwise)",
     access: ADMIN,
     body: NewCertificate,
     responses: { 201: ok(ref(Certificate), "registered") },
-    errors: ["NOT_FOUND", "CONFLICT", "CERT_REJECTED"],
+    errors: ["NOT_FOUND", "CONFLICT", "CERT_REJECTED", "CERT_NOT_PERSON"],
   },
   checkCertificate: {
     method: "POST",

@@ -28,6 +28,10 @@ export const ERROR_CATALOGUE = {
     message: "You cannot send to your own agency: a transfer case goes from one agency to another.",
   },
   CERT_REJECTED: { status: 422, message: "The certificate is not acceptable." },
+  CERT_NOT_PERSON: {
+    status: 422,
+    message: "The certificate does not name this staff member (name, agency subject rules or e-mail address).",
+  },
   NO_RECIPIENTS: { status: 422, message: "No receiving staff member has a valid encryption certificate." },
   BAD_RECEIPT: { status: 422, message: "The receipt could not be verified." },
   UPLOAD_INCOMPLETE: { status: 400, message: "The upload ended before the whole file arrived; nothing was recorded." },

@@ -9,12 +9,22 @@ export type Role = Static<typeof Role>;
 /** IP allow-list: CIDRs or addresses (IPv4 or IPv6); empty = any address. */
 const AllowCidrs = Type.Array(Type.String({ maxLength: 64 }), { maxItems: 1000 });
 
+/**
+ * Subject rules: "ATTR=VALUE" (e.g. "O=高雄市稅捐稽徵處", "OU=KHH-TAX"), each a subject attribute every certificate
+ * of the agency's staff must carry (ATTR a short name or a dotted OID). Empty: no rule beyond the person's name and
+ * e-mail address.
+ */
+const SubjectRules = Type.Array(Type.String({ minLength: 3, maxLength: 300 }), { maxItems: 20 });
+
 export const Agency = Type.Object(
   {
     code: Type.String(),
     name: Type.String(),
     email: Type.String(),
     allowCidrs: Type.Array(Type.String()),
+    subjectRules: Type.Array(Type.String(), {
+      description: 'subject attributes ("O=...") every certificate of the agency\'s staff must carry',
+    }),
     active: Type.Boolean({ description: "false once withdrawn" }),
   },
   { $id: "Agency" },
@@ -32,6 +42,7 @@ export const NewAgency = Type.Object(
     name: text(200),
     email: Email,
     allowCidrs: Type.Optional(AllowCidrs),
+    subjectRules: Type.Optional(SubjectRules),
   },
   { $id: "NewAgency" },
 );
@@ -49,6 +60,7 @@ export const AgencyPatch = Type.Object(
           "apply an allow-list of your own agency that leaves out the address you act from (default false: 409 CONFLICT)",
       }),
     ),
+    subjectRules: Type.Optional(SubjectRules),
   },
   { $id: "AgencyPatch" },
 );
