@@ -1,3 +1,4 @@
+import { migrations as audit } from "../audit/migrations.js";
 import { migrations as auth } from "../auth/migrations.js";
 import { migrations as consoleLogin } from "../console/migrations.js";
 import { migrations as drops } from "../drops/migrations.js";
@@ -7,7 +8,7 @@ import { migrations as retention } from "../retention/migrations.js";
 import { migrations as core } from "./core-migrations.js";
 import type { Migration } from "./migration.js";
 
-/** Every module's migrations in the order they apply: core, mail, retention, drops, then each domain's later steps, then the web console's login tables. */
+/** Every module's migrations in the order they apply: core, mail, retention, drops, then each domain's later steps, then the web console's login tables, then the audit log's tree. */
 export const ALL_MIGRATIONS: Migration[] = [
   ...core,
   ...mail,
@@ -16,4 +17,5 @@ export const ALL_MIGRATIONS: Migration[] = [
   ...auth,
   ...jobs,
   ...consoleLogin,
+  ...audit,
 ];
