@@ -17,8 +17,8 @@ import {
  * - line 1, the header: `{"format":"sealpost-audit-export/1","auditKey":{"algorithm":"Ed25519","publicKeyPem",
  *   "fingerprint"},"treeHead":{treeSize,rootHash,timestamp,signature}}` (the latest signed head: every proof below
  *   ends in it);
- * - one line per entry, in order: `{"entry":{seq,...,prevHash,hash},"inclusion":[hex...]}`, the entry's inclusion
- *   proof in the header's head (leaf index seq - 1);
+ * - one line per entry, every entry 1..treeSize in order: `{"entry":{seq,...,prevHash,hash},"inclusion":[hex...]}`,
+ *   the entry's inclusion proof in the header's head (leaf index seq - 1);
  * - one line per earlier signed head: `{"head":{...},"consistency":[hex...]}`, its consistency proof to the header's
  *   head (so the log that head saw is a prefix of the exported one).
  */
@@ -44,8 +44,6 @@ export interface AuditExportReport {
   fingerprint: string;
   entries: number;
   heads: number;
-  /** True when the export holds every entry 1..treeSize (the root was also recomputed from them). */
-  complete: boolean;
 }
 
 /** Longest export line accepted, in characters. */
@@ -54,7 +52,8 @@ const MAX_LINE = 4 * 1024 * 1024;
 /**
  * Checks an audit export line by line: the header's key (its fingerprint must be `pinned` when given), the head's
  * signature, each entry's chain hash and link to the entry before it, its inclusion proof in the head, each earlier
- * head's signature and consistency proof, and, when every entry is there, the root recomputed from them all.
+ * head's signature and consistency proof, and that the entries are every entry 1..treeSize (the root recomputed
+ * from them all equals the head's).
  * Throws TAMPERED (a SealpostError) naming the first line that fails, MALFORMED for a line that is not the format.
  */
 export async function checkAuditExport(
@@ -69,7 +68,6 @@ export async function checkAuditExport(
   let heads = 0;
   let lastSeq = 0;
   let lastHash: string | undefined;
-  let contiguous = true;
   const tree = new CompactTree();
   const tampered = (message: string) =>
     new SealpostError("TAMPERED", `audit export line ${lineNo}: ${message}`, {
@@ -125,16 +123,15 @@ export async function checkAuditExport(
         throw malformed("not an audit entry");
       }
       if (auditChainHash(entry) !== entry.hash) throw tampered(`entry ${entry.seq} was changed after it was written`);
-      if (entry.seq <= lastSeq) throw tampered(`entry ${entry.seq} is out of order`);
-      if (entry.seq === lastSeq + 1 && lastHash !== undefined && entry.prevHash !== lastHash) {
+      if (entry.seq !== lastSeq + 1) throw tampered(`entry ${lastSeq + 1} is missing (next is ${entry.seq})`);
+      if (lastHash !== undefined && entry.prevHash !== lastHash) {
         throw tampered(`entry ${entry.seq} does not link to entry ${lastSeq}`);
       }
-      if (entry.seq !== lastSeq + 1) contiguous = false;
       const leaf = leafHash(bytes);
       if (entry.seq > size || !verifyInclusion(leaf, entry.seq - 1, size, hashes(inclusion), root)) {
         throw tampered(`entry ${entry.seq} is not in the signed tree of ${size} entries`);
       }
-      if (contiguous) tree.append(leaf);
+      tree.append(leaf);
       lastSeq = entry.seq;
       lastHash = entry.hash;
       entries++;
@@ -151,15 +148,17 @@ export async function checkAuditExport(
     }
   }
   if (!header) throw new SealpostError("MALFORMED", "The audit export is empty.");
-  const complete = contiguous && lastSeq === header.treeHead.treeSize;
-  if (complete && !tree.root().equals(root)) {
-    throw new SealpostError("TAMPERED", "The exported entries do not make up the signed tree.");
+  if (lastSeq !== header.treeHead.treeSize || !tree.root().equals(root)) {
+    throw new SealpostError(
+      "TAMPERED",
+      `The export ends after entry ${lastSeq} of the ${header.treeHead.treeSize} its tree head covers.`,
+      { hint: "The export was cut short or changed after the relay wrote it." },
+    );
   }
   return {
     treeHead: header.treeHead,
     fingerprint: auditKeyFingerprint(key!),
     entries,
     heads,
-    complete,
   };
 }
