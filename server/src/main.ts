@@ -2,9 +2,10 @@ import { createWriteStream, existsSync, readFileSync } from "node:fs";
 import { once } from "node:events";
 import { Command, CommanderError, Option } from "commander";
 import { SealpostError } from "@sealpost/protocol";
-import { iterateAudit } from "./audit/log.js";
 import { describeFailure } from "./cli-errors.js";
 import { registerLocalAdminCommands } from "./commands/admin-cli.js";
+import { type AuditKey, auditPublicKeyPem, createAuditKey, loadAuditKey } from "./audit/audit-key.js";
+import { writeAuditExport } from "./audit/export.js";
 import { verifyAudit } from "./audit/verify.js";
 import { initDataDir } from "./commands/init.js";
 import { configPath, loadConfig, setPublicUrl } from "./config.js";
@@ -14,9 +15,9 @@ import { stderrLogger } from "./log.js";
 import { startServer } from "./server.js";
 
 /**
- * `sealpost-server`: init, config, start, audit verify|export, status, admin (local recovery). Exit codes: 0 ok, 1
- * internal error, 2 usage or configuration error, 6 audit chain broken. Every failure is `sealpost-server: error: ...`
- * with a `sealpost-server: hint: ...` where one helps, never a stack trace.
+ * `sealpost-server`: init, config, start, audit verify|export|key, status, admin (local recovery). Exit codes: 0 ok, 1
+ * internal error, 2 usage or configuration error, 6 audit log broken (chain, tree or signed heads). Every failure is
+ * `sealpost-server: error: ...` with a `sealpost-server: hint: ...` where one helps, never a stack trace.
  */
 const VERSION = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string })
   .version;
@@ -66,6 +67,7 @@ program
     process.stdout.write(
       `created ${o.data} (admin ${r.adminEmail}, id ${r.adminId}${r.config.publicUrl ? `, public URL ${r.config.publicUrl}` : ""})\n`,
     );
+    printAuditKey(r.auditKey, "created the audit key");
   });
 
 program
@@ -81,6 +83,14 @@ program
     const origin = await setPublicUrl(o.data, o.publicUrl);
     process.stdout.write(`public URL set to ${origin} in ${configPath(o.data)}; restart the server to apply it\n`);
   });
+
+/** Prints the audit key's fingerprint and public key: what agencies pin (sealpost login --audit-key). */
+function printAuditKey(key: AuditKey, what: string): void {
+  process.stdout.write(
+    `${what}: it signs the audit log's tree heads; give agencies its fingerprint to pin (sealpost login --audit-key):\n` +
+      `audit key SHA-256 fingerprint: ${key.fingerprint}\n${auditPublicKeyPem(key)}`,
+  );
+}
 
 program
   .command("start")
@@ -106,21 +116,32 @@ program
     process.once("SIGINT", stop);
   });
 
-const audit = program.command("audit").description("check or export the audit trail");
+const audit = program.command("audit").description("check or export the audit trail; the audit key");
 audit
   .command("verify")
-  .description("recompute the hash chain; names the first broken entry (exit 6)")
+  .description("recompute the hash chain, the Merkle tree and every signed tree head; names the first problem (exit 6)")
   .requiredOption("--data <dir>", "data folder")
   .action(async (o) => {
     const db = await openDb(o.data, loadConfig(o.data).database, { migrate: false });
     const r = await verifyAudit(db).finally(() => db.close());
     if (r.ok) {
       process.stdout.write(`audit chain intact: ${r.entries} entries, last hash ${r.lastHash}\n`);
+      process.stdout.write(`audit tree intact: root ${r.rootHash} over ${r.entries} entries\n`);
+      process.stdout.write(
+        r.signaturesChecked
+          ? `signed tree heads intact: ${r.heads} heads, each signed by the audit key ${db.auditKey!.fingerprint}\n`
+          : `signed tree heads: ${r.heads} heads match the tree; no audit key in ${o.data}, signatures not checked\n`,
+      );
       return;
     }
-    process.stderr.write(
-      `sealpost-server: error: audit chain broken at entry ${r.broken!.seq}: ${r.broken!.message}\n`,
-    );
+    const b = r.broken!;
+    const where =
+      b.reason === "head" || b.reason === "signature"
+        ? `tree head broken at size ${b.seq}`
+        : b.reason === "node" || b.reason === "size"
+          ? `tree broken at entry ${b.seq}`
+          : `chain broken at entry ${b.seq}`;
+    process.stderr.write(`sealpost-server: error: audit ${where}: ${b.message}\n`);
     process.stderr.write(
       `sealpost-server: hint: ${r.entries} entries before it verify; restore the database from a backup and investigate.\n`,
     );
@@ -128,9 +149,13 @@ audit
   });
 audit
   .command("export")
-  .description("write the audit trail as JSON lines")
+  .description("write the audit trail as JSON lines, with the latest signed tree head and proofs to check it offline")
   .requiredOption("--data <dir>", "data folder")
-  .option("-o, --output <file>", "output file (default: standard output)")
+  .option("-o, --output <file>", "output file, created (default: standard output)")
+  .addHelpText(
+    "after",
+    "\nThe format (sealpost-audit-export/1) is described in server/README.md; check a file with:\n  sealpost audit verify-export FILE --audit-key FINGERPRINT",
+  )
   .action(async (o) => {
     if (o.output && existsSync(o.output)) {
       throw new SealpostError("USAGE", `${o.output} already exists.`, {
@@ -144,9 +169,7 @@ audit
     failed.catch(() => {});
     try {
       if (o.output) await Promise.race([once(out, "open"), failed]);
-      for await (const e of iterateAudit(db)) {
-        if (!out.write(`${JSON.stringify(e)}\n`)) await once(out, "drain");
-      }
+      await Promise.race([writeAuditExport(db, db.auditKey, out), failed]);
     } finally {
       await db.close();
     }
@@ -154,6 +177,36 @@ audit
       out.end();
       await once(out, "finish");
     }
+  });
+const auditKey = audit.command("key").description("the audit key that signs the audit log's tree heads");
+auditKey
+  .command("create")
+  .description("create the audit key of a data folder that has none, and sign the current log")
+  .requiredOption("--data <dir>", "data folder")
+  .action(async (o) => {
+    const config = loadConfig(o.data);
+    const key = createAuditKey(o.data);
+    const db = await openDb(o.data, config.database);
+    try {
+      const head = await db.tx((uow) => uow.audit.catchUp(new Date()));
+      printAuditKey(key, "created the audit key");
+      if (head) process.stdout.write(`signed the log's tree head: ${head.treeSize} entries, root ${head.rootHash}\n`);
+    } finally {
+      await db.close();
+    }
+  });
+auditKey
+  .command("show")
+  .description("print the audit key's SHA-256 fingerprint and public key")
+  .requiredOption("--data <dir>", "data folder")
+  .action(async (o) => {
+    const key = loadAuditKey(o.data);
+    if (!key) {
+      throw new SealpostError("NOT_FOUND", `${o.data} has no audit key.`, {
+        hint: "Create one with: sealpost-server audit key create --data DIR",
+      });
+    }
+    printAuditKey(key, "the audit key");
   });
 
 program

@@ -1,3 +1,4 @@
+import { AuditService } from "./audit/service.js";
 import { type AuthService, createAuthService } from "./auth/service.js";
 import { type CaseService, createCaseService } from "./cases/service.js";
 import { type ConsoleService, createConsoleService } from "./console/service.js";
@@ -10,6 +11,7 @@ import { createRegistryService, type RegistryService } from "./registry/service.
 
 /** Every domain's service, built once over one context (the composition root of the server). */
 export interface Services {
+  audit: AuditService;
   auth: AuthService;
   registry: RegistryService;
   cases: CaseService;
@@ -33,6 +35,7 @@ export function createServices(ctx: ServerContext): Services {
   });
   const consoleLogin = createConsoleService({ db: ctx.db, clock: ctx.clock, config: ctx.config });
   return {
+    audit: new AuditService(ctx.db, ctx.db.auditKey),
     auth: createAuthService({
       db: ctx.db,
       clock: ctx.clock,

@@ -26,6 +26,7 @@ import { manifestMismatch, signerMismatch } from "./binding.js";
 import { RemoteError } from "./errors.js";
 import { placeOpened } from "./place.js";
 import { checkRecipientTrust, type RecipientView, recipientLine, recipientViews } from "./recipient-names.js";
+import { pinAuditKey } from "./tree-heads.js";
 import { checkReceipt } from "./receipts.js";
 import {
   type KeyOpts,
@@ -307,18 +308,26 @@ export function registerCaseCommands(program: Command): void {
       .command("login")
       .description("log in to the relay server with your signing key (the server sends a challenge you sign)")
       .option("--server <url>", 'server URL (default: config "server")')
-      .option("--approve <code>", "also log in the web console page that shows CODE (as you, with this login)"),
+      .option("--approve <code>", "also log in the web console page that shows CODE (as you, with this login)")
+      .option(
+        "--audit-key <fingerprint-or-file>",
+        "pin the relay's audit key: its SHA-256 fingerprint or a file with its public key (default: pinned on first use)",
+      ),
   )
     .addHelpText(
       "after",
-      "\nExamples:\n  sealpost login --server https://sealpost.example.gov.tw --key me.p12\n  sealpost login --server https://sealpost.example.gov.tw --key me.p12 --approve K7QX-M2PA",
+      "\nExamples:\n  sealpost login --server https://sealpost.example.gov.tw --key me.p12\n  sealpost login --server https://sealpost.example.gov.tw --key me.p12 --approve K7QX-M2PA\n  sealpost login --server https://sealpost.example.gov.tw --key me.p12 --audit-key SHA256_FINGERPRINT",
     )
     .action(
-      action(async (rt, o: KeyOpts & { server?: string; approve?: string }) => {
+      action(async (rt, o: KeyOpts & { server?: string; approve?: string; auditKey?: string }) => {
         const server = o.server ?? rt.config.server;
         if (!server) throw usageError("No server given.", 'Pass --server URL or set "server" in the config file.');
         const key = pickKey(await keystoreOf(rt, o), "sign");
         const client = new RemoteClient(server);
+        if (o.auditKey !== undefined) {
+          const fp = await pinAuditKey(client.base, o.auditKey, rt.env);
+          rt.out.line(`pinned the audit key of ${client.base}: SHA-256 ${fp}`);
+        }
         const res: LoginResponse = await client.login(key);
         const where = await saveSession(
           {

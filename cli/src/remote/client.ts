@@ -5,6 +5,7 @@ import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import {
   ApiError,
+  type ClientOptions,
   type EndpointMethods,
   type FileDownload,
   type InputOf,
@@ -28,6 +29,7 @@ import {
 import { ioError } from "../files.js";
 import { memoryKeeper } from "../memory.js";
 import { RemoteError } from "./errors.js";
+import { TreeHeadGuard } from "./tree-heads.js";
 
 /**
  * Signs `statement` as the server expects: SHA-256 with the signing key over canonicalJson(statement), base64
@@ -99,17 +101,23 @@ async function mapped<T>(p: Promise<T>): Promise<T> {
 /**
  * The relay server's API as the CLI uses it: @sealpost/client (typed from the endpoint table) with the CLI's error
  * type (RemoteError, whose exit code follows the server's status) and its file policy: streamed uploads from a file,
- * downloads straight to a file (mode 0600, never through a link), hashed on the way and resumable.
+ * downloads straight to a file (mode 0600, never through a link), hashed on the way and resumable. Every response's
+ * signed tree head is checked before its body is used (TreeHeadGuard: exit 6 when the relay's log shrank or forked).
  */
 export class RemoteClient {
   readonly api: SealpostClient;
+  /** Checks the signed tree head of every response against the heads kept beside the session (tree-heads.ts). */
+  readonly treeHeads: TreeHeadGuard;
 
   constructor(server: string, token?: string) {
+    const options: ClientOptions = { server, ...(token ? { token } : {}) };
     try {
-      this.api = new SealpostClient({ server, ...(token ? { token } : {}) });
+      this.api = new SealpostClient(options);
     } catch (e) {
       throw remoteError(e);
     }
+    this.treeHeads = new TreeHeadGuard(this.api.base);
+    options.onResponse = (r) => this.treeHeads.check(r);
   }
 
   /** Origin and path prefix of the server's API. */

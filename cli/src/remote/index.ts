@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { registerAdminCommands } from "./admin.js";
+import { registerAuditCommands } from "./audit.js";
 import { registerCaseCommands } from "./cases.js";
 import { RemoteClient } from "./client.js";
 import { registerDropCommands } from "./drops.js";
@@ -18,10 +19,11 @@ const clientFactory: ClientFactory = async () => {
 
 /**
  * Registers the `sealpost` commands that talk to the relay server: login, logout, send, cases, case show, receive,
- * note, reply, result, cancel, receipt, admin ... and drop .... Called once by main.ts.
+ * note, reply, result, cancel, receipt, admin ..., drop ... and audit check|verify-export. Called once by main.ts.
  */
 export function registerRemoteCommands(program: Command): void {
   registerCaseCommands(program);
   registerAdminCommands(program);
   registerDropCommands(program, clientFactory);
+  registerAuditCommands(program);
 }

@@ -1,5 +1,4 @@
-import { createHash } from "node:crypto";
-import { canonicalJson } from "@sealpost/protocol";
+import { auditChainHash } from "@sealpost/protocol/transparency";
 import type { Db } from "../db/db.js";
 
 /** What a caller records (AuditRepository.append, inside the transaction of the change it records). */
@@ -37,9 +36,7 @@ export const GENESIS_HASH = "0".repeat(64);
 
 /** The hash of an entry: SHA-256 (hex) over the canonical JSON of all its fields except `hash`. */
 export function entryHash(e: Omit<AuditEntry, "hash">): string {
-  const { seq, time, actor, role, agency, action, caseId, fileSha256, source, detail, prevHash } = e;
-  const body = { seq, time, actor, role, agency, action, caseId, fileSha256, source, detail, prevHash };
-  return createHash("sha256").update(canonicalJson(body), "utf8").digest("hex");
+  return auditChainHash(e);
 }
 
 /** Every entry in sequence order, read a page at a time (constant memory). */

@@ -1,6 +1,7 @@
 import { verify } from "node:crypto";
 import { canonicalJson, type ReceiptDto, type ReceiptRequest } from "@sealpost/protocol";
 import { certificateToPem, PkiError } from "@sealpost/pki";
+import { receiptAnchors, type ReceiptAnchor } from "../audit/anchors.js";
 import type { Actor } from "../context.js";
 import type { UnitOfWork } from "../db/uow.js";
 import { ServerError } from "../errors.js";
@@ -12,8 +13,9 @@ import type { ReceiptListRow } from "./repository.js";
 import { assertAllowed, visibleCase } from "./rules.js";
 import { transition } from "./transition.js";
 
-function receiptDto(r: ReceiptListRow): ReceiptDto {
+function receiptDto(r: ReceiptListRow, anchor?: ReceiptAnchor): ReceiptDto {
   return {
+    ...anchor,
     id: r.id,
     staffId: r.staff_id,
     staffName: r.name,
@@ -29,7 +31,8 @@ function receiptDto(r: ReceiptListRow): ReceiptDto {
 export async function listReceipts(deps: CaseDeps, actor: Actor, caseId: string): Promise<ReceiptDto[]> {
   return deps.db.read(async (uow) => {
     visibleCase(actor, await uow.cases.get(caseId), caseId, "either");
-    return (await uow.cases.receipts(caseId)).map(receiptDto);
+    const anchors = await receiptAnchors(uow, caseId);
+    return (await uow.cases.receipts(caseId)).map((r) => receiptDto(r, anchors.get(r.id)));
   });
 }
 
@@ -45,7 +48,10 @@ async function existingReceipt(
 ): Promise<ReceiptDto | undefined> {
   const keptId = await uow.cases.receiptId(caseId, req.statement.kind, actor.staffId);
   if (keptId === undefined) return undefined;
-  const dto = (await uow.cases.receipts(caseId)).map(receiptDto).find((r) => r.id === keptId)!;
+  const anchors = await receiptAnchors(uow, caseId);
+  const dto = (await uow.cases.receipts(caseId))
+    .map((r) => receiptDto(r, anchors.get(r.id)))
+    .find((r) => r.id === keptId)!;
   const same =
     canonicalJson(dto.statement) === canonicalJson(req.statement) &&
     dto.signature === req.signature &&
@@ -146,7 +152,7 @@ export async function addReceipt(
       signature: req.signature,
       created_at: now.toISOString(),
     });
-    await uow.audit.append(
+    const entry = await uow.audit.append(
       {
         ...auditBase(actor),
         action: `case.receipt_${st.kind}`,
@@ -156,6 +162,8 @@ export async function addReceipt(
       },
       now,
     );
-    return { receipt: (await uow.cases.receipts(caseId)).map(receiptDto).find((r) => r.id === id)!, created: true };
+    const anchors = await receiptAnchors(uow, caseId, entry.seq);
+    const kept = (await uow.cases.receipts(caseId)).find((r) => r.id === id)!;
+    return { receipt: receiptDto(kept, anchors.get(id)), created: true };
   });
 }

@@ -3,6 +3,7 @@ import { access, chmod, copyFile, mkdir, readdir, readFile, rm, stat, writeFile 
 import { join, resolve } from "node:path";
 import { closeContext, createContext } from "../app.js";
 import { certificateIdentity, parseCertificates } from "@sealpost/pki";
+import { type AuditKey, createAuditKey } from "../audit/audit-key.js";
 import { checkPublicUrl, configPath, DEFAULT_CONFIG, isLoopback, parseListen, type ServerConfig } from "../config.js";
 import { databasePath, openDb } from "../db/open.js";
 import { checkPostgresUrl, type PostgresConfig, redactUrl } from "../db/postgres.js";
@@ -48,12 +49,13 @@ export interface InitOptions {
 /**
  * Creates a data folder: config.json with defaults, trust material, the database (SQLite in the folder, or the
  * PostgreSQL database named by `db`; migrated), the file store (files/, tmp/), and the first admin (agency, staff
- * member, signing certificate validated against the trust anchors). Refuses a folder that already holds a database,
+ * member, signing certificate validated against the trust anchors), and the audit key (audit-key.pem, mode 0600) that
+ * signs the audit log's tree heads from the first entry on. Refuses a folder that already holds a database,
  * and a PostgreSQL database that already holds a registry; on failure removes what it created in the folder.
  */
 export async function initDataDir(
   o: InitOptions,
-): Promise<{ adminId: string; adminEmail: string; config: ServerConfig }> {
+): Promise<{ adminId: string; adminEmail: string; config: ServerConfig; auditKey: AuditKey }> {
   const data = resolve(o.data);
   const publicUrl = o.publicUrl !== undefined ? checkPublicUrl(o.publicUrl) : undefined;
   if (!publicUrl && !isLoopback(parseListen(o.listen ?? DEFAULT_CONFIG.listen).host)) {
@@ -114,7 +116,7 @@ async function initFresh(
   data: string,
   o: InitOptions,
   database: PostgresConfig | undefined,
-): Promise<{ adminId: string; adminEmail: string; config: ServerConfig }> {
+): Promise<{ adminId: string; adminEmail: string; config: ServerConfig; auditKey: AuditKey }> {
   await mkdir(join(data, "trust", "crls"), { recursive: true });
   await copyFile(o.trust, join(data, "trust", "anchors.pem"));
   const trust: ServerConfig["trust"] = { anchors: "trust/anchors.pem", revocation: o.revocation ?? "require" };
@@ -139,6 +141,7 @@ async function initFresh(
     ...(database ? { database } : {}),
   };
   await writeFile(configPath(data), `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+  const auditKey = createAuditKey(data);
   const db = await openDb(data, database, { mustExist: false });
   try {
     if (database && (await db.read((uow) => uow.registry.agencies())).length > 0) {
@@ -164,7 +167,7 @@ async function initFresh(
       role: "admin",
     });
     await registry.addCertificate(null, { staff: admin.id, pem, purpose: "sign" });
-    return { adminId: admin.id, adminEmail: admin.email, config };
+    return { adminId: admin.id, adminEmail: admin.email, config, auditKey };
   } finally {
     await closeContext(ctx);
   }

@@ -1,3 +1,4 @@
+import { migrations as audit } from "../audit/migrations.js";
 import { migrations as auth } from "../auth/migrations.js";
 import { migrations as consoleLogin } from "../console/migrations.js";
 import { migrations as crls } from "../crls/migrations.js";
@@ -9,7 +10,7 @@ import { migrations as retention } from "../retention/migrations.js";
 import { migrations as core } from "./core-migrations.js";
 import type { Migration } from "./migration.js";
 
-/** Every module's migrations in the order they apply: core, mail, retention, drops, then each domain's later steps, then the web console's login tables, then the registry's later steps. */
+/** Every module's migrations in the order they apply: core, mail, retention, drops, then each domain's later steps, then the web console's login tables, then the CRL cache, the registry's later steps and the audit log's tree. */
 export const ALL_MIGRATIONS: Migration[] = [
   ...core,
   ...mail,
@@ -20,4 +21,5 @@ export const ALL_MIGRATIONS: Migration[] = [
   ...consoleLogin,
   ...crls,
   ...registry,
+  ...audit,
 ];

@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from "node:async_hooks";
+import type { AuditKey } from "../audit/audit-key.js";
 import type { Kysely } from "kysely";
 import { type Clock, systemClock } from "../clock.js";
 import type { Database } from "./schema.js";
@@ -25,6 +26,8 @@ export class Db {
   private readonly writer: Kysely<Database>;
   private readonly reader: Kysely<Database>;
   private readonly onClose: (() => Promise<void>) | undefined;
+  /** The relay's audit key (from the data folder), when it has one: it signs a tree head with every audit append. */
+  readonly auditKey: AuditKey | undefined;
 
   constructor(options: {
     dialect: Dialect;
@@ -35,12 +38,15 @@ export class Db {
     onClose?: () => Promise<void>;
     /** Default: the system clock. */
     clock?: Clock;
+    /** Signs the audit log's tree heads (see AuditRepository). Default: none, heads are not signed. */
+    auditKey?: AuditKey;
   }) {
     this.dialect = options.dialect;
     this.clock = options.clock ?? systemClock;
     this.writer = options.writer;
     this.reader = options.reader ?? options.writer;
     this.onClose = options.onClose;
+    this.auditKey = options.auditKey;
   }
 
   tx<T>(fn: (uow: UnitOfWork) => Promise<T>): Promise<T> {
@@ -50,12 +56,16 @@ export class Db {
     return inTx.run(true, () =>
       this.writer
         .transaction()
-        .execute((trx) => fn(new UnitOfWork({ q: trx, dialect: this.dialect, inTransaction: true }, this.clock))),
+        .execute((trx) =>
+          fn(new UnitOfWork({ q: trx, dialect: this.dialect, inTransaction: true }, this.clock, this.auditKey)),
+        ),
     );
   }
 
   read<T>(fn: (uow: UnitOfWork) => Promise<T>): Promise<T> {
-    return fn(new UnitOfWork({ q: this.reader, dialect: this.dialect, inTransaction: false }, this.clock));
+    return fn(
+      new UnitOfWork({ q: this.reader, dialect: this.dialect, inTransaction: false }, this.clock, this.auditKey),
+    );
   }
 
   /** The writer's Kysely instance, for the migration runner and tests that tamper with storage on purpose. */

@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import { loadAuditKey } from "../audit/audit-key.js";
 import { type Clock, systemClock } from "../clock.js";
 import { ALL_MIGRATIONS } from "./all-migrations.js";
 import { Db } from "./db.js";
@@ -25,7 +26,8 @@ export interface OpenDbOptions {
 /**
  * Opens a data folder's database: PostgreSQL when `database` is configured (config.json `database`, see
  * PostgresConfig), otherwise SQLite at `<data>/sealpost.db` (WAL, foreign keys, busy_timeout 5000; writes through one
- * connection, reads through a second, query-only one). Applies pending migrations unless `migrate: false`.
+ * connection, reads through a second, query-only one). Applies pending migrations unless `migrate: false`. The
+ * folder's audit key (audit-key.pem), when there is one, signs a tree head with every audit append.
  */
 export async function openDb(
   dataDir: string,
@@ -33,6 +35,7 @@ export async function openDb(
   options: OpenDbOptions = {},
 ): Promise<Db> {
   const clock = options.clock ?? systemClock;
+  const auditKey = loadAuditKey(dataDir);
   if (database) {
     const writer = postgresKysely(postgresPool(database));
     try {
@@ -41,7 +44,7 @@ export async function openDb(
       await writer.destroy();
       throw e;
     }
-    return new Db({ dialect: "postgres", writer, clock });
+    return new Db({ dialect: "postgres", writer, clock, ...(auditKey ? { auditKey } : {}) });
   }
   const file = databasePath(dataDir);
   if (options.mustExist === false) createPrivateFile(file);
@@ -54,5 +57,11 @@ export async function openDb(
   }
   const reader = openSqliteFile(file);
   reader.pragma("query_only = ON");
-  return new Db({ dialect: "sqlite", writer: sqliteKysely(raw), reader: sqliteKysely(reader), clock });
+  return new Db({
+    dialect: "sqlite",
+    writer: sqliteKysely(raw),
+    reader: sqliteKysely(reader),
+    clock,
+    ...(auditKey ? { auditKey } : {}),
+  });
 }

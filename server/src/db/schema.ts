@@ -26,6 +26,8 @@ export interface Database {
   case_notes: CaseNotesTable;
   receipts: ReceiptsTable;
   audit_log: AuditLogTable;
+  audit_nodes: AuditNodesTable;
+  audit_heads: AuditHeadsTable;
   mail_outbox: MailOutboxTable;
   purged_files: PurgedFilesTable;
   drops: DropsTable;
@@ -217,6 +219,24 @@ export interface AuditLogTable {
   detail: string;
   prev_hash: string;
   hash: string;
+}
+
+/** A complete subtree of the audit log's Merkle tree (audit-001): its level, index and hash (hex). */
+export interface AuditNodesTable {
+  level: number;
+  idx: number;
+  hash: string;
+}
+
+/** A signed tree head of the audit log (audit-001). */
+export interface AuditHeadsTable {
+  tree_size: number;
+  /** Hex. */
+  root_hash: string;
+  time: string;
+  key_fingerprint: string;
+  /** Base64 Ed25519 signature. */
+  signature: string;
 }
 
 export interface MailOutboxTable {

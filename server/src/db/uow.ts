@@ -1,3 +1,4 @@
+import type { AuditKey } from "../audit/audit-key.js";
 import { AuditRepository } from "../audit/repository.js";
 import { AuthRepository } from "../auth/repository.js";
 import { ConsoleRepository } from "../console/repository.js";
@@ -35,10 +36,12 @@ export class UnitOfWork {
   constructor(
     readonly sql: SqlContext,
     readonly clock: Clock,
+    /** The relay's audit key: audit appends sign a tree head with it (none: the tree grows unsigned). */
+    readonly auditKey?: AuditKey,
   ) {}
 
   get audit(): AuditRepository {
-    this._audit ??= new AuditRepository(this.sql);
+    this._audit ??= new AuditRepository(this.sql, this.auditKey);
     return this._audit;
   }
 

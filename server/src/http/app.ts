@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import { auditRoutes, installTreeHeadHeader } from "../audit/routes.js";
 import { authRoutes } from "../auth/routes.js";
 import { caseRoutes } from "../cases/routes.js";
 import { consoleRoutes } from "../console/routes.js";
@@ -20,7 +21,7 @@ export const OPENAPI_PATH = new URL("../../openapi.json", import.meta.url);
 export type RouteList = { method: string; url: string }[];
 
 /**
- * Builds the Fastify application: each domain's routes are a plugin in the domain's folder (auth, registry, cases,
+ * Builds the Fastify application: each domain's routes are a plugin in the domain's folder (auth, audit, registry, cases,
  * files, drops, console); the web console's page and assets at / (console/static.ts); error handling and the OpenAPI document at GET /v1/openapi.json. `services` default: built over
  * `ctx` (createServices; nothing scheduled). `routes` (optional) collects what was registered (tests compare it
  * with the OpenAPI document). Does not listen and starts no background job (see jobs.ts).
@@ -52,10 +53,12 @@ export async function buildApp(
   installErrorHandling(app, ctx.log);
   installContractValidation(app);
   applyContract(app);
+  installTreeHeadHeader(app, services.audit, ctx.log);
   const openapi = JSON.stringify(openApiDocument());
   app.get("/v1/openapi.json", async (_request, reply) => reply.type("application/json").send(openapi));
   const auth = services.auth;
   await app.register(authRoutes, { auth });
+  await app.register(auditRoutes, { audit: services.audit, auth });
   await app.register(registryRoutes, { registry: services.registry, auth });
   await app.register(caseRoutes, { cases: services.cases, auth });
   await app.register(fileRoutes, {

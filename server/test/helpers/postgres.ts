@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inject } from "vitest";
+import type { AuditKey } from "../../src/audit/audit-key.js";
 import { Db } from "../../src/db/db.js";
 import { migrate, migratePostgres } from "../../src/db/migrate.js";
 import { type PostgresConfig, postgresKysely, postgresPool } from "../../src/db/postgres.js";
@@ -49,14 +50,21 @@ export interface TestDb {
   close(): Promise<void>;
 }
 
-export async function openTestDb(dialect: TestDialect): Promise<TestDb> {
+/** `auditKey`: the Db signs a tree head with every audit append (default: none, as without a key file). */
+export async function openTestDb(dialect: TestDialect, options: { auditKey?: AuditKey } = {}): Promise<TestDb> {
+  const key = options.auditKey ? { auditKey: options.auditKey } : {};
   const extra: Db[] = [];
   if (dialect === "sqlite") {
     const dir = mkdtempSync(join(tmpdir(), "sealpost-db-"));
     const file = join(dir, "sealpost.db");
     const raw = openSqliteFile(file, { mustExist: false });
     migrate(raw);
-    const db = new Db({ dialect: "sqlite", writer: sqliteKysely(raw), reader: sqliteKysely(openSqliteFile(file)) });
+    const db = new Db({
+      dialect: "sqlite",
+      writer: sqliteKysely(raw),
+      reader: sqliteKysely(openSqliteFile(file)),
+      ...key,
+    });
     return {
       db,
       async second() {
@@ -69,7 +77,7 @@ export async function openTestDb(dialect: TestDialect): Promise<TestDb> {
     };
   }
   const tdb = await createTestDatabase();
-  const open = () => new Db({ dialect: "postgres", writer: postgresKysely(postgresPool(tdb.config)) });
+  const open = () => new Db({ dialect: "postgres", writer: postgresKysely(postgresPool(tdb.config)), ...key });
   const db = open();
   await migratePostgres(db.kysely);
   return {

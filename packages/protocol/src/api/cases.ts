@@ -192,6 +192,18 @@ export const Receipt = Type.Object(
     statement: ref(ReceiptStatement),
     signature: Type.String(),
     certificatePem: Type.String({ description: "the signer's certificate, PEM, so anyone can check the signature" }),
+    auditSeq: Type.Optional(Type.Integer({ description: "sequence number of the receipt's audit entry" })),
+    treeHead: Type.Optional(
+      Type.Object(
+        {
+          treeSize: Type.Integer(),
+          rootHash: Type.String(),
+          timestamp: DateTime,
+          signature: Type.String(),
+        },
+        { description: "the signed tree head of the audit log that first included the receipt's entry" },
+      ),
+    ),
   },
   { $id: "Receipt" },
 );

@@ -1,4 +1,14 @@
 import Type from "typebox";
+import {
+  AuditKeyInfo,
+  CaseAudit,
+  CaseAuditQuery,
+  ConsistencyProof,
+  ConsistencyQuery,
+  InclusionProof,
+  InclusionQuery,
+  TreeHead,
+} from "./audit.js";
 import { Actor, ChallengeRequest, ChallengeResponse, LoginRequest, LoginResponse } from "./auth.js";
 import { ConsoleApproveRequest, ConsoleCode, ConsoleSession, ConsoleSessionRequest } from "./console.js";
 import {
@@ -560,6 +570,61 @@ export const ENDPOINTS = defineEndpoints({
     params: DropNameParams,
     responses: { 200: ok(ref(Drop), "the drop") },
     errors: ["NOT_FOUND"],
+  },
+
+  // ---- audit log as a transparency log ----
+  getAuditKey: {
+    method: "GET",
+    path: "/v1/audit/key",
+    tag: "audit",
+    summary: "The relay's audit key: the Ed25519 public key that signs tree heads, and its SHA-256 fingerprint",
+    access: "public",
+    responses: { 200: ok(ref(AuditKeyInfo), "the audit key") },
+    errors: ["NOT_FOUND"],
+  },
+  getTreeHead: {
+    method: "GET",
+    path: "/v1/audit/head",
+    tag: "audit",
+    summary: "The latest signed tree head of the audit log (also in every response's Sealpost-Tree-Head header)",
+    access: "public",
+    responses: { 200: ok(ref(TreeHead), "the latest signed tree head") },
+    errors: ["NOT_FOUND"],
+  },
+  getConsistencyProof: {
+    method: "GET",
+    path: "/v1/audit/consistency",
+    tag: "audit",
+    summary: "Consistency proof (RFC 9162) between the log's trees of `from` and `to` entries",
+    description:
+      "0 <= from <= to <= the latest signed head's size; anything else is 400 BAD_REQUEST with details.treeSize (a client that kept a head larger than the log's has caught a log that shrank).",
+    access: "public",
+    query: ConsistencyQuery,
+    responses: { 200: ok(ref(ConsistencyProof), "the proof") },
+    errors: [],
+  },
+  getInclusionProof: {
+    method: "GET",
+    path: "/v1/audit/inclusion",
+    tag: "audit",
+    summary: "Inclusion proof (RFC 9162) of audit entry `seq` in the log's tree of `size` entries",
+    description: "1 <= seq <= size <= the latest signed head's size; anything else is 400 BAD_REQUEST.",
+    access: "public",
+    query: InclusionQuery,
+    responses: { 200: ok(ref(InclusionProof), "the proof") },
+    errors: [],
+  },
+  getCaseAudit: {
+    method: "GET",
+    path: "/v1/audit/cases/:id",
+    tag: "audit",
+    summary:
+      "The audit entries of one of your agency's cases, each with its inclusion proof in a signed tree head (staff)",
+    access: "any",
+    params: CaseIdParams,
+    query: CaseAuditQuery,
+    responses: { 200: ok(ref(CaseAudit), "the entries and proofs") },
+    errors: ["NOT_FOUND", "FORBIDDEN"],
   },
 
   // ---- operations (web console, ops) ----

@@ -1,3 +1,4 @@
+import { AuditKeyInfo, CaseAudit, ConsistencyProof, InclusionProof, TreeHead } from "./audit.js";
 import { Actor, ChallengeRequest, ChallengeResponse, LoginRequest, LoginResponse, LoginStatement } from "./auth.js";
 import { ConsoleApproveRequest, ConsoleCode, ConsoleSession, ConsoleSessionRequest } from "./console.js";
 import {
@@ -33,6 +34,7 @@ import {
   Staff,
 } from "./registry.js";
 
+export * from "./audit.js";
 export * from "./auth.js";
 export * from "./cases.js";
 export * from "./console.js";
@@ -90,6 +92,11 @@ export const NAMED_SCHEMAS = [
   RunResponse,
   AuditEntry,
   AuditPage,
+  TreeHead,
+  AuditKeyInfo,
+  ConsistencyProof,
+  InclusionProof,
+  CaseAudit,
   MailMessage,
   MailPage,
   ServerStatus,
