@@ -6,6 +6,7 @@ import { corePayloadSink } from "./drops/core-sink.js";
 import { coreDeliverySource } from "./drops/ports.js";
 import { DropService } from "./drops/service.js";
 import { createRegistryService, type RegistryService } from "./registry/service.js";
+import { createRosterService, type RosterService } from "./rosters/service.js";
 
 /** Every domain's service, built once over one context (the composition root of the server). */
 export interface Services {
@@ -14,6 +15,7 @@ export interface Services {
   cases: CaseService;
   drops: DropService;
   console: ConsoleService;
+  rosters: RosterService;
 }
 
 /**
@@ -40,6 +42,13 @@ export function createServices(ctx: ServerContext): Services {
     }),
     console: consoleLogin,
     registry: createRegistryService({ db: ctx.db, clock: ctx.clock, validator: ctx.validator }),
+    rosters: createRosterService({
+      db: ctx.db,
+      clock: ctx.clock,
+      validator: ctx.validator,
+      trust: ctx.trust,
+      intermediates: ctx.intermediates,
+    }),
     cases,
     drops: new DropService({
       db: ctx.db,

@@ -6,6 +6,7 @@ import { FileRepository } from "../files/repository.js";
 import { MailRepository } from "../mail/repository.js";
 import { RegistryRepository } from "../registry/repository.js";
 import { RetentionRepository } from "../retention/repository.js";
+import { RosterRepository } from "../rosters/repository.js";
 import type { Clock } from "../clock.js";
 import { DropRepository } from "../drops/repository.js";
 import { LeaseRepository } from "../jobs/repository.js";
@@ -27,6 +28,7 @@ export class UnitOfWork {
   private _drops?: DropRepository;
   private _leases?: LeaseRepository;
   private _console?: ConsoleRepository;
+  private _rosters?: RosterRepository;
 
   constructor(
     readonly sql: SqlContext,
@@ -81,5 +83,10 @@ export class UnitOfWork {
   get console(): ConsoleRepository {
     this._console ??= new ConsoleRepository(this.sql);
     return this._console;
+  }
+
+  get rosters(): RosterRepository {
+    this._rosters ??= new RosterRepository(this.sql);
+    return this._rosters;
   }
 }

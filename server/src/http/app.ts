@@ -8,6 +8,7 @@ import type { ServerContext } from "../context.js";
 import { dropsRoutes } from "../drops/routes.js";
 import { fileRoutes } from "../files/routes.js";
 import { registryRoutes } from "../registry/routes.js";
+import { rosterRoutes } from "../rosters/routes.js";
 import { createServices, type Services } from "../services.js";
 import { installErrorHandling } from "./errors.js";
 
@@ -18,8 +19,8 @@ export const OPENAPI_PATH = new URL("../../openapi.json", import.meta.url);
 export type RouteList = { method: string; url: string }[];
 
 /**
- * Builds the Fastify application: each domain's routes are a plugin in the domain's folder (auth, registry, cases,
- * files, drops, console); the web console's page and assets at / (console/static.ts); error handling and the OpenAPI document at GET /v1/openapi.json. `services` default: built over
+ * Builds the Fastify application: each domain's routes are a plugin in the domain's folder (auth, registry, rosters,
+ * cases, files, drops, console); the web console's page and assets at / (console/static.ts); error handling and the OpenAPI document at GET /v1/openapi.json. `services` default: built over
  * `ctx` (createServices; nothing scheduled). `routes` (optional) collects what was registered (tests compare it
  * with the OpenAPI document). Does not listen and starts no background job (see jobs.ts).
  */
@@ -51,6 +52,7 @@ export async function buildApp(
   const auth = services.auth;
   await app.register(authRoutes, { auth });
   await app.register(registryRoutes, { registry: services.registry, auth });
+  await app.register(rosterRoutes, { rosters: services.rosters, auth });
   await app.register(caseRoutes, { cases: services.cases, auth });
   await app.register(fileRoutes, {
     cases: services.cases,
@@ -68,7 +70,7 @@ export async function buildApp(
 }
 
 /** Modules whose routes are documented in a fragment `server/src/<module>/openapi.json` (paths and schemas). */
-const OPENAPI_FRAGMENTS = ["drops", "console"];
+const OPENAPI_FRAGMENTS = ["drops", "console", "rosters"];
 
 /**
  * The served OpenAPI document: server/openapi.json plus the fragments other modules keep beside their routes
