@@ -24,6 +24,7 @@ import { makeReceipt, RemoteClient } from "./client.js";
 import { manifestMismatch, signerMismatch } from "./binding.js";
 import { RemoteError } from "./errors.js";
 import { placeOpened } from "./place.js";
+import { RosterGuard } from "./roster-check.js";
 import { checkReceipt } from "./receipts.js";
 import {
   type KeyOpts,
@@ -34,7 +35,7 @@ import {
   trustOf,
   validateRecipients,
 } from "./runtime.js";
-import { clearSession, saveSession, sessionPath } from "./session.js";
+import { clearSession, loadSession, saveSession, sessionPath } from "./session.js";
 
 /** `sealpost login|logout|send|cases|case|receive|note|reply|result|cancel|receipt`: the transfer round trip. */
 
@@ -77,8 +78,12 @@ async function sealAndUpload(
   kind: "payload" | "result",
   o: KeyOpts & TrustOpts,
   manifestExtra: { fileName: string; byteSize: number },
+  rosters: { guard: RosterGuard; agencies: string[] },
 ): Promise<CaseDto> {
   const trust = await trustOf(rt, o);
+  // Only certificates the agencies' roster officers signed (exit 8 otherwise: nothing sealed or uploaded).
+  const used = await rosters.guard.check(profile.recipients, rosters.agencies);
+  for (const l of rosters.guard.describe(used)) rt.out.line(l);
   const recipients = await validateRecipients(profile.recipients, trust);
   const signer = pickKey(await keystoreOf(rt, o), "sign");
   for (const w of (await checkOwnSigningCert(signer, trust)).warnings) rt.out.warn(`your signing certificate: ${w}`);
@@ -363,8 +368,9 @@ export function registerCaseCommands(program: Command): void {
           const size = (await stat(file).catch(() => undefined))?.size;
           if (size === undefined) throw usageError(`Cannot read ${file}.`);
           // Check keys and trust before anything is registered on the server.
-          await trustOf(rt, o);
+          const trust = await trustOf(rt, o);
           const client = await rt.client();
+          const guard = new RosterGuard(rt, client, trust);
           let profile: TransferProfile;
           if (o.case) {
             profile = await client.call("getProfile", { params: { id: o.case } });
@@ -380,15 +386,25 @@ export function registerCaseCommands(program: Command): void {
               ...(o.remark ? { remarks: o.remark } : {}),
               ...(o.toUser?.length ? { receivers: o.toUser } : {}),
             };
+            // The recipients the relay would choose are checked against the agencies' signed rosters before the
+            // case is registered; the registered profile is checked again below.
+            const me = (await loadSession(rt.env)).staff.agency;
+            await guard.check(await client.call("previewCaseRecipients", { body: req }), [o.toAgency, me]);
             profile = await client.call("createCase", { body: req });
             rt.out.line(`registered case ${profile.case.id}`);
           }
           let c: CaseDto;
           try {
-            c = await sealAndUpload(rt, client, profile, file, "payload", o, {
-              fileName: basename(file),
-              byteSize: size,
-            });
+            c = await sealAndUpload(
+              rt,
+              client,
+              profile,
+              file,
+              "payload",
+              o,
+              { fileName: basename(file), byteSize: size },
+              { guard, agencies: [profile.case.receivingAgency, profile.case.senderAgency] },
+            );
           } catch (e) {
             rt.out.warn(
               `case ${profile.case.id} stays registered: retry with \`sealpost send FILE --case ${profile.case.id} ...\` or withdraw it with \`sealpost cancel ${profile.case.id}\``,
@@ -508,10 +524,17 @@ export function registerCaseCommands(program: Command): void {
       const client = await rt.client();
       if (o.note) await client.call("addNote", { params: { id }, body: { text: o.note } });
       const profile = await client.call("getResultProfile", { params: { id } });
-      const c = await sealAndUpload(rt, client, profile, file, "result", o, {
-        fileName: basename(file),
-        byteSize: size,
-      });
+      const guard = new RosterGuard(rt, client, await trustOf(rt, o));
+      const c = await sealAndUpload(
+        rt,
+        client,
+        profile,
+        file,
+        "result",
+        o,
+        { fileName: basename(file), byteSize: size },
+        { guard, agencies: [profile.case.senderAgency] },
+      );
       rt.out.line(`result uploaded for case ${id}: ${stateLabel(c.state)}, sha256 ${c.result?.sha256}`);
       rt.out.result("reply", { case: c });
     }),
