@@ -68,10 +68,14 @@ export class RosterGuard {
     private readonly trust: { policy: TrustPolicy; intermediates: CertInfo[] },
   ) {}
 
-  /** The verified roster of `agency`, or undefined when it has none and that is allowed (see the class comment). */
-  async roster(agency: string): Promise<VerifiedRoster | undefined> {
+  /**
+   * The verified roster of `agency`, or undefined when it has none and that is allowed (see the class comment).
+   * `use` "review" (roster show and sign) skips the warning and the requireRosters refusal for an agency without a
+   * roster: nothing is sealed on it.
+   */
+  async roster(agency: string, use: "seal" | "review" = "seal"): Promise<VerifiedRoster | undefined> {
     if (this.cache.has(agency)) return this.cache.get(agency);
-    const v = await this.fetchAndVerify(agency);
+    const v = await this.fetchAndVerify(agency, use);
     this.cache.set(agency, v);
     return v;
   }
@@ -81,7 +85,7 @@ export class RosterGuard {
     return this.pins;
   }
 
-  private async fetchAndVerify(agency: string): Promise<VerifiedRoster | undefined> {
+  private async fetchAndVerify(agency: string, use: "seal" | "review"): Promise<VerifiedRoster | undefined> {
     const server = this.client.base;
     const pins = await this.loadPins();
     const pin = pinOf(pins, server, agency);
@@ -98,6 +102,7 @@ export class RosterGuard {
           { agency, seenVersion: pin.version },
         );
       }
+      if (use === "review") return undefined;
       if (this.rt.config.extra.requireRosters === true) {
         throw refuse(
           "ROSTER_MISSING",

@@ -82,7 +82,7 @@ export function registerRosterCommands(program: Command): void {
       action(async (rt, code: string, o: TrustOpts) => {
         const client = await rt.client();
         const guard = new RosterGuard(rt, client, await trustOf(rt, o));
-        const v = await guard.roster(code);
+        const v = await guard.roster(code, "review");
         const proposal = await client.call("getRosterProposal", { params: { code } });
         const changes = rosterChanges(v?.content.recipients ?? [], proposal.recipients);
         if (v) {
@@ -142,7 +142,7 @@ export function registerRosterCommands(program: Command): void {
           rt.out.warn(`your signing certificate: ${w}`);
         const client = await rt.client();
         const guard = new RosterGuard(rt, client, trust);
-        const current = await guard.roster(code);
+        const current = await guard.roster(code, "review");
         const proposal = await client.call("getRosterProposal", { params: { code } });
         const changes = rosterChanges(current?.content.recipients ?? [], proposal.recipients);
         const lines = changeLines(changes);
