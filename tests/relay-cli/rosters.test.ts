@@ -251,4 +251,52 @@ describe("agency-signed rosters", () => {
     });
     expect(stderr).toMatch(/revoked/i);
   });
+
+  test("reply seals only to the sending agency's roster: a certificate the relay adds for the sender is refused, exit 8", async () => {
+    await ok("ops-wu", ["admin", "agency", "officer", "add", "KHH-SOC", "--user", M.people["soc-chen"].email]);
+    await ok("soc-chen", ["roster", "sign", "--agency", "KHH-SOC", "--yes"]);
+    const sent = await send();
+    expect(sent.code, sent.stderr).toBe(0);
+    const id = JSON.parse(sent.stdout).case.id as string;
+    await ok("tax-wang", ["receive", id, "-o", join(relay.work, "inbox")]);
+    const chen = await db
+      .selectFrom("certificates")
+      .selectAll()
+      .where("sha256", "=", cert("soc-chen", "encrypt").sha256)
+      .executeTakeFirstOrThrow();
+    const rogue = cert("soc-lin", "encrypt");
+    await db
+      .insertInto("certificates")
+      .values({
+        ...chen,
+        id: "rogue-sender-cert",
+        sha256: rogue.sha256,
+        der: Buffer.from(rogue.der),
+        subject: rogue.subject,
+        common_name: rogue.commonName,
+        issuer: rogue.issuer,
+        serial_hex: rogue.serialHex,
+        ski_hex: rogue.subjectKeyIdHex ?? null,
+      })
+      .execute();
+    await db
+      .insertInto("roster_entries")
+      .values({ agency: "KHH-SOC", version: 1, staff_id: chen.staff_id, cert_sha256: rogue.sha256 })
+      .execute();
+    const result = join(relay.work, "result.csv");
+    writeFileSync(result, "seq,match\n1,Y\n");
+    try {
+      const r = await sp("tax-wang", ["reply", id, result]);
+      expect(r.code, r.stderr).toBe(8);
+      expect(r.stderr).toContain("[NOT_ON_ROSTER]");
+      expect(r.stderr).toContain(rogue.sha256);
+      const c = await db.selectFrom("cases").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
+      expect(c.state).toBe("received");
+      expect(c.result_sha256).toBeNull();
+    } finally {
+      await db.deleteFrom("roster_entries").where("cert_sha256", "=", rogue.sha256).execute();
+      await db.deleteFrom("certificates").where("id", "=", "rogue-sender-cert").execute();
+    }
+    await ok("tax-wang", ["reply", id, result]);
+  });
 });

@@ -389,7 +389,11 @@ export function registerCaseCommands(program: Command): void {
             // The recipients the relay would choose are checked against the agencies' signed rosters before the
             // case is registered; the registered profile is checked again below.
             const me = (await loadSession(rt.env)).staff.agency;
-            await guard.check(await client.call("previewCaseRecipients", { body: req }), [o.toAgency, me]);
+            const checked = await guard.check(await client.call("previewCaseRecipients", { body: req }), [
+              o.toAgency,
+              me,
+            ]);
+            for (const l of guard.describe(checked)) rt.out.line(l);
             profile = await client.call("createCase", { body: req });
             rt.out.line(`registered case ${profile.case.id}`);
           }

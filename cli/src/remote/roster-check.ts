@@ -60,6 +60,7 @@ export function normaliseFingerprint(text: string): string | undefined {
  */
 export class RosterGuard {
   private readonly cache = new Map<string, VerifiedRoster | undefined>();
+  private readonly described = new Set<string>();
   private pins: RosterPins | undefined;
 
   constructor(
@@ -103,7 +104,7 @@ export class RosterGuard {
         );
       }
       if (use === "review") return undefined;
-      if (this.rt.config.extra.requireRosters === true) {
+      if (this.rt.config.requireRosters) {
         throw refuse(
           "ROSTER_MISSING",
           `Agency ${agency} publishes no signed roster, and your config requires one (requireRosters).`,
@@ -237,9 +238,11 @@ export class RosterGuard {
     return used;
   }
 
-  /** One report line per roster used: agency, version, officer, recipients. */
+  /** One report line per roster used (agency, version, officer), each roster once per guard. */
   describe(used: Map<string, VerifiedRoster | undefined>): string[] {
-    return [...used].map(([agency, v]) =>
+    const fresh = [...used].filter(([agency]) => !this.described.has(agency));
+    for (const [agency] of fresh) this.described.add(agency);
+    return fresh.map(([agency, v]) =>
       v
         ? `roster of ${agency} verified: version ${v.content.version} issued ${v.content.issuedAt}, signed by officer ${v.signer.commonName || v.signer.subject} (SHA-256 ${v.signer.sha256})${v.firstUse ? ", pinned now" : ""}`
         : `no signed roster of ${agency}: recipients as the relay lists them`,

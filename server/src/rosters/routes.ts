@@ -14,6 +14,8 @@ type Code = { Params: { code: string } };
 type OfficerKey = { Params: { code: string; sha256: string } };
 
 const SHA256 = /^[0-9a-fA-F]{64}$/;
+/** Largest PUT roster body (bytes): the base64 CMS (RosterUpload allows 4,000,000 characters) and the JSON around it. */
+const ROSTER_BODY_LIMIT = 4_100_000;
 
 /**
  * Rosters API (the endpoints getRoster, putRoster, getRosterProposal, listOfficers, addOfficer, removeOfficer of
@@ -34,7 +36,8 @@ export async function rosterRoutes(app: FastifyInstance, opts: RosterRoutesOptio
     actorWith(request);
     return rosters.current(request.params.code);
   });
-  app.put<Code>("/v1/agencies/:code/roster", async (request, reply) => {
+  // A roster of MAX_ROSTER_BYTES content, signed and in base64, is larger than the server's default body limit.
+  app.put<Code>("/v1/agencies/:code/roster", { bodyLimit: ROSTER_BODY_LIMIT }, async (request, reply) => {
     const actor = actorWith(request);
     const body = request.body as RosterUpload | undefined;
     if (!body || typeof body !== "object") throw new ServerError("BAD_REQUEST", "The body must be { cms }.");
