@@ -3,7 +3,9 @@
 //
 // Starts a relay server on a loopback port with a fresh data folder and a local SMTP server (smtp-server, printing
 // each notice it receives), registers the fixture agencies, staff and certificates (fixtures/pki/manifest.json,
-// fictional test data) with `sealpost admin ...`, then: the social-affairs sender sends a 10,000-row batch; the
+// fictional test data) with `sealpost admin ...`, makes one roster officer per agency who signs the agency's
+// recipient roster, then: the social-affairs sender sends a 10,000-row batch (its CLI verifies and pins the tax
+// bureau's roster and seals only to certificates on it); the
 // tax-bureau receiver lists the inbox, receives and opens it, adds a note and replies with a result; the sender
 // fetches the result and checks the receipts. It ends with `sealpost-server audit verify`. Exits non-zero if any
 // step fails. Everything lives in a temporary folder that is removed at the end (SEALPOST_DEMO_KEEP=1 keeps it).
@@ -231,6 +233,19 @@ async function main() {
   ]);
   await sealpost("ops-wu", ["admin", "user", "list"]);
 
+  title("roster officers: the admin makes one staff member of each agency a roster officer (fingerprint printed)");
+  const officers = { "KHH-TAX": "tax-lee", "KHH-SOC": "soc-lin" };
+  for (const [code, id] of Object.entries(officers)) {
+    await sealpost("ops-wu", ["admin", "agency", "officer", "add", code, "--user", manifest.people[id].email]);
+  }
+
+  title("each officer reviews the recipients the registry proposes and signs the agency's roster (CMS SignedData)");
+  for (const [code, id] of Object.entries(officers)) {
+    await sealpost(id, ["login"]);
+    const signed = await sealpost(id, ["roster", "sign", "--agency", code, "--yes"]);
+    if (!/signed roster version 1 of /.test(signed)) throw new Error(`${id} did not sign ${code}'s roster`);
+  }
+
   title("a 10,000-row batch of fictional welfare applicants (scripts/make-batch.mjs)");
   const batch = join(work, "applicants-2026-11.csv");
   await run(join(ROOT, "scripts/make-batch.mjs"), ["--rows", "10000", "-o", batch], {
@@ -256,6 +271,7 @@ async function main() {
   ]);
   const caseId = /registered case (\S+)/.exec(sent)?.[1];
   if (!caseId || !/sent case /.test(sent)) throw new Error("send did not report a sent case");
+  if (!/roster of KHH-TAX verified: version 1/.test(sent)) throw new Error("send did not verify KHH-TAX's roster");
   await waitForMail(mails, 1);
 
   title("receiver (tax-wang, 高雄市稅捐稽徵處) lists the inbox, receives and opens the payload (receipt signed)");
@@ -279,7 +295,8 @@ async function main() {
       .map((l, i) => `${i + 1},${l.length % 7},${i % 3 === 0 ? "Y" : "N"}`)
       .join("\n")}\n`,
   );
-  await sealpost("tax-wang", ["reply", caseId, result, "--note", "結果檔已上傳"]);
+  const replied = await sealpost("tax-wang", ["reply", caseId, result, "--note", "結果檔已上傳"]);
+  if (!/roster of KHH-SOC verified: version 1/.test(replied)) throw new Error("reply did not verify KHH-SOC's roster");
   await waitForMail(mails, 2);
 
   title("sender fetches and opens the result, and checks the receipts");

@@ -38,6 +38,11 @@ export interface CliConfig {
   agency: string | undefined;
   /** PKCS#11 module (.so) for `pkcs11:` keys whose URI has no module-path. */
   pkcs11Module: string | undefined;
+  /**
+   * Refuse to send to an agency that publishes no signed recipient roster (default false: such an agency is sent to
+   * with a warning; an agency whose roster this CLI saw before is always refused without one).
+   */
+  requireRosters: boolean;
   /** All other fields, untouched. */
   extra: Record<string, unknown>;
 }
@@ -63,6 +68,7 @@ export const CONFIG_FIELDS: ReadonlyArray<[string, string, string]> = [
     "your agency (code or name) for open's forwarded-file check (default: your certificate's O / OU)",
   ],
   ["pkcs11Module", "string", "PKCS#11 module (.so) of your IC card, for --key pkcs11:... URIs without module-path"],
+  ["requireRosters", "boolean", "refuse to send to an agency without a signed recipient roster (default false: warn)"],
 ];
 
 /** The default config path for an environment: $SEALPOST_CONFIG, else $XDG_CONFIG_HOME or ~/.config. */
@@ -108,6 +114,7 @@ export function emptyConfig(): CliConfig {
     server: undefined,
     agency: undefined,
     pkcs11Module: undefined,
+    requireRosters: false,
     extra: {},
   };
 }
@@ -157,6 +164,8 @@ export function parseConfig(text: string, path: string): CliConfig {
   }
   const fetchCrls = obj.fetchCrls;
   if (fetchCrls !== undefined && typeof fetchCrls !== "boolean") throw bad("fetchCrls", "true or false");
+  const requireRosters = obj.requireRosters;
+  if (requireRosters !== undefined && typeof requireRosters !== "boolean") throw bad("requireRosters", "true or false");
   const known = new Set(CONFIG_FIELDS.map(([k]) => k));
   const extra: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(obj)) if (!known.has(k)) extra[k] = v;
@@ -173,6 +182,7 @@ export function parseConfig(text: string, path: string): CliConfig {
     server: str("server"),
     agency: str("agency"),
     pkcs11Module: file("pkcs11Module"),
+    requireRosters: requireRosters === true,
     extra,
   };
 }

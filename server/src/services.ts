@@ -8,6 +8,7 @@ import { coreDeliverySource } from "./drops/ports.js";
 import { DropService } from "./drops/service.js";
 import { createOpsService, type OpsService } from "./ops/service.js";
 import { createRegistryService, type RegistryService } from "./registry/service.js";
+import { createRosterService, type RosterService } from "./rosters/service.js";
 
 /** Every domain's service, built once over one context (the composition root of the server). */
 export interface Services {
@@ -18,6 +19,7 @@ export interface Services {
   drops: DropService;
   console: ConsoleService;
   ops: OpsService;
+  rosters: RosterService;
 }
 
 /**
@@ -46,6 +48,13 @@ export function createServices(ctx: ServerContext): Services {
     console: consoleLogin,
     ops: createOpsService({ db: ctx.db, clock: ctx.clock, config: ctx.config }),
     registry: createRegistryService({ db: ctx.db, clock: ctx.clock, validator: ctx.validator }),
+    rosters: createRosterService({
+      db: ctx.db,
+      clock: ctx.clock,
+      validator: ctx.validator,
+      trust: ctx.trust,
+      intermediates: ctx.intermediates,
+    }),
     cases,
     drops: new DropService({
       db: ctx.db,

@@ -147,6 +147,8 @@ export interface CrlOptions {
   number: number;
   /** Another signer (a forger's CA certificate and key, PEM paths) in place of the fixture CA. */
   signer?: { cert: string; key: string };
+  /** Certificates (PEM paths) this CRL revokes besides the fixture CA's own revocations (reason keyCompromise). */
+  revoke?: string[];
 }
 
 /** A CRL of the test GCA (or GRCA) with the given dates, signed with the committed throwaway CA key; DER path. */
@@ -172,6 +174,11 @@ private_key = ${o.signer?.key ?? join(pki, `${ca}.key.pem`)}
 default_md = sha256
 `,
   );
+  for (const cert of o.revoke ?? []) {
+    execFileSync("openssl", ["ca", "-batch", "-config", cnf, "-revoke", cert, "-crl_reason", "keyCompromise"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+  }
   const pem = join(work, "crl.pem");
   const der = join(o.dir, `${o.name}.crl`);
   execFileSync(

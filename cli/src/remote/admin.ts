@@ -126,6 +126,59 @@ export function registerAdminCommands(program: Command): void {
     }),
   );
 
+  const officer = agency
+    .command("officer")
+    .description("roster officers: staff whose signing certificate signs the agency's recipient roster");
+  officer
+    .command("add")
+    .description(
+      "make a staff member's registered signing certificate a roster officer key of the agency; prints its SHA-256 to confirm out of band",
+    )
+    .argument("<code>", "agency code")
+    .requiredOption("--user <email>", "the staff member (of that agency)")
+    .option("--cert <sha256>", "which registered signing certificate (default: the newest active one)")
+    .action(
+      action(async (rt, code: string, o: { user: string; cert?: string }) => {
+        const off = await (await rt.client()).call("addOfficer", {
+          params: { code },
+          body: { user: o.user, ...(o.cert ? { certSha256: o.cert } : {}) },
+        });
+        rt.out.line(`roster officer of ${code}: ${off.name} <${off.email}>`);
+        rt.out.line(`officer key SHA-256: ${off.certSha256}`);
+        rt.out.line("confirm this fingerprint with the officer and the agencies that send to it, out of band");
+        rt.out.result("admin agency officer add", { officer: off });
+      }),
+    );
+  officer
+    .command("list")
+    .argument("<code>", "agency code")
+    .action(
+      action(async (rt, code: string) => {
+        const list = await (await rt.client()).call("listOfficers", { params: { code } });
+        for (const off of list) {
+          rt.out.line(
+            `${off.certSha256}  ${off.certStatus.padEnd(7)} ${off.name} <${off.email}>  since ${off.addedAt}`,
+          );
+        }
+        if (list.length === 0) rt.out.line(`agency ${code} has no roster officers`);
+        rt.out.result("admin agency officer list", { officers: list });
+      }),
+    );
+  officer
+    .command("remove")
+    .description("remove a roster officer key (rosters it signed stay; senders keep their pins until they change them)")
+    .argument("<code>", "agency code")
+    .requiredOption("--fingerprint <sha256>", "SHA-256 of the officer key")
+    .action(
+      action(async (rt, code: string, o: { fingerprint: string }) => {
+        const off = await (await rt.client()).call("removeOfficer", {
+          params: { code, sha256: o.fingerprint.replace(/[\s:]/g, "").toLowerCase() },
+        });
+        rt.out.line(`officer key ${off.certSha256} of ${off.name} removed from ${code}`);
+        rt.out.result("admin agency officer remove", { officer: off });
+      }),
+    );
+
   const user = admin.command("user").description("staff members");
   user
     .command("add")

@@ -27,6 +27,7 @@ import { RemoteError } from "./errors.js";
 import { placeOpened } from "./place.js";
 import { checkRecipientTrust, type RecipientView, recipientLine, recipientViews } from "./recipient-names.js";
 import { pinAuditKey } from "./tree-heads.js";
+import { RosterGuard } from "./roster-check.js";
 import { checkReceipt } from "./receipts.js";
 import {
   type KeyOpts,
@@ -37,7 +38,7 @@ import {
   trustOf,
   validateRecipients,
 } from "./runtime.js";
-import { clearSession, saveSession, sessionPath } from "./session.js";
+import { clearSession, loadSession, saveSession, sessionPath } from "./session.js";
 
 /** `sealpost login|logout|send|cases|case|receive|note|reply|result|cancel|receipt`: the transfer round trip. */
 
@@ -106,8 +107,12 @@ async function sealAndUpload(
   kind: "payload" | "result",
   o: KeyOpts & TrustOpts,
   manifestExtra: { fileName: string; byteSize: number },
+  rosters: { guard: RosterGuard; agencies: string[] },
 ): Promise<{ case: CaseDto; recipients: RecipientView[] }> {
   const trust = await trustOf(rt, o);
+  // Only certificates the agencies' roster officers signed (exit 8 otherwise: nothing sealed or uploaded).
+  const used = await rosters.guard.check(profile.recipients, rosters.agencies);
+  for (const l of rosters.guard.describe(used)) rt.out.line(l);
   const recipients = await validateRecipients(profile.recipients, trust);
   // Names come from the certificates just validated; a registry name that differs is a warning before sealing.
   const views = recipientViews(profile.recipients);
@@ -413,8 +418,9 @@ export function registerCaseCommands(program: Command): void {
           const size = (await stat(file).catch(() => undefined))?.size;
           if (size === undefined) throw usageError(`Cannot read ${file}.`);
           // Check keys and trust before anything is registered on the server.
-          await trustOf(rt, o);
+          const trust = await trustOf(rt, o);
           const client = await rt.client();
+          const guard = new RosterGuard(rt, client, trust);
           let profile: TransferProfile;
           if (o.case) {
             profile = await client.call("getProfile", { params: { id: o.case } });
@@ -430,16 +436,30 @@ export function registerCaseCommands(program: Command): void {
               ...(o.remark ? { remarks: o.remark } : {}),
               ...(o.toUser?.length ? { receivers: o.toUser } : {}),
             };
+            // The recipients the relay would choose are checked against the agencies' signed rosters before the
+            // case is registered; the registered profile is checked again below.
+            const me = (await loadSession(rt.env)).staff.agency;
+            const checked = await guard.check(await client.call("previewCaseRecipients", { body: req }), [
+              o.toAgency,
+              me,
+            ]);
+            for (const l of guard.describe(checked)) rt.out.line(l);
             profile = await client.call("createCase", { body: req });
             rt.out.line(`registered case ${profile.case.id}`);
           }
           let c: CaseDto;
           let recipients: RecipientView[];
           try {
-            ({ case: c, recipients } = await sealAndUpload(rt, client, profile, file, "payload", o, {
-              fileName: basename(file),
-              byteSize: size,
-            }));
+            ({ case: c, recipients } = await sealAndUpload(
+              rt,
+              client,
+              profile,
+              file,
+              "payload",
+              o,
+              { fileName: basename(file), byteSize: size },
+              { guard, agencies: [profile.case.receivingAgency, profile.case.senderAgency] },
+            ));
           } catch (e) {
             rt.out.warn(
               `case ${profile.case.id} stays registered: retry with \`sealpost send FILE --case ${profile.case.id} ...\` or withdraw it with \`sealpost cancel ${profile.case.id}\``,
@@ -563,10 +583,17 @@ export function registerCaseCommands(program: Command): void {
       const client = await rt.client();
       if (o.note) await client.call("addNote", { params: { id }, body: { text: o.note } });
       const profile = await client.call("getResultProfile", { params: { id } });
-      const { case: c, recipients } = await sealAndUpload(rt, client, profile, file, "result", o, {
-        fileName: basename(file),
-        byteSize: size,
-      });
+      const guard = new RosterGuard(rt, client, await trustOf(rt, o));
+      const { case: c, recipients } = await sealAndUpload(
+        rt,
+        client,
+        profile,
+        file,
+        "result",
+        o,
+        { fileName: basename(file), byteSize: size },
+        { guard, agencies: [profile.case.senderAgency] },
+      );
       rt.out.line(`result uploaded for case ${id}: ${stateLabel(c.state)}, sha256 ${c.result?.sha256}`);
       rt.out.result("reply", { case: c, recipients });
     }),

@@ -4,6 +4,7 @@ import { registerAuditCommands } from "./audit.js";
 import { registerCaseCommands } from "./cases.js";
 import { RemoteClient } from "./client.js";
 import { registerDropCommands } from "./drops.js";
+import { registerRosterCommands } from "./roster-commands.js";
 import { loadSession } from "./session.js";
 
 export { makeReceipt, RemoteClient, signStatement } from "./client.js";
@@ -19,11 +20,13 @@ const clientFactory: ClientFactory = async () => {
 
 /**
  * Registers the `sealpost` commands that talk to the relay server: login, logout, send, cases, case show, receive,
- * note, reply, result, cancel, receipt, admin ..., drop ... and audit check|verify-export. Called once by main.ts.
+ * note, reply, result, cancel, receipt, admin ..., roster ..., drop ... and audit check|verify-export. Called once by
+ * main.ts.
  */
 export function registerRemoteCommands(program: Command): void {
   registerCaseCommands(program);
   registerAdminCommands(program);
+  registerRosterCommands(program);
   registerDropCommands(program, clientFactory);
   registerAuditCommands(program);
 }

@@ -15,7 +15,7 @@ export { OID, oidName } from "./oids.js";
 export { inspect } from "./inspect.js";
 export { LIMITS } from "./limits.js";
 export { SignStream, signFile } from "./sign.js";
-export { verifyFile } from "./verify.js";
+export { MAX_VERIFY_BYTES, verifyBytes, verifyFile } from "./verify.js";
 export {
   checkOutputTarget,
   outputNotFile,

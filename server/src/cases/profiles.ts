@@ -5,6 +5,7 @@ import { certDto, certOf } from "../registry/certificates.js";
 import { staffDto } from "../registry/dto.js";
 import type { CertRow } from "../registry/repository.js";
 import { activeCertificates } from "../registry/service.js";
+import { rosterCertificates } from "../rosters/service.js";
 import type { CaseDeps } from "./deps.js";
 import { caseDto } from "./dto.js";
 import type { CaseRow } from "./repository.js";
@@ -48,14 +49,20 @@ export async function validEncryptionCerts(deps: CaseDeps, staffIds: string[]): 
   return valid;
 }
 
-/** The result's recipients now: every valid encryption certificate of the sending agency's active staff. */
+/**
+ * The result's recipients now: every valid encryption certificate of the sending agency's active staff, and only
+ * those on the sending agency's signed roster when it has one.
+ */
 export async function resultRecipientCerts(deps: CaseDeps, c: CaseRow): Promise<CertRow[]> {
-  const staff = await deps.db.read((uow) => uow.registry.activeStaffOf(c.sender_agency, "staff"));
+  const { staff, roster } = await deps.db.read(async (uow) => ({
+    staff: await uow.registry.activeStaffOf(c.sender_agency, "staff"),
+    roster: await rosterCertificates(uow, c.sender_agency),
+  }));
   const certs = await validEncryptionCerts(
     deps,
     staff.map((s) => s.id),
   );
-  return staff.flatMap((s) => certs.get(s.id) ?? []);
+  return staff.flatMap((s) => certs.get(s.id) ?? []).filter((r) => !roster || roster.has(r.sha256));
 }
 
 /** Profile entries for certificate rows: each with its staff member's name, e-mail and agency. */

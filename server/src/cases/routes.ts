@@ -28,6 +28,9 @@ export async function caseRoutes(app: FastifyInstance, opts: CaseRoutesOptions):
   app.post("/v1/cases", async (request, reply) =>
     reply.status(201).send(await cases.create(actorWith(request), request.body as CreateCaseRequest)),
   );
+  app.post("/v1/cases/recipients", async (request) =>
+    cases.previewRecipients(actorWith(request), request.body as CreateCaseRequest),
+  );
   app.get<P>("/v1/cases/:id", async (request) => cases.get(actorWith(request), request.params.id));
   app.get<P>("/v1/cases/:id/profile", async (request) => cases.profile(actorWith(request), request.params.id));
   app.get<P>("/v1/cases/:id/result-profile", async (request) =>

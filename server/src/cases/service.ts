@@ -4,6 +4,7 @@ import type {
   CaseDto,
   CreateCaseRequest,
   NoteDto,
+  ProfileRecipient,
   ReceiptDto,
   ReceiptRequest,
   TransferProfile,
@@ -20,6 +21,7 @@ import { noticeCancelled } from "./notices.js";
 import { type CaseListQuery, encodeCursor } from "./paging.js";
 import { payloadProfile, recipientsOf, resultRecipientCerts, validEncryptionCerts } from "./profiles.js";
 import { addReceipt, listReceipts } from "./receipts.js";
+import { rosterCertificates } from "../rosters/service.js";
 import { requireStaff, visibleCase } from "./rules.js";
 import { acceptFile, assertCanUpload, type FileKind, recordDownload } from "./transfer.js";
 import { acquireUploadLease, type UploadLease } from "./upload-lease.js";
@@ -57,6 +59,8 @@ export interface PulledPayload {
 export interface CaseService {
   list(actor: Actor, query: CaseListQuery): Promise<{ cases: CaseDto[]; nextCursor: string | null }>;
   create(actor: Actor, req: CreateCaseRequest): Promise<TransferProfile>;
+  /** The recipients `create` would register for `req` (same checks and refusals); registers nothing. */
+  previewRecipients(actor: Actor, req: CreateCaseRequest): Promise<ProfileRecipient[]>;
   get(actor: Actor, id: string): Promise<CaseDto>;
   profile(actor: Actor, id: string): Promise<TransferProfile>;
   resultProfile(actor: Actor, id: string): Promise<TransferProfile>;
@@ -97,7 +101,16 @@ export function createCaseService(deps: CaseDeps): CaseService {
    * every active staff member of the receiving agency with one. The sender's own valid encryption certificates are
    * added so the sender can open the sealed file again.
    */
-  async function create(actor: Actor, req: CreateCaseRequest): Promise<TransferProfile> {
+  /**
+   * The recipients of a case registered with `req`: the receivers' valid encryption certificates (filtered by the
+   * receiving agency's signed roster when it has one: certificates not on it are pending roster signature and left
+   * out; a receiver named in `req.receivers` with none on it is refused with NOT_ON_ROSTER) and the sender's own
+   * (filtered by the sender agency's roster likewise). Registers nothing.
+   */
+  async function chooseRecipients(
+    actor: Actor,
+    req: CreateCaseRequest,
+  ): Promise<{ cat: ReturnType<typeof categoryDto>; receivers: CertRow[]; own: CertRow[] }> {
     requireStaff(actor, "Only agency staff register transfer cases.");
     if (!req || typeof req.category !== "string" || typeof req.receivingAgency !== "string") {
       throw new ServerError("BAD_REQUEST", "category and receivingAgency are required.");
@@ -148,9 +161,24 @@ export function createCaseService(deps: CaseDeps): CaseService {
       });
     }
     const certs = await validEncryptionCerts(deps, [...chosen.map((s) => s.id), actor.staffId]);
+    const { theirs, ours } = await db.read(async (uow) => ({
+      theirs: await rosterCertificates(uow, req.receivingAgency),
+      ours: await rosterCertificates(uow, actor.agency),
+    }));
     const receivers: CertRow[] = [];
     for (const s of chosen) {
-      const mine = certs.get(s.id) ?? [];
+      const valid = certs.get(s.id) ?? [];
+      const mine = theirs ? valid.filter((c) => theirs.has(c.sha256)) : valid;
+      if (mine.length === 0 && valid.length > 0 && req.receivers?.length) {
+        throw new ServerError(
+          "NOT_ON_ROSTER",
+          `${s.email} has no encryption certificate on agency ${req.receivingAgency}'s signed roster (pending roster signature).`,
+          {
+            hint: `One of ${req.receivingAgency}'s roster officers signs the pending changes with \`sealpost roster sign --agency ${req.receivingAgency}\`.`,
+            details: { staff: s.email, agency: req.receivingAgency },
+          },
+        );
+      }
       if (mine.length === 0 && req.receivers?.length) {
         throw new ServerError("NO_RECIPIENTS", `${s.email} has no valid registered encryption certificate.`, {
           hint: "Ask the administrator to register the staff member's current encryption certificate.",
@@ -161,10 +189,20 @@ export function createCaseService(deps: CaseDeps): CaseService {
     if (receivers.length === 0) {
       throw new ServerError(
         "NO_RECIPIENTS",
-        `No staff of agency ${req.receivingAgency} has a valid encryption certificate.`,
+        `No staff of agency ${req.receivingAgency} has a valid encryption certificate${theirs ? " on its signed roster" : ""}.`,
+        theirs
+          ? {
+              hint: `Changes pending roster signature are signed by ${req.receivingAgency}'s roster officers (sealpost roster sign).`,
+            }
+          : {},
       );
     }
-    const own = certs.get(actor.staffId) ?? [];
+    const own = (certs.get(actor.staffId) ?? []).filter((c) => !ours || ours.has(c.sha256));
+    return { cat, receivers, own };
+  }
+
+  async function create(actor: Actor, req: CreateCaseRequest): Promise<TransferProfile> {
+    const { cat, receivers, own } = await chooseRecipients(actor, req);
     return db.tx(async (uow) => {
       const now = clock.now();
       const id = newCaseId(now);
@@ -272,6 +310,11 @@ export function createCaseService(deps: CaseDeps): CaseService {
     },
 
     create,
+
+    async previewRecipients(actor, req) {
+      const { receivers, own } = await chooseRecipients(actor, req);
+      return db.read((uow) => recipientsOf(uow, [...receivers, ...own]));
+    },
 
     get: (actor, id) =>
       db.read(async (uow) => {

@@ -35,6 +35,9 @@ export interface Database {
   drop_files: DropFilesTable;
   job_leases: JobLeasesTable;
   crls: CrlsTable;
+  roster_officers: RosterOfficersTable;
+  rosters: RostersTable;
+  roster_entries: RosterEntriesTable;
 }
 
 /** A column the database fills in on insert (identity / autoincrement); never updated. */
@@ -344,4 +347,38 @@ export interface CrlsTable {
   checked_at: string;
   last_error: string | null;
   warned_for: string | null;
+}
+
+/** A roster officer key of an agency: a staff member's registered signing certificate (rosters domain). */
+export interface RosterOfficersTable {
+  agency: string;
+  cert_sha256: string;
+  staff_id: string;
+  added_at: string;
+  added_by: string | null;
+  /** Set when an admin removed the key; the row stays for the record. */
+  removed_at: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+/** One signed roster version of an agency, as the officer signed it (never updated). */
+export interface RostersTable {
+  agency: string;
+  version: number;
+  issued_at: string;
+  signer_sha256: string;
+  /** SHA-256 of the signed content (the canonical JSON). */
+  content_sha256: string;
+  /** The signed content as text (canonical JSON), as the relay read it from `cms` when storing. */
+  content: string;
+  /** The CMS SignedData (DER) the officer made. */
+  cms: Buffer;
+  stored_at: string;
+}
+
+/** The certificates one roster version lists (the relay's index of `rosters.cms`). */
+export interface RosterEntriesTable {
+  agency: string;
+  version: number;
+  staff_id: string;
+  cert_sha256: string;
 }

@@ -8,6 +8,7 @@ import { MailRepository } from "../mail/repository.js";
 import { OpsRepository } from "../ops/repository.js";
 import { RegistryRepository } from "../registry/repository.js";
 import { RetentionRepository } from "../retention/repository.js";
+import { RosterRepository } from "../rosters/repository.js";
 import type { Clock } from "../clock.js";
 import { DropRepository } from "../drops/repository.js";
 import { LeaseRepository } from "../jobs/repository.js";
@@ -32,6 +33,7 @@ export class UnitOfWork {
   private _console?: ConsoleRepository;
   private _crls?: CrlRepository;
   private _ops?: OpsRepository;
+  private _rosters?: RosterRepository;
 
   constructor(
     readonly sql: SqlContext,
@@ -98,5 +100,10 @@ export class UnitOfWork {
   get ops(): OpsRepository {
     this._ops ??= new OpsRepository(this.sql);
     return this._ops;
+  }
+
+  get rosters(): RosterRepository {
+    this._rosters ??= new RosterRepository(this.sql);
+    return this._rosters;
   }
 }

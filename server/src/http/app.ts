@@ -10,6 +10,7 @@ import { dropsRoutes } from "../drops/routes.js";
 import { fileRoutes } from "../files/routes.js";
 import { opsRoutes } from "../ops/routes.js";
 import { registryRoutes } from "../registry/routes.js";
+import { rosterRoutes } from "../rosters/routes.js";
 import { createServices, type Services } from "../services.js";
 import { addContractOperations, applyContract, installContractValidation } from "./contract.js";
 import { frameworkError, installErrorHandling } from "./errors.js";
@@ -21,8 +22,8 @@ export const OPENAPI_PATH = new URL("../../openapi.json", import.meta.url);
 export type RouteList = { method: string; url: string }[];
 
 /**
- * Builds the Fastify application: each domain's routes are a plugin in the domain's folder (auth, audit, registry, cases,
- * files, drops, console); the web console's page and assets at / (console/static.ts); error handling and the OpenAPI document at GET /v1/openapi.json. `services` default: built over
+ * Builds the Fastify application: each domain's routes are a plugin in the domain's folder (auth, audit, registry,
+ * rosters, cases, files, drops, console); the web console's page and assets at / (console/static.ts); error handling and the OpenAPI document at GET /v1/openapi.json. `services` default: built over
  * `ctx` (createServices; nothing scheduled). `routes` (optional) collects what was registered (tests compare it
  * with the OpenAPI document). Does not listen and starts no background job (see jobs.ts).
  */
@@ -60,6 +61,7 @@ export async function buildApp(
   await app.register(authRoutes, { auth });
   await app.register(auditRoutes, { audit: services.audit, auth });
   await app.register(registryRoutes, { registry: services.registry, auth });
+  await app.register(rosterRoutes, { rosters: services.rosters, auth });
   await app.register(caseRoutes, { cases: services.cases, auth });
   await app.register(fileRoutes, {
     cases: services.cases,
@@ -78,7 +80,7 @@ export async function buildApp(
 }
 
 /** Modules whose routes are documented in a fragment `server/src/<module>/openapi.json` (paths and schemas). */
-const OPENAPI_FRAGMENTS = ["drops", "console"];
+const OPENAPI_FRAGMENTS = ["drops", "console", "rosters"];
 
 /**
  * The served OpenAPI document: server/openapi.json plus the fragments other modules keep beside their routes

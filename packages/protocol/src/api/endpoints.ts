@@ -18,6 +18,7 @@ import {
   CaseListQuery,
   CreateCase,
   NoteRequest,
+  ProfileRecipient,
   RangeHeaders,
   Receipt,
   ReceiptRequest,
@@ -60,6 +61,15 @@ import {
   RevokeRequest,
   Staff,
 } from "./registry.js";
+import {
+  NewOfficer,
+  Officer,
+  OfficerParams,
+  Roster,
+  RosterCodeParams,
+  RosterProposal,
+  RosterUpload,
+} from "./rosters.js";
 import { Binary, NoContent, ref } from "./schema.js";
 
 const ok = <S extends import("typebox").TSchema>(schema: S, description: string) => ({ schema, description }) as const;
@@ -353,7 +363,19 @@ export const ENDPOINTS = defineEndpoints({
     access: STAFF,
     body: CreateCase,
     responses: { 201: ok(ref(TransferProfile), "registered") },
-    errors: ["SAME_AGENCY", "NOT_FOUND", "NO_RECIPIENTS", "CERT_REJECTED"],
+    errors: ["SAME_AGENCY", "NOT_FOUND", "NO_RECIPIENTS", "CERT_REJECTED", "NOT_ON_ROSTER"],
+  },
+  previewCaseRecipients: {
+    method: "POST",
+    path: "/v1/cases/recipients",
+    tag: "cases",
+    summary: "The certificates a case with this request would be sealed to; nothing is registered",
+    description:
+      "Same body and same choice of recipients as POST /v1/cases (the receivers' roster certificates and the sender's own), so the CLI can check them against the receiving agency's signed roster before anything is registered.",
+    access: STAFF,
+    body: CreateCase,
+    responses: { 200: ok(Type.Array(ref(ProfileRecipient)), "the recipients") },
+    errors: ["SAME_AGENCY", "NOT_FOUND", "NO_RECIPIENTS", "CERT_REJECTED", "NOT_ON_ROSTER"],
   },
   getCase: {
     method: "GET",
@@ -676,6 +698,72 @@ export const ENDPOINTS = defineEndpoints({
     query: CaseStatsQuery,
     responses: { 200: ok(ref(CaseStats), "statistics") },
     errors: [],
+  },
+
+  // ---- rosters ----
+  getRoster: {
+    method: "GET",
+    path: "/v1/agencies/:code/roster",
+    tag: "rosters",
+    summary: "The agency's current signed recipient roster (verify its CMS signature before use)",
+    access: "any",
+    params: RosterCodeParams,
+    responses: { 200: ok(ref(Roster), "the roster with the highest version") },
+    errors: ["NOT_FOUND"],
+  },
+  putRoster: {
+    method: "PUT",
+    path: "/v1/agencies/:code/roster",
+    tag: "rosters",
+    summary: "Store a roster signed by one of the agency's officers; its version must exceed the current one",
+    description:
+      "The relay verifies the CMS signature, the officer's certificate path and revocation, that the signer is a registered officer of the agency, that the content names this agency, and that the version grows.",
+    access: "any",
+    params: RosterCodeParams,
+    body: RosterUpload,
+    responses: { 201: ok(ref(Roster), "stored") },
+    errors: ["NOT_FOUND", "ROSTER_REJECTED", "CONFLICT"],
+  },
+  getRosterProposal: {
+    method: "GET",
+    path: "/v1/agencies/:code/roster/proposal",
+    tag: "rosters",
+    summary: "The recipients the registry holds now, for an officer to review and sign as the next roster",
+    access: "any",
+    params: RosterCodeParams,
+    responses: { 200: ok(ref(RosterProposal), "the proposal") },
+    errors: ["NOT_FOUND"],
+  },
+  listOfficers: {
+    method: "GET",
+    path: "/v1/admin/agencies/:code/officers",
+    tag: "rosters",
+    summary: "The agency's roster officers (admin)",
+    access: ADMIN,
+    params: RosterCodeParams,
+    responses: { 200: list(ref(Officer), "officers") },
+    errors: ["NOT_FOUND"],
+  },
+  addOfficer: {
+    method: "POST",
+    path: "/v1/admin/agencies/:code/officers",
+    tag: "rosters",
+    summary: "Make a staff member's registered signing certificate a roster officer key of the agency (admin)",
+    access: ADMIN,
+    params: RosterCodeParams,
+    body: NewOfficer,
+    responses: { 201: ok(ref(Officer), "added") },
+    errors: ["NOT_FOUND", "CONFLICT", "CERT_REJECTED"],
+  },
+  removeOfficer: {
+    method: "DELETE",
+    path: "/v1/admin/agencies/:code/officers/:sha256",
+    tag: "rosters",
+    summary: "Remove a roster officer key (admin); rosters it signed stay stored",
+    access: ADMIN,
+    params: OfficerParams,
+    responses: { 200: ok(ref(Officer), "removed") },
+    errors: ["NOT_FOUND"],
   },
 
   // ---- web console login ----

@@ -41,6 +41,14 @@ export const ERROR_CATALOGUE = {
     status: 429,
     message: "Too many login requests from this network address; wait and try again.",
   },
+  ROSTER_REJECTED: {
+    status: 422,
+    message: "The roster is not signed by a registered roster officer of the agency, or its version does not grow.",
+  },
+  NOT_ON_ROSTER: {
+    status: 422,
+    message: "A recipient is not on the agency's signed roster (pending roster signature).",
+  },
   INTERNAL: { status: 500, message: "Internal server error." },
 } as const satisfies Record<string, { status: number; message: string }>;
 

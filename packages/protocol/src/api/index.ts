@@ -17,6 +17,7 @@ import {
 } from "./cases.js";
 import { Drop, DropInput, DropRun, DropRunError, DropView, RunRequest, RunResponse } from "./drops.js";
 import { ErrorBody } from "./error-catalogue.js";
+import { NewOfficer, Officer, Roster, RosterEntrySchema, RosterProposal, RosterUpload } from "./rosters.js";
 import { AuditEntry, AuditPage, CaseStats, MailMessage, MailPage, ServerStatus } from "./ops.js";
 import {
   Agency,
@@ -44,6 +45,7 @@ export * from "./endpoints.js";
 export * from "./error-catalogue.js";
 export * from "./ops.js";
 export * from "./registry.js";
+export * from "./rosters.js";
 export * from "./schema.js";
 
 /**
@@ -105,4 +107,10 @@ export const NAMED_SCHEMAS = [
   ConsoleApproveRequest,
   ConsoleSessionRequest,
   ConsoleSession,
+  RosterEntrySchema,
+  Roster,
+  RosterUpload,
+  RosterProposal,
+  Officer,
+  NewOfficer,
 ] as const;
