@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, expect, test } from "vitest";
@@ -84,6 +84,14 @@ test("round trip: register, settings file, refused and accepted uploads, receive
   await fileInput.setInputFiles(sealed);
   await sender.getByRole("button", { name: "上傳", exact: true }).click();
   await state(sender).filter({ hasText: "已傳送" }).waitFor();
+  // The progress bar followed the bytes as they left, up to the whole file.
+  const size = statSync(sealed).size;
+  const bar = sender.getByTestId("upload-progress");
+  expect(await bar.evaluate((e) => [(e as HTMLProgressElement).value, (e as HTMLProgressElement).max])).toEqual([
+    size,
+    size,
+  ]);
+  await sender.getByText(`${size.toLocaleString("zh-TW")} / ${size.toLocaleString("zh-TW")} 位元組 (100%)`).waitFor();
   const sha = (await sender.getByTestId("payload-sha256").textContent())!.trim();
   const { createHash } = await import("node:crypto");
   expect(sha).toBe(createHash("sha256").update(readFileSync(sealed)).digest("hex"));
