@@ -143,6 +143,10 @@ test("round trip: register, settings file, refused and accepted uploads, receive
     .waitFor();
   const timeline = await sender.locator(".timeline li").allTextContents();
   for (const s of ["已登錄", "已傳送", "已收件", "處理完成", "結果檔已接收"]) expect(timeline.join("\n")).toContain(s);
+  // Who did it is named, not given by an internal id: the sender registered and sent, the receiver processed.
+  expect(timeline.find((l) => l.includes("已登錄"))).toContain(M.people["soc-chen"].name);
+  expect(timeline.find((l) => l.includes("已傳送"))).toContain(M.people["soc-chen"].name);
+  expect(timeline.find((l) => l.includes("處理完成"))).toContain(M.people["tax-wang"].name);
   await sender.screenshot({ path: join(repoRoot, "test-results", "console-case-zh-TW.png"), fullPage: true });
   expect(await axeScan(sender)).toEqual([]);
   // The CLI opens what the browser downloaded.

@@ -139,14 +139,16 @@ export function CasePage(props: {
     }
   };
 
+  // Staff are named from the profile's recipients (the sender's own staff are among them); else by their id.
+  const nameOf = (staffId: string) => profile?.recipients.find((r) => r.staffId === staffId)?.name ?? staffId;
   const timeline: { at: string; what: string; who: string }[] = [
-    { at: c.createdAt, what: stateName(lang, "registered"), who: c.senderStaff },
+    { at: c.createdAt, what: stateName(lang, "registered"), who: nameOf(c.senderStaff) },
   ];
   if (c.payload)
     timeline.push({
       at: c.payload.uploadedAt,
       what: stateName(lang, "sent"),
-      who: c.payload.uploadedBy?.staffId ?? "",
+      who: nameOf(c.payload.uploadedBy?.staffId ?? ""),
     });
   for (const r of receipts) {
     timeline.push({
@@ -160,7 +162,7 @@ export function CasePage(props: {
     timeline.push({
       at: c.result.uploadedAt,
       what: stateName(lang, "processed"),
-      who: c.result.uploadedBy?.staffId ?? "",
+      who: nameOf(c.result.uploadedBy?.staffId ?? ""),
     });
   if (c.state === "cancelled")
     timeline.push({ at: c.updatedAt, what: stateName(lang, "cancelled"), who: c.senderAgency });
