@@ -94,10 +94,29 @@ test("every state change with the cookie needs the CSRF token (file downloads to
   // Refused before the body is read, on any route of any domain.
   const note = await anon().call("POST", "/v1/cases/C1/notes", { text: "x" }, { cookie });
   expect(note.status).toBe(403);
-  // A file download moves a case on: it needs the token too.
+  // A file download is recorded: it needs the token too, as the header or (a download the browser streams to
+  // disk by navigation) as the csrf query parameter; a wrong one is refused either way.
   const get = await anon().call("GET", "/v1/cases/C1/payload", undefined, { cookie });
   expect(get.status).toBe(403);
   expect(get.body.error.details).toEqual({ reason: "CSRF" });
+  const badQuery = await anon().call("GET", `/v1/cases/C1/payload?csrf=${csrf}x`, undefined, { cookie });
+  expect(badQuery.status).toBe(403);
+  expect(badQuery.body.error.details).toEqual({ reason: "CSRF" });
+  // With the right token the request passes the session check (this case does not exist: 404, not 403).
+  const goodQuery = await anon().call("GET", `/v1/cases/C1/payload?csrf=${encodeURIComponent(csrf)}`, undefined, {
+    cookie,
+  });
+  expect(goodQuery.status).toBe(404);
+  // Only downloads take it from the query: a state change elsewhere still needs the header.
+  const noteQuery = await anon().call(
+    "POST",
+    `/v1/cases/C1/notes?csrf=${encodeURIComponent(csrf)}`,
+    { text: "x" },
+    {
+      cookie,
+    },
+  );
+  expect(noteQuery.status).toBe(403);
   expect((await anon().call("GET", "/v1/console/session", undefined, { cookie })).status).toBe(200);
   const out = await anon().call("POST", "/v1/console/logout", undefined, { cookie, "x-sealpost-csrf": csrf });
   expect(out.status).toBe(204);

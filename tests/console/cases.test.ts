@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, expect, test } from "vitest";
@@ -84,6 +84,14 @@ test("round trip: register, settings file, refused and accepted uploads, receive
   await fileInput.setInputFiles(sealed);
   await sender.getByRole("button", { name: "上傳", exact: true }).click();
   await state(sender).filter({ hasText: "已傳送" }).waitFor();
+  // The progress bar followed the bytes as they left, up to the whole file.
+  const size = statSync(sealed).size;
+  const bar = sender.getByTestId("upload-progress");
+  expect(await bar.evaluate((e) => [(e as HTMLProgressElement).value, (e as HTMLProgressElement).max])).toEqual([
+    size,
+    size,
+  ]);
+  await sender.getByText(`${size.toLocaleString("zh-TW")} / ${size.toLocaleString("zh-TW")} 位元組 (100%)`).waitFor();
   const sha = (await sender.getByTestId("payload-sha256").textContent())!.trim();
   const { createHash } = await import("node:crypto");
   expect(sha).toBe(createHash("sha256").update(readFileSync(sealed)).digest("hex"));
@@ -135,6 +143,10 @@ test("round trip: register, settings file, refused and accepted uploads, receive
     .waitFor();
   const timeline = await sender.locator(".timeline li").allTextContents();
   for (const s of ["已登錄", "已傳送", "已收件", "處理完成", "結果檔已接收"]) expect(timeline.join("\n")).toContain(s);
+  // Who did it is named, not given by an internal id: the sender registered and sent, the receiver processed.
+  expect(timeline.find((l) => l.includes("已登錄"))).toContain(M.people["soc-chen"].name);
+  expect(timeline.find((l) => l.includes("已傳送"))).toContain(M.people["soc-chen"].name);
+  expect(timeline.find((l) => l.includes("處理完成"))).toContain(M.people["tax-wang"].name);
   await sender.screenshot({ path: join(repoRoot, "test-results", "console-case-zh-TW.png"), fullPage: true });
   expect(await axeScan(sender)).toEqual([]);
   // The CLI opens what the browser downloaded.

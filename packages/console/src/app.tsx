@@ -5,6 +5,7 @@ import { CategoriesPage } from "./admin-categories.js";
 import { CertificatesPage } from "./admin-certificates.js";
 import { StaffPage } from "./admin-staff.js";
 import { ConsoleApi } from "./api.js";
+import { DropsPage } from "./ops-drops.js";
 import { CasePage } from "./case.js";
 import { type Box, CaseList } from "./cases.js";
 import { initialLang, type Lang, saveLang, translator } from "./i18n.js";
@@ -24,6 +25,7 @@ type Route =
   | { page: "case"; id: string }
   | { page: "new" }
   | { page: "admin"; name: AdminPage }
+  | { page: "drops" }
   | { page: "home" };
 
 function routeOf(hash: string): Route {
@@ -32,6 +34,7 @@ function routeOf(hash: string): Route {
   const a = /^#\/admin\/(\w+)$/.exec(hash);
   if (a && (ADMIN_PAGES as readonly string[]).includes(a[1]!)) return { page: "admin", name: a[1] as AdminPage };
   if (hash === "#/new") return { page: "new" };
+  if (hash === "#/ops/drops") return { page: "drops" };
   if (hash === "#/inbox") return { page: "cases", box: "inbox" };
   if (hash === "#/outbox") return { page: "cases", box: "outbox" };
   if (hash === "#/cases") return { page: "cases", box: "all" };
@@ -40,7 +43,11 @@ function routeOf(hash: string): Route {
 
 /** The first page of a role. */
 const homeOf = (role: ActorDto["role"]): Route =>
-  role === "admin" ? { page: "admin", name: "agencies" } : { page: "cases", box: "inbox" };
+  role === "admin"
+    ? { page: "admin", name: "agencies" }
+    : role === "ops"
+      ? { page: "drops" }
+      : { page: "cases", box: "inbox" };
 
 export function App() {
   const [api] = useState(() => new ConsoleApi());
@@ -125,6 +132,11 @@ export function App() {
                   {t(p)}
                 </a>
               ))}
+            {actor.role === "ops" && (
+              <a href="#/ops/drops" aria-current={here.page === "drops" ? "page" : undefined}>
+                {t("drops")}
+              </a>
+            )}
           </nav>
         )}
         <div class="tools">
@@ -176,6 +188,7 @@ export function App() {
             <CertificatesPage api={api} t={t} lang={lang} onError={onError} />
           )}
           {here.page === "admin" && here.name === "categories" && <CategoriesPage api={api} t={t} onError={onError} />}
+          {here.page === "drops" && <DropsPage api={api} t={t} lang={lang} onError={onError} />}
         </main>
       )}
     </>

@@ -2,8 +2,9 @@ import type { ActorDto, CaseDto, NoteDto, ReceiptDto, TransferProfile } from "@s
 import { useEffect, useState } from "preact/hooks";
 import type { ConsoleApi } from "./api.js";
 import { Command } from "./copy.js";
-import { saveBlob } from "./download.js";
+import { saveBlob, saveUrl } from "./download.js";
 import { type Lang, stateName, type T } from "./i18n.js";
+import { uploadSealed } from "./upload.js";
 
 type Kind = "payload" | "result";
 
@@ -51,6 +52,7 @@ export function CasePage(props: {
   const [note, setNote] = useState("");
   const [reason, setReason] = useState("");
   const [busy, setBusy] = useState(false);
+  const [sent, setSent] = useState<{ bytes: number; total: number } | undefined>();
 
   useEffect(() => {
     let stale = false;
@@ -92,15 +94,12 @@ export function CasePage(props: {
   const receiver = actor.agency === c.receivingAgency;
   const fmt = (iso: string) => new Date(iso).toLocaleString(lang);
 
-  const download = async (kind: Kind) => {
-    try {
-      const d = await api.client.download(kind, id);
-      const blob = await new Response(d.body).blob();
-      saveBlob(blob, `${id}.${kind}.p7m`);
-      setStatus(t(kind === "payload" ? "downloadedPayload" : "downloadedResult"));
-    } catch (e) {
-      props.onError(e);
-    }
+  // The browser streams the sealed file to disk (a download link with the session's CSRF token in the query, which
+  // the server accepts on downloads only); nothing of it is held in the page.
+  const download = (kind: Kind) => {
+    const q = api.csrf ? `?csrf=${encodeURIComponent(api.csrf)}` : "";
+    saveUrl(`/v1/cases/${encodeURIComponent(id)}/${kind}${q}`, `${id}.${kind}.p7m`);
+    setStatus(t(kind === "payload" ? "downloadedPayload" : "downloadedResult"));
   };
   const upload = async (e: Event) => {
     e.preventDefault();
@@ -108,9 +107,10 @@ export function CasePage(props: {
     const kind: Kind = sender ? "payload" : "result";
     setBusy(true);
     setStatus(t("uploading"));
+    setSent({ bytes: 0, total: file.size });
     try {
-      await api.client.upload(kind, id, file);
-      setStatus(t("uploaded"));
+      await uploadSealed(kind, id, file, api.csrf, (bytes, total) => setSent({ bytes, total }));
+      setStatus(`${t("uploaded")} ${file.size.toLocaleString(lang)} ${t("bytes")}`);
       setRound((r) => r + 1);
     } catch (err) {
       setStatus(uploadRefusal(t, err));
@@ -139,14 +139,16 @@ export function CasePage(props: {
     }
   };
 
+  // Staff are named from the profile's recipients (the sender's own staff are among them); else by their id.
+  const nameOf = (staffId: string) => profile?.recipients.find((r) => r.staffId === staffId)?.name ?? staffId;
   const timeline: { at: string; what: string; who: string }[] = [
-    { at: c.createdAt, what: stateName(lang, "registered"), who: c.senderStaff },
+    { at: c.createdAt, what: stateName(lang, "registered"), who: nameOf(c.senderStaff) },
   ];
   if (c.payload)
     timeline.push({
       at: c.payload.uploadedAt,
       what: stateName(lang, "sent"),
-      who: c.payload.uploadedBy?.staffId ?? "",
+      who: nameOf(c.payload.uploadedBy?.staffId ?? ""),
     });
   for (const r of receipts) {
     timeline.push({
@@ -160,7 +162,7 @@ export function CasePage(props: {
     timeline.push({
       at: c.result.uploadedAt,
       what: stateName(lang, "processed"),
-      who: c.result.uploadedBy?.staffId ?? "",
+      who: nameOf(c.result.uploadedBy?.staffId ?? ""),
     });
   if (c.state === "cancelled")
     timeline.push({ at: c.updatedAt, what: stateName(lang, "cancelled"), who: c.senderAgency });
@@ -183,6 +185,20 @@ export function CasePage(props: {
       {status && (
         <p role="status" class="status">
           {status}
+        </p>
+      )}
+      {sent && (
+        <p class="progress">
+          <progress
+            aria-label={t("uploadProgress")}
+            max={sent.total}
+            value={sent.bytes}
+            data-testid="upload-progress"
+          />{" "}
+          <span aria-live="polite">
+            {sent.bytes.toLocaleString(lang)} / {sent.total.toLocaleString(lang)} {t("bytes")}
+            {sent.total > 0 ? ` (${Math.floor((sent.bytes * 100) / sent.total)}%)` : ""}
+          </span>
         </p>
       )}
       <dl class="details">
@@ -330,7 +346,6 @@ export function CasePage(props: {
             <button type="submit" disabled={!file || busy}>
               {t("uploadButton")}
             </button>
-            {busy && <progress aria-label={t("uploading")} />}
           </form>
         </section>
       )}

@@ -32,8 +32,21 @@ export function sourceOf(request: FastifyRequest): string {
  * header is never sent by a browser on its own, so it needs none. A source address outside the agency's
  * allow-list gets 403 SOURCE_NOT_ALLOWED.
  */
-/** File downloads: GETs that move a case on (已收件, 結果檔已接收), so a cookie session needs its CSRF token there too. */
+/**
+ * File downloads: recorded GETs, so a cookie session needs its CSRF token there too. The console saves a file by
+ * navigating to it (the browser streams it to disk), which cannot send a header: there the token may come as the
+ * query parameter `csrf` instead.
+ */
 const DOWNLOAD = /^\/v1\/cases\/[^/?]+\/(?:payload|result)(?:\?|$)/;
+
+/** The CSRF token of a request: the X-Sealpost-Csrf header, or on a file download the `csrf` query parameter. */
+function csrfOf(request: FastifyRequest, download: boolean): string | undefined {
+  const h = request.headers["x-sealpost-csrf"];
+  if (typeof h === "string") return h;
+  if (!download) return undefined;
+  const q = request.url.indexOf("?");
+  return q < 0 ? undefined : (new URLSearchParams(request.url.slice(q + 1)).get("csrf") ?? undefined);
+}
 
 export function requireAuth(app: FastifyInstance, tokens: TokenResolver): void {
   app.addHook("onRequest", async (request: FastifyRequest) => {
@@ -42,12 +55,12 @@ export function requireAuth(app: FastifyInstance, tokens: TokenResolver): void {
     let token = m?.[1];
     if (token === undefined && h === undefined && tokens.sessions) {
       const cookie = sessionCookieOf(request);
-      const csrf = request.headers["x-sealpost-csrf"];
+      const download = DOWNLOAD.test(request.url);
       const live =
         cookie !== undefined &&
         (await tokens.sessions.checkSession(cookie, {
-          stateChanging: !["GET", "HEAD", "OPTIONS"].includes(request.method) || DOWNLOAD.test(request.url),
-          csrf: typeof csrf === "string" ? csrf : undefined,
+          stateChanging: !["GET", "HEAD", "OPTIONS"].includes(request.method) || download,
+          csrf: csrfOf(request, download),
         }));
       if (live) token = cookie;
     }
