@@ -152,7 +152,8 @@ async function initFresh(
   } finally {
     await db.close();
   }
-  const ctx = await createContext(data, { log: o.log, sweep: false });
+  // init prints its own summary: routine notices of the context (such as the CRLs it read) stay out of it.
+  const ctx = await createContext(data, { log: { ...o.log, info() {} }, sweep: false });
   try {
     const pem = await readFile(o.adminCert, "utf8");
     const agency = o.adminAgency ?? "SEALPOST";
