@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CompiledQuery } from "kysely";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { recipientViews } from "../../cli/src/remote/recipient-names.js";
 import { M, pki, registerFixtureRegistry, sealpostAs, startRelay, type TestRelay } from "../helpers/relay.js";
 
 /**
@@ -253,4 +254,13 @@ describe("recipient names come from the certificates", () => {
       await setRegistryName(chen.email, chen.name);
     }
   });
+});
+
+test("a profile entry whose certificate cannot be read is named by nobody, with a warning (no crash)", () => {
+  const certificate = { pem: "-----BEGIN CERTIFICATE-----\nMAMCAQA=\n-----END CERTIFICATE-----\n" };
+  const [v] = recipientViews([
+    { staffId: "x", name: "王建民", email: wang.email, agency: "KHH-TAX", certificate } as never,
+  ]);
+  expect(v).toMatchObject({ name: "", certificateName: "", registryName: "王建民" });
+  expect(v!.warning).toContain("the certificate cannot be read");
 });
