@@ -118,6 +118,9 @@ export function createAuthService(deps: AuthDeps): AuthService {
     if (!origins.includes(st.origin)) {
       throw loginFailed(
         `The login was signed for ${JSON.stringify(String(st.origin).slice(0, 200))}, not for this server.`,
+        config.publicUrl
+          ? `Log in with --server ${new URL(config.publicUrl).origin}; never at an address someone sent you.`
+          : "This server has no public URL: log in through its loopback address (e.g. http://127.0.0.1:PORT).",
       );
     }
     const t = Date.parse(st.time);
