@@ -51,7 +51,7 @@ const say = (text) => process.stdout.write(`${text}\n`);
 const title = (text) => say(`\n\x1b[1m== ${++step}. ${text}\x1b[0m`);
 
 /** Runs a program to completion; prints its output indented; throws on a non-zero exit. */
-async function run(bin, args, { env = {}, show = true, label } = {}) {
+async function run(bin, args, { env = {}, show = true, label, expectExit = 0 } = {}) {
   if (show) say(`$ ${label ?? (bin === CLI_BIN ? "sealpost" : "sealpost-server")} ${args.join(" ")}`);
   const child = spawn(process.execPath, [bin, ...args], {
     env: { ...process.env, ...env },
@@ -68,11 +68,12 @@ async function run(bin, args, { env = {}, show = true, label } = {}) {
   const [code] = await once(child, "close");
   const indent = (t) => t.trimEnd().replace(/^/gm, "    ");
   if (show && out.trim()) say(indent(out));
-  if (code !== 0) {
+  if (code !== expectExit) {
     if (err.trim()) say(indent(err));
     throw new Error(`${args[0]} exited with ${code}`);
   }
   if (show && err.trim()) say(indent(err));
+  if (expectExit !== 0) say(`    (exit ${code}, as expected)`);
   return out;
 }
 
@@ -221,6 +222,12 @@ async function main() {
     }
   }
   say("    (… the other staff members and certificates likewise)");
+  title("the relay refuses another person's certificate registered under a staff member");
+  await sealpost(
+    "ops-wu",
+    ["admin", "cert", "add", pki(manifest.people["tax-lee"].encrypt.cert), "--user", manifest.people["tax-wang"].email],
+    { expectExit: 8 },
+  );
   await sealpost("ops-wu", [
     "admin",
     "category",

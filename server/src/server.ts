@@ -10,9 +10,9 @@ import type { Logger } from "./log.js";
 import { type RunningJobs, startJobs } from "./jobs/index.js";
 import { createServices, type Services } from "./services.js";
 
-/** A running server. `close()` stops the listener, background workers, and closes the database. */
 export { isLoopback, parseListen };
 
+/** A running server. `close()` stops the listener, background workers, and closes the database. */
 export interface RunningServer {
   app: FastifyInstance;
   ctx: ServerContext;

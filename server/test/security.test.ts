@@ -63,6 +63,7 @@ describe("login origin", () => {
       const relayed = await loginWithHost("tax-lee", "http://evil.example", "evil.example");
       expect(relayed.status).toBe(401);
       expect(relayed.body.error?.code).toBe("LOGIN_FAILED");
+      expect((relayed.body.error as { hint?: string }).hint).toContain(`--server ${publicUrl}`);
       // The public URL's origin is accepted whatever the Host header says.
       const ok = await loginWithHost("tax-lee", publicUrl, "127.0.0.1");
       expect(ok.status).toBe(200);
@@ -129,6 +130,7 @@ describe("login origin", () => {
     expect(r.status).toBe(401);
     expect(JSON.parse(r.text).error.code).toBe("LOGIN_FAILED");
     expect(JSON.parse(r.text).error.message).toContain(lookAlike);
+    expect(JSON.parse(r.text).error.hint).toContain("loopback address");
     const last = (await rawGet(
       server.ctx.db,
       "SELECT detail FROM audit_log WHERE action = 'auth.login_failed' ORDER BY seq DESC LIMIT 1",

@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CompiledQuery } from "kysely";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { recipientViews } from "../../cli/src/remote/recipient-names.js";
 import { M, pki, registerFixtureRegistry, sealpostAs, startRelay, type TestRelay } from "../helpers/relay.js";
 
 /**
@@ -133,6 +134,39 @@ describe("admin cert add", () => {
   });
 });
 
+describe("admin agency edit", () => {
+  test("subject rules are replaced, shown, enforced on cert add, and removed with --no-subject", async () => {
+    const nothing = await sealpostAs(relay, "ops-wu", ["admin", "agency", "edit", "KHH-SOC"]);
+    expect(nothing.code).toBe(2);
+    expect(nothing.stderr).toContain("Nothing to change");
+    const set = await ok("ops-wu", ["admin", "agency", "edit", "KHH-SOC", "--subject", "O=臺南市政府社會局"]);
+    expect(set.stdout).toContain(
+      "agency KHH-SOC 高雄市政府社會局 <sealpost@soc.khh.example> updated  subject O=臺南市政府社會局",
+    );
+    // soc-chen's own certificate no longer carries the agency's subject attributes.
+    const r = await sealpostAs(relay, "ops-wu", ["admin", "cert", "add", pki(chen.encrypt.cert), "--user", chen.email]);
+    expect(r.code).toBe(8);
+    expect(r.stderr).toContain("[CERT_NOT_PERSON]");
+    expect(r.stderr).toContain("lacks the agency's O=臺南市政府社會局");
+    const none = await ok("ops-wu", ["--json", "admin", "agency", "edit", "KHH-SOC", "--no-subject"]);
+    expect(JSON.parse(none.stdout).agency.subjectRules).toEqual([]);
+    const back = await ok("ops-wu", [
+      "--json",
+      "admin",
+      "agency",
+      "edit",
+      "KHH-SOC",
+      "--subject",
+      "O=高雄市政府社會局",
+      "--subject",
+      "OU=KHH-SOC",
+    ]);
+    expect(JSON.parse(back.stdout).agency.subjectRules).toEqual(["O=高雄市政府社會局", "OU=KHH-SOC"]);
+    const list = await ok("ops-wu", ["admin", "agency", "list"]);
+    expect(list.stdout).toContain("subject O=高雄市政府社會局, OU=KHH-SOC");
+  });
+});
+
 describe("recipient names come from the certificates", () => {
   test("send and case show: the certificate's name with the registry's beside it, and a warning", async () => {
     // A relay whose database names tax-wang otherwise (with a terminal escape sequence in the name).
@@ -253,4 +287,13 @@ describe("recipient names come from the certificates", () => {
       await setRegistryName(chen.email, chen.name);
     }
   });
+});
+
+test("a profile entry whose certificate cannot be read is named by nobody, with a warning (no crash)", () => {
+  const certificate = { pem: "-----BEGIN CERTIFICATE-----\nMAMCAQA=\n-----END CERTIFICATE-----\n" };
+  const [v] = recipientViews([
+    { staffId: "x", name: "王建民", email: wang.email, agency: "KHH-TAX", certificate } as never,
+  ]);
+  expect(v).toMatchObject({ name: "", certificateName: "", registryName: "王建民" });
+  expect(v!.warning).toContain("the certificate cannot be read");
 });

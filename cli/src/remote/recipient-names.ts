@@ -1,4 +1,5 @@
 import {
+  type CertIdentity,
   type CertInfo,
   certificateIdentity,
   PkiError,
@@ -32,12 +33,13 @@ export interface RecipientView {
   warning: string | null;
 }
 
-function parsedOf(r: ProfileRecipient): { cert?: CertInfo; error?: string } {
+/** The certificate of a profile entry and what it states, or why it cannot be read (hostile input is expected). */
+function parsedOf(r: ProfileRecipient): { cert?: CertInfo; id?: CertIdentity; error?: string } {
   try {
     const [cert] = parseCertificates(r.certificate.pem);
-    return cert ? { cert } : { error: "no certificate in the server's answer" };
+    return cert ? { cert, id: certificateIdentity(cert) } : { error: "no certificate in the server's answer" };
   } catch (e) {
-    return { error: e instanceof PkiError ? e.message : String(e) };
+    return { error: e instanceof PkiError ? e.message : "the certificate is malformed" };
   }
 }
 
@@ -45,8 +47,8 @@ function parsedOf(r: ProfileRecipient): { cert?: CertInfo; error?: string } {
 export function recipientViews(recipients: readonly ProfileRecipient[]): RecipientView[] {
   return recipients.map((r) => {
     const base = { staffId: r.staffId, email: r.email, agency: r.agency, registryName: r.name };
-    const { cert, error } = parsedOf(r);
-    if (!cert) {
+    const { cert, id, error } = parsedOf(r);
+    if (!cert || !id) {
       return {
         ...base,
         name: "",
@@ -56,7 +58,6 @@ export function recipientViews(recipients: readonly ProfileRecipient[]): Recipie
         warning: `recipient ${r.email}: the certificate cannot be read (${error}); the registry names ${r.name}`,
       };
     }
-    const id = certificateIdentity(cert);
     const problems = personBindingProblems(id, { name: r.name, email: r.email }).filter((p) => p.check !== "agency");
     return {
       ...base,

@@ -6,15 +6,15 @@ import { looksLikePem } from "./cert.js";
  * refuse them before anything leaves the machine.
  */
 
-const PEM_SECRET_RE = /-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY|PKCS12|PFX)-----/;
+const PEM_SECRET_RE = /-----BEGIN ((?:[A-Z0-9]+ )*(?:PRIVATE KEY|PKCS12|PFX)(?: [A-Z0-9]+)*)-----/;
 
 /** Bounds of the DER sniffing: a keystore is small; real ones have a few hundred elements. */
 const SNIFF_LIMITS = { maxBytes: 1024 * 1024, maxNodes: 100_000 };
 
 /**
  * What kind of private key material `bytes` hold, or undefined when none was recognised:
- * - PEM text with any "... PRIVATE KEY" block (PKCS#8, encrypted PKCS#8, PKCS#1 RSA, SEC1 EC, DSA, OpenSSH) or a
- *   PKCS12/PFX block: `PEM "<label>" block`;
+ * - PEM text with any "... PRIVATE KEY ..." block (PKCS#8, encrypted PKCS#8, PKCS#1 RSA, SEC1 EC, DSA, OpenSSH,
+ *   OpenPGP) or a PKCS12/PFX block: `PEM "<label>" block`;
  * - DER PKCS#12 (PFX: SEQUENCE { INTEGER 3, ContentInfo, ... }): `PKCS#12 keystore`;
  * - DER PKCS#8, PKCS#1 or SEC1 private keys (a SEQUENCE that starts with a version INTEGER) and encrypted PKCS#8
  *   (SEQUENCE { AlgorithmIdentifier, OCTET STRING }): `DER private key`.

@@ -131,6 +131,11 @@ describe("privateKeyMaterialIn", () => {
       bytes: () => Buffer.concat([file(lin.sign.cert), file(lin.sign.key)]),
       want: 'PEM "PRIVATE KEY" block',
     },
+    {
+      name: "OpenPGP private key block",
+      bytes: () => Buffer.from("-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nxcA\n-----END PGP PRIVATE KEY BLOCK-----\n"),
+      want: 'PEM "PGP PRIVATE KEY BLOCK" block',
+    },
     { name: "not DER at all", bytes: () => Buffer.from("hello"), want: undefined },
   ];
   test.each(CASES.map((c) => [c.name, c] as const))("%s", (_n, c) => {

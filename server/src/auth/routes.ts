@@ -27,7 +27,7 @@ export async function authRoutes(app: FastifyInstance, opts: AuthRoutesOptions):
     auth.createChallenge((request.body ?? {}) as ChallengeRequest),
   );
   app.post("/v1/auth/login", { onRequest: limited }, async (request) =>
-    auth.login(request.body as LoginRequest, sourceOf(request)),
+    auth.login(request.body as LoginRequest, sourceOf(request), request.socket?.localPort),
   );
   await app.register(async (scope) => {
     requireAuth(scope, auth);

@@ -51,9 +51,10 @@ export interface AuthService extends TokenResolver {
   /**
    * The login statement must name the configured public URL's origin or, only when none is configured (a server
    * that listens on loopback only), http or https on a loopback name (127.0.0.1, localhost, [::1], the listen host)
-   * with the port of `config.listen`. The request's Host header plays no part.
+   * with the local port of the connection the request came in on (`localPort`; without a socket, the port of
+   * `config.listen`). The request's Host header plays no part.
    */
-  login(req: LoginRequest, source: string): Promise<LoginResponse>;
+  login(req: LoginRequest, source: string, localPort?: number): Promise<LoginResponse>;
   logout(actor: Actor, token: string): Promise<void>;
   /**
    * Takes one request from `source`'s allowance for the unauthenticated auth endpoints (token bucket, config
@@ -84,11 +85,13 @@ export function createAuthService(deps: AuthDeps): AuthService {
    * The origins a login statement may name. With `publicUrl` configured: that origin only. The Host header is
    * chosen by whoever sends the request, so a relaying phishing server could post a statement signed for its own
    * origin with its own name as Host: it is never consulted. Without `publicUrl` (startServer then listens on
-   * loopback only) the loopback origins of the listening port.
+   * loopback only) the loopback origins of the port the request arrived on.
    */
-  const loginOrigins = (): string[] => {
+  const loginOrigins = (localPort: number | undefined): string[] => {
     if (config.publicUrl) return [new URL(config.publicUrl).origin];
-    const { host, port } = parseListen(config.listen);
+    const listen = parseListen(config.listen);
+    const host = listen.host;
+    const port = localPort ?? listen.port;
     const names = new Set(["127.0.0.1", "localhost", "[::1]", isIP(host) === 6 ? `[${host}]` : host]);
     const out: string[] = [];
     for (const name of names) {
@@ -115,6 +118,9 @@ export function createAuthService(deps: AuthDeps): AuthService {
     if (!origins.includes(st.origin)) {
       throw loginFailed(
         `The login was signed for ${JSON.stringify(String(st.origin).slice(0, 200))}, not for this server.`,
+        config.publicUrl
+          ? `Log in with --server ${new URL(config.publicUrl).origin}; never at an address someone sent you.`
+          : "This server has no public URL: log in through its loopback address (e.g. http://127.0.0.1:PORT).",
       );
     }
     const t = Date.parse(st.time);
@@ -203,9 +209,9 @@ export function createAuthService(deps: AuthDeps): AuthService {
       return { challengeId: id, challenge, expiresAt };
     },
 
-    async login(req, source) {
+    async login(req, source, localPort) {
       try {
-        return await loginUnaudited(req, loginOrigins(), source);
+        return await loginUnaudited(req, loginOrigins(localPort), source);
       } catch (e) {
         // Failed logins are recorded (who was claimed, from where, why); the signature itself is not.
         if (e instanceof ServerError && ["LOGIN_FAILED", "CERT_REJECTED", "SOURCE_NOT_ALLOWED"].includes(e.code)) {
