@@ -203,8 +203,13 @@ export class RosterGuard {
     for (const a of agencies) if (recipients.some((r) => r.agency === a)) used.set(a, await this.roster(a));
     const offending: { name: string; email: string; agency: string; sha256: string; why: string }[] = [];
     for (const r of recipients) {
+      // The hash is computed here from the certificate sealed to, never taken from the relay's record.
       const [cert] = parseCertificates(r.certificate.pem);
-      const sha256 = cert?.sha256 ?? r.certificate.sha256;
+      const sha256 = cert?.sha256 ?? "";
+      if (!cert) {
+        offending.push({ name: r.name, email: r.email, agency: r.agency, sha256, why: "no certificate" });
+        continue;
+      }
       if (!agencies.includes(r.agency)) {
         offending.push({
           name: r.name,
