@@ -421,6 +421,7 @@ export function registerCaseCommands(program: Command): void {
           rt.out.result("send", {
             case: c,
             recipients: profile.recipients.map((r) => ({ name: r.name, email: r.email, agency: r.agency })),
+            rosters: guard.summary(),
           });
         },
       ),
@@ -540,7 +541,7 @@ export function registerCaseCommands(program: Command): void {
         { guard, agencies: [profile.case.senderAgency] },
       );
       rt.out.line(`result uploaded for case ${id}: ${stateLabel(c.state)}, sha256 ${c.result?.sha256}`);
-      rt.out.result("reply", { case: c });
+      rt.out.result("reply", { case: c, rosters: guard.summary() });
     }),
   );
 

@@ -243,6 +243,16 @@ export class RosterGuard {
     return used;
   }
 
+  /** The rosters this guard fetched, for --json results: null for an agency that publishes none. */
+  summary(): { agency: string; version: number | null; officerSha256: string | null; pinnedNow: boolean }[] {
+    return [...this.cache].map(([agency, v]) => ({
+      agency,
+      version: v?.content.version ?? null,
+      officerSha256: v?.signer.sha256 ?? null,
+      pinnedNow: v?.firstUse ?? false,
+    }));
+  }
+
   /** One report line per roster used (agency, version, officer), each roster once per guard. */
   describe(used: Map<string, VerifiedRoster | undefined>): string[] {
     const fresh = [...used].filter(([agency]) => !this.described.has(agency));
