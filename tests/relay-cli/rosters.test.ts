@@ -103,6 +103,12 @@ describe("agency-signed rosters", () => {
     const r = await send();
     expect(r.code, r.stderr).toBe(0);
     expect(sentTo(r.stdout)).toEqual(emails("soc-chen", "tax-wang", "tax-lee", "tax-chang"));
+    expect(JSON.parse(r.stdout).rosters).toContainEqual({
+      agency: TAX,
+      version: 1,
+      officerSha256: lee,
+      pinnedNow: false,
+    });
   });
 
   test("a registry change stays pending roster signature; the relay does not seal to it until an officer signs", async () => {

@@ -469,7 +469,7 @@ export function registerCaseCommands(program: Command): void {
           rt.out.line(
             `sent case ${c.id}: ${stateLabel(c.state)}, ${formatBytes(c.payload?.size ?? 0)} sealed, sha256 ${c.payload?.sha256}`,
           );
-          rt.out.result("send", { case: c, recipients });
+          rt.out.result("send", { case: c, recipients, rosters: guard.summary() });
         },
       ),
     );
@@ -595,7 +595,7 @@ export function registerCaseCommands(program: Command): void {
         { guard, agencies: [profile.case.senderAgency] },
       );
       rt.out.line(`result uploaded for case ${id}: ${stateLabel(c.state)}, sha256 ${c.result?.sha256}`);
-      rt.out.result("reply", { case: c, recipients });
+      rt.out.result("reply", { case: c, recipients, rosters: guard.summary() });
     }),
   );
 

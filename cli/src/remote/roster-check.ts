@@ -203,8 +203,13 @@ export class RosterGuard {
     for (const a of agencies) if (recipients.some((r) => r.agency === a)) used.set(a, await this.roster(a));
     const offending: { name: string; email: string; agency: string; sha256: string; why: string }[] = [];
     for (const r of recipients) {
+      // The hash is computed here from the certificate sealed to, never taken from the relay's record.
       const [cert] = parseCertificates(r.certificate.pem);
-      const sha256 = cert?.sha256 ?? r.certificate.sha256;
+      const sha256 = cert?.sha256 ?? "";
+      if (!cert) {
+        offending.push({ name: r.name, email: r.email, agency: r.agency, sha256, why: "no certificate" });
+        continue;
+      }
       if (!agencies.includes(r.agency)) {
         offending.push({
           name: r.name,
@@ -236,6 +241,16 @@ export class RosterGuard {
       );
     }
     return used;
+  }
+
+  /** The rosters this guard fetched, for --json results: null for an agency that publishes none. */
+  summary(): { agency: string; version: number | null; officerSha256: string | null; pinnedNow: boolean }[] {
+    return [...this.cache].map(([agency, v]) => ({
+      agency,
+      version: v?.content.version ?? null,
+      officerSha256: v?.signer.sha256 ?? null,
+      pinnedNow: v?.firstUse ?? false,
+    }));
   }
 
   /** One report line per roster used (agency, version, officer), each roster once per guard. */
