@@ -127,8 +127,9 @@ export class AuditRepository {
         .values(added.slice(i, i + 200))
         .execute();
     }
-    if (this.key && size > 0 && !(await this.headAt(size))) {
+    if (this.key && size > 0) {
       const head = signTreeHead(size, tree.root(), this.key.privateKey, now);
+      // A head already signed for this size (catchUp on a signed log) is kept.
       await this.s.q
         .insertInto("audit_heads")
         .values({
@@ -138,6 +139,7 @@ export class AuditRepository {
           key_fingerprint: this.key.fingerprint,
           signature: head.signature,
         })
+        .onConflict((oc) => oc.column("tree_size").doNothing())
         .execute();
     }
   }
