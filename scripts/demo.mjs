@@ -315,6 +315,8 @@ async function main() {
   }
   await sealpost("soc-chen", ["receipt", caseId]);
   await sealpost("soc-chen", ["cases", "--outbox"]);
+  title("the sender's CLI checks the relay's signed tree head and the inclusion of its case's audit entries");
+  await sealpost("soc-chen", ["audit", "check"]);
 
   title("server status and shutdown");
   await run(SERVER_BIN, ["status", "--data", data]);
@@ -322,14 +324,17 @@ async function main() {
   await once(server, "exit");
   children.delete(server);
 
-  title("audit trail: verify the hash chain");
+  title("audit trail: verify the hash chain, the Merkle tree and the signed tree heads; export and check it offline");
   await run(SERVER_BIN, ["audit", "verify", "--data", data]);
   const exported = join(work, "audit.jsonl");
   await run(SERVER_BIN, ["audit", "export", "--data", data, "-o", exported]);
+  await sealpost("soc-chen", ["audit", "verify-export", exported]);
   const lines = readFileSync(exported, "utf8")
     .trim()
     .split("\n")
-    .map((l) => JSON.parse(l));
+    .map((l) => JSON.parse(l))
+    .filter((l) => l.entry)
+    .map((l) => l.entry);
   for (const e of lines.filter((e) => e.caseId === caseId)) {
     say(
       `    #${String(e.seq).padStart(3)} ${e.time} ${e.action.padEnd(22)} ${e.agency ?? ""} ${e.fileSha256.join(",").slice(0, 16)}`,

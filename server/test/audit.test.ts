@@ -256,6 +256,37 @@ test("one row edited directly in the database: verify names that entry and exits
   expect(r.stderr).toContain("4 entries before it verify");
 });
 
+test("a data folder from before audit keys: audit key create makes the key, adds the tree and signs its head", async () => {
+  const old = await freshDataDir();
+  try {
+    // What such a folder looks like: no key file, no tree, no heads.
+    rmSync(join(old.dir, "audit-key.pem"));
+    const db = await openDb(old.dir, loadConfig(old.dir).database);
+    try {
+      for (const t of ["audit_nodes", "audit_heads"]) {
+        await rawRun(
+          db,
+          db.dialect === "postgres" ? `DROP TRIGGER ${t}_no_delete ON ${t}` : `DROP TRIGGER ${t}_no_delete`,
+        );
+        await rawRun(db, `DELETE FROM ${t}`);
+      }
+    } finally {
+      await db.close();
+    }
+    expect(cli("audit", "key", "show", "--data", old.dir).status).toBe(2);
+    const made = cli("audit", "key", "create", "--data", old.dir);
+    expect(made.status, made.stderr).toBe(0);
+    const fp = /fingerprint: ([0-9a-f]{64})/.exec(made.stdout)![1]!;
+    expect(made.stdout).toContain("-----BEGIN PUBLIC KEY-----");
+    expect(made.stdout).toMatch(/signed the log's tree head: \d+ entries, root [0-9a-f]{64}/);
+    const ok = cli("audit", "verify", "--data", old.dir);
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stdout).toContain(`signed tree heads intact: 1 heads, each signed by the audit key ${fp}`);
+  } finally {
+    await old.cleanup();
+  }
+});
+
 describe.each(DIALECTS)("verifyAudit (%s)", (dialect) => {
   const keyDir = mkdtempSync(join(tmpdir(), "sealpost-auditkey-"));
   const auditKey = createAuditKey(keyDir);

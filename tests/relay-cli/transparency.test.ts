@@ -131,9 +131,13 @@ describe("a relay whose log is rewritten", () => {
     expect(receipt!.treeHead!.treeSize).toBe(receipt!.auditSeq);
     const auditKey = createPublicKey((await soc.getAuditKey()).publicKeyPem);
     expect(verifyTreeHead(receipt!.treeHead!, auditKey)).toBe(true);
+    const shown = await run(relay, "soc-chen", ["receipt", id]);
+    expect(shown.stdout).toContain(
+      `audit entry ${receipt!.auditSeq} in the signed tree head of ${receipt!.treeHead!.treeSize} entries`,
+    );
     const r = await run(relay, "soc-chen", ["audit", "check"]);
     expect(r.stdout).toMatch(/tree head verified: size \d+, root [0-9a-f]{64}/);
-    expect(r.stdout).toMatch(/inclusion proofs verified: [3-9]\d* entries of 1 cases/);
+    expect(r.stdout).toMatch(/inclusion proofs verified: [3-9]\d* entries of 1 case$/m);
     const j = JSON.parse((await run(relay, "soc-chen", ["--json", "audit", "check"])).stdout);
     expect(j).toMatchObject({ fingerprint, cases: 1 });
   });

@@ -101,7 +101,7 @@ export function registerAuditCommands(program: Command): void {
             }
             cases++;
           }
-          rt.out.line(`inclusion proofs verified: ${entries} entries of ${cases} cases`);
+          rt.out.line(`inclusion proofs verified: ${entries} entries of ${cases} case${cases === 1 ? "" : "s"}`);
         } else {
           rt.out.line(`no cases checked: your role is ${session.staff.role}; inclusion proofs are checked for staff`);
         }

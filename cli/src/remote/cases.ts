@@ -640,10 +640,13 @@ export function registerCaseCommands(program: Command): void {
       const expected = { caseId: c.id, sha256: { payload: c.payload?.sha256, result: c.result?.sha256 } };
       const checked = [];
       for (const r of list) checked.push(await checkReceipt(r, expected, trust));
+      // The signed tree head each receipt embeds: signed by the pinned audit key and consistent with the kept head
+      // (exit 6 otherwise), so the receipt's audit entry is part of the log every client sees.
+      for (const r of list) if (r.treeHead) await client.treeHeads.verifyHead(r.treeHead);
       for (const r of checked) {
         rt.out.line(
           oneLine(
-            `#${r.id} ${r.statement.kind} receipt by ${r.signer} at ${r.statement.time}: sha256 ${r.statement.sha256} (${r.signatureValid ? "signature valid" : `INVALID: ${r.problem}`})`,
+            `#${r.id} ${r.statement.kind} receipt by ${r.signer} at ${r.statement.time}: sha256 ${r.statement.sha256} (${r.signatureValid ? "signature valid" : `INVALID: ${r.problem}`})${r.treeHead ? `; audit entry ${r.auditSeq} in the signed tree head of ${r.treeHead.treeSize} entries` : ""}`,
           ),
         );
       }

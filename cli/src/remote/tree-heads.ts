@@ -122,6 +122,8 @@ export class TreeHeadGuard {
   /** Checks the head a response carries; responses are checked one at a time, in order. */
   check(response: Response): Promise<void> {
     const value = response.headers.get(TREE_HEAD_HEADER);
+    // A gateway's error page (502, 504 ...) never carries a head: it is reported as the failure it is.
+    if (value === null && response.status >= 500) return Promise.resolve();
     const run = this.#queue.then(() => this.#check(value));
     this.#queue = run.catch(() => {});
     return run;

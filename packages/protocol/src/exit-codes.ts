@@ -30,7 +30,7 @@ export const EXIT_CODE_DESCRIPTIONS: Readonly<Record<ExitCode, string>> = {
   3: "I/O error (input missing or unreadable, output exists without --force, disk full, permission)",
   4: "not a recipient (none of your keys can open this file)",
   5: "bad PIN, or the keystore cannot be opened",
-  6: "integrity failure: tampered, truncated or malformed file",
+  6: "integrity failure: tampered, truncated or malformed file; a relay audit log that shrank, forked or is signed by an unpinned key",
   7: "bad signature, or unsigned content refused",
   8: "certificate not acceptable: untrusted, expired, not yet valid, revoked, on hold, wrong key usage, revocation unknown",
   9: "unsupported or too-weak algorithm or key (SHA-1, RSA < 2048, DES ...)",

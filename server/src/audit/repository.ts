@@ -7,7 +7,6 @@ import {
   type PerfectNode,
   type SignedTreeHead,
   signTreeHead,
-  foldRange,
 } from "@sealpost/protocol/transparency";
 import type { SqlContext } from "../db/sql.js";
 import { ServerError } from "../errors.js";
@@ -128,8 +127,9 @@ export class AuditRepository {
         .values(added.slice(i, i + 200))
         .execute();
     }
-    if (this.key && size > 0 && !(await this.headAt(size))) {
+    if (this.key && size > 0) {
       const head = signTreeHead(size, tree.root(), this.key.privateKey, now);
+      // A head already signed for this size (catchUp on a signed log) is kept.
       await this.s.q
         .insertInto("audit_heads")
         .values({
@@ -139,6 +139,7 @@ export class AuditRepository {
           key_fingerprint: this.key.fingerprint,
           signature: head.signature,
         })
+        .onConflict((oc) => oc.column("tree_size").doNothing())
         .execute();
     }
   }
@@ -187,24 +188,6 @@ export class AuditRepository {
       const h = found.get(`${c.level}/${c.index}`);
       return h === undefined ? undefined : Buffer.from(h, "hex");
     });
-  }
-
-  /** Up to `limit` nodes of one level after index `after` (-1 for the first), in order. */
-  async nodePage(level: number, after: number, limit: number): Promise<{ idx: number; hash: string }[]> {
-    const rows = await this.s.q
-      .selectFrom("audit_nodes")
-      .select(["idx", "hash"])
-      .where("level", "=", level)
-      .where("idx", ">", after)
-      .orderBy("idx")
-      .limit(limit)
-      .execute();
-    return rows.map((r) => ({ idx: Number(r.idx), hash: r.hash }));
-  }
-
-  /** MTH of the first `size` leaves from the stored nodes (size at most treeSize). */
-  async rootAt(size: number): Promise<Buffer> {
-    return foldRange(await this.nodes(decompose({ start: 0, end: size })));
   }
 
   /** The head signed for the largest tree size, or undefined when none was signed. */
