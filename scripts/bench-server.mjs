@@ -16,6 +16,9 @@
 // Usage: node scripts/bench-server.mjs <batch-file>      (npm run bench calls it with its 1 GiB batch)
 //        BENCH_CLIENTS=10 BENCH_REQUESTS=1000 node scripts/bench-server.mjs <batch-file>
 //        BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" ...   (flags for the server's node)
+//        BENCH_DB=postgres [BENCH_INSTANCES=2] ...   (a throwaway PostgreSQL cluster, initdb in a temp folder on a free
+//        loopback port, stopped after; BENCH_INSTANCES relay instances on it and one data folder, the clients spread
+//        over them, the upload sent to the first and the download taken from the last)
 // Needs the built workspaces (npm run build) and free disk for about three times the batch. It measures; it asserts
 // nothing about speed.
 import { createHash } from "node:crypto";

@@ -320,6 +320,17 @@ test("U+0000 in a body, query or path string is 400 BAD_REQUEST naming the field
   const query = await tokens.admin!.call("GET", `/v1/admin/staff?agency=${encodeURIComponent("KHH\u0000TAX")}`);
   expect(query.status).toBe(400);
   expect(query.body.error.message).toMatch(/agency must not contain/);
+  let deep: unknown = "a\u0000b";
+  for (let i = 0; i < 100; i++) deep = [deep];
+  const nested = await staff.call("POST", "/v1/cases", {
+    category: "WELFARE-TAX",
+    receivingAgency: "KHH-TAX",
+    recordCount: 1,
+    uploadNo: "SWEEP-3",
+    extra: deep,
+  });
+  expect(nested.status).toBe(400);
+  expect(nested.body.error.message).toMatch(/nested more than 64 levels deep/);
   const param = await staff.call("GET", `/v1/cases/${encodeURIComponent("a\u0000b")}`);
   expect(param.status).toBe(400);
   expect(param.body.error.message).toMatch(/The URL is not valid: id must not contain/);

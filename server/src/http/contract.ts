@@ -293,10 +293,15 @@ function hasRequired(schema: unknown): boolean {
   return Array.isArray(s.required) && s.required.length > 0;
 }
 
-/** The path ("" for the value itself, "a.b" for a field) of the first string holding U+0000 in a JSON value. */
+/**
+ * The path ("" for the value itself, "a.b" for a field) of the first string holding U+0000 in a JSON value. Throws
+ * BAD_REQUEST for a value nested more than 64 levels deep (no field of the API is).
+ */
 function nulAt(value: unknown, path: string, depth = 0): string | undefined {
   if (typeof value === "string") return value.includes("\u0000") ? path : undefined;
-  if (depth > 64 || value === null || typeof value !== "object") return undefined;
+  if (value === null || typeof value !== "object") return undefined;
+  if (depth >= 64)
+    throw new ServerError("BAD_REQUEST", "The request is not valid: it is nested more than 64 levels deep.");
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
       const at = nulAt(value[i], `${path}[${i}]`, depth + 1);
