@@ -78,7 +78,23 @@ export async function acceptFile(
     if (!cmp.exact) {
       throw new ServerError("RECIPIENTS_MISMATCH", undefined, {
         hint: "Fetch the case's profile again and seal to exactly its recipient certificates.",
-        details: { missing: cmp.missing, unexpected: cmp.unexpected, expected: expected.map((r) => r.sha256) },
+        details: {
+          missing: cmp.missing,
+          unexpected: cmp.unexpected,
+          expected: expected.map((r) => r.sha256),
+          // What a refusal note tells the sender: every certificate the case needs, every recipient the file names.
+          expectedCertificates: expected.map((r) => ({
+            commonName: r.common_name,
+            serialHex: r.serial_hex,
+            sha256: r.sha256,
+          })),
+          found: info.recipients.map((ri) => ({
+            type: ri.type,
+            ...(ri.issuer !== undefined ? { issuer: ri.issuer } : {}),
+            ...(ri.serialHex !== undefined ? { serialHex: ri.serialHex } : {}),
+            ...(ri.subjectKeyIdHex !== undefined ? { subjectKeyIdHex: ri.subjectKeyIdHex } : {}),
+          })),
+        },
       });
     }
     await deps.store.commit(file.tempPath, file.sha256);
