@@ -307,7 +307,9 @@ describe("pull", () => {
     place(dir, good, { sidecar: "{ not json" });
 
     const r = await (await service.runNow("soc-bad")).done;
-    expect(r.status).toBe("ok");
+    // Refused files make the run partial (not ok); the drop stays healthy.
+    expect(r.status).toBe("partial");
+    expect((await service.get("soc-bad")).health).toBe("ok");
     expect(r.files).toBe(0);
     expect(r.errors.map((e) => [e.file, e.code]).sort()).toEqual([
       ["bad-sidecar.p7m", "BAD_SIDECAR"],
