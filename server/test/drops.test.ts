@@ -347,6 +347,8 @@ describe("pull", () => {
       expect(await casesWithPayload(sha256(f))).toEqual([]);
     }
     expect(await auditCount("drop.pull.rejected", "%soc-bad%")).toBe(3);
+    // No case at all for the refused files (not even one registered and then cancelled).
+    expect(await rawAll(ctx.db, "SELECT id FROM cases WHERE upload_no IN ('J-001', 'W-001')")).toEqual([]);
   });
 
   test("a file larger than the server takes is refused after hashing only its first 64 MiB", async () => {

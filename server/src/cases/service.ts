@@ -9,6 +9,7 @@ import type {
   TransferProfile,
 } from "@sealpost/protocol";
 import type { Actor } from "../context.js";
+import type { InspectResult } from "../crypto.js";
 import { ServerError } from "../errors.js";
 import type { IncomingFile } from "../files/upload.js";
 import { agencyDto, categoryDto, staffDto } from "../registry/dto.js";
@@ -21,7 +22,7 @@ import { type CaseListQuery, encodeCursor } from "./paging.js";
 import { payloadProfile, recipientsOf, resultRecipientCerts, validEncryptionCerts } from "./profiles.js";
 import { addReceipt, listReceipts } from "./receipts.js";
 import { requireStaff, visibleCase } from "./rules.js";
-import { acceptFile, assertCanUpload, type FileKind, recordDownload } from "./transfer.js";
+import { acceptFile, assertCanUpload, checkEnvelope, type FileKind, recordDownload } from "./transfer.js";
 import { acquireUploadLease, type UploadLease } from "./upload-lease.js";
 import { transition } from "./transition.js";
 
@@ -80,8 +81,9 @@ export interface CaseService {
   ): Promise<{ sha256: string; size: number }>;
   /**
    * For the SFTP drops: registers a case for `senderStaffId` and makes a sealed file pulled from an agency's outbox
-   * its payload, exactly like a manual upload (same recipient check, same transaction, audit and notices). If the
-   * file is refused (NOT_CMS, RECIPIENTS_MISMATCH...) the new case is cancelled (audited) and the error rethrown.
+   * its payload, exactly like a manual upload (same recipient check, same transaction, audit and notices). The
+   * envelope is checked against the case's would-be recipients first: a refused file (NOT_CMS, RECIPIENTS_MISMATCH)
+   * registers no case. Should the upload still fail after registration, the new case is cancelled (audited).
    */
   registerPayloadFromFile(input: PulledPayload): Promise<CaseDto>;
   /** The newest case of `agency` whose payload is the file with this SHA-256 (drops: a lost registration outcome). */
@@ -98,6 +100,17 @@ export function createCaseService(deps: CaseDeps): CaseService {
    * added so the sender can open the sealed file again.
    */
   async function create(actor: Actor, req: CreateCaseRequest): Promise<TransferProfile> {
+    return insertCase(actor, req, await planCase(actor, req));
+  }
+
+  /**
+   * Checks a new case's fields and works out its recipients (receivers and the sender's copy), writing nothing.
+   * Throws ServerError BAD_REQUEST, NOT_FOUND or NO_RECIPIENTS.
+   */
+  async function planCase(
+    actor: Actor,
+    req: CreateCaseRequest,
+  ): Promise<{ cat: ReturnType<typeof categoryDto>; receivers: CertRow[]; own: CertRow[] }> {
     requireStaff(actor, "Only agency staff register transfer cases.");
     if (!req || typeof req.category !== "string" || typeof req.receivingAgency !== "string") {
       throw new ServerError("BAD_REQUEST", "category and receivingAgency are required.");
@@ -154,7 +167,16 @@ export function createCaseService(deps: CaseDeps): CaseService {
         `No staff of agency ${req.receivingAgency} has a valid encryption certificate.`,
       );
     }
-    const own = certs.get(actor.staffId) ?? [];
+    return { cat, receivers, own: certs.get(actor.staffId) ?? [] };
+  }
+
+  /** Registers a planned case (one transaction: the case, its recipients, the audit entry); its profile. */
+  async function insertCase(
+    actor: Actor,
+    req: CreateCaseRequest,
+    plan: Awaited<ReturnType<typeof planCase>>,
+  ): Promise<TransferProfile> {
+    const { cat, receivers, own } = plan;
     return db.tx(async (uow) => {
       const now = clock.now();
       const id = newCaseId(now);
@@ -330,16 +352,22 @@ export function createCaseService(deps: CaseDeps): CaseService {
         certId: "",
         source: input.actorLabel ?? "drop",
       };
+      // The envelope is checked against the recipients the case would have before the case exists: a refused file
+      // registers nothing.
       let created: TransferProfile;
+      let info: InspectResult;
       try {
-        created = await create(actor, input.caseFields);
+        const plan = await planCase(actor, input.caseFields);
+        info = await checkEnvelope(input, [...plan.receivers, ...plan.own]);
+        created = await insertCase(actor, input.caseFields, plan);
       } catch (e) {
         await rm(input.tempPath, { force: true });
         throw e;
       }
       try {
-        return await acceptFile(deps, actor, created.case.id, "payload", input);
+        return await acceptFile(deps, actor, created.case.id, "payload", { ...input, envelope: { ok: true, info } });
       } catch (e) {
+        // Only a change between the check and the registration (a certificate revoked meanwhile) gets here.
         await cancel(actor, created.case.id, `payload refused: ${e instanceof ServerError ? e.code : "error"}`);
         throw e;
       }
