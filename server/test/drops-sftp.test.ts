@@ -5,14 +5,16 @@
  */
 import { execFile } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
+import { chmodSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { ServerError } from "../src/errors.js";
 import { DropError } from "../src/drops/errors.js";
+import { checkPrivateKey } from "../src/drops/keys.js";
 import { fingerprintDigest, hostKeyMatches, isHostKeyFingerprint } from "../src/drops/fingerprint.js";
 import { parseSidecar } from "../src/drops/sidecar.js";
 import { CHUNK_BYTES } from "../src/drops/sftp-pipeline.js";
@@ -171,6 +173,9 @@ describe("connection", () => {
     expect(e.code).toBe("HOST_KEY_MISMATCH");
     expect(e.retryable).toBe(false);
     expect(e.details).toEqual({ expected: pinned, presented: sshd.hostKeyFingerprint });
+    // The message itself names the key the server presented (and the pinned one), for ops to compare by phone.
+    expect(e.message).toContain(`unknown host key ${sshd.hostKeyFingerprint} (pinned: ${pinned})`);
+    expect(e.hint).toMatch(/sealpost drop edit NAME --host-key/);
   });
 
   test("a key the server does not know: AUTH_FAILED, not retried", async () => {
@@ -203,6 +208,55 @@ describe("connection", () => {
 
   test("a malformed pin never matches", () => {
     expect(hostKeyMatches(randomBytes(51), "SHA256:nope")).toBe(false);
+  });
+});
+
+describe("files the relay writes on the agency's server", () => {
+  test("writeText leaves 0644, also over an existing world-writable file (refusal notes are not world-writable)", async () => {
+    const s = await SftpSession.open(endpoint, sshd.clientPrivateKey);
+    try {
+      const fresh = path.join(sshd.remoteDir, "note-fresh.error.txt");
+      const old = path.join(sshd.remoteDir, "note-old.error.txt");
+      writeFileSync(old, "old");
+      chmodSync(old, 0o666);
+      await s.writeText(fresh, "refused\n");
+      await s.writeText(old, "refused again\n");
+      expect(statSync(fresh).mode & 0o777).toBe(0o644);
+      expect(statSync(old).mode & 0o777).toBe(0o644);
+      expect(readFileSync(old, "utf8")).toBe("refused again\n");
+      rmSync(fresh);
+      rmSync(old);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe("drop login keys", () => {
+  test.each([
+    ["OpenSSH ed25519", ["-t", "ed25519"]],
+    ["PEM RSA (Proc-Type: 4,ENCRYPTED)", ["-t", "rsa", "-b", "2048", "-m", "PEM"]],
+  ])("a passphrase-protected key (%s) is refused saying so", async (label, args) => {
+    const keyPath = path.join(work, `with-passphrase-${label.replace(/\W+/g, "-")}`);
+    await run("ssh-keygen", ["-q", ...args, "-N", "a passphrase", "-C", "pp", "-f", keyPath]);
+    const pem = readFileSync(keyPath, "utf8");
+    let e: unknown;
+    try {
+      checkPrivateKey(pem);
+    } catch (x) {
+      e = x;
+    }
+    expect(e).toBeInstanceOf(ServerError);
+    expect((e as ServerError).code).toBe("BAD_REQUEST");
+    expect((e as ServerError).message).toMatch(/protected by a passphrase/);
+    expect((e as ServerError).details).toEqual({ reason: "passphrase" });
+    expect((e as ServerError).hint).toMatch(/-N ''/);
+    expect((e as ServerError).message).not.toContain("PRIVATE KEY");
+  });
+
+  test("an unencrypted key passes; garbage is refused without mentioning a passphrase", () => {
+    expect(() => checkPrivateKey(sshd.clientPrivateKey)).not.toThrow();
+    expect(() => checkPrivateKey("not a key")).toThrow(/could not be read/);
   });
 });
 

@@ -312,7 +312,9 @@ describe("pull", () => {
     place(dir, good, { sidecar: "{ not json" });
 
     const r = await (await service.runNow("soc-bad")).done;
-    expect(r.status).toBe("ok");
+    // Refused files make the run partial (not ok); the drop stays healthy.
+    expect(r.status).toBe("partial");
+    expect((await service.get("soc-bad")).health).toBe("ok");
     expect(r.files).toBe(0);
     expect(r.errors.map((e) => [e.file, e.code]).sort()).toEqual([
       ["bad-sidecar.p7m", "BAD_SIDECAR"],
@@ -332,13 +334,26 @@ describe("pull", () => {
       "wrong-recipients.p7m.json",
     ]);
     expect(readFileSync(path.join(failed, "junk.error.txt"), "utf8")).toMatch(/NOT_CMS/);
-    expect(readFileSync(path.join(failed, "wrong-recipients.error.txt"), "utf8")).toMatch(/RECIPIENTS_MISMATCH/);
+    const note = readFileSync(path.join(failed, "wrong-recipients.error.txt"), "utf8");
+    expect(note).toMatch(/RECIPIENTS_MISMATCH/);
+    // The note says what to fix: the certificates expected (the missing one marked) and those found.
+    const wangEnc = parseCertificate(readFileSync(fx(person("tax-wang").encrypt.cert), "utf8"));
+    const chenEnc = parseCertificate(readFileSync(fx(person("soc-chen").encrypt.cert), "utf8"));
+    expect(note).toContain("Expected recipient certificates");
+    expect(note).toContain(`SHA-256 ${wangEnc.sha256}`);
+    expect(note).toMatch(new RegExp(`SHA-256 ${chenEnc.sha256}  <- missing from the file`));
+    expect(note).toMatch(new RegExp(`Recipients found in the file:\\n  - ktri: .*serial ${wangEnc.serialHex}`, "i"));
+    for (const f of readdirSync(failed).filter((n) => n.endsWith(".error.txt"))) {
+      expect(statSync(path.join(failed, f)).mode & 0o777).toBe(0o644);
+    }
     expect(readFileSync(path.join(failed, "bad-sidecar.error.txt"), "utf8")).toMatch(/not valid JSON/);
     expect(readdirSync(dir).sort()).toEqual(["failed", "processed"]);
     for (const f of [junk, wrong, good]) {
       expect(await casesWithPayload(sha256(f))).toEqual([]);
     }
     expect(await auditCount("drop.pull.rejected", "%soc-bad%")).toBe(3);
+    // No case at all for the refused files (not even one registered and then cancelled).
+    expect(await rawAll(ctx.db, "SELECT id FROM cases WHERE upload_no IN ('J-001', 'W-001')")).toEqual([]);
   });
 
   test("a file larger than the server takes is refused after hashing only its first 64 MiB", async () => {

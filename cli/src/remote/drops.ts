@@ -223,7 +223,9 @@ Example:
           out.line(`run #${run.id} of drop ${name} started; see: sealpost drop history ${name}`);
         }
         out.result("drop run", { run });
-        if (o.wait && run.status !== "ok") process.exitCode = 10;
+        // A run that refused files (partial) exits 12 like any refusal; one that failed exits 10.
+        if (o.wait && run.status === "partial") process.exitCode = 12;
+        else if (o.wait && run.status !== "ok") process.exitCode = 10;
       }),
     );
 

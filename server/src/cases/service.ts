@@ -10,6 +10,7 @@ import type {
   TransferProfile,
 } from "@sealpost/protocol";
 import type { Actor } from "../context.js";
+import type { InspectResult } from "../crypto.js";
 import { ServerError } from "../errors.js";
 import type { IncomingFile } from "../files/upload.js";
 import { agencyDto, categoryDto, staffDto } from "../registry/dto.js";
@@ -23,7 +24,7 @@ import { payloadProfile, recipientsOf, resultRecipientCerts, validEncryptionCert
 import { addReceipt, listReceipts } from "./receipts.js";
 import { rosterCertificates } from "../rosters/service.js";
 import { requireStaff, visibleCase } from "./rules.js";
-import { acceptFile, assertCanUpload, type FileKind, recordDownload } from "./transfer.js";
+import { acceptFile, assertCanUpload, checkEnvelope, type FileKind, recordDownload } from "./transfer.js";
 import { acquireUploadLease, type UploadLease } from "./upload-lease.js";
 import { transition } from "./transition.js";
 
@@ -84,8 +85,9 @@ export interface CaseService {
   ): Promise<{ sha256: string; size: number }>;
   /**
    * For the SFTP drops: registers a case for `senderStaffId` and makes a sealed file pulled from an agency's outbox
-   * its payload, exactly like a manual upload (same recipient check, same transaction, audit and notices). If the
-   * file is refused (NOT_CMS, RECIPIENTS_MISMATCH...) the new case is cancelled (audited) and the error rethrown.
+   * its payload, exactly like a manual upload (same recipient check, same transaction, audit and notices). The
+   * envelope is checked against the case's would-be recipients first: a refused file (NOT_CMS, RECIPIENTS_MISMATCH)
+   * registers no case. Should the upload still fail after registration, the new case is cancelled (audited).
    */
   registerPayloadFromFile(input: PulledPayload): Promise<CaseDto>;
   /** The newest case of `agency` whose payload is the file with this SHA-256 (drops: a lost registration outcome). */
@@ -101,11 +103,16 @@ export function createCaseService(deps: CaseDeps): CaseService {
    * every active staff member of the receiving agency with one. The sender's own valid encryption certificates are
    * added so the sender can open the sealed file again.
    */
+  async function create(actor: Actor, req: CreateCaseRequest): Promise<TransferProfile> {
+    return insertCase(actor, req, await chooseRecipients(actor, req));
+  }
+
   /**
-   * The recipients of a case registered with `req`: the receivers' valid encryption certificates (filtered by the
-   * receiving agency's signed roster when it has one: certificates not on it are pending roster signature and left
-   * out; a receiver named in `req.receivers` with none on it is refused with NOT_ON_ROSTER) and the sender's own
-   * (filtered by the sender agency's roster likewise). Registers nothing.
+   * Checks a new case's fields and works out its recipients, writing nothing: the receivers' valid encryption
+   * certificates (filtered by the receiving agency's signed roster when it has one: certificates not on it are
+   * pending roster signature and left out; a receiver named in `req.receivers` with none on it is refused with
+   * NOT_ON_ROSTER) and the sender's own (filtered by the sender agency's roster likewise). Throws ServerError
+   * BAD_REQUEST, NOT_FOUND, NO_RECIPIENTS or NOT_ON_ROSTER.
    */
   async function chooseRecipients(
     actor: Actor,
@@ -201,8 +208,13 @@ export function createCaseService(deps: CaseDeps): CaseService {
     return { cat, receivers, own };
   }
 
-  async function create(actor: Actor, req: CreateCaseRequest): Promise<TransferProfile> {
-    const { cat, receivers, own } = await chooseRecipients(actor, req);
+  /** Registers a planned case (one transaction: the case, its recipients, the audit entry); its profile. */
+  async function insertCase(
+    actor: Actor,
+    req: CreateCaseRequest,
+    plan: Awaited<ReturnType<typeof chooseRecipients>>,
+  ): Promise<TransferProfile> {
+    const { cat, receivers, own } = plan;
     return db.tx(async (uow) => {
       const now = clock.now();
       const id = newCaseId(now);
@@ -383,16 +395,22 @@ export function createCaseService(deps: CaseDeps): CaseService {
         certId: "",
         source: input.actorLabel ?? "drop",
       };
+      // The envelope is checked against the recipients the case would have before the case exists: a refused file
+      // registers nothing.
       let created: TransferProfile;
+      let info: InspectResult;
       try {
-        created = await create(actor, input.caseFields);
+        const plan = await chooseRecipients(actor, input.caseFields);
+        info = await checkEnvelope(input, [...plan.receivers, ...plan.own]);
+        created = await insertCase(actor, input.caseFields, plan);
       } catch (e) {
         await rm(input.tempPath, { force: true });
         throw e;
       }
       try {
-        return await acceptFile(deps, actor, created.case.id, "payload", input);
+        return await acceptFile(deps, actor, created.case.id, "payload", { ...input, envelope: { ok: true, info } });
       } catch (e) {
+        // Only a change between the check and the registration (a certificate revoked meanwhile) gets here.
         await cancel(actor, created.case.id, `payload refused: ${e instanceof ServerError ? e.code : "error"}`);
         throw e;
       }

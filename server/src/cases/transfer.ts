@@ -39,6 +39,54 @@ export async function assertCanUpload(deps: CaseDeps, actor: Actor, caseId: stri
 }
 
 /**
+ * Reads a received file's CMS envelope (from `file.envelope` when read on its way in, else from `tempPath`) and
+ * checks that its RecipientInfos are exactly `expected`. Throws ServerError NOT_CMS or RECIPIENTS_MISMATCH (whose
+ * details list the expected certificates and the recipients found); returns the envelope's structure.
+ */
+export async function checkEnvelope(file: IncomingFile, expected: CertRow[]): Promise<InspectResult> {
+  let info: InspectResult;
+  try {
+    if (!file.envelope) info = await inspectCms(createReadStream(file.tempPath));
+    else if (file.envelope.ok) info = file.envelope.info;
+    else throw file.envelope.error;
+  } catch (e) {
+    if (e instanceof ServerError) throw e;
+    throw new ServerError("NOT_CMS", undefined, {
+      cause: e,
+      hint: "Upload the sealed file (sealpost seal / sealpost send), not the plain batch.",
+      details: { reason: e instanceof Error ? e.message : String(e) },
+    });
+  }
+  if (info.contentType !== "authEnvelopedData" && info.contentType !== "envelopedData") {
+    throw new ServerError("NOT_CMS", `The file is CMS ${info.contentType}, not an envelope sealed to recipients.`);
+  }
+  const cmp = compareRecipients(info.recipients, expected);
+  if (!cmp.exact) {
+    throw new ServerError("RECIPIENTS_MISMATCH", undefined, {
+      hint: "Fetch the case's profile again and seal to exactly its recipient certificates.",
+      details: {
+        missing: cmp.missing,
+        unexpected: cmp.unexpected,
+        expected: expected.map((r) => r.sha256),
+        // What a refusal note tells the sender: every certificate the case needs, every recipient the file names.
+        expectedCertificates: expected.map((r) => ({
+          commonName: r.common_name,
+          serialHex: r.serial_hex,
+          sha256: r.sha256,
+        })),
+        found: info.recipients.map((ri) => ({
+          type: ri.type,
+          ...(ri.issuer !== undefined ? { issuer: ri.issuer } : {}),
+          ...(ri.serialHex !== undefined ? { serialHex: ri.serialHex } : {}),
+          ...(ri.subjectKeyIdHex !== undefined ? { subjectKeyIdHex: ri.subjectKeyIdHex } : {}),
+        })),
+      },
+    });
+  }
+  return info;
+}
+
+/**
  * Checks a received file and makes it the case's payload or result: the envelope's RecipientInfos must be exactly
  * the expected certificates (NOT_CMS / RECIPIENTS_MISMATCH otherwise, 422; the refusal is audited), then the file
  * is renamed into the store and one transaction records the transition, the file, the audit entry and the notices.
@@ -58,29 +106,7 @@ export async function acceptFile(
       kind === "payload"
         ? await deps.db.read((uow) => uow.cases.payloadRecipientCerts(caseId))
         : await resultRecipientCerts(deps, c);
-    let info: InspectResult;
-    try {
-      if (!file.envelope) info = await inspectCms(createReadStream(file.tempPath));
-      else if (file.envelope.ok) info = file.envelope.info;
-      else throw file.envelope.error;
-    } catch (e) {
-      if (e instanceof ServerError) throw e;
-      throw new ServerError("NOT_CMS", undefined, {
-        cause: e,
-        hint: "Upload the sealed file (sealpost seal / sealpost send), not the plain batch.",
-        details: { reason: e instanceof Error ? e.message : String(e) },
-      });
-    }
-    if (info.contentType !== "authEnvelopedData" && info.contentType !== "envelopedData") {
-      throw new ServerError("NOT_CMS", `The file is CMS ${info.contentType}, not an envelope sealed to recipients.`);
-    }
-    const cmp = compareRecipients(info.recipients, expected);
-    if (!cmp.exact) {
-      throw new ServerError("RECIPIENTS_MISMATCH", undefined, {
-        hint: "Fetch the case's profile again and seal to exactly its recipient certificates.",
-        details: { missing: cmp.missing, unexpected: cmp.unexpected, expected: expected.map((r) => r.sha256) },
-      });
-    }
+    await checkEnvelope(file, expected);
     await deps.store.commit(file.tempPath, file.sha256);
     try {
       return await deps.db.tx((uow) => recordFile(deps, uow, actor, c, kind, file, expected));

@@ -295,7 +295,7 @@ export interface DropRunsTable {
   trigger: "schedule" | "manual";
   started_at: string;
   ended_at: ColumnType<string | null, string | null | undefined, string | null>;
-  status: "running" | "ok" | "failed" | "aborted";
+  status: "running" | "ok" | "partial" | "failed" | "aborted";
   attempts: ColumnType<number, number | undefined, number>;
   files: ColumnType<number, number | undefined, number>;
   bytes: ColumnType<number, number | undefined, number>;

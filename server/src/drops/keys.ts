@@ -20,17 +20,28 @@ export function dropKeyPath(dataDir: string, name: string): string {
 
 /**
  * Checks that `pem` is an unencrypted SSH private key ssh2 can use (OpenSSH, PKCS#1 or PKCS#8 PEM; RSA, ECDSA or
- * Ed25519). Throws ServerError BAD_REQUEST otherwise; the message never quotes the key.
+ * Ed25519). Throws ServerError BAD_REQUEST otherwise (a passphrase-protected key: a message that says so and
+ * details.reason "passphrase"); the message never quotes the key.
  */
 export function checkPrivateKey(pem: string): void {
   const parsed = sshUtils.parseKey(pem);
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
   if (!key || key instanceof Error) {
-    const encrypted = /ENCRYPTED|bcrypt/.test(pem);
+    const encrypted =
+      /-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type:\s*4,ENCRYPTED/.test(pem) ||
+      (key instanceof Error && /encrypted|passphrase/i.test(key.message));
+    if (encrypted) {
+      throw new ServerError(
+        "BAD_REQUEST",
+        "The SFTP private key is protected by a passphrase; a drop runs unattended and cannot type one.",
+        {
+          hint: "Give the drop its own key without a passphrase (ssh-keygen -t ed25519 -N '' -f drop-key), stored only on the relay, and authorise its public key on the agency's SFTP account.",
+          details: { reason: "passphrase" },
+        },
+      );
+    }
     throw new ServerError("BAD_REQUEST", "The SFTP private key could not be read.", {
-      hint: encrypted
-        ? "Passphrase-protected keys are not supported: give the drop its own unencrypted key (ssh-keygen -t ed25519 -N '')."
-        : "Give an OpenSSH or PEM private key (RSA, ECDSA or Ed25519), the whole file including its BEGIN/END lines.",
+      hint: "Give an OpenSSH or PEM private key (RSA, ECDSA or Ed25519), the whole file including its BEGIN/END lines.",
     });
   }
   if (key.isPrivateKey() !== true) {

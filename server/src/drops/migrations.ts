@@ -130,4 +130,43 @@ export const migrations: Migration[] = [
         CREATE INDEX drop_files_by_sha ON drop_files(sha256);
       `,
   },
+  {
+    // drops-002: a run that refused files (and took the rest) ends "partial". SQLite cannot change a CHECK in place:
+    // the table is rebuilt; dropping the old one sets drop_files.run_id to NULL (ON DELETE SET NULL), so the links
+    // are kept aside and put back.
+    id: "drops-002",
+    sqlite: `
+        CREATE TABLE drop_runs_new (
+          id INTEGER PRIMARY KEY AUTOINCREMENT,
+          drop_name TEXT NOT NULL REFERENCES drops(name) ON DELETE CASCADE,
+          trigger TEXT NOT NULL CHECK (trigger IN ('schedule', 'manual')),
+          started_at TEXT NOT NULL,
+          ended_at TEXT,
+          status TEXT NOT NULL CHECK (status IN ('running', 'ok', 'partial', 'failed', 'aborted')),
+          attempts INTEGER NOT NULL DEFAULT 0,
+          files INTEGER NOT NULL DEFAULT 0,
+          bytes INTEGER NOT NULL DEFAULT 0,
+          errors TEXT NOT NULL DEFAULT '[]',
+          owner_pid INTEGER NOT NULL,
+          owner_instance TEXT NOT NULL
+        );
+        INSERT INTO drop_runs_new (id, drop_name, trigger, started_at, ended_at, status, attempts, files, bytes, errors,
+          owner_pid, owner_instance)
+          SELECT id, drop_name, trigger, started_at, ended_at, status, attempts, files, bytes, errors, owner_pid,
+            owner_instance FROM drop_runs;
+        CREATE TABLE drop_files_run_links AS SELECT id, run_id FROM drop_files WHERE run_id IS NOT NULL;
+        DROP TABLE drop_runs;
+        ALTER TABLE drop_runs_new RENAME TO drop_runs;
+        UPDATE drop_files SET run_id = (SELECT l.run_id FROM drop_files_run_links l WHERE l.id = drop_files.id)
+          WHERE id IN (SELECT id FROM drop_files_run_links);
+        DROP TABLE drop_files_run_links;
+        CREATE INDEX drop_runs_by_drop ON drop_runs(drop_name, id);
+        CREATE UNIQUE INDEX drop_runs_one_running ON drop_runs(drop_name) WHERE status = 'running';
+      `,
+    postgres: `
+        ALTER TABLE drop_runs DROP CONSTRAINT drop_runs_status_check;
+        ALTER TABLE drop_runs ADD CONSTRAINT drop_runs_status_check
+          CHECK (status IN ('running', 'ok', 'partial', 'failed', 'aborted'));
+      `,
+  },
 ];

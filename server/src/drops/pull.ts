@@ -226,6 +226,52 @@ async function moveTo(
   await finishMove(ctx, rec, files);
 }
 
+interface NoteCert {
+  commonName?: string;
+  serialHex?: string;
+  sha256?: string;
+}
+interface NoteRecipient {
+  type?: string;
+  issuer?: string;
+  serialHex?: string;
+  subjectKeyIdHex?: string;
+}
+
+/**
+ * For a recipients mismatch, the lines of the refusal note that say what to fix: the certificates the case
+ * expected (name, serial, SHA-256) and the recipients the file names (issuer and serial, or key id), each marked.
+ */
+function recipientLines(e: SealpostError): string[] {
+  const d = e.details as
+    | { expectedCertificates?: NoteCert[]; found?: NoteRecipient[]; missing?: NoteCert[]; unexpected?: NoteRecipient[] }
+    | undefined;
+  if (e.code !== "RECIPIENTS_MISMATCH" || !d?.expectedCertificates || !d.found) return [];
+  const missing = new Set((d.missing ?? []).map((m) => m.sha256));
+  const unexpected = d.unexpected ?? [];
+  const isUnexpected = (r: NoteRecipient) =>
+    unexpected.some(
+      (u) => u.issuer === r.issuer && u.serialHex === r.serialHex && u.subjectKeyIdHex === r.subjectKeyIdHex,
+    );
+  const who = (r: NoteRecipient) =>
+    r.subjectKeyIdHex
+      ? `subjectKeyIdentifier ${r.subjectKeyIdHex}`
+      : `${r.issuer ?? "(no issuer)"}, serial ${r.serialHex ?? "?"}`;
+  return [
+    "",
+    "Expected recipient certificates (seal to exactly these, from the case's transfer profile):",
+    ...d.expectedCertificates.map(
+      (c) =>
+        `  - ${c.commonName ?? "?"}, serial ${c.serialHex ?? "?"}, SHA-256 ${c.sha256 ?? "?"}${missing.has(c.sha256) ? "  <- missing from the file" : ""}`,
+    ),
+    "Recipients found in the file:",
+    ...(d.found.length === 0 ? ["  (none)"] : []),
+    ...d.found.map(
+      (r) => `  - ${r.type ?? "?"}: ${who(r)}${isUnexpected(r) ? "  <- not one of the expected certificates" : ""}`,
+    ),
+  ];
+}
+
 /** A refused file: record the reason (drop_files, audit, run errors), write failed/NAME.error.txt, move it there. */
 async function reject(
   ctx: RunContext,
@@ -271,6 +317,7 @@ async function reject(
     "",
     `Reason (${e.code}): ${reason}`,
     ...(e.hint ? [`What to do: ${e.hint}`] : []),
+    ...recipientLines(e),
     "",
     hashedBytes < size ? `SHA-256 of the first ${hashedBytes} bytes: ${sha256}` : `SHA-256: ${sha256}`,
     `Size: ${size} bytes`,

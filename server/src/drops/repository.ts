@@ -248,7 +248,7 @@ export class DropRepository {
       .selectFrom("drop_runs")
       .select("ended_at")
       .where("drop_name", "=", drop)
-      .where("status", "=", "ok")
+      .where("status", "in", ["ok", "partial"])
       .orderBy("ended_at", "desc")
       .limit(1)
       .executeTakeFirst();

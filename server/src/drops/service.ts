@@ -510,7 +510,9 @@ export class DropService {
     }
     const finished = await this.opts.db.tx(async (uow) => {
       await uow.drops.updateRun(run.id, { attempts: attempt, ...progress });
-      const done = await uow.drops.finishRun(run.id, ok ? "ok" : "failed");
+      // A run that refused files (each error naming its file) took the rest: partial, which counts as healthy.
+      const refused = progress.errors.some((e) => e.file !== undefined);
+      const done = await uow.drops.finishRun(run.id, ok ? (refused ? "partial" : "ok") : "failed");
       const health = await uow.drops.recordHealth(drop.name, ok);
       if (!ok) {
         await this.audit(uow, {

@@ -95,9 +95,9 @@ export class SftpSession {
       if (hostKeyRefused) {
         throw new DropError(
           "HOST_KEY_MISMATCH",
-          `The SFTP server ${where} presented an unknown host key; nothing was transferred.`,
+          `The SFTP server ${where} presented an unknown host key ${presented ?? "(none)"} (pinned: ${endpoint.hostKeySha256}); nothing was transferred.`,
           {
-            hint: "If the agency really re-installed its server, confirm the new fingerprint with them by phone and update the drop; otherwise report a possible interception.",
+            hint: "If the agency really re-installed its server, confirm the new fingerprint with them by phone and pin it with `sealpost drop edit NAME --host-key SHA256:...`; otherwise report a possible interception.",
             details: { expected: endpoint.hostKeySha256, presented },
           },
         );
@@ -282,10 +282,15 @@ export class SftpSession {
     }
   }
 
-  /** Writes a small text file (UTF-8) at `remotePath`, replacing it. */
+  /**
+   * Writes a small text file (UTF-8) at `remotePath`, replacing it, mode 0644 (readable by the agency's accounts,
+   * writable by the drop's user only).
+   */
   async writeText(remotePath: string, text: string): Promise<void> {
     try {
-      await this.client.put(Buffer.from(text, "utf8"), remotePath);
+      await this.client.put(Buffer.from(text, "utf8"), remotePath, { writeStreamOptions: { mode: 0o644 } });
+      // A file that existed keeps its old mode whatever the open asked: set it.
+      await this.client.chmod(remotePath, 0o644);
     } catch (e) {
       this.fail("write", remotePath, e);
     }

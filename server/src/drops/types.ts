@@ -57,7 +57,8 @@ export interface DropInput {
   notifyEmails?: string[];
 }
 
-export type RunStatus = "running" | "ok" | "failed" | "aborted";
+/** "partial": the run took what it could and refused some files (their reasons are in the run's errors). */
+export type RunStatus = "running" | "ok" | "partial" | "failed" | "aborted";
 
 /** One problem met during a run: a failed attempt (no `file`) or a rejected / undeliverable file. */
 export interface RunError {

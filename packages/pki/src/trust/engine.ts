@@ -110,7 +110,7 @@ export async function validateParsed(
       return {
         path: cand.certs,
         checks: [...res.checks, ...checks],
-        warnings,
+        warnings: [...res.warnings, ...warnings],
         revocation,
         userConstrainedPolicySet: res.userConstrainedPolicySet,
       };

@@ -71,7 +71,7 @@ export async function validatePath(path: CertInput[], options: ValidatePathOptio
   return {
     userConstrainedPolicySet: res.userConstrainedPolicySet,
     checks: [...res.checks, ...rev.checks],
-    warnings: rev.warnings,
+    warnings: [...res.warnings, ...rev.warnings],
     revocation: rev.revocation,
   };
 }

@@ -41,6 +41,8 @@ export interface PathCheckOptions extends AlgorithmPolicy, PolicyInputs {
 export interface PathCheckResult {
   userConstrainedPolicySet: string[];
   checks: string[];
+  /** Deviations from the profile that validators accept (a CA's basicConstraints not marked critical). */
+  warnings: string[];
 }
 
 const DEFAULT_EKUS = [OID.ekuEmailProtection, OID.ekuDocumentSigning, OID.anyEku];
@@ -113,8 +115,13 @@ function malformed(pc: ParsedCert, why: string): never {
   fail("MALFORMED", `${certLabel(pc)} does not follow the X.509 certificate profile (RFC 5280): ${why}.`);
 }
 
-/** Structural rules every certificate must meet, and (strict) the RFC 5280 section 4 profile. */
-function checkProfile(pc: ParsedCert, role: "anchor" | "ca" | "ee", strict: boolean): void {
+/**
+ * Structural rules every certificate must meet, and (strict) the RFC 5280 section 4 profile. Adds to `warnings`
+ * what the profile asks of the issuing CA but validators accept: an intermediate CA certificate whose
+ * basicConstraints is not marked critical (RFC 5280 4.2.1.9 binds CAs to mark it; PKITS 4.6.4 expects the path to
+ * validate). A trust anchor must still mark it (x509-limbo rfc5280::root-non-critical-basic-constraints).
+ */
+function checkProfile(pc: ParsedCert, role: "anchor" | "ca" | "ee", strict: boolean, warnings: string[]): void {
   if (pc.duplicateExtension) malformed(pc, `extension ${pc.duplicateExtension} appears twice`);
   if (pc.extensionError) malformed(pc, pc.extensionError);
   if (!bytesEqual(pc.sigAlg.der, pc.tbsSigAlg.der)) malformed(pc, "the two signature algorithm fields differ");
@@ -131,7 +138,14 @@ function checkProfile(pc: ParsedCert, role: "anchor" | "ca" | "ee", strict: bool
   if (pc.ext.get(OID.authorityInfoAccess)?.critical) malformed(pc, "authorityInfoAccess marked critical");
   if (!pc.selfIssued && !pc.authorityKeyId?.keyId) malformed(pc, "no authorityKeyIdentifier key identifier");
   if (isCa && !pc.subjectKeyId) malformed(pc, "CA certificate without subjectKeyIdentifier");
-  if (isCa && bc && !bc.critical) malformed(pc, "basicConstraints not marked critical in a CA certificate");
+  if (isCa && bc && !bc.critical && role === "anchor") {
+    malformed(pc, "basicConstraints not marked critical in a trust anchor");
+  }
+  if (isCa && bc && !bc.critical) {
+    warnings.push(
+      `${certLabel(pc)} does not mark basicConstraints critical, as RFC 5280 asks of CA certificates; accepted.`,
+    );
+  }
   if ((isCa || pc.keyUsage?.has("keyCertSign")) && pc.subject.rdns.length === 0)
     malformed(pc, "CA certificate with an empty subject");
   if (pc.keyUsage?.has("keyCertSign") && !isCa) malformed(pc, "keyCertSign asserted without cA in basicConstraints");
@@ -226,7 +240,8 @@ export function checkPath(anchor: ParsedCert, certs: ParsedCert[], options: Path
   const n = certs.length;
   const time = options.time;
   const checks = new Set<string>();
-  checkProfile(anchor, "anchor", strict);
+  const warnings: string[] = [];
+  checkProfile(anchor, "anchor", strict, warnings);
   unknownCritical(anchor);
   checkValidity(anchor, time);
   checkCa(anchor, true);
@@ -252,7 +267,7 @@ export function checkPath(anchor: ParsedCert, certs: ParsedCert[], options: Path
   for (let i = 1; i <= n; i++) {
     const pc = certs[i - 1] as ParsedCert;
     const last = i === n;
-    checkProfile(pc, last ? "ee" : "ca", strict);
+    checkProfile(pc, last ? "ee" : "ca", strict, warnings);
     // (a)(4) name chaining
     if (pc.issuer.key !== workingIssuer.subject.key) {
       fail("UNTRUSTED", `${certLabel(pc)} was not issued by ${certLabel(workingIssuer)} (issuer name does not match).`);
@@ -325,5 +340,5 @@ export function checkPath(anchor: ParsedCert, certs: ParsedCert[], options: Path
     );
   checks.add("policy");
   if (n > 0) for (const c of checkEndEntityUsage(last, eeKey, options)) checks.add(c);
-  return { userConstrainedPolicySet: wrap.userConstrainedPolicySet, checks: [...checks] };
+  return { userConstrainedPolicySet: wrap.userConstrainedPolicySet, checks: [...checks], warnings };
 }

@@ -101,7 +101,16 @@ export const DropRun = Type.Object(
     trigger: Type.Union([Type.Literal("schedule"), Type.Literal("manual")]),
     startedAt: DateTime,
     endedAt: nullable(DateTime),
-    status: Type.Union([Type.Literal("running"), Type.Literal("ok"), Type.Literal("failed"), Type.Literal("aborted")]),
+    status: Type.Union(
+      [
+        Type.Literal("running"),
+        Type.Literal("ok"),
+        Type.Literal("partial"),
+        Type.Literal("failed"),
+        Type.Literal("aborted"),
+      ],
+      { description: '"partial": the run refused some files (see errors, each with its file) and took the rest' },
+    ),
     attempts: Type.Integer(),
     files: Type.Integer({ description: "files registered (pull) or delivered (push)" }),
     bytes: Type.Integer(),
