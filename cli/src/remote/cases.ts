@@ -35,7 +35,7 @@ import {
   trustOf,
   validateRecipients,
 } from "./runtime.js";
-import { clearSession, saveSession, sessionPath } from "./session.js";
+import { clearSession, loadSession, type Session, saveSession, serverKey, sessionPath } from "./session.js";
 
 /** `sealpost login|logout|send|cases|case|receive|note|reply|result|cancel|receipt`: the transfer round trip. */
 
@@ -289,6 +289,11 @@ export function registerCaseCommands(program: Command): void {
         if (!server) throw usageError("No server given.", 'Pass --server URL or set "server" in the config file.');
         const key = pickKey(await keystoreOf(rt, o), "sign");
         const client = new RemoteClient(server);
+        if (o.server && rt.config.server && serverKey(rt.config.server) !== client.base) {
+          rt.out.warn(
+            `the config file ${rt.configPath} names the server ${serverKey(rt.config.server)}: the other commands use that one, not ${client.base}, until you change "server" there or pass another --config`,
+          );
+        }
         const res: LoginResponse = await client.login(key);
         const where = await saveSession(
           {
@@ -299,6 +304,7 @@ export function registerCaseCommands(program: Command): void {
             certSha256: key.cert.sha256,
           },
           rt.env,
+          rt.configPath,
         );
         rt.out.line(
           `logged in to ${client.base} as ${res.staff.name} <${res.staff.email}> (${res.staff.agency}, ${res.staff.role}) until ${res.expiresAt}`,
@@ -319,16 +325,35 @@ export function registerCaseCommands(program: Command): void {
 
   program
     .command("logout")
-    .description("end the session (the server deletes the token)")
+    .description(
+      "end your login to the config's server (the server deletes the token; an expired login is just forgotten)",
+    )
+    .addHelpText("after", "\nExamples:\n  sealpost logout\n  sealpost logout --config ~/.config/sealpost/alice.json")
     .action(
       action(async (rt) => {
+        let s: Session;
         try {
-          await (await rt.client()).call("logout");
-        } finally {
-          await clearSession(rt.env);
+          s = await loadSession(rt.env, rt.configPath, rt.config.server, { allowExpired: true });
+        } catch (e) {
+          if (!(e instanceof RemoteError && e.code === "NOT_LOGGED_IN")) throw e;
+          rt.out.line("not logged in: nothing to do");
+          rt.out.result("logout", { wasLoggedIn: false });
+          return;
         }
-        rt.out.line(`logged out (${sessionPath(rt.env)} removed)`);
-        rt.out.result("logout", {});
+        const expired = !(Date.parse(s.expiresAt) > Date.now());
+        try {
+          // An expired token is already void on the server.
+          if (!expired) await new RemoteClient(s.server, s.token).call("logout");
+        } catch (e) {
+          // A token the server no longer knows is as good as logged out.
+          if (!(e instanceof RemoteError && e.status === 401)) throw e;
+        } finally {
+          await clearSession(rt.env, rt.configPath, s.server);
+        }
+        rt.out.line(
+          `logged out of ${s.server}${expired ? " (the login had expired)" : ""}; ${sessionPath(rt.env, rt.configPath)} updated`,
+        );
+        rt.out.result("logout", { wasLoggedIn: true, server: s.server, expired });
       }),
     );
 

@@ -3,16 +3,22 @@ import { registerAdminCommands } from "./admin.js";
 import { registerCaseCommands } from "./cases.js";
 import { RemoteClient } from "./client.js";
 import { registerDropCommands } from "./drops.js";
+import { loadConfig } from "../config.js";
+import { configPathOf } from "./runtime.js";
 import { loadSession } from "./session.js";
 
 export { makeReceipt, RemoteClient, signStatement } from "./client.js";
 export { RemoteError } from "./errors.js";
-export { clearSession, loadSession, type Session, saveSession, sessionPath } from "./session.js";
+export { clearSession, loadSession, type Session, saveSession, serverKey, sessionPath } from "./session.js";
 
 /** An authenticated client from the saved session (for command modules such as drops.ts). */
 export type ClientFactory = () => Promise<RemoteClient>;
+/** The --config of the command being run (set before each action), for the client factory. */
+let currentConfig: string | undefined;
 const clientFactory: ClientFactory = async () => {
-  const s = await loadSession();
+  const env = process.env;
+  const config = await loadConfig(currentConfig, env);
+  const s = await loadSession(env, configPathOf(currentConfig, env), config.server);
   return new RemoteClient(s.server, s.token);
 };
 
@@ -21,6 +27,9 @@ const clientFactory: ClientFactory = async () => {
  * note, reply, result, cancel, receipt, admin ... and drop .... Called once by main.ts.
  */
 export function registerRemoteCommands(program: Command): void {
+  program.hook("preAction", (_program, command) => {
+    currentConfig = command.optsWithGlobals<{ config?: string }>().config;
+  });
   registerCaseCommands(program);
   registerAdminCommands(program);
   registerDropCommands(program, clientFactory);
