@@ -288,7 +288,7 @@ export function registerCaseCommands(program: Command): void {
         const server = o.server ?? rt.config.server;
         if (!server) throw usageError("No server given.", 'Pass --server URL or set "server" in the config file.');
         const key = pickKey(await keystoreOf(rt, o), "sign");
-        const client = new RemoteClient(server);
+        const client = new RemoteClient(server, undefined, { ca: rt.ca });
         if (o.server && rt.config.server && serverKey(rt.config.server) !== client.base) {
           rt.out.warn(
             `the config file ${rt.configPath} names the server ${serverKey(rt.config.server)}: the other commands use that one, not ${client.base}, until you change "server" there or pass another --config`,
@@ -343,7 +343,7 @@ export function registerCaseCommands(program: Command): void {
         const expired = !(Date.parse(s.expiresAt) > Date.now());
         try {
           // An expired token is already void on the server.
-          if (!expired) await new RemoteClient(s.server, s.token).call("logout");
+          if (!expired) await new RemoteClient(s.server, s.token, { ca: rt.ca }).call("logout");
         } catch (e) {
           // A token the server no longer knows is as good as logged out.
           if (!(e instanceof RemoteError && e.status === 401)) throw e;

@@ -1,3 +1,4 @@
+import { resolve } from "node:path";
 import type { Command } from "commander";
 import { registerAdminCommands } from "./admin.js";
 import { registerCaseCommands } from "./cases.js";
@@ -15,11 +16,12 @@ export { clearSession, loadSession, type Session, saveSession, serverKey, sessio
 export type ClientFactory = () => Promise<RemoteClient>;
 /** The --config of the command being run (set before each action), for the client factory. */
 let currentConfig: string | undefined;
+let currentCa: string | undefined;
 const clientFactory: ClientFactory = async () => {
   const env = process.env;
   const config = await loadConfig(currentConfig, env);
   const s = await loadSession(env, configPathOf(currentConfig, env), config.server);
-  return new RemoteClient(s.server, s.token);
+  return new RemoteClient(s.server, s.token, { ca: currentCa ? resolve(currentCa) : config.ca });
 };
 
 /**
@@ -28,7 +30,7 @@ const clientFactory: ClientFactory = async () => {
  */
 export function registerRemoteCommands(program: Command): void {
   program.hook("preAction", (_program, command) => {
-    currentConfig = command.optsWithGlobals<{ config?: string }>().config;
+    ({ config: currentConfig, ca: currentCa } = command.optsWithGlobals<{ config?: string; ca?: string }>());
   });
   registerCaseCommands(program);
   registerAdminCommands(program);

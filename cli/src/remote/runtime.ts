@@ -17,6 +17,8 @@ export interface RemoteRuntime {
   config: CliConfig;
   /** The config file in use (--config, else $SEALPOST_CONFIG, else the default path), whether or not it exists. */
   configPath: string;
+  /** The CA file trusted for the server's TLS certificate (--ca, else the config's "ca"), if any. */
+  ca: string | undefined;
   /**
    * A client with this config's login for the config's server (session.ts loadSession: NOT_LOGGED_IN when there is
    * none, SESSION_SERVER_MISMATCH when the login is for another server).
@@ -31,19 +33,21 @@ export function configPathOf(explicit: string | undefined, env: NodeJS.ProcessEn
 
 /** Builds the runtime from a command's global options (--json, --quiet, --config). */
 export async function runtimeOf(cmd: Command): Promise<RemoteRuntime> {
-  const g = cmd.optsWithGlobals<{ json?: boolean; quiet?: boolean; config?: string }>();
+  const g = cmd.optsWithGlobals<{ json?: boolean; quiet?: boolean; config?: string; ca?: string }>();
   const env = process.env;
   const out = new Output({ json: !!g.json, quiet: !!g.quiet });
   const config = await loadConfig(g.config, env);
   const configPath = configPathOf(g.config, env);
+  const ca = g.ca ? resolve(g.ca) : config.ca;
   return {
     out,
     env,
     config,
     configPath,
+    ca,
     async client() {
       const s = await loadSession(env, configPath, config.server);
-      return new RemoteClient(s.server, s.token);
+      return new RemoteClient(s.server, s.token, { ca });
     },
   };
 }
