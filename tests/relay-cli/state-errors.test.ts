@@ -78,3 +78,13 @@ test("fetching a result not sent yet and cancelling a received case: each names 
   );
   expect(cancel.stderr).toMatch(/hint: Tell the receiving agency instead/);
 });
+
+test("reply --records: the result's manifest carries the result's own record count", async () => {
+  const reply = await sealpostAs(relay, "tax-wang", ["reply", caseId, result, "--records", "7"]);
+  expect(reply.code, reply.stderr).toBe(0);
+  const r = await sealpostAs(relay, "soc-chen", ["--json", "result", caseId, "-o", join(relay.work, "res")]);
+  expect(r.code, r.stderr).toBe(0);
+  expect(JSON.parse(r.stdout).manifest.recordCount).toBe(7);
+  const bad = await sealpostAs(relay, "tax-wang", ["reply", caseId, result, "--records", "many"]);
+  expect(bad.code).toBe(2);
+});

@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import type { CertPurpose, Role } from "@sealpost/protocol";
 import { type Command, Option } from "commander";
 import { collect } from "../commands/common.js";
+import { usageError } from "../errors.js";
 import { ioError } from "../files.js";
 import { type RemoteRuntime, runtimeOf } from "./runtime.js";
 
@@ -158,11 +159,31 @@ export function registerAdminCommands(program: Command): void {
     );
   cert
     .command("revoke")
-    .argument("<id>", "certificate id or SHA-256")
+    .description("revoke a registered certificate: it can no longer log in or receive files")
+    .argument("<id>", "certificate id, SHA-256, or the short id `admin cert list` prints (a unique SHA-256 prefix)")
     .option("--reason <text>", "why")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  sealpost admin cert list --user chen@soc.khh.example\n  sealpost admin cert revoke 3f2a9c1e0b7d4a58 --reason 'card lost'",
+    )
     .action(
-      action(async (rt, id: string, o: { reason?: string }) => {
-        const c = await (await rt.client()).call("revokeCertificate", {
+      action(async (rt, given: string, o: { reason?: string }) => {
+        const client = await rt.client();
+        let id = given;
+        // A short id (8 to 63 hex digits): the one registered certificate whose SHA-256 starts with it.
+        if (/^[0-9a-f]{8,63}$/i.test(given)) {
+          const matches = (await client.call("listCertificates", { query: {} })).filter((c) =>
+            c.sha256.startsWith(given.toLowerCase()),
+          );
+          if (matches.length > 1) {
+            throw usageError(
+              `${given} is the start of ${matches.length} certificates' SHA-256: ${matches.map((c) => `${c.sha256.slice(0, 24)} (${c.commonName})`).join(", ")}.`,
+              "Give more of the SHA-256 (sealpost admin cert list shows them).",
+            );
+          }
+          if (matches[0]) id = matches[0].sha256;
+        }
+        const c = await client.call("revokeCertificate", {
           params: { id },
           body: { reason: o.reason ?? "" },
         });

@@ -77,7 +77,7 @@ async function sealAndUpload(
   file: string,
   kind: "payload" | "result",
   o: KeyOpts & TrustOpts,
-  manifestExtra: { fileName: string; byteSize: number },
+  manifestExtra: { fileName: string; byteSize: number; recordCount?: number },
 ): Promise<CaseDto> {
   const trust = await trustOf(rt, o);
   const recipients = await validateRecipients(profile.recipients, trust);
@@ -535,23 +535,30 @@ export function registerCaseCommands(program: Command): void {
         .description("seal a result file to the sending agency's staff and upload it (the case becomes processed)")
         .argument("<id>", "case id")
         .argument("<result-file>", "the result file")
+        .option("--records <n>", "number of records in the result file (default: the case's)", positiveInt)
         .option("--note <text>", "add this processing note first"),
     ),
-  ).action(
-    action(async (rt, id: string, file: string, o: KeyOpts & TrustOpts & { note?: string }) => {
-      const size = (await stat(file).catch(() => undefined))?.size;
-      if (size === undefined) throw usageError(`Cannot read ${file}.`);
-      const client = await rt.client();
-      if (o.note) await client.call("addNote", { params: { id }, body: { text: o.note } });
-      const profile = await client.call("getResultProfile", { params: { id } });
-      const c = await sealAndUpload(rt, client, profile, file, "result", o, {
-        fileName: basename(file),
-        byteSize: size,
-      });
-      rt.out.line(`result uploaded for case ${id}: ${stateLabel(c.state)}, sha256 ${c.result?.sha256}`);
-      rt.out.result("reply", { case: c });
-    }),
-  );
+  )
+    .addHelpText(
+      "after",
+      "\nExamples:\n  sealpost reply 20261206-AB12CD result.csv --records 95 --key me.p12\n  sealpost reply 20261206-AB12CD result.csv --note '5 records not found' --key me.p12",
+    )
+    .action(
+      action(async (rt, id: string, file: string, o: KeyOpts & TrustOpts & { note?: string; records?: number }) => {
+        const size = (await stat(file).catch(() => undefined))?.size;
+        if (size === undefined) throw usageError(`Cannot read ${file}.`);
+        const client = await rt.client();
+        if (o.note) await client.call("addNote", { params: { id }, body: { text: o.note } });
+        const profile = await client.call("getResultProfile", { params: { id } });
+        const c = await sealAndUpload(rt, client, profile, file, "result", o, {
+          fileName: basename(file),
+          byteSize: size,
+          ...(o.records !== undefined ? { recordCount: o.records } : {}),
+        });
+        rt.out.line(`result uploaded for case ${id}: ${stateLabel(c.state)}, sha256 ${c.result?.sha256}`);
+        rt.out.result("reply", { case: c });
+      }),
+    );
 
   addTrustOptions(
     addKeyOptions(
