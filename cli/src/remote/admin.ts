@@ -224,4 +224,29 @@ export function registerAdminCommands(program: Command): void {
         rt.out.result("admin category revoke", { category: c });
       }),
     );
+
+  // Examples for the subcommands that have none of their own.
+  const EXAMPLES: Record<string, string[]> = {
+    "agency add": [
+      "sealpost admin agency add KHH-TAX --name 高雄市稅捐稽徵處 --email it@tax.khh.example --allow 10.20.0.0/16",
+    ],
+    "agency revoke": ["sealpost admin agency revoke KHH-OLD"],
+    "agency list": ["sealpost admin agency list", "sealpost admin agency list --json"],
+    "user add": ["sealpost admin user add --agency KHH-TAX --name 王建民 --email wang@tax.khh.example"],
+    "user list": ["sealpost admin user list --agency KHH-TAX"],
+    "user revoke": ["sealpost admin user revoke wang@tax.khh.example"],
+    "cert add": ["sealpost admin cert add sign.cert.pem --user wang@tax.khh.example"],
+    "cert list": ["sealpost admin cert list --user wang@tax.khh.example"],
+    "category add": [
+      "sealpost admin category add WELFARE-TAX --name 社會救助資格財稅資料查調 --purpose 'eligibility checks'",
+    ],
+    "category list": ["sealpost admin category list"],
+    "category revoke": ["sealpost admin category revoke WELFARE-TAX"],
+  };
+  for (const group of admin.commands) {
+    for (const sub of group.commands) {
+      const lines = EXAMPLES[`${group.name()} ${sub.name()}`];
+      if (lines) sub.addHelpText("after", `\nExamples:\n${lines.map((l) => `  ${l}`).join("\n")}`);
+    }
+  }
 }

@@ -450,6 +450,7 @@ export function registerCaseCommands(program: Command): void {
     .option("--status <state>", `only this state (${Object.keys(CASE_STATES).join(", ")})`)
     .option("--limit <n>", `cases per page, 1 to ${MAX_CASES_PAGE} (default ${DEFAULT_CASES_PAGE})`)
     .option("--all", "every case: follow the server's pages until the last")
+    .addHelpText("after", "\nExamples:\n  sealpost cases --inbox --status sent\n  sealpost cases --outbox --all --json")
     .action(
       action(async (rt, o: { inbox?: boolean; outbox?: boolean; status?: string; limit?: string; all?: boolean }) => {
         if (o.inbox && o.outbox) throw usageError("Give --inbox or --outbox, not both.");
@@ -495,6 +496,7 @@ export function registerCaseCommands(program: Command): void {
     .command("show")
     .argument("<id>", "case id")
     .description("show one case with its notes")
+    .addHelpText("after", "\nExamples:\n  sealpost case show 20261206-AB12CD")
     .action(
       action(async (rt, id: string) => {
         const c = await (await rt.client()).call("getCase", { params: { id } });
@@ -511,15 +513,20 @@ export function registerCaseCommands(program: Command): void {
         .argument("<id>", "case id")
         .option("-o, --output <dir>", "folder for the opened file (default: current folder)"),
     ),
-  ).action(
-    action(async (rt, id: string, o: KeyOpts & TrustOpts & { output?: string }) => fetchAndOpen(rt, id, "payload", o)),
-  );
+  )
+    .addHelpText("after", "\nExamples:\n  sealpost receive 20261206-AB12CD -o inbox/ --key me.p12")
+    .action(
+      action(async (rt, id: string, o: KeyOpts & TrustOpts & { output?: string }) =>
+        fetchAndOpen(rt, id, "payload", o),
+      ),
+    );
 
   program
     .command("note")
     .description("add a processing note (處理情形) to a received case")
     .argument("<id>", "case id")
     .argument("<text>", "the note")
+    .addHelpText("after", "\nExamples:\n  sealpost note 20261206-AB12CD '3 records need a manual check'")
     .action(
       action(async (rt, id: string, text: string) => {
         const c = await (await rt.client()).call("addNote", { params: { id }, body: { text } });
@@ -568,15 +575,18 @@ export function registerCaseCommands(program: Command): void {
         .argument("<id>", "case id")
         .option("-o, --output <dir>", "folder for the opened file (default: current folder)"),
     ),
-  ).action(
-    action(async (rt, id: string, o: KeyOpts & TrustOpts & { output?: string }) => fetchAndOpen(rt, id, "result", o)),
-  );
+  )
+    .addHelpText("after", "\nExamples:\n  sealpost result 20261206-AB12CD -o results/ --key me.p12")
+    .action(
+      action(async (rt, id: string, o: KeyOpts & TrustOpts & { output?: string }) => fetchAndOpen(rt, id, "result", o)),
+    );
 
   program
     .command("cancel")
     .description("withdraw a case your agency sent (before the receiver has it)")
     .argument("<id>", "case id")
     .option("--reason <text>", "why")
+    .addHelpText("after", "\nExamples:\n  sealpost cancel 20261206-AB12CD --reason 'wrong batch attached'")
     .action(
       action(async (rt, id: string, o: { reason?: string }) => {
         const c = await (await rt.client()).call("cancelCase", { params: { id }, body: { reason: o.reason ?? "" } });
@@ -592,25 +602,27 @@ export function registerCaseCommands(program: Command): void {
         "show a case's signed receipts, each checked here: certificate trusted by your roots, case, file hash, signature",
       )
       .argument("<id>", "case id"),
-  ).action(
-    action(async (rt, id: string, o: TrustOpts) => {
-      const trust = await trustOf(rt, o);
-      const client = await rt.client();
-      const c = await client.call("getCase", { params: { id } });
-      const list = await client.call("listReceipts", { params: { id } });
-      const expected = { caseId: c.id, sha256: { payload: c.payload?.sha256, result: c.result?.sha256 } };
-      const checked = [];
-      for (const r of list) checked.push(await checkReceipt(r, expected, trust));
-      for (const r of checked) {
-        rt.out.line(
-          oneLine(
-            `#${r.id} ${r.statement.kind} receipt by ${r.signer} at ${r.statement.time}: sha256 ${r.statement.sha256} (${r.signatureValid ? "signature valid" : `INVALID: ${r.problem}`})`,
-          ),
-        );
-      }
-      if (checked.length === 0) rt.out.line("no receipts yet");
-      rt.out.result("receipt", { receipts: checked });
-      if (checked.some((r) => !r.signatureValid)) process.exitCode = 7;
-    }),
-  );
+  )
+    .addHelpText("after", "\nExamples:\n  sealpost receipt 20261206-AB12CD\n  sealpost receipt 20261206-AB12CD --json")
+    .action(
+      action(async (rt, id: string, o: TrustOpts) => {
+        const trust = await trustOf(rt, o);
+        const client = await rt.client();
+        const c = await client.call("getCase", { params: { id } });
+        const list = await client.call("listReceipts", { params: { id } });
+        const expected = { caseId: c.id, sha256: { payload: c.payload?.sha256, result: c.result?.sha256 } };
+        const checked = [];
+        for (const r of list) checked.push(await checkReceipt(r, expected, trust));
+        for (const r of checked) {
+          rt.out.line(
+            oneLine(
+              `#${r.id} ${r.statement.kind} receipt by ${r.signer} at ${r.statement.time}: sha256 ${r.statement.sha256} (${r.signatureValid ? "signature valid" : `INVALID: ${r.problem}`})`,
+            ),
+          );
+        }
+        if (checked.length === 0) rt.out.line("no receipts yet");
+        rt.out.result("receipt", { receipts: checked });
+        if (checked.some((r) => !r.signatureValid)) process.exitCode = 7;
+      }),
+    );
 }
