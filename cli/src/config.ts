@@ -32,6 +32,11 @@ export interface CliConfig {
   /** The relay server's URL (used by the remote commands). */
   server: string | undefined;
   /**
+   * A CA certificate file (PEM, may hold several) trusted for the relay server's TLS certificate besides the
+   * system's roots: an internal CA. The default for --ca.
+   */
+  ca: string | undefined;
+  /**
    * Your agency (code or name, e.g. "KHH-TAX"), for the forwarded-file check of `open`; default: the O and OU of the
    * certificate that decrypts the file.
    */
@@ -62,6 +67,11 @@ export const CONFIG_FIELDS: ReadonlyArray<[string, string, string]> = [
   ["keystore", "string", "default --key (PKCS#12 file, or PEM key with cert)"],
   ["cert", "string", "default --cert for a PEM keystore"],
   ["server", "string", "relay server URL (remote commands)"],
+  [
+    "ca",
+    "string",
+    "CA certificate (PEM) trusted for the server's TLS certificate besides the system's: the default for --ca",
+  ],
   [
     "agency",
     "string",
@@ -112,6 +122,7 @@ export function emptyConfig(): CliConfig {
     keystore: undefined,
     cert: undefined,
     server: undefined,
+    ca: undefined,
     agency: undefined,
     pkcs11Module: undefined,
     requireRosters: false,
@@ -180,6 +191,7 @@ export function parseConfig(text: string, path: string): CliConfig {
     keystore: file("keystore"),
     cert: file("cert"),
     server: str("server"),
+    ca: file("ca"),
     agency: str("agency"),
     pkcs11Module: file("pkcs11Module"),
     requireRosters: requireRosters === true,

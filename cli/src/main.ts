@@ -37,6 +37,10 @@ export function createProgram(rt: Runtime): Command {
     .option("--json", "print exactly one JSON object on stdout (for scripts)")
     .option("-q, --quiet", "no report and no progress bar (errors and warnings still go to stderr)")
     .option("--config <file>", "config file (default: $SEALPOST_CONFIG or ~/.config/sealpost/config.json)")
+    .option(
+      "--ca <file>",
+      "CA certificate (PEM) trusted for the relay server's TLS certificate besides the system's, e.g. an internal CA (default: config \"ca\")",
+    )
     .showHelpAfterError(false)
     .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
     .configureOutput({

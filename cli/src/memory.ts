@@ -17,11 +17,11 @@ const collect: (() => void) | undefined = (() => {
 })();
 
 /**
- * Counts streamed bytes and collects garbage after every `every` bytes (default 32 MiB): call `add(n)` for each chunk,
- * or `at(total)` with the running total. A full collection of the CLI's small heap takes a few milliseconds, about 30
+ * Counts streamed bytes and collects garbage after every `every` bytes (default 16 MiB): call `add(n)` for each chunk,
+ * or `at(total)` with the running total. A full collection of the CLI's small heap takes a few milliseconds, about 60
  * of them per GiB.
  */
-export function memoryKeeper(every = 32 * 1024 * 1024): { add(bytes: number): void; at(total: number): void } {
+export function memoryKeeper(every = 16 * 1024 * 1024): { add(bytes: number): void; at(total: number): void } {
   let since = 0;
   let last = 0;
   const add = (bytes: number) => {

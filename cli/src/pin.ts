@@ -49,7 +49,13 @@ export async function resolvePin(
 ): Promise<{ pin: string; source: PinSource }> {
   const env = options.env ?? process.env;
   if (options.pinFile !== undefined) {
-    return { pin: await readPinFile(options.pinFile, options.onWarning), source: "pin-file" };
+    const pin = await readPinFile(options.pinFile, options.onWarning);
+    if (pin === "") {
+      throw new CliError("USAGE", `The PIN file ${options.pinFile} is empty: its first line holds no PIN.`, {
+        hint: "Write the PIN on the first line of the file (chmod 600), or leave --pin-file out to use SEALPOST_PIN or a prompt.",
+      });
+    }
+    return { pin, source: "pin-file" };
   }
   if (env.SEALPOST_PIN !== undefined) return { pin: env.SEALPOST_PIN, source: "env" };
   return { pin: await promptPin(keystorePath, options), source: "prompt" };

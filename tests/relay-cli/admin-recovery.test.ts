@@ -150,3 +150,19 @@ describe("sealpost-server admin", () => {
     expect(verify.status, verify.stderr).toBe(0);
   });
 });
+
+test("admin cert revoke accepts the short id that admin cert list prints", async () => {
+  const list = await sealpostAs(relay, "ops-wu", ["admin", "cert", "list", "--user", M.people["tax-wang"].email]);
+  expect(list.code, list.stderr).toBe(0);
+  const line = list.stdout.split("\n").find((l) => /\ssign\s/.test(l));
+  const short = line?.split(/\s+/)[0] as string;
+  expect(short).toMatch(/^[0-9a-f]{16}$/);
+  const r = await sealpostAs(relay, "ops-wu", ["--json", "admin", "cert", "revoke", short, "--reason", "card lost"]);
+  expect(r.code, r.stderr).toBe(0);
+  const revoked = JSON.parse(r.stdout).certificate;
+  expect(revoked.sha256.startsWith(short)).toBe(true);
+  expect(revoked.status).toBe("revoked");
+  const none = await sealpostAs(relay, "ops-wu", ["admin", "cert", "revoke", "0000000000000000"]);
+  expect(none.code).toBe(12);
+  expect(none.stderr).toContain("NOT_FOUND");
+});

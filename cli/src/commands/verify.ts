@@ -74,6 +74,9 @@ Examples:
         let result: VerifyResult;
         try {
           const target = temp ? `${temp.dir}/content` : opts.output;
+          // A detached signature without --content is a usage error, not a damaged file.
+          const detachedWithoutContent = (e: unknown) =>
+            (e as { details?: { reason?: unknown } }).details?.reason === "detached-without-content";
           result = await verifyFile(spooled?.path ?? file, {
             trust: trust.policy,
             intermediates: trust.intermediates,
@@ -81,6 +84,14 @@ Examples:
             ...(target ? { outPath: target } : {}),
             force: opts.force === true,
             onProgress: (n) => progress.update(n),
+          }).catch((e: unknown) => {
+            if (!opts.content && detachedWithoutContent(e)) {
+              throw usageError(
+                `${fromStdin ? "The signature on stdin" : file} is a detached signature: the signed content is not in it.`,
+                `Give the signed file with --content FILE, e.g. sealpost verify ${fromStdin ? "-" : file} --content ${!fromStdin && file.endsWith(".p7s") ? file.slice(0, -4) : "CONTENT"}.`,
+              );
+            }
+            throw e;
           });
           progress.done();
           if (temp && target) {

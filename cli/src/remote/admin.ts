@@ -3,6 +3,7 @@ import { type Command, Option } from "commander";
 import { collect } from "../commands/common.js";
 import { usageError } from "../errors.js";
 import { certificatesToUpload } from "./cert-file.js";
+import { ioError } from "../files.js";
 import { type RemoteRuntime, runtimeOf } from "./runtime.js";
 
 /** `sealpost admin agency|user|cert|category add|list|revoke`: the registry (role admin on the server). */
@@ -258,11 +259,31 @@ export function registerAdminCommands(program: Command): void {
     );
   cert
     .command("revoke")
-    .argument("<id>", "certificate id or SHA-256")
+    .description("revoke a registered certificate: it can no longer log in or receive files")
+    .argument("<id>", "certificate id, SHA-256, or the short id `admin cert list` prints (a unique SHA-256 prefix)")
     .option("--reason <text>", "why")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  sealpost admin cert list --user chen@soc.khh.example\n  sealpost admin cert revoke 3f2a9c1e0b7d4a58 --reason 'card lost'",
+    )
     .action(
-      action(async (rt, id: string, o: { reason?: string }) => {
-        const c = await (await rt.client()).call("revokeCertificate", {
+      action(async (rt, given: string, o: { reason?: string }) => {
+        const client = await rt.client();
+        let id = given;
+        // A short id (8 to 63 hex digits): the one registered certificate whose SHA-256 starts with it.
+        if (/^[0-9a-f]{8,63}$/i.test(given)) {
+          const matches = (await client.call("listCertificates", { query: {} })).filter((c) =>
+            c.sha256.startsWith(given.toLowerCase()),
+          );
+          if (matches.length > 1) {
+            throw usageError(
+              `${given} is the start of ${matches.length} certificates' SHA-256: ${matches.map((c) => `${c.sha256.slice(0, 24)} (${c.commonName})`).join(", ")}.`,
+              "Give more of the SHA-256 (sealpost admin cert list shows them).",
+            );
+          }
+          if (matches[0]) id = matches[0].sha256;
+        }
+        const c = await client.call("revokeCertificate", {
           params: { id },
           body: { reason: o.reason ?? "" },
         });
@@ -303,4 +324,29 @@ export function registerAdminCommands(program: Command): void {
         rt.out.result("admin category revoke", { category: c });
       }),
     );
+
+  // Examples for the subcommands that have none of their own.
+  const EXAMPLES: Record<string, string[]> = {
+    "agency add": [
+      "sealpost admin agency add KHH-TAX --name 高雄市稅捐稽徵處 --email it@tax.khh.example --allow 10.20.0.0/16",
+    ],
+    "agency revoke": ["sealpost admin agency revoke KHH-OLD"],
+    "agency list": ["sealpost admin agency list", "sealpost admin agency list --json"],
+    "user add": ["sealpost admin user add --agency KHH-TAX --name 王建民 --email wang@tax.khh.example"],
+    "user list": ["sealpost admin user list --agency KHH-TAX"],
+    "user revoke": ["sealpost admin user revoke wang@tax.khh.example"],
+    "cert add": ["sealpost admin cert add sign.cert.pem --user wang@tax.khh.example"],
+    "cert list": ["sealpost admin cert list --user wang@tax.khh.example"],
+    "category add": [
+      "sealpost admin category add WELFARE-TAX --name 社會救助資格財稅資料查調 --purpose 'eligibility checks'",
+    ],
+    "category list": ["sealpost admin category list"],
+    "category revoke": ["sealpost admin category revoke WELFARE-TAX"],
+  };
+  for (const group of admin.commands) {
+    for (const sub of group.commands) {
+      const lines = EXAMPLES[`${group.name()} ${sub.name()}`];
+      if (lines) sub.addHelpText("after", `\nExamples:\n${lines.map((l) => `  ${l}`).join("\n")}`);
+    }
+  }
 }

@@ -38,7 +38,7 @@ import {
   trustOf,
   validateRecipients,
 } from "./runtime.js";
-import { clearSession, loadSession, saveSession, sessionPath } from "./session.js";
+import { clearSession, loadSession, type Session, saveSession, serverKey, sessionPath } from "./session.js";
 
 /** `sealpost login|logout|send|cases|case|receive|note|reply|result|cancel|receipt`: the transfer round trip. */
 
@@ -106,7 +106,7 @@ async function sealAndUpload(
   file: string,
   kind: "payload" | "result",
   o: KeyOpts & TrustOpts,
-  manifestExtra: { fileName: string; byteSize: number },
+  manifestExtra: { fileName: string; byteSize: number; recordCount?: number },
   rosters: { guard: RosterGuard; agencies: string[] },
 ): Promise<{ case: CaseDto; recipients: RecipientView[] }> {
   const trust = await trustOf(rt, o);
@@ -328,7 +328,12 @@ export function registerCaseCommands(program: Command): void {
         const server = o.server ?? rt.config.server;
         if (!server) throw usageError("No server given.", 'Pass --server URL or set "server" in the config file.');
         const key = pickKey(await keystoreOf(rt, o), "sign");
-        const client = new RemoteClient(server);
+        const client = new RemoteClient(server, undefined, { ca: rt.ca });
+        if (o.server && rt.config.server && serverKey(rt.config.server) !== client.base) {
+          rt.out.warn(
+            `the config file ${rt.configPath} names the server ${serverKey(rt.config.server)}: the other commands use that one, not ${client.base}, until you change "server" there or pass another --config`,
+          );
+        }
         if (o.auditKey !== undefined) {
           const fp = await pinAuditKey(client.base, o.auditKey, rt.env);
           rt.out.line(`pinned the audit key of ${client.base}: SHA-256 ${fp}`);
@@ -343,6 +348,7 @@ export function registerCaseCommands(program: Command): void {
             certSha256: key.cert.sha256,
           },
           rt.env,
+          rt.configPath,
         );
         rt.out.line(
           `logged in to ${client.base} as ${res.staff.name} <${res.staff.email}> (${res.staff.agency}, ${res.staff.role}) until ${res.expiresAt}`,
@@ -363,16 +369,35 @@ export function registerCaseCommands(program: Command): void {
 
   program
     .command("logout")
-    .description("end the session (the server deletes the token)")
+    .description(
+      "end your login to the config's server (the server deletes the token; an expired login is just forgotten)",
+    )
+    .addHelpText("after", "\nExamples:\n  sealpost logout\n  sealpost logout --config ~/.config/sealpost/alice.json")
     .action(
       action(async (rt) => {
+        let s: Session;
         try {
-          await (await rt.client()).call("logout");
-        } finally {
-          await clearSession(rt.env);
+          s = await loadSession(rt.env, rt.configPath, rt.config.server, { allowExpired: true });
+        } catch (e) {
+          if (!(e instanceof RemoteError && e.code === "NOT_LOGGED_IN")) throw e;
+          rt.out.line("not logged in: nothing to do");
+          rt.out.result("logout", { wasLoggedIn: false });
+          return;
         }
-        rt.out.line(`logged out (${sessionPath(rt.env)} removed)`);
-        rt.out.result("logout", {});
+        const expired = !(Date.parse(s.expiresAt) > Date.now());
+        try {
+          // An expired token is already void on the server.
+          if (!expired) await new RemoteClient(s.server, s.token, { ca: rt.ca }).call("logout");
+        } catch (e) {
+          // A token the server no longer knows is as good as logged out.
+          if (!(e instanceof RemoteError && e.status === 401)) throw e;
+        } finally {
+          await clearSession(rt.env, rt.configPath, s.server);
+        }
+        rt.out.line(
+          `logged out of ${s.server}${expired ? " (the login had expired)" : ""}; ${sessionPath(rt.env, rt.configPath)} updated`,
+        );
+        rt.out.result("logout", { wasLoggedIn: true, server: s.server, expired });
       }),
     );
 
@@ -482,6 +507,7 @@ export function registerCaseCommands(program: Command): void {
     .option("--status <state>", `only this state (${Object.keys(CASE_STATES).join(", ")})`)
     .option("--limit <n>", `cases per page, 1 to ${MAX_CASES_PAGE} (default ${DEFAULT_CASES_PAGE})`)
     .option("--all", "every case: follow the server's pages until the last")
+    .addHelpText("after", "\nExamples:\n  sealpost cases --inbox --status sent\n  sealpost cases --outbox --all --json")
     .action(
       action(async (rt, o: { inbox?: boolean; outbox?: boolean; status?: string; limit?: string; all?: boolean }) => {
         if (o.inbox && o.outbox) throw usageError("Give --inbox or --outbox, not both.");
@@ -530,17 +556,22 @@ export function registerCaseCommands(program: Command): void {
       .description(
         "show one case with its notes and its recipients, named from their certificates (checked with your trust anchors when configured)",
       ),
-  ).action(
-    action(async (rt, id: string, o: TrustOpts) => {
-      const client = await rt.client();
-      const c = await client.call("getCase", { params: { id } });
-      printCase(rt, c);
-      const recipients = await caseRecipients(rt, client, id, o);
-      for (const v of recipients ?? []) rt.out.line(`  recipient ${recipientLine(v)}`);
-      for (const v of recipients ?? []) if (v.warning) rt.out.warn(v.warning);
-      rt.out.result("case show", { case: c, recipients });
-    }),
-  );
+  )
+    .addHelpText(
+      "after",
+      "\nExamples:\n  sealpost case show 20261206-AB12CD\n  sealpost case show 20261206-AB12CD --json",
+    )
+    .action(
+      action(async (rt, id: string, o: TrustOpts) => {
+        const client = await rt.client();
+        const c = await client.call("getCase", { params: { id } });
+        printCase(rt, c);
+        const recipients = await caseRecipients(rt, client, id, o);
+        for (const v of recipients ?? []) rt.out.line(`  recipient ${recipientLine(v)}`);
+        for (const v of recipients ?? []) if (v.warning) rt.out.warn(v.warning);
+        rt.out.result("case show", { case: c, recipients });
+      }),
+    );
 
   addTrustOptions(
     addKeyOptions(
@@ -550,15 +581,20 @@ export function registerCaseCommands(program: Command): void {
         .argument("<id>", "case id")
         .option("-o, --output <dir>", "folder for the opened file (default: current folder)"),
     ),
-  ).action(
-    action(async (rt, id: string, o: KeyOpts & TrustOpts & { output?: string }) => fetchAndOpen(rt, id, "payload", o)),
-  );
+  )
+    .addHelpText("after", "\nExamples:\n  sealpost receive 20261206-AB12CD -o inbox/ --key me.p12")
+    .action(
+      action(async (rt, id: string, o: KeyOpts & TrustOpts & { output?: string }) =>
+        fetchAndOpen(rt, id, "payload", o),
+      ),
+    );
 
   program
     .command("note")
     .description("add a processing note (處理情形) to a received case")
     .argument("<id>", "case id")
     .argument("<text>", "the note")
+    .addHelpText("after", "\nExamples:\n  sealpost note 20261206-AB12CD '3 records need a manual check'")
     .action(
       action(async (rt, id: string, text: string) => {
         const c = await (await rt.client()).call("addNote", { params: { id }, body: { text } });
@@ -574,30 +610,40 @@ export function registerCaseCommands(program: Command): void {
         .description("seal a result file to the sending agency's staff and upload it (the case becomes processed)")
         .argument("<id>", "case id")
         .argument("<result-file>", "the result file")
+        .option("--records <n>", "number of records in the result file (default: the case's)", positiveInt)
         .option("--note <text>", "add this processing note first"),
     ),
-  ).action(
-    action(async (rt, id: string, file: string, o: KeyOpts & TrustOpts & { note?: string }) => {
-      const size = (await stat(file).catch(() => undefined))?.size;
-      if (size === undefined) throw usageError(`Cannot read ${file}.`);
-      const client = await rt.client();
-      if (o.note) await client.call("addNote", { params: { id }, body: { text: o.note } });
-      const profile = await client.call("getResultProfile", { params: { id } });
-      const guard = new RosterGuard(rt, client, await trustOf(rt, o));
-      const { case: c, recipients } = await sealAndUpload(
-        rt,
-        client,
-        profile,
-        file,
-        "result",
-        o,
-        { fileName: basename(file), byteSize: size },
-        { guard, agencies: [profile.case.senderAgency] },
-      );
-      rt.out.line(`result uploaded for case ${id}: ${stateLabel(c.state)}, sha256 ${c.result?.sha256}`);
-      rt.out.result("reply", { case: c, recipients, rosters: guard.summary() });
-    }),
-  );
+  )
+    .addHelpText(
+      "after",
+      "\nExamples:\n  sealpost reply 20261206-AB12CD result.csv --records 95 --key me.p12\n  sealpost reply 20261206-AB12CD result.csv --note '5 records not found' --key me.p12",
+    )
+    .action(
+      action(async (rt, id: string, file: string, o: KeyOpts & TrustOpts & { note?: string; records?: number }) => {
+        const size = (await stat(file).catch(() => undefined))?.size;
+        if (size === undefined) throw usageError(`Cannot read ${file}.`);
+        const client = await rt.client();
+        if (o.note) await client.call("addNote", { params: { id }, body: { text: o.note } });
+        const profile = await client.call("getResultProfile", { params: { id } });
+        const guard = new RosterGuard(rt, client, await trustOf(rt, o));
+        const { case: c, recipients } = await sealAndUpload(
+          rt,
+          client,
+          profile,
+          file,
+          "result",
+          o,
+          {
+            fileName: basename(file),
+            byteSize: size,
+            ...(o.records !== undefined ? { recordCount: o.records } : {}),
+          },
+          { guard, agencies: [profile.case.senderAgency] },
+        );
+        rt.out.line(`result uploaded for case ${id}: ${stateLabel(c.state)}, sha256 ${c.result?.sha256}`);
+        rt.out.result("reply", { case: c, recipients, rosters: guard.summary() });
+      }),
+    );
 
   addTrustOptions(
     addKeyOptions(
@@ -607,15 +653,18 @@ export function registerCaseCommands(program: Command): void {
         .argument("<id>", "case id")
         .option("-o, --output <dir>", "folder for the opened file (default: current folder)"),
     ),
-  ).action(
-    action(async (rt, id: string, o: KeyOpts & TrustOpts & { output?: string }) => fetchAndOpen(rt, id, "result", o)),
-  );
+  )
+    .addHelpText("after", "\nExamples:\n  sealpost result 20261206-AB12CD -o results/ --key me.p12")
+    .action(
+      action(async (rt, id: string, o: KeyOpts & TrustOpts & { output?: string }) => fetchAndOpen(rt, id, "result", o)),
+    );
 
   program
     .command("cancel")
     .description("withdraw a case your agency sent (before the receiver has it)")
     .argument("<id>", "case id")
     .option("--reason <text>", "why")
+    .addHelpText("after", "\nExamples:\n  sealpost cancel 20261206-AB12CD --reason 'wrong batch attached'")
     .action(
       action(async (rt, id: string, o: { reason?: string }) => {
         const c = await (await rt.client()).call("cancelCase", { params: { id }, body: { reason: o.reason ?? "" } });
@@ -631,28 +680,30 @@ export function registerCaseCommands(program: Command): void {
         "show a case's signed receipts, each checked here: certificate trusted by your roots, case, file hash, signature",
       )
       .argument("<id>", "case id"),
-  ).action(
-    action(async (rt, id: string, o: TrustOpts) => {
-      const trust = await trustOf(rt, o);
-      const client = await rt.client();
-      const c = await client.call("getCase", { params: { id } });
-      const list = await client.call("listReceipts", { params: { id } });
-      const expected = { caseId: c.id, sha256: { payload: c.payload?.sha256, result: c.result?.sha256 } };
-      const checked = [];
-      for (const r of list) checked.push(await checkReceipt(r, expected, trust));
-      // The signed tree head each receipt embeds: signed by the pinned audit key and consistent with the kept head
-      // (exit 6 otherwise), so the receipt's audit entry is part of the log every client sees.
-      for (const r of list) if (r.treeHead) await client.treeHeads.verifyHead(r.treeHead);
-      for (const r of checked) {
-        rt.out.line(
-          oneLine(
-            `#${r.id} ${r.statement.kind} receipt by ${r.signer} at ${r.statement.time}: sha256 ${r.statement.sha256} (${r.signatureValid ? "signature valid" : `INVALID: ${r.problem}`})${r.treeHead ? `; audit entry ${r.auditSeq} in the signed tree head of ${r.treeHead.treeSize} entries` : ""}`,
-          ),
-        );
-      }
-      if (checked.length === 0) rt.out.line("no receipts yet");
-      rt.out.result("receipt", { receipts: checked });
-      if (checked.some((r) => !r.signatureValid)) process.exitCode = 7;
-    }),
-  );
+  )
+    .addHelpText("after", "\nExamples:\n  sealpost receipt 20261206-AB12CD\n  sealpost receipt 20261206-AB12CD --json")
+    .action(
+      action(async (rt, id: string, o: TrustOpts) => {
+        const trust = await trustOf(rt, o);
+        const client = await rt.client();
+        const c = await client.call("getCase", { params: { id } });
+        const list = await client.call("listReceipts", { params: { id } });
+        const expected = { caseId: c.id, sha256: { payload: c.payload?.sha256, result: c.result?.sha256 } };
+        const checked = [];
+        for (const r of list) checked.push(await checkReceipt(r, expected, trust));
+        // The signed tree head each receipt embeds: signed by the pinned audit key and consistent with the kept head
+        // (exit 6 otherwise), so the receipt's audit entry is part of the log every client sees.
+        for (const r of list) if (r.treeHead) await client.treeHeads.verifyHead(r.treeHead);
+        for (const r of checked) {
+          rt.out.line(
+            oneLine(
+              `#${r.id} ${r.statement.kind} receipt by ${r.signer} at ${r.statement.time}: sha256 ${r.statement.sha256} (${r.signatureValid ? "signature valid" : `INVALID: ${r.problem}`})${r.treeHead ? `; audit entry ${r.auditSeq} in the signed tree head of ${r.treeHead.treeSize} entries` : ""}`,
+            ),
+          );
+        }
+        if (checked.length === 0) rt.out.line("no receipts yet");
+        rt.out.result("receipt", { receipts: checked });
+        if (checked.some((r) => !r.signatureValid)) process.exitCode = 7;
+      }),
+    );
 }

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { constants, createReadStream } from "node:fs";
+import { constants, createReadStream, readFileSync } from "node:fs";
 import { lstat, open, rm } from "node:fs/promises";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -14,12 +14,13 @@ import {
   type OutputOf,
   SealpostClient,
 } from "@sealpost/client";
-import { fileBody, nodeStreamOf } from "@sealpost/client/node";
+import { caFetch, fileBody, nodeStreamOf } from "@sealpost/client/node";
 import { type KeyEntry, keyHandleOf } from "@sealpost/pki";
 import {
   type CaseDto,
   type CaseListQuery,
   canonicalJson,
+  EXIT_CODES,
   type Endpoints,
   type LoginResponse,
   type LoginStatement,
@@ -30,6 +31,7 @@ import { ioError } from "../files.js";
 import { memoryKeeper } from "../memory.js";
 import { RemoteError } from "./errors.js";
 import { TreeHeadGuard } from "./tree-heads.js";
+import { probeServerCertificate } from "./tls-probe.js";
 
 /**
  * Signs `statement` as the server expects: SHA-256 with the signing key over canonicalJson(statement), base64
@@ -90,12 +92,50 @@ function remoteError(e: unknown): unknown {
   });
 }
 
-async function mapped<T>(p: Promise<T>): Promise<T> {
+/**
+ * remoteError, and for an untrusted server certificate the certificate's issuer and SHA-256 (read by a separate
+ * connection that sends nothing), exit 8.
+ */
+async function describedError(e: unknown, base: string): Promise<unknown> {
+  if (!(e instanceof ApiError) || e.code !== "SERVER_CERT_UNTRUSTED") return remoteError(e);
+  const cert = await probeServerCertificate(base);
+  return new RemoteError(
+    e.code,
+    cert
+      ? `${e.message.replace(/\.$/, "")}: issued by ${cert.issuer} to ${cert.subject}, SHA-256 ${cert.sha256}.`
+      : e.message,
+    {
+      cause: e,
+      exitCode: EXIT_CODES.CERTIFICATE,
+      ...(e.hint ? { hint: e.hint } : {}),
+      details: { ...e.details, ...(cert ? { issuer: cert.issuer, subject: cert.subject, sha256: cert.sha256 } : {}) },
+    },
+  );
+}
+
+async function mapped<T>(p: Promise<T>, base: string): Promise<T> {
   try {
     return await p;
   } catch (e) {
-    throw remoteError(e);
+    throw await describedError(e, base);
   }
+}
+
+/** Reads a --ca / config "ca" file: PEM CA certificates trusted for the server's TLS certificate. */
+function readCa(file: string): string {
+  let pem: string;
+  try {
+    pem = readFileSync(file, "utf8");
+  } catch (e) {
+    throw ioError(`Cannot read the CA certificate ${file}`, e);
+  }
+  if (!pem.includes("-----BEGIN CERTIFICATE-----")) {
+    throw new RemoteError("USAGE", `${file} holds no PEM certificate.`, {
+      exitCode: EXIT_CODES.USAGE,
+      hint: "Give the internal CA's certificate in PEM (-----BEGIN CERTIFICATE-----) with --ca or the config's \"ca\".",
+    });
+  }
+  return pem;
 }
 
 /**
@@ -109,15 +149,17 @@ export class RemoteClient {
   /** Checks the signed tree head of every response against the heads kept beside the session (tree-heads.ts). */
   readonly treeHeads: TreeHeadGuard;
 
-  constructor(server: string, token?: string) {
-    const options: ClientOptions = { server, ...(token ? { token } : {}) };
+  /** `options.ca`: a PEM file of CA certificates trusted for the server's TLS certificate besides the system's. */
+  constructor(server: string, token?: string, options: { ca?: string } = {}) {
+    const fetch = options.ca ? caFetch(readCa(options.ca)) : undefined;
+    const clientOptions: ClientOptions = { server, ...(token ? { token } : {}), ...(fetch ? { fetch } : {}) };
     try {
-      this.api = new SealpostClient(options);
+      this.api = new SealpostClient(clientOptions);
     } catch (e) {
       throw remoteError(e);
     }
     this.treeHeads = new TreeHeadGuard(this.api.base);
-    options.onResponse = (r) => this.treeHeads.check(r);
+    clientOptions.onResponse = (r) => this.treeHeads.check(r);
   }
 
   /** Origin and path prefix of the server's API. */
@@ -135,17 +177,17 @@ export class RemoteClient {
 
   /** Calls a JSON endpoint by its name in the endpoint table; server refusals become RemoteError. */
   call<K extends JsonEndpointName>(name: K, ...input: Parameters<EndpointMethods[K]>): Promise<OutputOf<Endpoints[K]>> {
-    return mapped(this.api.call(name, input[0] as InputOf<Endpoints[K]> | undefined));
+    return mapped(this.api.call(name, input[0] as InputOf<Endpoints[K]> | undefined), this.base);
   }
 
   /** One page of the agency's cases and the next page's cursor (null on the last page). */
   listCasesPage(query: CaseListQuery): Promise<{ cases: CaseDto[]; nextCursor: string | null }> {
-    return mapped(this.api.listCasesPage(query));
+    return mapped(this.api.listCasesPage(query), this.base);
   }
 
   /** Challenge, sign, login; the client keeps the token. */
   login(key: KeyEntry): Promise<LoginResponse> {
-    return mapped(this.api.loginWith(entrySigner(key)));
+    return mapped(this.api.loginWith(entrySigner(key)), this.base);
   }
 
   /** Streams `file` as the case's payload or result; `onProgress` gets the bytes sent so far. */
@@ -156,7 +198,7 @@ export class RemoteClient {
     onProgress?: (bytes: number) => void,
   ): Promise<CaseDto> {
     const { body, size } = await fileBody(file, onProgress);
-    return mapped(this.api.upload(kind, caseId, body, { size }));
+    return mapped(this.api.upload(kind, caseId, body, { size }), this.base);
   }
 
   /**
@@ -188,9 +230,11 @@ export class RemoteClient {
     try {
       dl = await this.api.download(kind, caseId, have > 0 ? { range: { start: have } } : {});
     } catch (e) {
-      if (!(have > 0 && e instanceof ApiError && e.code === "RANGE_NOT_SATISFIABLE")) throw remoteError(e);
+      if (!(have > 0 && e instanceof ApiError && e.code === "RANGE_NOT_SATISFIABLE")) {
+        throw await describedError(e, this.base);
+      }
       have = 0;
-      dl = await mapped(this.api.download(kind, caseId));
+      dl = await mapped(this.api.download(kind, caseId), this.base);
     }
     if (dl.status !== 206) have = 0;
     const total = dl.length !== undefined ? dl.length + have : undefined;

@@ -1,7 +1,8 @@
 import { type CertInfo, type Keystore, parseCertificates, type TrustPolicy } from "@sealpost/pki";
 import type { ProfileRecipient } from "@sealpost/protocol";
 import type { Command } from "commander";
-import { type CliConfig, loadConfig } from "../config.js";
+import { resolve } from "node:path";
+import { type CliConfig, defaultConfigPath, loadConfig } from "../config.js";
 import { usageError } from "../errors.js";
 import { loadKeys } from "../keys.js";
 import { Output } from "../output.js";
@@ -14,23 +15,39 @@ export interface RemoteRuntime {
   out: Output;
   env: NodeJS.ProcessEnv;
   config: CliConfig;
-  /** A client with the saved session's token (NOT_LOGGED_IN when there is none). */
+  /** The config file in use (--config, else $SEALPOST_CONFIG, else the default path), whether or not it exists. */
+  configPath: string;
+  /** The CA file trusted for the server's TLS certificate (--ca, else the config's "ca"), if any. */
+  ca: string | undefined;
+  /**
+   * A client with this config's login for the config's server (session.ts loadSession: NOT_LOGGED_IN when there is
+   * none, SESSION_SERVER_MISMATCH when the login is for another server).
+   */
   client(): Promise<RemoteClient>;
+}
+
+/** The config file a command uses: --config, else $SEALPOST_CONFIG, else the default path. */
+export function configPathOf(explicit: string | undefined, env: NodeJS.ProcessEnv): string {
+  return explicit ? resolve(explicit) : defaultConfigPath(env).path;
 }
 
 /** Builds the runtime from a command's global options (--json, --quiet, --config). */
 export async function runtimeOf(cmd: Command): Promise<RemoteRuntime> {
-  const g = cmd.optsWithGlobals<{ json?: boolean; quiet?: boolean; config?: string }>();
+  const g = cmd.optsWithGlobals<{ json?: boolean; quiet?: boolean; config?: string; ca?: string }>();
   const env = process.env;
   const out = new Output({ json: !!g.json, quiet: !!g.quiet });
   const config = await loadConfig(g.config, env);
+  const configPath = configPathOf(g.config, env);
+  const ca = g.ca ? resolve(g.ca) : config.ca;
   return {
     out,
     env,
     config,
+    configPath,
+    ca,
     async client() {
-      const s = await loadSession(env);
-      return new RemoteClient(s.server, s.token);
+      const s = await loadSession(env, configPath, config.server);
+      return new RemoteClient(s.server, s.token, { ca });
     },
   };
 }

@@ -245,13 +245,37 @@ export class SealpostClient {
       });
     } catch (e) {
       if ((e as { name?: string }).name === "AbortError") throw e;
-      throw new ApiError("SERVER_UNREACHABLE", `Cannot reach the sealpost server at ${this.base}.`, {
-        cause: e,
-        hint: "Check the URL, your network, and that the server is running.",
-      });
+      throw this.#networkError(e);
     }
     await this.#options.onResponse?.(r);
     return r;
+  }
+
+  /** A failed fetch in words: untrusted TLS certificate, https to a plain port, or unreachable. */
+  #networkError(e: unknown): ApiError {
+    const code = causeCodes(e).find((c) => TLS_TRUST_CODES.has(c) || TLS_PROTOCOL_CODES.has(c));
+    if (code && TLS_TRUST_CODES.has(code)) {
+      return new ApiError(
+        "SERVER_CERT_UNTRUSTED",
+        `The sealpost server at ${this.base} presented a TLS certificate this computer does not trust (${code}).`,
+        {
+          cause: e,
+          hint: 'If your organisation runs its own CA, trust its certificate with --ca FILE (or "ca" in the config file); otherwise do not go on and tell your sealpost operator.',
+          details: { tlsCode: code },
+        },
+      );
+    }
+    if (code) {
+      return new ApiError("PROTOCOL_MISMATCH", `${this.base} does not answer in TLS: is it a plain http:// port?`, {
+        cause: e,
+        hint: "Use the server's https:// URL with its TLS port (http:// is only for a server on this machine).",
+        details: { tlsCode: code },
+      });
+    }
+    return new ApiError("SERVER_UNREACHABLE", `Cannot reach the sealpost server at ${this.base}.`, {
+      cause: e,
+      hint: "Check the URL, your network, and that the server is running.",
+    });
   }
 
   async #fail(r: Response): Promise<never> {
@@ -293,5 +317,33 @@ for (const [name, e] of Object.entries(ENDPOINTS) as [EndpointName, Endpoint][])
 function stringRecord(o: object | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(o ?? {})) if (v !== undefined) out[k] = String(v);
+  return out;
+}
+
+/** OpenSSL / Node codes of a TLS certificate the client does not accept. */
+const TLS_TRUST_CODES = new Set([
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "CERT_UNTRUSTED",
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "CERT_REVOKED",
+  "CERT_SIGNATURE_FAILURE",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+]);
+/** Codes of a TLS handshake answered by something that does not speak TLS (an http:// port). */
+const TLS_PROTOCOL_CODES = new Set(["ERR_SSL_WRONG_VERSION_NUMBER", "ERR_SSL_PACKET_LENGTH_TOO_LONG", "EPROTO"]);
+
+/** The `code` of an error and of its causes (fetch wraps the socket's error in `cause`), outermost first. */
+function causeCodes(e: unknown): string[] {
+  const out: string[] = [];
+  for (let cur = e, depth = 0; cur && typeof cur === "object" && depth < 5; depth++) {
+    const c = (cur as { code?: unknown }).code;
+    if (typeof c === "string") out.push(c);
+    cur = (cur as { cause?: unknown }).cause;
+  }
   return out;
 }

@@ -3,9 +3,15 @@ import { type ApiErrorCode, SealpostError } from "@sealpost/protocol";
 /**
  * Failures the client finds itself (no catalogue code from the server): the server URL is not usable
  * (BAD_URL: not https://, except http:// to this machine), the server could not be reached (SERVER_UNREACHABLE),
- * or it answered something that is not the API's (BAD_RESPONSE).
+ * its TLS certificate is not trusted here (SERVER_CERT_UNTRUSTED, details.tlsCode), https:// was used against a
+ * port that does not speak TLS (PROTOCOL_MISMATCH), or it answered something that is not the API's (BAD_RESPONSE).
  */
-export type ClientErrorCode = "BAD_URL" | "SERVER_UNREACHABLE" | "BAD_RESPONSE";
+export type ClientErrorCode =
+  | "BAD_URL"
+  | "SERVER_UNREACHABLE"
+  | "SERVER_CERT_UNTRUSTED"
+  | "PROTOCOL_MISMATCH"
+  | "BAD_RESPONSE";
 
 /**
  * An error of a client call: the server's refusal (a catalogue code, with the HTTP status, message, hint and

@@ -6,6 +6,8 @@ import { createHash, type KeyObject, sign } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import http from "node:http";
+import https from "node:https";
+import { rootCertificates } from "node:tls";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as NodeWebStream } from "node:stream/web";
@@ -103,4 +105,70 @@ export function httpFetch(agent: http.Agent): typeof fetch {
       init.signal?.addEventListener("abort", () => req.destroy(new DOMException("aborted", "AbortError")));
       req.end(data);
     });
+}
+
+/**
+ * A fetch for ClientOptions.fetch over node:https and node:http that trusts `ca` (PEM: one or more CA certificates,
+ * e.g. an agency's internal CA) for https:// servers besides Node's own roots. Request bodies may be strings, bytes
+ * or web streams (streamed with backpressure, never buffered); the response body is a web stream. Redirects are not
+ * followed (the 3xx response is returned). Certificate and hostname checks stay on.
+ */
+export function caFetch(ca: string | Buffer): typeof fetch {
+  const agent = new https.Agent({ keepAlive: true, ca: [...rootCertificates, ca.toString()] });
+  return (input, init = {}) =>
+    new Promise<Response>((resolve, reject) => {
+      const u = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
+      const headers: Record<string, string> = {};
+      new Headers(init.headers).forEach((v, k) => {
+        headers[k] = v;
+      });
+      const body = init.body;
+      let data: Buffer | undefined;
+      if (typeof body === "string") data = Buffer.from(body, "utf8");
+      else if (body instanceof Uint8Array) data = Buffer.from(body);
+      else if (body !== undefined && body !== null && !(body instanceof ReadableStream)) {
+        return reject(new TypeError("caFetch sends string, byte or web stream bodies only"));
+      }
+      if (data) headers["content-length"] = String(data.length);
+      const lib = u.protocol === "https:" ? https : http;
+      const req = lib.request(
+        {
+          host: u.hostname.replace(/^\[|\]$/g, ""),
+          port: u.port,
+          path: u.pathname + u.search,
+          method: init.method ?? "GET",
+          headers,
+          ...(u.protocol === "https:" ? { agent, servername: isIpHost(u.hostname) ? undefined : u.hostname } : {}),
+        },
+        (res) => {
+          const h = new Headers();
+          for (const [k, v] of Object.entries(res.headers)) {
+            if (v !== undefined) for (const one of [v].flat()) h.append(k, one);
+          }
+          const status = res.statusCode ?? 0;
+          const noBody = status === 204 || status === 304 || init.method === "HEAD";
+          if (noBody) res.resume();
+          resolve(
+            new Response(noBody ? null : (Readable.toWeb(res) as unknown as ReadableStream<Uint8Array>), {
+              status,
+              statusText: res.statusMessage ?? "",
+              headers: h,
+            }),
+          );
+        },
+      );
+      req.on("error", (e) => reject(new TypeError("fetch failed", { cause: e })));
+      init.signal?.addEventListener("abort", () => req.destroy(new DOMException("aborted", "AbortError")));
+      if (body instanceof ReadableStream) {
+        Readable.fromWeb(body as unknown as NodeWebStream<Uint8Array>)
+          .on("error", (e) => req.destroy(e))
+          .pipe(req);
+      } else {
+        req.end(data);
+      }
+    });
+}
+
+function isIpHost(host: string): boolean {
+  return /^[\d.]+$/.test(host) || host.includes(":");
 }

@@ -334,6 +334,7 @@ function checkOne(
     if (sd.detached) {
       throw new CmsError("MALFORMED", "The signature is detached: the signed content must be given separately.", {
         hint: "Pass the content file along with the signature.",
+        details: { reason: "detached-without-content" },
       });
     }
     throw new CmsError("UNSUPPORTED_ALGORITHM", `The digest ${digest} cannot be computed.`);

@@ -108,6 +108,7 @@ async function verifyInput(
     if (!options.content) {
       throw new CmsError("MALFORMED", "The signature is detached: the signed content must be given separately.", {
         hint: "Pass the content file along with the signature.",
+        details: { reason: "detached-without-content" },
       });
     }
     const given = await hashContentFile(options.content, sd, options.onProgress);

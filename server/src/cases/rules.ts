@@ -37,10 +37,80 @@ export function visibleCase(actor: Actor, c: CaseRow | undefined, id: string, si
   return c;
 }
 
-/** ILLEGAL_TRANSITION (409) for `action` on a case in `state`. */
+/** What each state means to a user, as the start of a sentence about case `id`. */
+const STATE_WORDS: Record<string, (id: string) => string> = {
+  registered: (id) => `Case ${id} is registered, but its file has not been sent yet`,
+  sent: (id) => `Case ${id} has been sent, but not received yet`,
+  received: (id) => `Case ${id} has been received`,
+  processed: (id) => `Case ${id} has been answered with a result`,
+  result_received: (id) => `Case ${id} is complete: its result has been received`,
+  cancelled: (id) => `Case ${id} was cancelled by the sending agency`,
+};
+
+/** The refusal in users' words: why (the case's state) and what to do next. */
+function refusalWords(id: string, state: string, action: CaseAction | CaseRecord): { message: string; hint: string } {
+  const show = `\`sealpost case show ${id}\` shows its state${state === "cancelled" ? " and the reason" : ""}.`;
+  const where = (STATE_WORDS[state] ?? ((c: string) => `Case ${c} is ${state}`))(id);
+  if (state === "cancelled") {
+    return { message: `${where}: nothing more can be done with it.`, hint: `Ask the sending agency; ${show}` };
+  }
+  const before = (s: string) => allowedStates(action).every((a) => stateOrder(a) > stateOrder(s));
+  switch (action) {
+    case "upload_payload":
+      return {
+        message: `${where}: its file was already sent.`,
+        hint: `To send another file, register a new case: \`sealpost send FILE --to-agency CODE ...\`. ${show}`,
+      };
+    case "receive_payload":
+    case "download_payload":
+    case "payload_receipt":
+      return {
+        message: `${where}: there is no file to receive yet.`,
+        hint: `Wait until the sending agency sends it (you get an e-mail notice). ${show}`,
+      };
+    case "add_note":
+    case "upload_result":
+      return before(state)
+        ? {
+            message: `This case has not been received yet: run \`sealpost receive ${id}\` first.`,
+            hint: `Receive it (\`sealpost receive ${id}\`), then ${action === "add_note" ? "add the note" : "reply"}. ${show}`,
+          }
+        : {
+            message: `${where}: its result was already uploaded, so it can no longer change.`,
+            hint: `${action === "add_note" ? "Notes are added before the reply" : "A case has one result"}; ${show}`,
+          };
+    case "receive_result":
+    case "download_result":
+    case "result_receipt":
+      return {
+        message: `${where}: the receiving agency has not sent a result yet.`,
+        hint: `Wait for their reply (you get an e-mail notice). ${show}`,
+      };
+    case "cancel":
+      return {
+        message: `${where}: the receiving agency already has it, so it can no longer be cancelled.`,
+        hint: `Tell the receiving agency instead. ${show}`,
+      };
+    default:
+      return { message: `${where}.`, hint: show };
+  }
+}
+
+const ORDER = ["registered", "sent", "received", "processed", "result_received"];
+const stateOrder = (s: string) => {
+  const i = ORDER.indexOf(s);
+  return i < 0 ? ORDER.length : i;
+};
+
+/**
+ * ILLEGAL_TRANSITION (409) for `action` on a case in `state`: the message says in users' words what state the case
+ * is in and the hint what to do next; `details` carry the facts (caseId, state, action, allowedFrom).
+ */
 export function illegal(caseId: string, state: string, action: CaseAction | CaseRecord): ServerError {
   const from = allowedStates(action);
-  return new ServerError("ILLEGAL_TRANSITION", `Case ${caseId} is ${state}; "${action}" needs ${from.join(" or ")}.`, {
+  const words = refusalWords(caseId, state, action);
+  return new ServerError("ILLEGAL_TRANSITION", words.message, {
+    hint: words.hint,
     details: { caseId, state, action, allowedFrom: from },
   });
 }
