@@ -204,6 +204,18 @@ async function fetchAndOpen(
   const signer = pickKey(ks, "sign");
   const dir = resolve(o.output ?? ".");
   const theCase = await client.call("getCase", { params: { id } });
+  if (theCase.id !== id) {
+    // A relay that answers with another case's details is not believed for anything else either.
+    throw new RemoteError(
+      "FILE_NOT_FOR_CASE",
+      `The server answered case ${id} with the details of case ${theCase.id}: refusing to receive it.`,
+      {
+        exitCode: EXIT_CODES.INTEGRITY,
+        hint: "Report it to the sealpost operators; nothing was downloaded or written and no receipt was sent.",
+        details: { field: "caseId", inFile: theCase.id, inCase: id },
+      },
+    );
+  }
   await mkdir(dir, { recursive: true });
   // The sealed download is kept beside the output while it arrives, so an interrupted download resumes (Range)
   // when the command is run again; it is removed once opened, or when it proves damaged.
@@ -257,8 +269,9 @@ async function fetchAndOpen(
       });
     }
     // The signed manifest must name this case (id, agencies, upload number): a relay that swapped two cases'
-    // files, both sealed to this user, is caught here.
-    const wrong = manifestMismatch(opened.manifest, theCase);
+    // files, both sealed to this user, is caught here. The case id is the one the user asked for, never the
+    // server's answer (a relay that lies in the case details would otherwise vouch for its own swap).
+    const wrong = manifestMismatch(opened.manifest, { ...theCase, id });
     if (wrong) {
       await rm(provisional, { force: true });
       throw new RemoteError(
