@@ -650,7 +650,17 @@ export function registerCaseCommands(program: Command): void {
       const client = await rt.client();
       const c = await client.call("getCase", { params: { id } });
       const list = await client.call("listReceipts", { params: { id } });
-      const expected = { caseId: c.id, sha256: { payload: c.payload?.sha256, result: c.result?.sha256 } };
+      const names = new Map((await client.call("listAgencyNames", {})).map((a) => [a.code, a.name]));
+      // The case id is the one asked for; a payload receipt must come from the receiving agency's staff, a result
+      // receipt from the sending agency's.
+      const expected = {
+        caseId: id,
+        sha256: { payload: c.payload?.sha256, result: c.result?.sha256 },
+        signers: {
+          payload: { code: c.receivingAgency, name: names.get(c.receivingAgency) },
+          result: { code: c.senderAgency, name: names.get(c.senderAgency) },
+        },
+      };
       const checked = [];
       for (const r of list) checked.push(await checkReceipt(r, expected, trust));
       for (const r of checked) {
