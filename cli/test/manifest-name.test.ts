@@ -51,6 +51,10 @@ describe("placeOpened", () => {
     ["reports/2026/batch.csv", "batch.csv"],
     ["C:\\Users\\chen\\batch.csv", "batch.csv"],
     ["申報資料.csv", "申報資料.csv"],
+    ["a\u0000b.csv", "a_b.csv"],
+    ["evil\u001b[2J.csv", "evil_[2J.csv"],
+    ["line\nbreak.csv", "line_break.csv"],
+    ["report\u202Evsc.exe", "report_vsc.exe"],
   ])("%j becomes %j inside the output folder", async (given, want) => {
     const opened = freshOpened();
     const final = (await place(opened, given)).path;
@@ -60,27 +64,19 @@ describe("placeOpened", () => {
     expect(readdirSync(join(out, ".."))).toEqual(["inbox"]);
   });
 
-  test.each([
-    "..",
-    ".",
-    "sub/..",
-    ".bashrc",
-    "home/.profile",
-    "a\u0000b.csv",
-    "evil\u001b[2J.csv",
-    "line\nbreak.csv",
-    "x".repeat(256),
-    "名".repeat(86),
-  ])("%j is refused: the case-named fallback is used and nothing else is created", async (given) => {
-    const opened = freshOpened();
-    const warnings: string[] = [];
-    const final = (await place(opened, given, (t) => warnings.push(t))).path;
-    expect(final).toBe(join(out, FALLBACK));
-    expect(readdirSync(out)).toEqual([FALLBACK]);
-    expect(readdirSync(join(out, ".."))).toEqual(["inbox"]);
-    expect(warnings).toHaveLength(1);
-    expect(warnings[0]).not.toMatch(/[\u0000\u001b\n]/);
-  });
+  test.each(["..", ".", "sub/..", ".bashrc", "home/.profile", "x".repeat(256), "名".repeat(86)])(
+    "%j is refused: the case-named fallback is used and nothing else is created",
+    async (given) => {
+      const opened = freshOpened();
+      const warnings: string[] = [];
+      const final = (await place(opened, given, (t) => warnings.push(t))).path;
+      expect(final).toBe(join(out, FALLBACK));
+      expect(readdirSync(out)).toEqual([FALLBACK]);
+      expect(readdirSync(join(out, ".."))).toEqual(["inbox"]);
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).not.toMatch(/[\u0000\u001b\n]/);
+    },
+  );
 
   test("an existing file or (dangling) link of that name is never replaced", async () => {
     let opened = freshOpened();
@@ -117,5 +113,36 @@ describe("placeOpened", () => {
     expect(safeFileName(undefined)).toBeUndefined();
     expect(safeFileName("dir/")).toBeUndefined();
     expect(safeFileName("x".repeat(255))).toBe("x".repeat(255));
+  });
+
+  test("a name with replaced characters is used with a warning", async () => {
+    const warnings: string[] = [];
+    const final = (await place(freshOpened(), "report\u202Evsc.exe", (t) => warnings.push(t))).path;
+    expect(final).toBe(join(out, "report_vsc.exe"));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/not shown as themselves; using report_vsc\.exe/);
+  });
+
+  test("safeFileName replaces controls, bidirectional and other format characters with _", () => {
+    expect(safeFileName("report\u202Evsc.exe")).toBe("report_vsc.exe");
+    for (const c of [
+      "\u202A",
+      "\u202B",
+      "\u202C",
+      "\u202D",
+      "\u2066",
+      "\u2067",
+      "\u2068",
+      "\u2069",
+      "\u200E",
+      "\u200F",
+    ]) {
+      expect(safeFileName(`a${c}b.csv`)).toBe("a_b.csv");
+    }
+    expect(safeFileName("a\u2028b\u2029c.csv")).toBe("a_b_c.csv");
+    expect(safeFileName("zero\u200Bwidth\uFEFF\u061C.csv")).toBe("zero_width__.csv");
+    expect(safeFileName("nul\u0000esc\u001b[31mdel\u007fc1\u009b.csv")).toBe("nul_esc_[31mdel_c1_.csv");
+    expect(safeFileName("lone\uD800.csv")).toBe("lone_.csv");
+    expect(safeFileName("稅務資料 2026.csv")).toBe("稅務資料 2026.csv");
   });
 });

@@ -63,15 +63,19 @@ function receipt(
 }
 
 const wangKey = () => createPrivateKey(readFileSync(pki(M.people["tax-wang"].sign.key)));
-const expected = { caseId: CASE, sha256: { payload: PAYLOAD_SHA, result: RESULT_SHA } };
+const expected = {
+  caseId: CASE,
+  sha256: { payload: PAYLOAD_SHA, result: RESULT_SHA },
+  signers: { payload: { code: "KHH-TAX", name: M.agencies["KHH-TAX"].name }, result: { code: "KHH-SOC" } },
+};
 
-async function check(r: ReceiptDto) {
+async function check(r: ReceiptDto, t = trust) {
   // The certificate's own SHA-256 stands in for what the server reports, unless the test set one.
   if (!r.certSha256) {
     const { parseCertificate } = await import("@sealpost/pki");
     r.certSha256 = parseCertificate(r.certificatePem).sha256;
   }
-  return checkReceipt(r, expected, trust);
+  return checkReceipt(r, expected, t);
 }
 
 describe("checkReceipt", () => {
@@ -110,5 +114,53 @@ describe("checkReceipt", () => {
     const forged = receipt(p.sign.cert, wangKey());
     forged.statement = { ...forged.statement, time: "2026-01-01T00:00:00.000Z" };
     expect((await check(forged)).problem).toMatch(/signature does not verify/);
+  });
+
+  test("the signer is validated now, not at the time the receipt claims: a backdated receipt by an expired certificate is refused", async () => {
+    // Valid 2020-01-01 to 2021-12-31, of the sending agency (so a result receipt), receipt time inside that window.
+    // Revocation "prefer" so that CRLs not current in 2021 cannot hide what this test is about.
+    const ex = M.troubled.expired;
+    const prefer = await buildTrust(
+      {
+        trust: [pki(M.root.cert)],
+        intermediate: [pki(M.intermediate.cert)],
+        crl: [pki(M.intermediate.crl), pki(M.root.crl)],
+        revocation: "prefer",
+      },
+      emptyConfig(),
+    );
+    const c = await check(
+      receipt(ex.cert, createPrivateKey(readFileSync(pki(ex.key))), {
+        kind: "result",
+        sha256: RESULT_SHA,
+        time: "2021-06-01T09:00:00.000Z",
+      }),
+      { policy: prefer.policy!, intermediates: prefer.intermediates },
+    );
+    expect(c.signatureValid).toBe(false);
+    expect(c.problem).toMatch(/not trusted here now \(EXPIRED\)/);
+  });
+
+  test("a receipt signed by someone outside the agency that receives the file (the relay admin's card) is refused", async () => {
+    const ops = M.people["ops-wu"];
+    const opsKey = createPrivateKey(readFileSync(pki(ops.sign.key)));
+    const c = await check(receipt(ops.sign.cert, opsKey));
+    expect(c.signatureValid).toBe(false);
+    expect(c.problem).toMatch(/is not of KHH-TAX/);
+    // The receiving side's own staff cannot sign for the sending side's result either, nor the sender a payload.
+    const wangResult = await check(
+      receipt(M.people["tax-wang"].sign.cert, wangKey(), { kind: "result", sha256: RESULT_SHA }),
+    );
+    expect(wangResult.problem).toMatch(/is not of KHH-SOC/);
+    const chen = M.people["soc-chen"];
+    const chenPayload = await check(receipt(chen.sign.cert, createPrivateKey(readFileSync(pki(chen.sign.key)))));
+    expect(chenPayload.problem).toMatch(/is not of KHH-TAX/);
+    const chenResult = await check(
+      receipt(chen.sign.cert, createPrivateKey(readFileSync(pki(chen.sign.key))), {
+        kind: "result",
+        sha256: RESULT_SHA,
+      }),
+    );
+    expect(chenResult.problem).toBeNull();
   });
 });

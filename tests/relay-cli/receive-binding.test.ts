@@ -1,6 +1,8 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer, request, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { sealFile } from "@sealpost/cms";
 import { parseCertificate } from "@sealpost/pki";
@@ -33,8 +35,15 @@ afterAll(async () => {
   await relay?.close();
 });
 
-/** Registers a case (upload number U-7) and uploads a file sealed to its recipients with `manifest`. */
-async function caseWithManifest(manifest: TransferManifest, signer = "soc-chen"): Promise<string> {
+/**
+ * Registers a case (upload number U-7) and uploads a file sealed to its recipients with `manifest` (or the manifest
+ * made from the new case's id), to that case and then to the cases `alsoTo`.
+ */
+async function caseWithManifest(
+  manifest: TransferManifest | ((id: string) => TransferManifest),
+  signer = "soc-chen",
+  alsoTo: string[] = [],
+): Promise<string> {
   const profile = await soc.createCase({
     body: { category: "C", receivingAgency: "KHH-TAX", recordCount: 2, uploadNo: "U-7" },
   });
@@ -44,15 +53,23 @@ async function caseWithManifest(manifest: TransferManifest, signer = "soc-chen")
   await sealFile(plain, sealed, {
     recipients: profile.recipients.map((r) => parseCertificate(r.certificate.pem)),
     signer: await keyOf(signer),
-    manifest: { fileName: "batch.csv", ...manifest },
+    manifest: { fileName: "batch.csv", ...(typeof manifest === "function" ? manifest(profile.case.id) : manifest) },
   });
   const { body, size } = await fileBody(sealed);
   await soc.upload("payload", profile.case.id, body, { size });
+  for (const other of alsoTo) {
+    const again = await fileBody(sealed);
+    await soc.upload("payload", other, again.body, { size: again.size });
+  }
   return profile.case.id;
 }
 
-/** `sealpost --json receive ID -o OUT` as tax-wang. */
-async function receive(id: string, out: string): Promise<{ code: number; json: Record<string, unknown> }> {
+/** `sealpost --json receive ID -o OUT` as tax-wang, logged in to the relay, then receiving through `url`. */
+async function receive(
+  id: string,
+  out: string,
+  url = server.url,
+): Promise<{ code: number; json: Record<string, unknown> }> {
   const p = M.people["tax-wang"];
   const home = join(work, "home");
   mkdirSync(home, { recursive: true });
@@ -76,11 +93,67 @@ async function receive(id: string, out: string): Promise<{ code: number; json: R
     return { code, stdout };
   };
   expect((await run(["login"])).code).toBe(0);
+  if (url !== server.url) {
+    // The login names the relay's own origin; the session is then pointed at `url` (a relay in front of it).
+    const session = join(home, "session.json");
+    writeFileSync(session, JSON.stringify({ ...JSON.parse(readFileSync(session, "utf8")), server: url }));
+    writeFileSync(config, JSON.stringify({ ...JSON.parse(readFileSync(config, "utf8")), server: url }));
+  }
   const r = await run(["--json", "receive", id, "-o", out]);
   return { code: r.code, json: JSON.parse(r.stdout) };
 }
 
+/**
+ * A relay that lies (a modified relay run by a hostile operator): passes everything through to the real relay,
+ * except that `GET /v1/cases/<asked>` is answered with case `real`'s details.
+ */
+async function lyingRelay(asked: string, real: string): Promise<{ url: string; close(): Promise<void> }> {
+  const up = new URL(server.url);
+  const proxy: Server = createServer((req, res) => {
+    const path = req.url === `/v1/cases/${asked}` ? `/v1/cases/${real}` : req.url;
+    const p = request(
+      { host: up.hostname, port: up.port, method: req.method, path, headers: { ...req.headers, host: up.host } },
+      (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      },
+    );
+    p.on("error", () => res.destroy());
+    req.pipe(p);
+  });
+  proxy.listen(0, "127.0.0.1");
+  await once(proxy, "listening");
+  return {
+    url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+    close: () => new Promise((done) => proxy.close(() => done())),
+  };
+}
+
 describe("receive: the file's manifest must name the case", () => {
+  test("a relay that answers case C with case A's details and serves A's file for C is refused (exit 6), nothing written, no receipt", async () => {
+    const c = (
+      await soc.createCase({ body: { category: "C", receivingAgency: "KHH-TAX", recordCount: 2, uploadNo: "U-8" } })
+    ).case.id;
+    // A's file (its signed manifest names case A) is put under case C too, as a database writer would.
+    const a = await caseWithManifest(
+      (id) => ({ caseId: id, senderAgency: "KHH-SOC", receivingAgency: "KHH-TAX", uploadNo: "U-7" }),
+      "soc-chen",
+      [c],
+    );
+    const liar = await lyingRelay(c, a);
+    try {
+      const out = join(work, "in-lie");
+      const r = await receive(c, out, liar.url);
+      expect(r.code).toBe(6);
+      expect(r.json).toMatchObject({ ok: false, error: { code: "FILE_NOT_FOR_CASE" } });
+      expect(existsSync(out) ? readdirSync(out) : []).toEqual([]);
+      expect(await soc.listReceipts({ params: { id: c } })).toEqual([]);
+      expect((await soc.getCase({ params: { id: c } })).status).not.toBe("received");
+    } finally {
+      await liar.close();
+    }
+  });
+
   test("a file whose signed manifest names another upload number is refused (exit 6) and nothing is left", async () => {
     const id = await caseWithManifest({ senderAgency: "KHH-SOC", receivingAgency: "KHH-TAX", uploadNo: "U-999" });
     const out = join(work, "in-wrong");

@@ -204,6 +204,18 @@ async function fetchAndOpen(
   const signer = pickKey(ks, "sign");
   const dir = resolve(o.output ?? ".");
   const theCase = await client.call("getCase", { params: { id } });
+  if (theCase.id !== id) {
+    // A relay that answers with another case's details is not believed for anything else either.
+    throw new RemoteError(
+      "FILE_NOT_FOR_CASE",
+      `The server answered case ${id} with the details of case ${theCase.id}: refusing to receive it.`,
+      {
+        exitCode: EXIT_CODES.INTEGRITY,
+        hint: "Report it to the sealpost operators; nothing was downloaded or written and no receipt was sent.",
+        details: { field: "caseId", inFile: theCase.id, inCase: id },
+      },
+    );
+  }
   await mkdir(dir, { recursive: true });
   // The sealed download is kept beside the output while it arrives, so an interrupted download resumes (Range)
   // when the command is run again; it is removed once opened, or when it proves damaged.
@@ -257,8 +269,9 @@ async function fetchAndOpen(
       });
     }
     // The signed manifest must name this case (id, agencies, upload number): a relay that swapped two cases'
-    // files, both sealed to this user, is caught here.
-    const wrong = manifestMismatch(opened.manifest, theCase);
+    // files, both sealed to this user, is caught here. The case id is the one the user asked for, never the
+    // server's answer (a relay that lies in the case details would otherwise vouch for its own swap).
+    const wrong = manifestMismatch(opened.manifest, { ...theCase, id });
     if (wrong) {
       await rm(provisional, { force: true });
       throw new RemoteError(
@@ -688,7 +701,17 @@ export function registerCaseCommands(program: Command): void {
         const client = await rt.client();
         const c = await client.call("getCase", { params: { id } });
         const list = await client.call("listReceipts", { params: { id } });
-        const expected = { caseId: c.id, sha256: { payload: c.payload?.sha256, result: c.result?.sha256 } };
+        const names = new Map((await client.call("listAgencyNames", {})).map((a) => [a.code, a.name]));
+        // The case id is the one asked for; a payload receipt must come from the receiving agency's staff, a result
+        // receipt from the sending agency's.
+        const expected = {
+          caseId: id,
+          sha256: { payload: c.payload?.sha256, result: c.result?.sha256 },
+          signers: {
+            payload: { code: c.receivingAgency, name: names.get(c.receivingAgency) },
+            result: { code: c.senderAgency, name: names.get(c.senderAgency) },
+          },
+        };
         const checked = [];
         for (const r of list) checked.push(await checkReceipt(r, expected, trust));
         // The signed tree head each receipt embeds: signed by the pinned audit key and consistent with the kept head

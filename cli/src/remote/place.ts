@@ -42,8 +42,14 @@ export async function placeOpened(o: {
   const names: string[] = [];
   if (o.fileName !== undefined && o.fileName !== "") {
     const name = safeFileName(o.fileName);
-    if (name) names.push(name);
-    else warn(`the sender's file name ${JSON.stringify(o.fileName)} is not usable here; using ${o.fallback}`);
+    if (name) {
+      names.push(name);
+      if (name !== o.fileName.split(/[/\\]/).pop()) {
+        warn(
+          `the sender's file name ${JSON.stringify(o.fileName)} has characters that are not shown as themselves; using ${name}`,
+        );
+      }
+    } else warn(`the sender's file name ${JSON.stringify(o.fileName)} is not usable here; using ${o.fallback}`);
   }
   if (!names.includes(o.fallback)) names.push(o.fallback);
   const taken: string[] = [];

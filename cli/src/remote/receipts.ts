@@ -1,5 +1,12 @@
 import { verify } from "node:crypto";
-import { type CertInfo, PkiError, parseCertificate, type TrustPolicy } from "@sealpost/pki";
+import {
+  type CertInfo,
+  certificateIdentity,
+  PkiError,
+  parseCertificate,
+  sameNameValue,
+  type TrustPolicy,
+} from "@sealpost/pki";
 import { canonicalJson, type ReceiptDto } from "@sealpost/protocol";
 
 /** A receipt as the server returned it, with the outcome of checking it here. */
@@ -12,18 +19,49 @@ export interface CheckedReceipt extends ReceiptDto {
   problem: string | null;
 }
 
-/** What a receipt of a case must name: the case id and the SHA-256 of the case's sealed files. */
+/** An agency as the receipt check knows it: its code and, when known, its registered name. */
+export interface ReceiptSide {
+  code: string;
+  name?: string | undefined;
+}
+
+/**
+ * What a receipt of a case must name and who may sign it: the case id (the one the user asked for), the SHA-256 of
+ * the case's sealed files, and the agency whose staff receive each kind of file (payload: the receiving agency;
+ * result: the sending agency).
+ */
 export interface ReceiptExpectation {
   caseId: string;
   sha256: { payload?: string | undefined; result?: string | undefined };
+  signers: { payload: ReceiptSide; result: ReceiptSide };
+}
+
+/**
+ * Why `cert` is not a certificate of `side`'s staff, or undefined when it is: its subject must carry an O or OU
+ * attribute equal to the agency's code or registered name (the attributes agency subject rules name, e.g.
+ * "O=高雄市稅捐稽徵處", "OU=KHH-TAX"), compared as sameNameValue does.
+ */
+export function signerSideProblem(cert: CertInfo, side: ReceiptSide): string | undefined {
+  let values: string[];
+  try {
+    values = certificateIdentity(cert)
+      .attributes.filter((a) => a.attribute === "O" || a.attribute === "OU")
+      .map((a) => a.value);
+  } catch {
+    return "the signer's certificate subject is not readable";
+  }
+  const wanted = [side.code, ...(side.name ? [side.name] : [])];
+  if (values.some((v) => wanted.some((w) => sameNameValue(v, w)))) return undefined;
+  return `the signer's certificate (${cert.subject}) is not of ${side.code}${side.name ? ` ${side.name}` : ""}, the agency that receives this file`;
 }
 
 /**
  * Checks a receipt without trusting the server that returned it: the certificate is the one it names
- * (certSha256), it is a signing certificate that validates with the user's own trust policy at the receipt's
- * time, the statement is a sealpost receipt for `expected.caseId` whose hash is the case's file of that kind, and
- * the signature over canonicalJson(statement) verifies with the certificate. Never throws for a bad receipt: the
- * first failed check is returned as `problem`.
+ * (certSha256), the statement is a sealpost receipt for `expected.caseId` whose hash is the case's file of that
+ * kind, the signature over canonicalJson(statement) verifies with the certificate, it is a signing certificate that
+ * validates now with the user's own trust policy (the receipt's time is the signer's claim: it is shown, never used
+ * to validate), and it is one of the agency that receives that kind of file (`expected.signers`, see
+ * signerSideProblem). Never throws for a bad receipt: the first failed check is returned as `problem`.
  */
 export async function checkReceipt(
   r: ReceiptDto,
@@ -60,13 +98,15 @@ export async function checkReceipt(
     ok = false;
   }
   if (!ok) return done(signer, "the signature does not verify with the certificate");
-  const time = new Date(st.time);
-  if (Number.isNaN(time.getTime())) return done(signer, "the receipt's time is not a valid time");
+  if (Number.isNaN(new Date(st.time).getTime())) return done(signer, "the receipt's time is not a valid time");
   try {
-    await trust.policy.validate(cert, { purpose: "sign", intermediates: trust.intermediates, time });
+    await trust.policy.validate(cert, { purpose: "sign", intermediates: trust.intermediates });
   } catch (e) {
-    if (e instanceof PkiError) return done(signer, `the signer's certificate is not trusted here (${e.code})`);
+    if (e instanceof PkiError) return done(signer, `the signer's certificate is not trusted here now (${e.code})`);
     throw e;
   }
+  // Only a trusted certificate's subject says anything about its holder's agency.
+  const side = signerSideProblem(cert, expected.signers[st.kind]);
+  if (side) return done(signer, side);
   return done(signer, null);
 }

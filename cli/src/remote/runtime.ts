@@ -115,14 +115,16 @@ export async function validateRecipients(
 /**
  * The sender's file name (manifest fileName, taken from a file the sender signed but that anyone could have
  * written) reduced to a name that is safe to create in the output folder, or undefined when there is none: only
- * its last path component ("/" and "\\" both separate), never ".", "..", a hidden name (leading "."), a name with
- * control characters (NUL, ESC ...) or one longer than 255 UTF-8 bytes.
+ * its last path component ("/" and "\\" both separate), never ".", "..", a hidden name (leading ".") or one longer
+ * than 255 UTF-8 bytes. Every character that is not shown as itself is replaced with "_": C0/C1 controls (NUL, ESC
+ * ...), format characters (bidirectional controls U+202A-202E, U+2066-2069, U+200E/F, U+061C, zero-width ones,
+ * U+FEFF ...), the line and paragraph separators U+2028/2029 and lone surrogates, so a name such as
+ * "report\u202Evsc.exe" cannot pass for another ("report_vsc.exe").
  */
 export function safeFileName(fileName: string | undefined): string | undefined {
   if (typeof fileName !== "string") return undefined;
-  const name = fileName.split(/[/\\]/).pop() ?? "";
+  const name = (fileName.split(/[/\\]/).pop() ?? "").replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu, "_");
   if (name === "" || name.startsWith(".")) return undefined;
-  if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) return undefined;
   if (Buffer.byteLength(name, "utf8") > 255) return undefined;
   return name;
 }
