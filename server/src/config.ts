@@ -60,6 +60,18 @@ export interface ServerConfig {
    */
   uploadLease?: { ttlMs?: number; renewMs?: number };
   /**
+   * An upload must keep moving: one that delivers fewer than `minBytes` (default 65 536) in any `intervalMs`
+   * (default 30 000) is cut off with 400 UPLOAD_INCOMPLETE (details.reason "too_slow"); its temporary file is
+   * removed and the case's upload lease given back.
+   */
+  uploadProgress?: { minBytes?: number; intervalMs?: number };
+  /**
+   * HTTP deadlines: a request's headers must arrive within `headersMs` (default 30 000; 408 and the connection is
+   * closed otherwise), and the body of any request but an upload (JSON, at most 1 MiB) within `bodyMs` of its start
+   * (default 60 000; the connection is closed otherwise). Uploads are bounded by uploadProgress instead.
+   */
+  httpTimeouts?: { headersMs?: number; bodyMs?: number };
+  /**
    * With PostgreSQL (several instances on one file store): temporary upload files and unrecorded stored files are
    * removed at start only when untouched this long. Default 1 hour. (SQLite: at once.)
    */
@@ -144,6 +156,8 @@ export function loadConfig(dataDir: string): ServerConfig {
   const config = { ...DEFAULT_CONFIG, ...parsed, trust: { ...DEFAULT_CONFIG.trust, ...parsed.trust } };
   try {
     uploadLeaseTimes(config);
+    uploadProgressOf(config);
+    httpTimeoutsOf(config);
   } catch (e) {
     throw new ServerError("BAD_REQUEST", `${configPath(dataDir)}: ${(e as Error).message}`);
   }
@@ -240,4 +254,35 @@ export async function setPublicUrl(dataDir: string, url: string): Promise<string
   await writeFile(tmp, `${JSON.stringify({ ...raw, publicUrl: origin }, null, 2)}\n`, { mode: 0o600 });
   await rename(tmp, path);
   return origin;
+}
+
+const positiveInt = (n: unknown): boolean => Number.isInteger(n) && (n as number) > 0;
+
+/**
+ * The upload progress floor from `config.uploadProgress` with its defaults (65 536 bytes per 30 000 ms). Throws
+ * RangeError unless both are positive integers.
+ */
+export function uploadProgressOf(config: Pick<ServerConfig, "uploadProgress">): {
+  minBytes: number;
+  intervalMs: number;
+} {
+  const minBytes = config.uploadProgress?.minBytes ?? 65_536;
+  const intervalMs = config.uploadProgress?.intervalMs ?? 30_000;
+  if (!positiveInt(minBytes) || !positiveInt(intervalMs)) {
+    throw new RangeError("uploadProgress needs a positive whole minBytes and intervalMs.");
+  }
+  return { minBytes, intervalMs };
+}
+
+/**
+ * The HTTP deadlines from `config.httpTimeouts` with their defaults (headers 30 000 ms, body 60 000 ms). Throws
+ * RangeError unless both are positive integers.
+ */
+export function httpTimeoutsOf(config: Pick<ServerConfig, "httpTimeouts">): { headersMs: number; bodyMs: number } {
+  const headersMs = config.httpTimeouts?.headersMs ?? 30_000;
+  const bodyMs = config.httpTimeouts?.bodyMs ?? 60_000;
+  if (!positiveInt(headersMs) || !positiveInt(bodyMs)) {
+    throw new RangeError("httpTimeouts needs positive whole milliseconds (headersMs, bodyMs).");
+  }
+  return { headersMs, bodyMs };
 }
