@@ -66,6 +66,12 @@ export interface ServerConfig {
    */
   uploadProgress?: { minBytes?: number; intervalMs?: number };
   /**
+   * Concurrent uploads: at most `perStaff` (default 2) per staff member and `total` (default 16) on the relay (all
+   * instances sharing a database) at once; one more is refused before its body is read with 409
+   * UPLOAD_IN_PROGRESS (details.scope "staff" or "relay").
+   */
+  uploadLimits?: { perStaff?: number; total?: number };
+  /**
    * HTTP deadlines: a request's headers must arrive within `headersMs` (default 30 000; 408 and the connection is
    * closed otherwise), and the body of any request but an upload (JSON, at most 1 MiB) within `bodyMs` of its start
    * (default 60 000; the connection is closed otherwise). Uploads are bounded by uploadProgress instead.
@@ -157,6 +163,7 @@ export function loadConfig(dataDir: string): ServerConfig {
   try {
     uploadLeaseTimes(config);
     uploadProgressOf(config);
+    uploadLimitsOf(config);
     httpTimeoutsOf(config);
   } catch (e) {
     throw new ServerError("BAD_REQUEST", `${configPath(dataDir)}: ${(e as Error).message}`);
@@ -285,4 +292,17 @@ export function httpTimeoutsOf(config: Pick<ServerConfig, "httpTimeouts">): { he
     throw new RangeError("httpTimeouts needs positive whole milliseconds (headersMs, bodyMs).");
   }
   return { headersMs, bodyMs };
+}
+
+/**
+ * The concurrent upload limits from `config.uploadLimits` with their defaults (2 per staff member, 16 in all).
+ * Throws RangeError unless both are positive integers.
+ */
+export function uploadLimitsOf(config: Pick<ServerConfig, "uploadLimits">): { perStaff: number; total: number } {
+  const perStaff = config.uploadLimits?.perStaff ?? 2;
+  const total = config.uploadLimits?.total ?? 16;
+  if (!positiveInt(perStaff) || !positiveInt(total)) {
+    throw new RangeError("uploadLimits needs a positive whole perStaff and total.");
+  }
+  return { perStaff, total };
 }

@@ -14,7 +14,8 @@ import { Api, freshDataDir, keyEntry, REPO, registerFixtures, startTestServer } 
 /**
  * Slow clients hold nothing for long (review B7): an upload that falls below the configured progress floor is cut
  * off with UPLOAD_INCOMPLETE "too_slow", its temporary file removed and the case's upload lease given back; headers
- * and JSON bodies dripped byte by byte are cut off by the HTTP deadlines. Short deadlines are configured here.
+ * and JSON bodies dripped byte by byte are cut off by the HTTP deadlines. Concurrent uploads are bounded per staff
+ * member and on the relay (review B3). Short deadlines and small limits are configured here.
  */
 
 let data: Awaited<ReturnType<typeof freshDataDir>>;
@@ -27,6 +28,7 @@ beforeAll(async () => {
   server = await startTestServer(data.dir, {
     uploadProgress: { minBytes: 1024, intervalMs: 600 },
     httpTimeouts: { headersMs: 800, bodyMs: 800 },
+    uploadLimits: { perStaff: 2, total: 3 },
   });
   work = mkdtempSync(join(tmpdir(), "sealpost-deadlines-"));
   const a = new Api(server.url);
@@ -145,5 +147,73 @@ describe("HTTP deadlines", () => {
     await closed;
     expect(Date.now() - t0).toBeLessThan(5_000);
     expect(sock.destroyed).toBe(true);
+  });
+});
+
+/** An upload that keeps streaming (4 KiB every 100 ms, above the progress floor) until stopped. */
+async function holdUpload(api: Api, caseId: string): Promise<{ stop(): Promise<void> }> {
+  const { sock, closed } = rawSocket();
+  const u = new URL(server.url);
+  sock.write(
+    `PUT /v1/cases/${caseId}/payload HTTP/1.1\r\nHost: ${u.host}\r\nAuthorization: Bearer ${api.token}\r\n` +
+      "Content-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n",
+  );
+  const chunk = Buffer.alloc(4096, 0x30);
+  const send = () => {
+    if (!sock.destroyed) sock.write(`${chunk.length.toString(16)}\r\n${chunk.toString()}\r\n`);
+  };
+  send();
+  const timer = setInterval(send, 100);
+  return {
+    async stop() {
+      clearInterval(timer);
+      sock.destroy();
+      await closed;
+    },
+  };
+}
+
+async function waitFor(what: () => Promise<boolean> | boolean, ms = 5000): Promise<void> {
+  const t0 = Date.now();
+  while (!(await what())) {
+    if (Date.now() - t0 > ms) throw new Error("timed out waiting");
+    await sleep(20);
+  }
+}
+
+const tmpCount = () => readdirSync(join(data.dir, "tmp")).length;
+
+describe("concurrent upload limits", () => {
+  test("a third upload of one staff member, and one past the relay's total, are refused before any byte is spooled", async () => {
+    const chen = new Api(server.url);
+    await chen.login("soc-chen");
+    const lin = new Api(server.url);
+    await lin.login("soc-lin");
+    const [a, b, c] = [await newCase(chen), await newCase(chen), await newCase(chen)];
+    const [d, e] = [await newCase(lin), await newCase(lin)];
+    const held = [await holdUpload(chen, a.case.id), await holdUpload(chen, b.case.id)];
+    await waitFor(() => tmpCount() === 2);
+
+    const third = await chen.call("PUT", `/v1/cases/${c.case.id}/payload`, new Uint8Array(10));
+    expect(third.status).toBe(409);
+    expect(third.body.error.code).toBe("UPLOAD_IN_PROGRESS");
+    expect(third.body.error.details).toMatchObject({ scope: "staff", limit: 2 });
+    expect(third.body.error.hint).toMatch(/wait until one of your uploads/i);
+    // The refusal keeps no lease of its case.
+    expect(await server.ctx.db.read((uow) => uow.leases.get(`upload:${c.case.id}`))).toBeUndefined();
+
+    held.push(await holdUpload(lin, d.case.id));
+    await waitFor(() => tmpCount() === 3);
+    const past = await lin.call("PUT", `/v1/cases/${e.case.id}/payload`, new Uint8Array(10));
+    expect(past.status).toBe(409);
+    expect(past.body.error.details).toMatchObject({ scope: "relay", limit: 3 });
+    expect(tmpCount()).toBe(3);
+
+    for (const h of held) await h.stop();
+    await waitFor(() => tmpCount() === 0);
+    await waitFor(async () => (await server.ctx.db.read((uow) => uow.leases.get("upload:all:0"))) === undefined);
+    // With the slots back, the same staff member's upload is read again (a 10-byte file is not CMS: 422).
+    const again = await chen.call("PUT", `/v1/cases/${c.case.id}/payload`, new Uint8Array(10));
+    expect(again.body.error.code).toBe("NOT_CMS");
   });
 });

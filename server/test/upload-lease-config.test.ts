@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect, test } from "vitest";
-import { httpTimeoutsOf, loadConfig, uploadLeaseTimes, uploadProgressOf } from "../src/config.js";
+import { httpTimeoutsOf, loadConfig, uploadLeaseTimes, uploadLimitsOf, uploadProgressOf } from "../src/config.js";
 
 /** The upload lease's times come from config.json (uploadLease.ttlMs, renewMs) with defaults; bad values stop the start. */
 
@@ -31,6 +31,7 @@ test("a renewal not below the lease time, or times that are not positive whole m
 test("upload progress floor and HTTP deadlines: defaults, configured values, bad values stop the start", () => {
   expect(uploadProgressOf({})).toEqual({ minBytes: 65_536, intervalMs: 30_000 });
   expect(httpTimeoutsOf({})).toEqual({ headersMs: 30_000, bodyMs: 60_000 });
+  expect(uploadLimitsOf({})).toEqual({ perStaff: 2, total: 16 });
   expect(uploadProgressOf({ uploadProgress: { minBytes: 10 } })).toEqual({ minBytes: 10, intervalMs: 30_000 });
   const dir = mkdtempSync(join(tmpdir(), "sealpost-deadline-cfg-"));
   try {
@@ -38,6 +39,8 @@ test("upload progress floor and HTTP deadlines: defaults, configured values, bad
       writeFileSync(join(dir, "config.json"), JSON.stringify(cfg));
       expect(() => loadConfig(dir), JSON.stringify(cfg)).toThrow(/uploadProgress needs/);
     }
+    writeFileSync(join(dir, "config.json"), JSON.stringify({ uploadLimits: { perStaff: 0 } }));
+    expect(() => loadConfig(dir)).toThrow(/uploadLimits needs/);
     writeFileSync(join(dir, "config.json"), JSON.stringify({ httpTimeouts: { headersMs: -1 } }));
     expect(() => loadConfig(dir)).toThrow(/httpTimeouts needs/);
   } finally {

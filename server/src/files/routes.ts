@@ -39,7 +39,8 @@ export async function fileRoutes(app: FastifyInstance, opts: FileRoutesOptions):
     }
     // Refuse before reading a byte of the body (no spooling for callers who may not upload here).
     await cases.assertCanUpload(actor, request.params.id, kind);
-    const lease = await cases.takeUploadLease(request.params.id); // one upload at a time per case
+    const lease = await cases.takeUploadLease(actor, request.params.id); // one per case, bounded per staff
+
     let accepted: Awaited<ReturnType<CaseService["acceptFile"]>>;
     try {
       const declared = request.headers["content-length"];
