@@ -82,6 +82,12 @@ export interface ServerConfig {
    * removed at start only when untouched this long. Default 1 hour. (SQLite: at once.)
    */
   sweepGraceMs?: number;
+  /**
+   * SFTP drops: every SFTP operation fails (SFTP_IO, details.reason "timeout", the connection closed) after
+   * `opTimeoutMs` without a reply or a new piece (default 30 000); DropService.stop() waits at most `stopTimeoutMs`
+   * (default 60 000) for runs in progress.
+   */
+  drops?: { opTimeoutMs?: number; stopTimeoutMs?: number };
   /** Retention worker interval. Default 1 hour. */
   retentionIntervalMs?: number;
   /** Days after a case ends before its sealed files are purged. Default 30. */

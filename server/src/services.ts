@@ -64,6 +64,8 @@ export function createServices(ctx: ServerContext): Services {
       tempPath: () => ctx.store.tempPath(),
       log: ctx.log,
       maxFileBytes: ctx.config.maxUploadBytes,
+      ...(ctx.config.drops?.opTimeoutMs ? { sftp: { opTimeoutMs: ctx.config.drops.opTimeoutMs } } : {}),
+      ...(ctx.config.drops?.stopTimeoutMs ? { stopTimeoutMs: ctx.config.drops.stopTimeoutMs } : {}),
       instance: ctx.instance,
       now: () => ctx.clock.now(),
     }),

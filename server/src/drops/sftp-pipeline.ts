@@ -114,8 +114,16 @@ export async function pipelinedRead(
   await closeHandle(sftp, handle);
 }
 
-/** Writes `source` to `path` (created or truncated), keeping up to PIPELINE_DEPTH writes in flight. Returns bytes written. */
-export async function pipelinedWrite(sftp: SFTPWrapper, path: string, source: Readable): Promise<number> {
+/**
+ * Writes `source` to `path` (created or truncated), keeping up to PIPELINE_DEPTH writes in flight; `onWritten` is
+ * called as each write is acknowledged. Returns bytes written.
+ */
+export async function pipelinedWrite(
+  sftp: SFTPWrapper,
+  path: string,
+  source: Readable,
+  onWritten: () => void = () => {},
+): Promise<number> {
   const handle = await openHandle(sftp, path, "w");
   const inflight = new Set<Promise<void>>();
   let failure: unknown;
@@ -131,6 +139,7 @@ export async function pipelinedWrite(sftp: SFTPWrapper, path: string, source: Re
         const p: Promise<void> = writeAt(sftp, handle, piece, position).then(
           () => {
             inflight.delete(p);
+            onWritten();
           },
           (e) => {
             inflight.delete(p);
