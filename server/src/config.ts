@@ -85,9 +85,10 @@ export interface ServerConfig {
   /**
    * SFTP drops: every SFTP operation fails (SFTP_IO, details.reason "timeout", the connection closed) after
    * `opTimeoutMs` without a reply or a new piece (default 30 000); DropService.stop() waits at most `stopTimeoutMs`
-   * (default 60 000) for runs in progress.
+   * (default 60 000) for runs in progress; a pull looks at most at `maxListEntries` entries of its outbox listing
+   * (default 10 000; the run records LIST_TRUNCATED and the rest waits for later runs).
    */
-  drops?: { opTimeoutMs?: number; stopTimeoutMs?: number };
+  drops?: { opTimeoutMs?: number; stopTimeoutMs?: number; maxListEntries?: number };
   /** Retention worker interval. Default 1 hour. */
   retentionIntervalMs?: number;
   /** Days after a case ends before its sealed files are purged. Default 30. */

@@ -65,6 +65,7 @@ export function createServices(ctx: ServerContext): Services {
       log: ctx.log,
       maxFileBytes: ctx.config.maxUploadBytes,
       ...(ctx.config.drops?.opTimeoutMs ? { sftp: { opTimeoutMs: ctx.config.drops.opTimeoutMs } } : {}),
+      ...(ctx.config.drops?.maxListEntries ? { maxListEntries: ctx.config.drops.maxListEntries } : {}),
       ...(ctx.config.drops?.stopTimeoutMs ? { stopTimeoutMs: ctx.config.drops.stopTimeoutMs } : {}),
       instance: ctx.instance,
       now: () => ctx.clock.now(),

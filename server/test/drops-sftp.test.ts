@@ -145,6 +145,28 @@ describe("deadlines", () => {
   }, 60_000);
 });
 
+describe("listing cap", () => {
+  test("listSome stops after maxEntries names (truncated), and reads a folder of exactly maxEntries whole", async () => {
+    const dir = path.join(sshd.remoteDir, "many");
+    await run("mkdir", [dir]);
+    for (let i = 0; i < 300; i++) writeFileSync(path.join(dir, `f${String(i).padStart(4, "0")}.p7m`), "x");
+    const s = await SftpSession.open(endpoint, sshd.clientPrivateKey);
+    try {
+      const capped = await s.listSome(dir, 120);
+      expect(capped.truncated).toBe(true);
+      expect(capped.entries).toHaveLength(120);
+      expect(capped.entries.every((e) => e.type === "file" && e.size === 1)).toBe(true);
+      const exact = await s.listSome(dir, 300);
+      expect(exact.truncated).toBe(false);
+      expect(new Set(exact.entries.map((e) => e.name)).size).toBe(300);
+      expect((await s.list(dir)).length).toBe(300);
+    } finally {
+      await s.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
 describe("byte limits hold while reading", () => {
   test("readSmall of a sidecar swapped for a link to /dev/zero: SFTP_IO after at most maxBytes + 1 bytes", async () => {
     const s = await SftpSession.open(endpoint, sshd.clientPrivateKey);

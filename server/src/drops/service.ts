@@ -53,6 +53,11 @@ export interface DropServiceOptions {
   inspect?: RunContext["inspect"];
   /** Largest pulled file, bytes. Default 10 GiB. */
   maxFileBytes?: number;
+  /**
+   * Most entries of an outbox listing a pull looks at (the listing is read no further). Default 10 000; past it the
+   * run records a LIST_TRUNCATED warning and the rest waits for a later run.
+   */
+  maxListEntries?: number;
   /** Connection options (timeouts, keepalive, the per-operation deadline opTimeoutMs). */
   sftp?: SftpOpenOptions;
   /**
@@ -596,6 +601,7 @@ export class DropService {
       },
       log: this.log,
       maxFileBytes: this.opts.maxFileBytes ?? 10 * 1024 ** 3,
+      maxListEntries: this.opts.maxListEntries ?? 10_000,
       now: this.now,
     };
     try {

@@ -7,7 +7,7 @@ import type { CipherAlgorithm, SFTPWrapper } from "ssh2";
 import SftpClient from "ssh2-sftp-client";
 import { DropError } from "./errors.js";
 import { hostKeyFingerprint, hostKeyMatches } from "./fingerprint.js";
-import { pipelinedRead, pipelinedWrite } from "./sftp-pipeline.js";
+import { pipelinedRead, pipelinedWrite, readDirCapped } from "./sftp-pipeline.js";
 
 /** Where and as whom a drop connects. `hostKeySha256` is the pinned OpenSSH fingerprint ("SHA256:..."). */
 export interface SftpEndpoint {
@@ -185,11 +185,17 @@ export class SftpSession {
 
   /** Regular files and folders of `dir` (symbolic links and others are left out). */
   async list(dir: string): Promise<RemoteEntry[]> {
+    return (await this.listSome(dir, Number.MAX_SAFE_INTEGER)).entries;
+  }
+
+  /**
+   * Like `list`, but reads the folder one READDIR reply at a time and stops once `maxEntries` names (of any kind)
+   * have arrived: `truncated` is then true and the rest is left for a later listing. Memory stays bounded by
+   * maxEntries whatever the server sends; each reply is under the operation deadline.
+   */
+  async listSome(dir: string, maxEntries: number): Promise<{ entries: RemoteEntry[]; truncated: boolean }> {
     try {
-      const entries = await this.deadline("list", dir, () => this.client.list(dir));
-      return entries
-        .filter((e) => e.type === "-" || e.type === "d")
-        .map((e) => ({ name: e.name, size: e.size, type: e.type === "d" ? ("dir" as const) : ("file" as const) }));
+      return await this.deadline("list", dir, (touch) => readDirCapped(this.raw(), dir, maxEntries, touch));
     } catch (e) {
       this.fail("list", dir, e);
     }
