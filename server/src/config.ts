@@ -60,10 +60,35 @@ export interface ServerConfig {
    */
   uploadLease?: { ttlMs?: number; renewMs?: number };
   /**
+   * An upload must keep moving: one that delivers fewer than `minBytes` (default 65 536) in any `intervalMs`
+   * (default 30 000) is cut off with 400 UPLOAD_INCOMPLETE (details.reason "too_slow"); its temporary file is
+   * removed and the case's upload lease given back.
+   */
+  uploadProgress?: { minBytes?: number; intervalMs?: number };
+  /**
+   * Concurrent uploads: at most `perStaff` (default 2) per staff member and `total` (default 16) on the relay (all
+   * instances sharing a database) at once; one more is refused before its body is read with 409
+   * UPLOAD_IN_PROGRESS (details.scope "staff" or "relay").
+   */
+  uploadLimits?: { perStaff?: number; total?: number };
+  /**
+   * HTTP deadlines: a request's headers must arrive within `headersMs` (default 30 000; 408 and the connection is
+   * closed otherwise), and the body of any request but an upload (JSON, at most 1 MiB) within `bodyMs` of its start
+   * (default 60 000; the connection is closed otherwise). Uploads are bounded by uploadProgress instead.
+   */
+  httpTimeouts?: { headersMs?: number; bodyMs?: number };
+  /**
    * With PostgreSQL (several instances on one file store): temporary upload files and unrecorded stored files are
    * removed at start only when untouched this long. Default 1 hour. (SQLite: at once.)
    */
   sweepGraceMs?: number;
+  /**
+   * SFTP drops: every SFTP operation fails (SFTP_IO, details.reason "timeout", the connection closed) after
+   * `opTimeoutMs` without a reply or a new piece (default 30 000); DropService.stop() waits at most `stopTimeoutMs`
+   * (default 60 000) for runs in progress; a pull looks at most at `maxListEntries` entries of its outbox listing
+   * (default 10 000; the run records LIST_TRUNCATED and the rest waits for later runs).
+   */
+  drops?: { opTimeoutMs?: number; stopTimeoutMs?: number; maxListEntries?: number };
   /** Retention worker interval. Default 1 hour. */
   retentionIntervalMs?: number;
   /** Days after a case ends before its sealed files are purged. Default 30. */
@@ -144,6 +169,9 @@ export function loadConfig(dataDir: string): ServerConfig {
   const config = { ...DEFAULT_CONFIG, ...parsed, trust: { ...DEFAULT_CONFIG.trust, ...parsed.trust } };
   try {
     uploadLeaseTimes(config);
+    uploadProgressOf(config);
+    uploadLimitsOf(config);
+    httpTimeoutsOf(config);
   } catch (e) {
     throw new ServerError("BAD_REQUEST", `${configPath(dataDir)}: ${(e as Error).message}`);
   }
@@ -240,4 +268,48 @@ export async function setPublicUrl(dataDir: string, url: string): Promise<string
   await writeFile(tmp, `${JSON.stringify({ ...raw, publicUrl: origin }, null, 2)}\n`, { mode: 0o600 });
   await rename(tmp, path);
   return origin;
+}
+
+const positiveInt = (n: unknown): boolean => Number.isInteger(n) && (n as number) > 0;
+
+/**
+ * The upload progress floor from `config.uploadProgress` with its defaults (65 536 bytes per 30 000 ms). Throws
+ * RangeError unless both are positive integers.
+ */
+export function uploadProgressOf(config: Pick<ServerConfig, "uploadProgress">): {
+  minBytes: number;
+  intervalMs: number;
+} {
+  const minBytes = config.uploadProgress?.minBytes ?? 65_536;
+  const intervalMs = config.uploadProgress?.intervalMs ?? 30_000;
+  if (!positiveInt(minBytes) || !positiveInt(intervalMs)) {
+    throw new RangeError("uploadProgress needs a positive whole minBytes and intervalMs.");
+  }
+  return { minBytes, intervalMs };
+}
+
+/**
+ * The HTTP deadlines from `config.httpTimeouts` with their defaults (headers 30 000 ms, body 60 000 ms). Throws
+ * RangeError unless both are positive integers.
+ */
+export function httpTimeoutsOf(config: Pick<ServerConfig, "httpTimeouts">): { headersMs: number; bodyMs: number } {
+  const headersMs = config.httpTimeouts?.headersMs ?? 30_000;
+  const bodyMs = config.httpTimeouts?.bodyMs ?? 60_000;
+  if (!positiveInt(headersMs) || !positiveInt(bodyMs)) {
+    throw new RangeError("httpTimeouts needs positive whole milliseconds (headersMs, bodyMs).");
+  }
+  return { headersMs, bodyMs };
+}
+
+/**
+ * The concurrent upload limits from `config.uploadLimits` with their defaults (2 per staff member, 16 in all).
+ * Throws RangeError unless both are positive integers.
+ */
+export function uploadLimitsOf(config: Pick<ServerConfig, "uploadLimits">): { perStaff: number; total: number } {
+  const perStaff = config.uploadLimits?.perStaff ?? 2;
+  const total = config.uploadLimits?.total ?? 16;
+  if (!positiveInt(perStaff) || !positiveInt(total)) {
+    throw new RangeError("uploadLimits needs a positive whole perStaff and total.");
+  }
+  return { perStaff, total };
 }

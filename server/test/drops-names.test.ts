@@ -18,7 +18,7 @@ function hostileRun(names: string[]): { ctx: RunContext; calls: string[] } {
     {},
     {
       get(_t, prop) {
-        if (prop === "list") return async () => entries;
+        if (prop === "listSome") return async () => ({ entries, truncated: false });
         if (prop === "then") return undefined;
         return async (...args: unknown[]) => {
           calls.push(`${String(prop)} ${JSON.stringify(args)}`);
@@ -39,6 +39,7 @@ function hostileRun(names: string[]): { ctx: RunContext; calls: string[] } {
     emit: () => {},
     log: silentLogger,
     maxFileBytes: 1 << 20,
+    maxListEntries: 10_000,
     now: () => new Date(),
   } as unknown as RunContext;
   return { ctx, calls };

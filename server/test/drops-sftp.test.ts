@@ -112,6 +112,63 @@ describe("transfers", () => {
   });
 });
 
+describe("deadlines", () => {
+  test("a sidecar and a .p7m swapped for links to a named pipe: SFTP_IO timeout, the connection closed, no hang", async () => {
+    const fifo = path.join(sshd.root, "stall-fifo");
+    await run("mkfifo", [fifo]);
+    const sidecar = path.join(sshd.remoteDir, "stall.p7m.json");
+    const p7m = path.join(sshd.remoteDir, "stall.p7m");
+    symlinkSync(fifo, sidecar);
+    symlinkSync(fifo, p7m);
+    try {
+      for (const read of [
+        (s: SftpSession) => s.readSmall(sidecar, 64 * 1024),
+        (s: SftpSession) => s.download(p7m, path.join(work, "stall.p7m"), 1 << 20),
+        (s: SftpSession) => s.hash(p7m, 1 << 20),
+      ]) {
+        const s = await SftpSession.open(endpoint, sshd.clientPrivateKey, { opTimeoutMs: 1000 });
+        try {
+          const t0 = Date.now();
+          const e = await failure(read(s));
+          expect(Date.now() - t0).toBeLessThan(5000);
+          expect(e.code).toBe("SFTP_IO");
+          expect(e.details).toMatchObject({ reason: "timeout", timeoutMs: 1000 });
+          // The session is closed: a later operation fails at once instead of waiting.
+          expect((await failure(s.list(sshd.remoteDir))).code).toMatch(/SFTP_IO|CONNECT_FAILED/);
+        } finally {
+          await s.close();
+        }
+      }
+    } finally {
+      rmSync(sidecar, { force: true });
+      rmSync(p7m, { force: true });
+      rmSync(fifo, { force: true });
+    }
+  }, 60_000);
+});
+
+describe("listing cap", () => {
+  test("listSome stops after maxEntries names (truncated), and reads a folder of exactly maxEntries whole", async () => {
+    const dir = path.join(sshd.remoteDir, "many");
+    await run("mkdir", [dir]);
+    for (let i = 0; i < 300; i++) writeFileSync(path.join(dir, `f${String(i).padStart(4, "0")}.p7m`), "x");
+    const s = await SftpSession.open(endpoint, sshd.clientPrivateKey);
+    try {
+      const capped = await s.listSome(dir, 120);
+      expect(capped.truncated).toBe(true);
+      expect(capped.entries).toHaveLength(120);
+      expect(capped.entries.every((e) => e.type === "file" && e.size === 1)).toBe(true);
+      const exact = await s.listSome(dir, 300);
+      expect(exact.truncated).toBe(false);
+      expect(new Set(exact.entries.map((e) => e.name)).size).toBe(300);
+      expect((await s.list(dir)).length).toBe(300);
+    } finally {
+      await s.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
 describe("byte limits hold while reading", () => {
   test("readSmall of a sidecar swapped for a link to /dev/zero: SFTP_IO after at most maxBytes + 1 bytes", async () => {
     const s = await SftpSession.open(endpoint, sshd.clientPrivateKey);

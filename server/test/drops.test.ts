@@ -284,6 +284,32 @@ describe("pull", () => {
     ]);
   });
 
+  test("an outbox listing past maxListEntries is cut there: LIST_TRUNCATED recorded on the run, the run still ok", async () => {
+    const dir = remoteFolder("soc-crowded");
+    await service.create(dropInput("soc-crowded", dir), ops);
+    for (let i = 0; i < 12; i++) writeFileSync(path.join(dir, `note-${i}.txt`), "x");
+    const capped = new DropService({
+      db: ctx.db,
+      dataDir: data,
+      payloads: corePayloadSink({ cases, db: ctx.db }),
+      deliveries: coreDeliverySource(ctx.db, ctx.store),
+      tempPath: () => ctx.store.tempPath(),
+      log: silentLogger,
+      maxListEntries: 5,
+    });
+    try {
+      const run = await (await capped.runNow("soc-crowded")).done;
+      expect(run.status).toBe("ok");
+      expect(run.errors.map((e) => e.code)).toEqual(["LIST_TRUNCATED"]);
+      expect(run.errors[0]!.message).toContain("more than 5 entries");
+    } finally {
+      await capped.stop();
+    }
+    // The default cap (10 000) reads the whole folder: no warning.
+    const whole = await (await service.runNow("soc-crowded")).done;
+    expect(whole.errors).toEqual([]);
+  });
+
   test("marker completion: a sidecar alone is not enough, the .done marker makes the file complete", async () => {
     const dir = remoteFolder("soc-marker");
     await service.create(dropInput("soc-marker", dir, { completion: "marker" }), ops);

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect, test } from "vitest";
-import { loadConfig, uploadLeaseTimes } from "../src/config.js";
+import { httpTimeoutsOf, loadConfig, uploadLeaseTimes, uploadLimitsOf, uploadProgressOf } from "../src/config.js";
 
 /** The upload lease's times come from config.json (uploadLease.ttlMs, renewMs) with defaults; bad values stop the start. */
 
@@ -23,6 +23,26 @@ test("a renewal not below the lease time, or times that are not positive whole m
     }
     writeFileSync(join(dir, "config.json"), JSON.stringify({ uploadLease: { ttlMs: 5000, renewMs: 1000 } }));
     expect(loadConfig(dir).uploadLease).toEqual({ ttlMs: 5000, renewMs: 1000 });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("upload progress floor and HTTP deadlines: defaults, configured values, bad values stop the start", () => {
+  expect(uploadProgressOf({})).toEqual({ minBytes: 65_536, intervalMs: 30_000 });
+  expect(httpTimeoutsOf({})).toEqual({ headersMs: 30_000, bodyMs: 60_000 });
+  expect(uploadLimitsOf({})).toEqual({ perStaff: 2, total: 16 });
+  expect(uploadProgressOf({ uploadProgress: { minBytes: 10 } })).toEqual({ minBytes: 10, intervalMs: 30_000 });
+  const dir = mkdtempSync(join(tmpdir(), "sealpost-deadline-cfg-"));
+  try {
+    for (const cfg of [{ uploadProgress: { minBytes: 0 } }, { uploadProgress: { intervalMs: 1.5 } }]) {
+      writeFileSync(join(dir, "config.json"), JSON.stringify(cfg));
+      expect(() => loadConfig(dir), JSON.stringify(cfg)).toThrow(/uploadProgress needs/);
+    }
+    writeFileSync(join(dir, "config.json"), JSON.stringify({ uploadLimits: { perStaff: 0 } }));
+    expect(() => loadConfig(dir)).toThrow(/uploadLimits needs/);
+    writeFileSync(join(dir, "config.json"), JSON.stringify({ httpTimeouts: { headersMs: -1 } }));
+    expect(() => loadConfig(dir)).toThrow(/httpTimeouts needs/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -12,5 +12,5 @@ export interface CaseDeps {
   validator: CertificateValidator;
   store: FileStore;
   log: Logger;
-  config: Pick<ServerConfig, "publicUrl" | "uploadLease">;
+  config: Pick<ServerConfig, "publicUrl" | "uploadLease" | "uploadLimits">;
 }

@@ -71,8 +71,11 @@ export interface CaseService {
   addReceipt(actor: Actor, id: string, req: ReceiptRequest): Promise<{ receipt: ReceiptDto; created: boolean }>;
   /** See transfer.ts assertCanUpload: refuses before a byte of an upload is read. */
   assertCanUpload(actor: Actor, id: string, kind: FileKind): Promise<void>;
-  /** See upload-lease.ts: one upload at a time per case (UPLOAD_IN_PROGRESS); release it when the upload ends. */
-  takeUploadLease(id: string): Promise<UploadLease>;
+  /**
+   * See upload-lease.ts: one upload at a time per case, and a bound per staff member and relay (UPLOAD_IN_PROGRESS);
+   * release it when the upload ends.
+   */
+  takeUploadLease(actor: Actor, id: string): Promise<UploadLease>;
   /** See transfer.ts acceptFile: checks the envelope, stores the file and records the transition. */
   acceptFile(actor: Actor, id: string, kind: FileKind, file: IncomingFile): Promise<CaseDto>;
   /** See transfer.ts recordDownload: records the download; `checkSize` may refuse before anything is recorded. */
@@ -375,7 +378,7 @@ export function createCaseService(deps: CaseDeps): CaseService {
     listReceipts: (actor, id) => listReceipts(deps, actor, id),
     addReceipt: (actor, id, req) => addReceipt(deps, actor, id, req),
     assertCanUpload: (actor, id, kind) => assertCanUpload(deps, actor, id, kind),
-    takeUploadLease: (id) => acquireUploadLease(deps, id),
+    takeUploadLease: (actor, id) => acquireUploadLease(deps, id, actor.staffId),
     acceptFile: (actor, id, kind, file) => acceptFile(deps, actor, id, kind, file),
     recordDownload: (actor, id, kind, range, checkSize) => recordDownload(deps, actor, id, kind, range, checkSize),
 

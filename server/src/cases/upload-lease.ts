@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { Clock } from "../clock.js";
-import { type ServerConfig, uploadLeaseTimes } from "../config.js";
+import { type ServerConfig, uploadLeaseTimes, uploadLimitsOf } from "../config.js";
 import type { Db } from "../db/db.js";
 import { ServerError } from "../errors.js";
 import type { Logger } from "../log.js";
@@ -25,25 +25,90 @@ export interface UploadLease {
   release(): Promise<void>;
 }
 
-/** Takes the upload lease of `caseId`: ServerError UPLOAD_IN_PROGRESS when another upload holds a live one. */
+/**
+ * Takes the upload lease of `caseId` and one of the uploader's upload slots (`upload:staff:<staff id>:<n>`, at most
+ * `uploadLimits.perStaff`, default 2) and one of the relay's (`upload:all:<n>`, at most `uploadLimits.total`, default
+ * 16), so one staff member cannot make the relay spool many files at once by registering many cases. ServerError
+ * UPLOAD_IN_PROGRESS (409, with a hint and details.limit) when the case's lease or every slot is held; nothing is
+ * kept then.
+ */
 export async function acquireUploadLease(
-  deps: { db: Db; clock: Clock; log: Logger; config?: Pick<ServerConfig, "uploadLease"> },
+  deps: { db: Db; clock: Clock; log: Logger; config?: Pick<ServerConfig, "uploadLease" | "uploadLimits"> },
   caseId: string,
+  staffId: string,
 ): Promise<UploadLease> {
-  const { db, clock, log } = deps;
-  const { ttlMs, renewMs } = uploadLeaseTimes(deps.config ?? {});
-  const name = `${UPLOAD_LEASE_PREFIX}${caseId}`;
-  const owner = `upload-${randomBytes(12).toString("hex")}`;
-  const take = () => db.tx((uow) => uow.leases.acquire(name, owner, clock.now(), ttlMs));
-  if (!(await take())) {
+  const limits = uploadLimitsOf(deps.config ?? {});
+  const held: UploadLease[] = [];
+  const fail = async (e: ServerError): Promise<never> => {
+    for (const l of held) await l.release();
+    throw e;
+  };
+  const onCase = await holdLease(deps, `${UPLOAD_LEASE_PREFIX}${caseId}`, { caseId });
+  if (!onCase) {
     throw new ServerError("UPLOAD_IN_PROGRESS", `Another upload to case ${caseId} is in progress.`, {
       hint: "Wait until that upload has finished (or failed), then look at the case before sending again.",
       details: { caseId },
     });
   }
+  held.push(onCase);
+  const mine = await holdSlot(deps, `${UPLOAD_LEASE_PREFIX}staff:${staffId}:`, limits.perStaff, { caseId });
+  if (!mine) {
+    return fail(
+      new ServerError("UPLOAD_IN_PROGRESS", `You already have ${limits.perStaff} uploads in progress.`, {
+        hint: "Wait until one of your uploads has finished, then send this one.",
+        details: { caseId, limit: limits.perStaff, scope: "staff" },
+      }),
+    );
+  }
+  held.push(mine);
+  const relay = await holdSlot(deps, `${UPLOAD_LEASE_PREFIX}all:`, limits.total, { caseId });
+  if (!relay) {
+    return fail(
+      new ServerError("UPLOAD_IN_PROGRESS", `The relay is receiving ${limits.total} uploads already.`, {
+        hint: "Try again in a few minutes.",
+        details: { caseId, limit: limits.total, scope: "relay" },
+      }),
+    );
+  }
+  held.push(relay);
+  return {
+    async release() {
+      for (const l of held) await l.release();
+    },
+  };
+}
+
+/** The first free of `slots` leases named `<prefix><n>`, held; undefined when all are held. */
+async function holdSlot(
+  deps: { db: Db; clock: Clock; log: Logger; config?: Pick<ServerConfig, "uploadLease"> },
+  prefix: string,
+  slots: number,
+  context: Record<string, string>,
+): Promise<UploadLease | undefined> {
+  for (let n = 0; n < slots; n++) {
+    const l = await holdLease(deps, `${prefix}${n}`, context);
+    if (l) return l;
+  }
+  return undefined;
+}
+
+/** Takes the lease `name` and renews it until released; undefined when another holder has a live one. */
+async function holdLease(
+  deps: { db: Db; clock: Clock; log: Logger; config?: Pick<ServerConfig, "uploadLease"> },
+  name: string,
+  context: Record<string, string>,
+): Promise<UploadLease | undefined> {
+  const { db, clock, log } = deps;
+  const { ttlMs, renewMs } = uploadLeaseTimes(deps.config ?? {});
+  const owner = `upload-${randomBytes(12).toString("hex")}`;
+  const take = () => db.tx((uow) => uow.leases.acquire(name, owner, clock.now(), ttlMs));
+  if (!(await take())) return undefined;
   const timer = setInterval(() => {
     take().catch((e) =>
-      log.warn("cases: could not renew an upload lease", { caseId, error: e instanceof Error ? e.message : String(e) }),
+      log.warn("cases: could not renew an upload lease", {
+        ...context,
+        error: e instanceof Error ? e.message : String(e),
+      }),
     );
   }, renewMs);
   timer.unref();
@@ -57,7 +122,7 @@ export async function acquireUploadLease(
         .tx((uow) => uow.leases.release(name, owner))
         .catch((e) =>
           log.warn("cases: could not give an upload lease back", {
-            caseId,
+            ...context,
             error: e instanceof Error ? e.message : String(e),
           }),
         );

@@ -29,7 +29,16 @@ import type { DropFileRecord } from "./repository.js";
 export async function pullOnce(ctx: RunContext): Promise<void> {
   const { drop, session } = ctx;
   const dir = drop.remoteDir;
-  const entries = await session.list(dir);
+  const { entries, truncated } = await session.listSome(dir, ctx.maxListEntries);
+  if (truncated) {
+    const message = `The outbox ${dir} holds more than ${ctx.maxListEntries} entries; only the first ${ctx.maxListEntries} listed were looked at, the rest waits for the next run.`;
+    ctx.progress.errors.push({ at: ctx.now().toISOString(), code: "LIST_TRUNCATED", message });
+    ctx.log.warn("drops: outbox listing truncated", {
+      drop: drop.name,
+      runId: ctx.runId,
+      maxEntries: ctx.maxListEntries,
+    });
+  }
   const files = new Map(
     entries.filter((e) => e.type === "file" && isPlainRemoteName(e.name)).map((e) => [e.name, e.size]),
   );

@@ -47,5 +47,7 @@ export interface RunContext {
   log: Logger;
   /** Largest sealed file pulled (bytes). */
   maxFileBytes: number;
+  /** Most entries of one outbox listing looked at per attempt (DropServiceOptions.maxListEntries). */
+  maxListEntries: number;
   now: () => Date;
 }

@@ -53,8 +53,18 @@ export interface DropServiceOptions {
   inspect?: RunContext["inspect"];
   /** Largest pulled file, bytes. Default 10 GiB. */
   maxFileBytes?: number;
-  /** Connection options (timeouts, keepalive). */
+  /**
+   * Most entries of an outbox listing a pull looks at (the listing is read no further). Default 10 000; past it the
+   * run records a LIST_TRUNCATED warning and the rest waits for a later run.
+   */
+  maxListEntries?: number;
+  /** Connection options (timeouts, keepalive, the per-operation deadline opTimeoutMs). */
   sftp?: SftpOpenOptions;
+  /**
+   * Longest wait of `stop()` for runs in progress. Default 60 000 ms; runs still going then are logged and left to
+   * end by themselves (each SFTP operation is bounded by sftp.opTimeoutMs).
+   */
+  stopTimeoutMs?: number;
   /** Longest wait between attempts, ms. Default 600000. */
   maxBackoffMs?: number;
   /** This relay instance's id (recorded as each run's owner). Default: random. */
@@ -346,14 +356,22 @@ export class DropService {
     this.crons.clear();
   }
 
-  /** Stops scheduling, cuts retry waits short and waits for runs in progress to end. */
+  /** Stops scheduling, cuts retry waits short and waits for runs in progress to end (at most stopTimeoutMs). */
   async stop(): Promise<void> {
     this.stopping = true;
     this.started = false;
     for (const c of this.crons.values()) c.stop();
     this.crons.clear();
     for (const wake of this.sleeping) wake();
-    await Promise.allSettled([...this.running.values()]);
+    let timer: NodeJS.Timeout | undefined;
+    const late = await Promise.race([
+      Promise.allSettled([...this.running.values()]).then(() => false),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), this.opts.stopTimeoutMs ?? 60_000);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (late) this.log.warn("drops: runs still in progress when stopping", { drops: [...this.running.keys()] });
   }
 
   private schedule(d: Drop): void {
@@ -585,6 +603,7 @@ export class DropService {
       },
       log: this.log,
       maxFileBytes: this.opts.maxFileBytes ?? 10 * 1024 ** 3,
+      maxListEntries: this.opts.maxListEntries ?? 10_000,
       now: this.now,
     };
     try {

@@ -114,8 +114,16 @@ export async function pipelinedRead(
   await closeHandle(sftp, handle);
 }
 
-/** Writes `source` to `path` (created or truncated), keeping up to PIPELINE_DEPTH writes in flight. Returns bytes written. */
-export async function pipelinedWrite(sftp: SFTPWrapper, path: string, source: Readable): Promise<number> {
+/**
+ * Writes `source` to `path` (created or truncated), keeping up to PIPELINE_DEPTH writes in flight; `onWritten` is
+ * called as each write is acknowledged. Returns bytes written.
+ */
+export async function pipelinedWrite(
+  sftp: SFTPWrapper,
+  path: string,
+  source: Readable,
+  onWritten: () => void = () => {},
+): Promise<number> {
   const handle = await openHandle(sftp, path, "w");
   const inflight = new Set<Promise<void>>();
   let failure: unknown;
@@ -131,6 +139,7 @@ export async function pipelinedWrite(sftp: SFTPWrapper, path: string, source: Re
         const p: Promise<void> = writeAt(sftp, handle, piece, position).then(
           () => {
             inflight.delete(p);
+            onWritten();
           },
           (e) => {
             inflight.delete(p);
@@ -151,4 +160,63 @@ export async function pipelinedWrite(sftp: SFTPWrapper, path: string, source: Re
   }
   await closeHandle(sftp, handle);
   return position;
+}
+
+/** One listed name: a regular file or a folder (links and others are left out by readDirCapped). */
+export interface DirEntry {
+  name: string;
+  size: number;
+  type: "file" | "dir";
+}
+
+/**
+ * Lists `dir` with OPENDIR/READDIR, one reply at a time (`onReply` after each), and stops after `maxEntries` names
+ * have arrived (`truncated`: there may be more). "." and ".." are not counted; links and other kinds are counted
+ * but not returned.
+ */
+export async function readDirCapped(
+  sftp: SFTPWrapper,
+  dir: string,
+  maxEntries: number,
+  onReply: () => void = () => {},
+): Promise<{ entries: DirEntry[]; truncated: boolean }> {
+  check(sftp);
+  const handle = await new Promise<Buffer>((resolve, reject) =>
+    sftp.opendir(dir, (err, h) => (err ? reject(err) : resolve(h))),
+  );
+  const entries: DirEntry[] = [];
+  let seen = 0;
+  let truncated = false;
+  try {
+    for (;;) {
+      check(sftp);
+      const list = await new Promise<{ filename: string; attrs: { mode: number; size: number } }[] | undefined>(
+        (resolve, reject) =>
+          sftp.readdir(handle, (err, l) => {
+            if (err && (err as { code?: number }).code === 1)
+              resolve(undefined); // SSH_FX_EOF
+            else if (err) reject(err);
+            else resolve(l as unknown as { filename: string; attrs: { mode: number; size: number } }[]);
+          }),
+      );
+      onReply();
+      if (!list) break;
+      for (const e of list) {
+        if (seen >= maxEntries) {
+          truncated = true;
+          break;
+        }
+        seen += 1;
+        const kind = e.attrs.mode & 0o170000;
+        if (kind === 0o100000) entries.push({ name: e.filename, size: e.attrs.size, type: "file" });
+        else if (kind === 0o040000) entries.push({ name: e.filename, size: e.attrs.size, type: "dir" });
+      }
+      if (truncated) break;
+    }
+  } catch (e) {
+    abandon(sftp, handle);
+    throw e;
+  }
+  abandon(sftp, handle);
+  return { entries, truncated };
 }

@@ -7,7 +7,7 @@ import type { CipherAlgorithm, SFTPWrapper } from "ssh2";
 import SftpClient from "ssh2-sftp-client";
 import { DropError } from "./errors.js";
 import { hostKeyFingerprint, hostKeyMatches } from "./fingerprint.js";
-import { pipelinedRead, pipelinedWrite } from "./sftp-pipeline.js";
+import { pipelinedRead, pipelinedWrite, readDirCapped } from "./sftp-pipeline.js";
 
 /** Where and as whom a drop connects. `hostKeySha256` is the pinned OpenSSH fingerprint ("SHA256:..."). */
 export interface SftpEndpoint {
@@ -30,6 +30,12 @@ export interface SftpOpenOptions {
   readyTimeoutMs?: number;
   /** SSH keepalive interval; a dead peer is noticed after 3 missed keepalives. Default 5000 ms. */
   keepaliveIntervalMs?: number;
+  /**
+   * Deadline of every SFTP operation: an operation with no reply (or, for a transfer, no new piece) for this long
+   * fails with SFTP_IO (details.reason "timeout") and the connection is closed, so a server that stops answering
+   * (or a file swapped for a link to a named pipe) cannot stall a run. Default 30000 ms.
+   */
+  opTimeoutMs?: number;
 }
 
 /** Ciphers offered, in order of preference (all AEAD or CTR; no CBC). */
@@ -58,7 +64,42 @@ export class SftpSession {
   private constructor(
     private readonly client: SftpClient,
     readonly endpoint: SftpEndpoint,
+    private readonly opTimeoutMs: number,
   ) {}
+
+  /**
+   * Runs `op` under the operation deadline: `touch` (handed to `op`) restarts it on progress. On expiry the
+   * connection is closed (ssh2 then fails the pending requests) and the operation fails with SFTP_IO "timeout" at
+   * once, whatever `op` still waits for.
+   */
+  private async deadline<T>(op: string, remotePath: string, run: (touch: () => void) => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    let expire!: (e: DropError) => void;
+    const expired = new Promise<never>((_resolve, reject) => {
+      expire = reject;
+    });
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        expire(
+          new DropError(
+            "SFTP_IO",
+            `SFTP ${op} of ${remotePath}: no reply for ${this.opTimeoutMs} ms; the connection was closed.`,
+            { details: { op, path: remotePath, reason: "timeout", timeoutMs: this.opTimeoutMs } },
+          ),
+        );
+        void this.close();
+      }, this.opTimeoutMs);
+    };
+    arm();
+    const work = run(arm);
+    work.catch(() => {}); // after expiry its failure is of no interest
+    try {
+      return await Promise.race([work, expired]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 
   /**
    * Connects and logs in with `privateKey`. The server's host key is ALWAYS checked against
@@ -120,7 +161,7 @@ export class SftpSession {
     }
     // Small SFTP requests wait for their replies: without TCP_NODELAY, Nagle + delayed ACKs cap throughput.
     (client as unknown as { client: { setNoDelay(v: boolean): void } }).client.setNoDelay(true);
-    return new SftpSession(client, endpoint);
+    return new SftpSession(client, endpoint, options.opTimeoutMs ?? 30_000);
   }
 
   /** The underlying ssh2 SFTP channel (CONNECT_FAILED when the connection is gone). */
@@ -144,11 +185,17 @@ export class SftpSession {
 
   /** Regular files and folders of `dir` (symbolic links and others are left out). */
   async list(dir: string): Promise<RemoteEntry[]> {
+    return (await this.listSome(dir, Number.MAX_SAFE_INTEGER)).entries;
+  }
+
+  /**
+   * Like `list`, but reads the folder one READDIR reply at a time and stops once `maxEntries` names (of any kind)
+   * have arrived: `truncated` is then true and the rest is left for a later listing. Memory stays bounded by
+   * maxEntries whatever the server sends; each reply is under the operation deadline.
+   */
+  async listSome(dir: string, maxEntries: number): Promise<{ entries: RemoteEntry[]; truncated: boolean }> {
     try {
-      const entries = await this.client.list(dir);
-      return entries
-        .filter((e) => e.type === "-" || e.type === "d")
-        .map((e) => ({ name: e.name, size: e.size, type: e.type === "d" ? ("dir" as const) : ("file" as const) }));
+      return await this.deadline("list", dir, (touch) => readDirCapped(this.raw(), dir, maxEntries, touch));
     } catch (e) {
       this.fail("list", dir, e);
     }
@@ -157,9 +204,11 @@ export class SftpSession {
   /** Size of a regular file, or undefined when nothing exists at that path. */
   async size(remotePath: string): Promise<number | undefined> {
     try {
-      const kind = await this.client.exists(remotePath);
-      if (kind === false) return undefined;
-      return (await this.client.stat(remotePath)).size;
+      return await this.deadline("stat", remotePath, async () => {
+        const kind = await this.client.exists(remotePath);
+        if (kind === false) return undefined;
+        return (await this.client.stat(remotePath)).size;
+      });
     } catch (e) {
       this.fail("stat", remotePath, e);
     }
@@ -168,8 +217,10 @@ export class SftpSession {
   /** Creates `dir` unless it exists. */
   async ensureDir(dir: string): Promise<void> {
     try {
-      if ((await this.client.exists(dir)) === "d") return;
-      await this.client.mkdir(dir, false);
+      await this.deadline("mkdir", dir, async () => {
+        if ((await this.client.exists(dir)) === "d") return;
+        await this.client.mkdir(dir, false);
+      });
     } catch (e) {
       this.fail("mkdir", dir, e);
     }
@@ -186,6 +237,21 @@ export class SftpSession {
     maxBytes = Number.MAX_SAFE_INTEGER,
   ): Promise<{ sha256: string; size: number }> {
     try {
+      return await this.deadline("download", remotePath, (touch) =>
+        this.downloadTo(remotePath, localPath, maxBytes, touch),
+      );
+    } catch (e) {
+      this.fail("download", remotePath, e);
+    }
+  }
+
+  private async downloadTo(
+    remotePath: string,
+    localPath: string,
+    maxBytes: number,
+    touch: () => void,
+  ): Promise<{ sha256: string; size: number }> {
+    {
       const expected = (await this.client.stat(remotePath)).size;
       if (expected > maxBytes) {
         throw new DropError("SFTP_IO", `${remotePath} is ${expected} bytes, more than the ${maxBytes} allowed.`);
@@ -197,6 +263,7 @@ export class SftpSession {
       try {
         await opened;
         await pipelinedRead(this.raw(), remotePath, expected, async (piece) => {
+          touch();
           size += piece.length;
           hash.update(piece);
           if (!out.write(piece)) await once(out, "drain");
@@ -211,8 +278,6 @@ export class SftpSession {
         throw new DropError("SFTP_IO", `Only ${size} of ${expected} bytes of ${remotePath} arrived.`);
       }
       return { sha256: hash.digest("hex"), size };
-    } catch (e) {
-      this.fail("download", remotePath, e);
     }
   }
 
@@ -223,15 +288,18 @@ export class SftpSession {
    */
   async hash(remotePath: string, maxBytes: number): Promise<{ sha256: string; size: number; hashedBytes: number }> {
     try {
-      const size = (await this.client.stat(remotePath)).size;
-      const hash = createHash("sha256");
-      let hashedBytes = 0;
-      await pipelinedRead(this.raw(), remotePath, Math.min(size, maxBytes), (piece) => {
-        hashedBytes += piece.length;
-        if (hashedBytes > maxBytes) throw new DropError("SFTP_IO", `More than ${maxBytes} bytes arrived.`);
-        hash.update(piece);
+      return await this.deadline("read", remotePath, async (touch) => {
+        const size = (await this.client.stat(remotePath)).size;
+        const hash = createHash("sha256");
+        let hashedBytes = 0;
+        await pipelinedRead(this.raw(), remotePath, Math.min(size, maxBytes), (piece) => {
+          touch();
+          hashedBytes += piece.length;
+          if (hashedBytes > maxBytes) throw new DropError("SFTP_IO", `More than ${maxBytes} bytes arrived.`);
+          hash.update(piece);
+        });
+        return { sha256: hash.digest("hex"), size, hashedBytes };
       });
-      return { sha256: hash.digest("hex"), size, hashedBytes };
     } catch (e) {
       this.fail("read", remotePath, e);
     }
@@ -243,11 +311,13 @@ export class SftpSession {
    */
   async upload(source: Readable, remotePath: string, size: number): Promise<void> {
     try {
-      const sent = await pipelinedWrite(this.raw(), remotePath, source);
-      if (sent !== size)
-        throw new DropError("SFTP_IO", `The stored file gave ${sent} bytes, not the ${size} recorded.`);
-      const got = (await this.client.stat(remotePath)).size;
-      if (got !== size) throw new DropError("SFTP_IO", `Only ${got} of ${size} bytes of ${remotePath} were written.`);
+      await this.deadline("upload", remotePath, async (touch) => {
+        const sent = await pipelinedWrite(this.raw(), remotePath, source, touch);
+        if (sent !== size)
+          throw new DropError("SFTP_IO", `The stored file gave ${sent} bytes, not the ${size} recorded.`);
+        const got = (await this.client.stat(remotePath)).size;
+        if (got !== size) throw new DropError("SFTP_IO", `Only ${got} of ${size} bytes of ${remotePath} were written.`);
+      });
     } catch (e) {
       this.fail("upload", remotePath, e);
     }
@@ -261,22 +331,25 @@ export class SftpSession {
   async readSmall(remotePath: string, maxBytes: number): Promise<Buffer> {
     const tooLarge = () => new DropError("SFTP_IO", `${remotePath} is larger than the ${maxBytes} bytes allowed.`);
     try {
-      const size = (await this.client.stat(remotePath)).size;
-      if (size > maxBytes) throw tooLarge();
-      const pieces: Buffer[] = [];
-      let got = 0;
-      await pipelinedRead(
-        this.raw(),
-        remotePath,
-        maxBytes + 1,
-        (piece) => {
-          got += piece.length;
-          if (got > maxBytes) throw tooLarge();
-          pieces.push(piece);
-        },
-        true,
-      );
-      return Buffer.concat(pieces, got);
+      return await this.deadline("read", remotePath, async (touch) => {
+        const size = (await this.client.stat(remotePath)).size;
+        if (size > maxBytes) throw tooLarge();
+        const pieces: Buffer[] = [];
+        let got = 0;
+        await pipelinedRead(
+          this.raw(),
+          remotePath,
+          maxBytes + 1,
+          (piece) => {
+            touch();
+            got += piece.length;
+            if (got > maxBytes) throw tooLarge();
+            pieces.push(piece);
+          },
+          true,
+        );
+        return Buffer.concat(pieces, got);
+      });
     } catch (e) {
       this.fail("read", remotePath, e);
     }
@@ -288,9 +361,11 @@ export class SftpSession {
    */
   async writeText(remotePath: string, text: string): Promise<void> {
     try {
-      await this.client.put(Buffer.from(text, "utf8"), remotePath, { writeStreamOptions: { mode: 0o644 } });
+      await this.deadline("write", remotePath, () =>
+        this.client.put(Buffer.from(text, "utf8"), remotePath, { writeStreamOptions: { mode: 0o644 } }),
+      );
       // A file that existed keeps its old mode whatever the open asked: set it.
-      await this.client.chmod(remotePath, 0o644);
+      await this.deadline("write", remotePath, () => this.client.chmod(remotePath, 0o644));
     } catch (e) {
       this.fail("write", remotePath, e);
     }
@@ -299,7 +374,7 @@ export class SftpSession {
   /** Renames `from` to `to`; fails when `to` exists (SFTP rename semantics). */
   async rename(from: string, to: string): Promise<void> {
     try {
-      await this.client.rename(from, to);
+      await this.deadline("rename", from, () => this.client.rename(from, to));
     } catch (e) {
       this.fail("rename", from, e);
     }
@@ -308,7 +383,7 @@ export class SftpSession {
   /** Removes a file; a missing file is not an error. */
   async remove(remotePath: string): Promise<void> {
     try {
-      await this.client.delete(remotePath, true);
+      await this.deadline("delete", remotePath, () => this.client.delete(remotePath, true));
     } catch (e) {
       this.fail("delete", remotePath, e);
     }

@@ -14,6 +14,8 @@ export interface FileRoutesOptions {
   auth: TokenResolver;
   /** Largest accepted upload in bytes (config maxUploadBytes). */
   maxUploadBytes: number;
+  /** The upload progress floor (config uploadProgress, see uploadProgressOf). */
+  uploadProgress: { minBytes: number; intervalMs: number };
 }
 
 type P = { Params: { id: string } };
@@ -37,12 +39,14 @@ export async function fileRoutes(app: FastifyInstance, opts: FileRoutesOptions):
     }
     // Refuse before reading a byte of the body (no spooling for callers who may not upload here).
     await cases.assertCanUpload(actor, request.params.id, kind);
-    const lease = await cases.takeUploadLease(request.params.id); // one upload at a time per case
+    const lease = await cases.takeUploadLease(actor, request.params.id); // one per case, bounded per staff
+
     let accepted: Awaited<ReturnType<CaseService["acceptFile"]>>;
     try {
       const declared = request.headers["content-length"];
       const file = await receiveToTemp(store, request.body as Readable, {
         maxBytes: opts.maxUploadBytes,
+        progress: opts.uploadProgress,
         ...(declared !== undefined ? { expectedBytes: Number(declared) } : {}),
       });
       accepted = await cases.acceptFile(actor, request.params.id, kind, file);
@@ -51,8 +55,9 @@ export async function fileRoutes(app: FastifyInstance, opts: FileRoutesOptions):
     }
     return reply.status(201).send(accepted);
   };
-  app.put<P>("/v1/cases/:id/payload", upload("payload"));
-  app.put<P>("/v1/cases/:id/result", upload("result"));
+  // streamedBody: the body deadline of app.ts does not apply; uploadProgress bounds these.
+  app.put<P>("/v1/cases/:id/payload", { config: { streamedBody: true } }, upload("payload"));
+  app.put<P>("/v1/cases/:id/result", { config: { streamedBody: true } }, upload("result"));
 
   const download = (kind: FileKind) => async (request: FastifyRequest<P>, reply: FastifyReply) => {
     const actor = actorWith(request);

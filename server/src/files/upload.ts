@@ -28,14 +28,20 @@ export type EnvelopeReader = (bytes: AsyncIterable<Uint8Array>) => Promise<Inspe
  * counted, hashed (SHA-256), written, and read as a CMS envelope (`readEnvelope`, default inspect; its result or
  * failure is returned as `envelope`, for acceptFile to check; the file is never read a second time). Refuses more
  * than `maxBytes` (PAYLOAD_TOO_LARGE), and a body that ends early or is aborted (UPLOAD_INCOMPLETE: fewer bytes than
- * `expectedBytes` when the client declared a length). On any failure the temporary file is removed; on success the
+ * `expectedBytes` when the client declared a length; or, with `progress`, fewer than `progress.minBytes` arrived in
+ * some `progress.intervalMs`: details.reason "too_slow"). On any failure the temporary file is removed; on success the
  * caller owns it (acceptFile moves or removes it). A file that is not CMS is still received whole (its hash is
  * part of the record of the refusal).
  */
 export async function receiveToTemp(
   store: FileStore,
   body: Readable,
-  options: { maxBytes: number; expectedBytes?: number; readEnvelope?: EnvelopeReader },
+  options: {
+    maxBytes: number;
+    expectedBytes?: number;
+    readEnvelope?: EnvelopeReader;
+    progress?: { minBytes: number; intervalMs: number };
+  },
 ): Promise<IncomingFile> {
   if (options.expectedBytes !== undefined && options.expectedBytes > options.maxBytes) {
     throw tooLarge(options.maxBytes);
@@ -69,6 +75,14 @@ export async function receiveToTemp(
     aborted = true;
   };
   body.once("aborted", onAbort);
+  const progress = options.progress;
+  let mark = 0;
+  const watch =
+    progress &&
+    setInterval(() => {
+      if (size - mark < progress.minBytes) meter.destroy(tooSlow(size, progress));
+      mark = size;
+    }, progress.intervalMs);
   try {
     await pipeline(body, meter, createWriteStream(tempPath, { flags: "wx", mode: 0o600 }));
     if (aborted || (options.expectedBytes !== undefined && size !== options.expectedBytes)) {
@@ -83,9 +97,21 @@ export async function receiveToTemp(
     if (e instanceof ServerError) throw e;
     throw new ServerError("UPLOAD_INCOMPLETE", undefined, { cause: e, details: { received: size } });
   } finally {
+    clearInterval(watch);
     body.off("aborted", onAbort);
   }
   return { tempPath, sha256: hash.digest("hex"), size, envelope: await reading };
+}
+
+function tooSlow(received: number, p: { minBytes: number; intervalMs: number }): ServerError {
+  return new ServerError(
+    "UPLOAD_INCOMPLETE",
+    `The upload was too slow: fewer than ${p.minBytes} bytes arrived in ${p.intervalMs} ms; nothing was recorded.`,
+    {
+      hint: "Upload again over a faster or steadier connection.",
+      details: { reason: "too_slow", received, minBytes: p.minBytes, intervalMs: p.intervalMs },
+    },
+  );
 }
 
 function tooLarge(max: number): ServerError {

@@ -5,6 +5,7 @@ import { authRoutes } from "../auth/routes.js";
 import { caseRoutes } from "../cases/routes.js";
 import { consoleRoutes } from "../console/routes.js";
 import { consoleStatic } from "../console/static.js";
+import { httpTimeoutsOf, uploadProgressOf } from "../config.js";
 import type { ServerContext } from "../context.js";
 import { dropsRoutes } from "../drops/routes.js";
 import { fileRoutes } from "../files/routes.js";
@@ -14,6 +15,13 @@ import { rosterRoutes } from "../rosters/routes.js";
 import { createServices, type Services } from "../services.js";
 import { addContractOperations, applyContract, installContractValidation } from "./contract.js";
 import { frameworkError, installErrorHandling } from "./errors.js";
+
+declare module "fastify" {
+  interface FastifyContextConfig {
+    /** The route reads its body as a stream under its own deadline (uploads): installBodyDeadline leaves it. */
+    streamedBody?: boolean;
+  }
+}
 
 /** The OpenAPI 3.1 document kept in the repository (server/openapi.json). */
 export const OPENAPI_PATH = new URL("../../openapi.json", import.meta.url);
@@ -37,6 +45,11 @@ export async function buildApp(
   } = {},
 ): Promise<FastifyInstance> {
   const services = options.services ?? createServices(ctx);
+  const timeouts = httpTimeoutsOf(ctx.config);
+  const headerDeadline = {
+    headersTimeout: timeouts.headersMs,
+    connectionsCheckingInterval: Math.min(5000, Math.ceil(timeouts.headersMs / 4)),
+  };
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: 1024 * 1024,
@@ -44,13 +57,17 @@ export async function buildApp(
     exposeHeadRoutes: false,
     // A malformed URL or an over-long path parameter: 400 BAD_REQUEST with the catalogue's error body.
     frameworkErrors: frameworkError,
-    ...(options.https ? { https: options.https } : {}),
+    // Headers must arrive within headersMs (Node answers 408); Fastify's requestTimeout 0 would leave them unbounded.
+    // Node checks the deadline every connectionsCheckingInterval (its default, 30 s, would stretch a short one).
+    http: headerDeadline,
+    ...(options.https ? { https: { ...options.https, ...headerDeadline } } : {}),
   } as FastifyServerOptions) as unknown as FastifyInstance;
   app.decorateRequest("actor", undefined);
   app.decorateRequest("bearer", undefined);
   app.addHook("onRoute", (r) => {
     for (const m of [r.method].flat()) if (m !== "HEAD") options.routes?.push({ method: m, url: r.url });
   });
+  installBodyDeadline(app, timeouts.bodyMs);
   installErrorHandling(app, ctx.log);
   installContractValidation(app);
   applyContract(app);
@@ -68,6 +85,7 @@ export async function buildApp(
     store: ctx.store,
     auth,
     maxUploadBytes: ctx.config.maxUploadBytes,
+    uploadProgress: uploadProgressOf(ctx.config),
   });
   await app.register(dropsRoutes, { drops: services.drops, auth, log: ctx.log });
   await app.register(opsRoutes, { ops: services.ops, auth });
@@ -77,6 +95,26 @@ export async function buildApp(
     ...(ctx.config.consoleDir ? { dir: ctx.config.consoleDir } : {}),
   });
   return app;
+}
+
+/**
+ * A request's body (other than an upload's, routes with config.streamedBody) must have arrived within `bodyMs` of
+ * the request's start; otherwise its connection is closed (a client dripping a JSON body holds nothing for long).
+ */
+function installBodyDeadline(app: FastifyInstance, bodyMs: number): void {
+  app.addHook("onRequest", (request, _reply, done) => {
+    const raw = request.raw;
+    const streamed = request.routeOptions.config?.streamedBody;
+    if (!streamed && !raw.complete) {
+      const timer = setTimeout(() => {
+        if (!raw.complete) raw.socket?.destroy();
+      }, bodyMs);
+      timer.unref();
+      raw.once("end", () => clearTimeout(timer));
+      raw.once("close", () => clearTimeout(timer));
+    }
+    done();
+  });
 }
 
 /** Modules whose routes are documented in a fragment `server/src/<module>/openapi.json` (paths and schemas). */
