@@ -132,8 +132,9 @@ describe("sealpost-server admin", () => {
     const local = out.stdout
       .trim()
       .split("\n")
-      .map((l) => JSON.parse(l))
-      .filter((e) => e.action === "admin.local");
+      // sealpost-audit-export/1: a header line, then each entry with its inclusion proof, then the earlier heads.
+      .map((l) => JSON.parse(l).entry)
+      .filter((e) => e?.action === "admin.local");
     expect(local.map((e) => e.detail.command)).toEqual([
       "reset-allow-list",
       "add-admin",

@@ -250,7 +250,8 @@ describe("recipient names come from the certificates", () => {
     ]);
     const out = JSON.parse(clean.stdout);
     expect(out.recipients.every((x: { warning: string | null }) => x.warning === null)).toBe(true);
-    expect(out.warnings).toEqual([]);
+    // (Other warnings, such as an agency without a signed roster yet, are not about names.)
+    expect(out.warnings.filter((w: string) => w.startsWith("recipient "))).toEqual([]);
   });
 
   test("reply: the sending agency's staff are named from their certificates too", async () => {

@@ -96,7 +96,10 @@ async function receive(
   if (url !== server.url) {
     // The login names the relay's own origin; the session is then pointed at `url` (a relay in front of it).
     const session = join(home, "session.json");
-    writeFileSync(session, JSON.stringify({ ...JSON.parse(readFileSync(session, "utf8")), server: url }));
+    const kept = JSON.parse(readFileSync(session, "utf8")) as { logins: Record<string, { server: string }> };
+    const [key, login] = Object.entries(kept.logins)[0]!;
+    const moved = (u: string) => u.replace(new URL(u).origin, url);
+    writeFileSync(session, JSON.stringify({ logins: { [moved(key)]: { ...login, server: moved(login.server) } } }));
     writeFileSync(config, JSON.stringify({ ...JSON.parse(readFileSync(config, "utf8")), server: url }));
   }
   const r = await run(["--json", "receive", id, "-o", out]);

@@ -61,7 +61,7 @@ export function registerAuditCommands(program: Command): void {
         const verified = client.treeHeads.verified!;
         rt.out.line(`tree head verified: ${describeTreeHead(verified)}`);
         rt.out.line(`audit key: SHA-256 ${client.treeHeads.fingerprint} (pinned in ${treeHeadsPath(rt.env)})`);
-        const session = await loadSession(rt.env);
+        const session = await loadSession(rt.env, rt.configPath, rt.config.server);
         let cases = 0;
         let entries = 0;
         if (session.staff.role === "staff") {
@@ -130,7 +130,7 @@ export function registerAuditCommands(program: Command): void {
           throw usageError(`--audit-key ${pinned} is not a SHA-256 fingerprint (64 hex digits).`);
         }
         if (pinned === undefined) {
-          const session = await loadSession(rt.env).catch(() => undefined);
+          const session = await loadSession(rt.env, rt.configPath, rt.config.server).catch(() => undefined);
           if (session) pinned = await pinnedFingerprint(session.server, rt.env);
         }
         const input = createReadStream(file);

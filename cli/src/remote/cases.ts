@@ -348,7 +348,7 @@ export function registerCaseCommands(program: Command): void {
           );
         }
         if (o.auditKey !== undefined) {
-          const fp = await pinAuditKey(client.base, o.auditKey, rt.env);
+          const fp = await pinAuditKey(client.base, o.auditKey, rt.env, client.fetch);
           rt.out.line(`pinned the audit key of ${client.base}: SHA-256 ${fp}`);
         }
         const res: LoginResponse = await client.login(key);
@@ -476,7 +476,7 @@ export function registerCaseCommands(program: Command): void {
             };
             // The recipients the relay would choose are checked against the agencies' signed rosters before the
             // case is registered; the registered profile is checked again below.
-            const me = (await loadSession(rt.env)).staff.agency;
+            const me = (await loadSession(rt.env, rt.configPath, rt.config.server)).staff.agency;
             const checked = await guard.check(await client.call("previewCaseRecipients", { body: req }), [
               o.toAgency,
               me,

@@ -148,6 +148,8 @@ export class RemoteClient {
   readonly api: SealpostClient;
   /** Checks the signed tree head of every response against the heads kept beside the session (tree-heads.ts). */
   readonly treeHeads: TreeHeadGuard;
+  /** The fetch trusting `options.ca` (undefined: the global fetch). */
+  readonly fetch: typeof globalThis.fetch | undefined;
 
   /** `options.ca`: a PEM file of CA certificates trusted for the server's TLS certificate besides the system's. */
   constructor(server: string, token?: string, options: { ca?: string } = {}) {
@@ -158,7 +160,8 @@ export class RemoteClient {
     } catch (e) {
       throw remoteError(e);
     }
-    this.treeHeads = new TreeHeadGuard(this.api.base);
+    this.treeHeads = new TreeHeadGuard(this.api.base, fetch ? { fetch } : {});
+    this.fetch = fetch;
     clientOptions.onResponse = (r) => this.treeHeads.check(r);
   }
 

@@ -88,6 +88,8 @@ export interface TreeHeadGuardOptions {
   env?: NodeJS.ProcessEnv;
   /** Hears the first-use pin message. Default: standard error, "sealpost: ...". */
   notice?: (text: string) => void;
+  /** The fetch the proof requests go through (default: the global fetch); `--ca` gives one trusting an internal CA. */
+  fetch?: typeof globalThis.fetch;
 }
 
 /** Checks the tree heads of one server's responses (see the module comment). */
@@ -106,7 +108,7 @@ export class TreeHeadGuard {
     this.#base = base;
     this.#env = options.env ?? process.env;
     this.#notice = options.notice ?? ((t) => process.stderr.write(`sealpost: ${t}\n`));
-    this.#raw = new SealpostClient({ server: base });
+    this.#raw = new SealpostClient({ server: base, ...(options.fetch ? { fetch: options.fetch } : {}) });
   }
 
   /** The largest head verified so far in this process (undefined before the first response). */
@@ -281,11 +283,16 @@ async function pinKey(base: string, key: KeyObject, env: NodeJS.ProcessEnv): Pro
  * or as a file holding the public key (PEM SubjectPublicKeyInfo). Returns the fingerprint pinned. A file that holds
  * a private key is refused (USAGE) without being used; a fingerprint the server's key does not have is exit 6.
  */
-export async function pinAuditKey(base: string, given: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+export async function pinAuditKey(
+  base: string,
+  given: string,
+  env: NodeJS.ProcessEnv = process.env,
+  fetch?: typeof globalThis.fetch,
+): Promise<string> {
   const fp = normalizeFingerprint(given);
   let key: KeyObject;
   if (fp) {
-    const info = await new SealpostClient({ server: base }).getAuditKey().catch((e: unknown) => {
+    const info = await new SealpostClient({ server: base, ...(fetch ? { fetch } : {}) }).getAuditKey().catch((e: unknown) => {
       if (e instanceof ApiError) {
         throw new RemoteError(e.code, `Cannot fetch ${base}'s audit key: ${e.message}`, {
           ...(e.status !== undefined ? { status: e.status } : {}),

@@ -87,7 +87,7 @@ async function sealed(opts: Partial<SealOptions>): Promise<Buffer> {
   const inPath = join(tmp.dir, "in.bin");
   writeFileSync(inPath, content);
   const out = join(tmp.dir, `sealed-${opts.cipher ?? "gcm"}.p7m`);
-  await sealFile(inPath, out, { recipients: [wang.encrypt.cert], signer: chen.sign, ...opts });
+  await sealFile(inPath, out, { recipients: [wang.encrypt.cert], signer: chen.sign, force: true, ...opts });
   const { readFileSync } = await import("node:fs");
   return readFileSync(out);
 }
