@@ -3,7 +3,6 @@ import { type Command, Option } from "commander";
 import { collect } from "../commands/common.js";
 import { usageError } from "../errors.js";
 import { certificatesToUpload } from "./cert-file.js";
-import { ioError } from "../files.js";
 import { type RemoteRuntime, runtimeOf } from "./runtime.js";
 
 /** `sealpost admin agency|user|cert|category add|list|revoke`: the registry (role admin on the server). */

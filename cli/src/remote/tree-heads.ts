@@ -292,14 +292,16 @@ export async function pinAuditKey(
   const fp = normalizeFingerprint(given);
   let key: KeyObject;
   if (fp) {
-    const info = await new SealpostClient({ server: base, ...(fetch ? { fetch } : {}) }).getAuditKey().catch((e: unknown) => {
-      if (e instanceof ApiError) {
-        throw new RemoteError(e.code, `Cannot fetch ${base}'s audit key: ${e.message}`, {
-          ...(e.status !== undefined ? { status: e.status } : {}),
-        });
-      }
-      throw e;
-    });
+    const info = await new SealpostClient({ server: base, ...(fetch ? { fetch } : {}) })
+      .getAuditKey()
+      .catch((e: unknown) => {
+        if (e instanceof ApiError) {
+          throw new RemoteError(e.code, `Cannot fetch ${base}'s audit key: ${e.message}`, {
+            ...(e.status !== undefined ? { status: e.status } : {}),
+          });
+        }
+        throw e;
+      });
     key = createPublicKey(info.publicKeyPem);
     const actual = auditKeyFingerprint(key);
     if (actual !== fp) {
